@@ -1,0 +1,294 @@
+// The only file that knows Python: NumPy arrays in, Eigen maps over them (no copies), the GIL
+// released around every computation, C++ exceptions out as ValueError / RuntimeError.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <mutex>
+#include <string>
+
+#include "fastmlp/network.hpp"
+
+#ifdef FASTMLP_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+using namespace fastmlp;
+
+namespace {
+
+template <typename S>
+using Array = py::array_t<S, py::array::c_style | py::array::forcecast>;
+
+template <typename S>
+ConstMatMap<S> as_matrix(const Array<S>& a, const char* name) {
+  if (a.ndim() != 2)
+    throw std::invalid_argument(std::string(name) + ": expected a 2-D array, got " + std::to_string(a.ndim()) +
+                                "-D");
+  return ConstMatMap<S>(a.data(), a.shape(0), a.shape(1));
+}
+
+// One model, one thread at a time: a second concurrent call gets a clear error, never a data race.
+template <typename S>
+std::unique_lock<std::mutex> claim(Network<S>& net) {
+  std::unique_lock<std::mutex> lock(net.busy(), std::try_to_lock);
+  if (!lock.owns_lock())
+    throw std::runtime_error(
+        "this model is being used by another thread; a model can run one call at a time "
+        "(use one model per thread)");
+  return lock;
+}
+
+template <typename S>
+void bind_network(py::module_& m, const char* name) {
+  using Net = Network<S>;
+  py::class_<Net>(m, name)
+      .def(py::init<Index, std::vector<LayerSpec>, std::uint64_t>(), py::arg("input_dim"), py::arg("layers"),
+           py::arg("seed"))
+      .def_property_readonly("input_dim", &Net::input_dim)
+      .def_property_readonly("output_dim", &Net::output_dim)
+      .def_property_readonly("param_count", &Net::param_count)
+      .def_property_readonly("target_dim", &Net::target_dim)
+      .def_property_readonly("loss_mode", [](const Net& n) { return static_cast<int>(n.loss_mode()); })
+      .def("get_params",
+           [](Net& n) {
+             auto lock = claim(n);
+             Array<S> out(n.param_count());
+             std::copy(n.params().data(), n.params().data() + n.param_count(), out.mutable_data());
+             return out;
+           })
+      .def("set_params",
+           [](Net& n, const Array<S>& p) {
+             if (p.ndim() != 1 || p.shape(0) != n.param_count())
+               throw std::invalid_argument("params: expected a flat array of " + std::to_string(n.param_count()) +
+                                           " values");
+             auto lock = claim(n);
+             std::copy(p.data(), p.data() + p.shape(0), n.params().data());
+           })
+      .def("get_grads",
+           [](Net& n) {
+             auto lock = claim(n);
+             Array<S> out(n.param_count());
+             std::copy(n.grads().data(), n.grads().data() + n.param_count(), out.mutable_data());
+             return out;
+           })
+      .def(
+          "set_loss",
+          [](Net& n, int kind, bool from_logits) {
+            auto lock = claim(n);
+            n.set_loss(loss_from_int(kind), from_logits);
+          },
+          py::arg("kind"), py::arg("from_logits") = false)
+      .def(
+          "set_accuracy",
+          [](Net& n, int mode, double out_t, double target_t) {
+            if (mode < 0 || mode > 3) throw std::invalid_argument("accuracy mode must be 0..3");
+            auto lock = claim(n);
+            n.set_accuracy(static_cast<AccuracyMode>(mode), out_t, target_t);
+          },
+          py::arg("mode"), py::arg("output_threshold") = 0.5, py::arg("target_threshold") = 0.5)
+      .def(
+          "set_error_metrics",
+          [](Net& n, bool sq, bool ab) {
+            auto lock = claim(n);
+            n.set_error_metrics(sq, ab);
+          },
+          py::arg("squared"), py::arg("absolute"))
+      .def(
+          "set_clipping",
+          [](Net& n, double clipnorm, double clipvalue, double global_clipnorm) {
+            auto lock = claim(n);
+            n.set_clipping(clipnorm, clipvalue, global_clipnorm);
+          },
+          py::arg("clipnorm") = 0.0, py::arg("clipvalue") = 0.0, py::arg("global_clipnorm") = 0.0)
+      .def("set_optimizer",
+           [](Net& n, const OptimizerConfig& c) {
+             auto lock = claim(n);
+             n.optimizer().configure(c);
+           })
+      .def("set_learning_rate",
+           [](Net& n, double lr) {
+             auto lock = claim(n);
+             n.optimizer().set_learning_rate(lr);
+           })
+      .def_property_readonly("iterations", [](Net& n) { return n.optimizer().iterations(); })
+      .def("get_optimizer_state",
+           [](Net& n) {
+             auto lock = claim(n);
+             py::list slots;
+             for (const auto& v : n.optimizer().slots()) {
+               Array<S> a(v.size());
+               std::copy(v.data(), v.data() + v.size(), a.mutable_data());
+               slots.append(a);
+             }
+             return py::make_tuple(n.optimizer().iterations(), slots);
+           })
+      .def("set_optimizer_state",
+           [](Net& n, std::int64_t iterations, const std::vector<Array<S>>& slots) {
+             auto lock = claim(n);
+             auto& opt = n.optimizer();
+             if (!slots.empty() && static_cast<int>(slots.size()) != opt.slot_count())
+               throw std::invalid_argument("optimizer state: expected " + std::to_string(opt.slot_count()) +
+                                           " slot arrays, got " + std::to_string(slots.size()));
+             if (iterations < 0) throw std::invalid_argument("optimizer state: iterations must be >= 0");
+             std::vector<Vec<S>> copy;
+             for (const auto& a : slots) {
+               if (a.ndim() != 1 || a.shape(0) != n.param_count())
+                 throw std::invalid_argument("optimizer state: each slot must hold " +
+                                             std::to_string(n.param_count()) + " values");
+               copy.emplace_back(Eigen::Map<const Vec<S>>(a.data(), a.shape(0)));
+             }
+             opt.slots() = std::move(copy);
+             opt.set_iterations(iterations);
+           })
+      .def("get_rng_state", [](Net& n) { return n.random().state(); })
+      .def("set_rng_state",
+           [](Net& n, const std::array<std::uint64_t, 4>& s) {
+             auto lock = claim(n);
+             n.random().set_state(s);
+           })
+      .def(
+          "train_on_batch",
+          [](Net& n, const Array<S>& x, const Array<S>& y) {
+            auto X = as_matrix(x, "x");
+            auto Y = as_matrix(y, "y");
+            auto lock = claim(n);
+            py::gil_scoped_release release;
+            return n.train_on_batch(X, Y);
+          },
+          py::arg("x"), py::arg("y"))
+      .def(
+          "begin_epoch",
+          [](Net& n, Index samples, bool shuffle) {
+            auto lock = claim(n);
+            n.begin_epoch(samples, shuffle);
+          },
+          py::arg("samples"), py::arg("shuffle"))
+      .def(
+          "train_steps",
+          [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size, std::int64_t max_steps,
+             double max_seconds) {
+            auto X = as_matrix(x, "x");
+            auto Y = as_matrix(y, "y");
+            auto lock = claim(n);
+            py::gil_scoped_release release;
+            return n.train_steps(X, Y, batch_size, max_steps, max_seconds);
+          },
+          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("max_steps"), py::arg("max_seconds") = 0.0)
+      .def_property_readonly("epoch_done", &Net::epoch_done)
+      .def_property_readonly("epoch_position", &Net::epoch_position)
+      .def(
+          "evaluate",
+          [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size) {
+            auto X = as_matrix(x, "x");
+            auto Y = as_matrix(y, "y");
+            auto lock = claim(n);
+            py::gil_scoped_release release;
+            return n.evaluate(X, Y, batch_size);
+          },
+          py::arg("x"), py::arg("y"), py::arg("batch_size"))
+      .def(
+          "predict",
+          [](Net& n, const Array<S>& x, Index batch_size) {
+            auto X = as_matrix(x, "x");
+            Array<S> out({X.rows(), n.output_dim()});
+            MatMap<S> O(out.mutable_data(), X.rows(), n.output_dim());
+            auto lock = claim(n);
+            py::gil_scoped_release release;
+            n.predict(X, O, batch_size);
+            return out;
+          },
+          py::arg("x"), py::arg("batch_size"))
+      .def(
+          "loss_and_gradient",
+          [](Net& n, const Array<S>& x, const Array<S>& y) {
+            auto X = as_matrix(x, "x");
+            auto Y = as_matrix(y, "y");
+            auto lock = claim(n);
+            double loss;
+            {
+              py::gil_scoped_release release;
+              loss = n.loss_and_gradient(X, Y);
+            }
+            Array<S> g(n.param_count());
+            std::copy(n.grads().data(), n.grads().data() + n.param_count(), g.mutable_data());
+            return py::make_tuple(loss, g);
+          },
+          py::arg("x"), py::arg("y"));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastmlp's C++ engine (Eigen): dense layers, losses, optimizers and the training loop.";
+
+  py::class_<LayerSpec>(m, "LayerSpec")
+      .def(py::init([](int kind, Index units, int activation, bool use_bias, double rate, double kernel_l1,
+                       double kernel_l2, double bias_l1, double bias_l2) {
+             if (kind < 0 || kind > 2) throw std::invalid_argument("LayerSpec: unknown layer kind");
+             LayerSpec s;
+             s.kind = static_cast<LayerKind>(kind);
+             s.units = units;
+             s.activation = activation_from_int(activation);
+             s.use_bias = use_bias;
+             s.rate = rate;
+             s.kernel_penalty = {kernel_l1, kernel_l2};
+             s.bias_penalty = {bias_l1, bias_l2};
+             return s;
+           }),
+           py::arg("kind"), py::arg("units") = 0, py::arg("activation") = 0, py::arg("use_bias") = true,
+           py::arg("rate") = 0.0, py::arg("kernel_l1") = 0.0, py::arg("kernel_l2") = 0.0, py::arg("bias_l1") = 0.0,
+           py::arg("bias_l2") = 0.0);
+
+  py::class_<OptimizerConfig>(m, "OptimizerConfig")
+      .def(py::init([](int kind) {
+             if (kind < 0 || kind >= static_cast<int>(OptimizerKind::Count_))
+               throw std::invalid_argument("OptimizerConfig: unknown optimizer kind");
+             OptimizerConfig c;
+             c.kind = static_cast<OptimizerKind>(kind);
+             return c;
+           }),
+           py::arg("kind"))
+      .def_readwrite("learning_rate", &OptimizerConfig::learning_rate)
+      .def_readwrite("momentum", &OptimizerConfig::momentum)
+      .def_readwrite("nesterov", &OptimizerConfig::nesterov)
+      .def_readwrite("beta_1", &OptimizerConfig::beta_1)
+      .def_readwrite("beta_2", &OptimizerConfig::beta_2)
+      .def_readwrite("epsilon", &OptimizerConfig::epsilon)
+      .def_readwrite("amsgrad", &OptimizerConfig::amsgrad)
+      .def_readwrite("rho", &OptimizerConfig::rho)
+      .def_readwrite("centered", &OptimizerConfig::centered)
+      .def_readwrite("initial_accumulator_value", &OptimizerConfig::initial_accumulator_value)
+      .def_readwrite("weight_decay", &OptimizerConfig::weight_decay);
+
+  py::class_<Sums>(m, "Sums")
+      .def_readonly("steps", &Sums::steps)
+      .def_readonly("samples", &Sums::samples)
+      .def_readonly("loss", &Sums::loss)
+      .def_readonly("correct", &Sums::correct)
+      .def_readonly("compared", &Sums::compared)
+      .def_readonly("squared_error", &Sums::squared_error)
+      .def_readonly("absolute_error", &Sums::absolute_error);
+
+  bind_network<float>(m, "NetworkF32");
+  bind_network<double>(m, "NetworkF64");
+
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw std::invalid_argument("num_threads must be >= 1, got " + std::to_string(n));
+    Eigen::setNbThreads(n);
+  });
+  m.def("get_num_threads", []() { return Eigen::nbThreads(); });
+  m.def("build_info", []() {
+    py::dict d;
+    d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                 std::to_string(EIGEN_MINOR_VERSION);
+    d["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
+#ifdef FASTMLP_HAVE_OPENMP
+    d["openmp"] = true;
+#else
+    d["openmp"] = false;
+#endif
+    return d;
+  });
+}

@@ -1,0 +1,144 @@
+// Activations: value in place, and the backward pass written in terms of the OUTPUT a = f(z),
+// so a layer keeps only its output and never its pre-activation z.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "fastmlp/types.hpp"
+
+namespace fastmlp {
+
+enum class Activation : int {
+  Linear = 0,
+  Relu,
+  Sigmoid,
+  Tanh,
+  Softmax,
+  Elu,          // alpha = 1
+  Selu,         // Klambauer et al. 2017 constants
+  Softplus,
+  Softsign,
+  LeakyRelu,    // negative slope 0.2 (Keras's leaky_relu default)
+  Exponential,
+  HardSigmoid,  // relu6(x + 3) / 6 (Keras 3)
+  Count_
+};
+
+inline Activation activation_from_int(int code) {
+  if (code < 0 || code >= static_cast<int>(Activation::Count_))
+    throw std::invalid_argument("activation: unknown code " + std::to_string(code));
+  return static_cast<Activation>(code);
+}
+
+namespace selu {
+constexpr double kAlpha = 1.6732632423543772848170429916717;
+constexpr double kScale = 1.0507009873554804934193349852946;
+}  // namespace selu
+constexpr double kLeakySlope = 0.2;
+
+// a = f(a), in place over a (batch, units) block.
+template <typename Scalar>
+void activate(Activation f, MatMap<Scalar> a) {
+  auto x = a.array();
+  switch (f) {
+    case Activation::Linear:
+      break;
+    case Activation::Relu:
+      x = x.max(Scalar(0));
+      break;
+    case Activation::Sigmoid:
+      // 1 / (1 + e^-x): for x -> -inf, e^-x -> inf and the quotient -> 0 (no NaN).
+      x = x.logistic();
+      break;
+    case Activation::Tanh:
+      x = x.tanh();
+      break;
+    case Activation::Softmax:
+      // Row-wise softmax with the max subtracted first, so exp never overflows.
+      for (Index i = 0; i < a.rows(); ++i) {
+        auto row = a.row(i).array();
+        row = (row - row.maxCoeff()).exp();
+        row /= row.sum();
+      }
+      break;
+    case Activation::Elu:
+      x = (x > Scalar(0)).select(x, x.min(Scalar(0)).exp() - Scalar(1));
+      break;
+    case Activation::Selu:
+      x = Scalar(selu::kScale) *
+          (x > Scalar(0)).select(x, Scalar(selu::kAlpha) * (x.min(Scalar(0)).exp() - Scalar(1)));
+      break;
+    case Activation::Softplus:
+      // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x.
+      x = x.max(Scalar(0)) + (-x.abs()).exp().log1p();
+      break;
+    case Activation::Softsign:
+      x = x / (Scalar(1) + x.abs());
+      break;
+    case Activation::LeakyRelu:
+      x = (x > Scalar(0)).select(x, Scalar(kLeakySlope) * x);
+      break;
+    case Activation::Exponential:
+      x = x.exp();
+      break;
+    case Activation::HardSigmoid:
+      x = ((x + Scalar(3)).max(Scalar(0)).min(Scalar(6))) / Scalar(6);
+      break;
+    default:
+      throw std::invalid_argument("activation: unknown function");
+  }
+}
+
+// g = g * f'(z), with f'(z) expressed through a = f(z); in place over g (batch, units).
+// For softmax this is the Jacobian-vector product g_z = a * (g - sum_j g_j a_j).
+template <typename Scalar>
+void activation_backward(Activation f, const MatMap<Scalar>& a, MatMap<Scalar> g) {
+  auto y = a.array();
+  auto d = g.array();
+  switch (f) {
+    case Activation::Linear:
+      break;
+    case Activation::Relu:
+      d = (y > Scalar(0)).select(d, Scalar(0));
+      break;
+    case Activation::Sigmoid:
+      d *= y * (Scalar(1) - y);
+      break;
+    case Activation::Tanh:
+      d *= Scalar(1) - y.square();
+      break;
+    case Activation::Softmax:
+      for (Index i = 0; i < a.rows(); ++i) {
+        const Scalar dot = a.row(i).dot(g.row(i));
+        g.row(i).array() = a.row(i).array() * (g.row(i).array() - dot);
+      }
+      break;
+    case Activation::Elu:  // f' = 1 for z > 0, e^z = a + 1 otherwise
+      d *= (y > Scalar(0)).select(Scalar(1), y + Scalar(1));
+      break;
+    case Activation::Selu:  // f' = scale for z > 0, a + scale * alpha otherwise
+      d *= (y > Scalar(0))
+               .select(Scalar(selu::kScale), y + Scalar(selu::kScale * selu::kAlpha));
+      break;
+    case Activation::Softplus:  // f' = sigmoid(z) = 1 - e^-a
+      d *= Scalar(1) - (-y).exp();
+      break;
+    case Activation::Softsign:  // f' = 1 / (1 + |z|)^2 = (1 - |a|)^2
+      d *= (Scalar(1) - y.abs()).square();
+      break;
+    case Activation::LeakyRelu:
+      d *= Scalar(kLeakySlope) + (y > Scalar(0)).template cast<Scalar>() * Scalar(1 - kLeakySlope);
+      break;
+    case Activation::Exponential:
+      d *= y;
+      break;
+    case Activation::HardSigmoid:
+      d *= (y > Scalar(0) && y < Scalar(1)).template cast<Scalar>() * Scalar(1.0 / 6.0);
+      break;
+    default:
+      throw std::invalid_argument("activation: unknown function");
+  }
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,176 @@
+// Losses and their gradients with respect to the network output, averaged over the batch.
+//
+// Three modes (chosen by the network from the last activation and the loss):
+//  - Fused: the last layer's activation (softmax / sigmoid) was NOT applied; `a` holds logits z.
+//    The loss is computed in the stable log-sum-exp form, g = dL/dz, and `a` is overwritten with
+//    the probabilities so that metrics see the same values as predict().
+//  - Logits: the user asked for from_logits=True; `a` is the output and is read as logits.
+//    g = dL/da, `a` is left as it is (the activation backward still needs it).
+//  - Probabilities: `a` is a probability / value; g = dL/da.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "fastmlp/types.hpp"
+
+namespace fastmlp {
+
+enum class LossKind : int {
+  SparseCategoricalCrossentropy = 0,  // y: (n, 1) integer class index
+  CategoricalCrossentropy,            // y: (n, k) target distribution
+  BinaryCrossentropy,                 // y: (n, k) in [0, 1]
+  MeanSquaredError,
+  MeanAbsoluteError,
+  Hinge,     // y in {-1, +1}: mean(max(1 - y a, 0))
+  Logistic,  // y in {-1, +1}: mean(log(1 + exp(-y a))), a read as a score
+  Count_
+};
+
+enum class LossMode : int { Probabilities = 0, Logits, Fused };
+
+inline LossKind loss_from_int(int code) {
+  if (code < 0 || code >= static_cast<int>(LossKind::Count_))
+    throw std::invalid_argument("loss: unknown code " + std::to_string(code));
+  return static_cast<LossKind>(code);
+}
+
+// Probabilities are clipped to [eps, 1 - eps] before a log, as Keras does (epsilon 1e-7).
+constexpr double kProbEpsilon = 1e-7;
+
+// log(1 + e^x) without overflow.
+template <typename Scalar>
+inline Scalar softplus(Scalar x) {
+  return std::max(x, Scalar(0)) + std::log1p(std::exp(-std::abs(x)));
+}
+
+inline void check_class_index(double y, Index classes) {
+  if (!(y >= 0 && y < static_cast<double>(classes)) || y != std::floor(y))
+    throw std::invalid_argument("sparse_categorical_crossentropy: labels must be integers in [0, " +
+                                std::to_string(classes) + "), got " + std::to_string(y));
+}
+
+// Returns the SUM over the batch of per-sample losses (in double); writes g = d(sum / n)/d(input).
+// a: (n, k) network output (see modes above); y: (n, 1) for sparse CE, else (n, k).
+template <typename Scalar>
+double compute_loss(LossKind kind, LossMode mode, MatMap<Scalar> a, const ConstMatMap<Scalar>& y,
+                         MatMap<Scalar> g) {
+  const Index n = a.rows(), k = a.cols();
+  const Scalar inv_n = Scalar(1) / Scalar(n);
+  const Scalar inv_nk = inv_n / Scalar(k);
+  const Scalar eps = Scalar(kProbEpsilon);
+  double total = 0;  // accumulated in double: a float sum over 60,000 samples drifts
+  const bool logits = mode != LossMode::Probabilities;
+
+  switch (kind) {
+    case LossKind::SparseCategoricalCrossentropy:
+    case LossKind::CategoricalCrossentropy: {
+      const bool sparse = kind == LossKind::SparseCategoricalCrossentropy;
+      for (Index i = 0; i < n; ++i) {
+        auto ai = a.row(i).array();
+        auto gi = g.row(i).array();
+        Index label = 0;
+        if (sparse) {
+          check_class_index(y(i, 0), k);
+          label = static_cast<Index>(y(i, 0));
+        }
+        if (logits) {
+          // L = sum_j y_j (lse - z_j), lse = m + log sum_j e^(z_j - m); dL/dz = p * sum(y) - y.
+          const Scalar m = ai.maxCoeff();
+          gi = (ai - m).exp();
+          const Scalar s = gi.sum();
+          const Scalar lse = m + std::log(s);
+          gi /= s;  // p
+          if (sparse) {
+            total += lse - ai(label);
+            if (mode == LossMode::Fused) ai = gi;
+            gi(label) -= Scalar(1);
+            gi *= inv_n;
+          } else {
+            auto yi = y.row(i).array();
+            const Scalar ysum = yi.sum();
+            total += (yi * (lse - ai)).sum();
+            if (mode == LossMode::Fused) ai = gi;
+            gi = (gi * ysum - yi) * inv_n;
+          }
+        } else {
+          // L = -sum_j y_j log(clip(p_j)); the clip has zero gradient outside [eps, 1 - eps].
+          gi.setZero();
+          auto grad_at = [&](Index j, Scalar w) {
+            const Scalar p = ai(j);
+            const Scalar pc = std::min(std::max(p, eps), Scalar(1) - eps);
+            total -= w * std::log(pc);
+            if (p == pc) gi(j) = -w / pc * inv_n;
+          };
+          if (sparse) {
+            grad_at(label, Scalar(1));
+          } else {
+            for (Index j = 0; j < k; ++j)
+              if (y(i, j) != Scalar(0)) grad_at(j, y(i, j));
+          }
+        }
+      }
+      break;
+    }
+    case LossKind::BinaryCrossentropy: {
+      for (Index i = 0; i < n; ++i) {
+        for (Index j = 0; j < k; ++j) {
+          const Scalar t = y(i, j);
+          Scalar& v = a(i, j);
+          if (logits) {
+            // L = max(z, 0) - z t + log(1 + e^-|z|); dL/dz = sigmoid(z) - t.
+            const Scalar z = v;
+            total += std::max(z, Scalar(0)) - z * t + std::log1p(std::exp(-std::abs(z)));
+            const Scalar p = Scalar(1) / (Scalar(1) + std::exp(-z));
+            g(i, j) = (p - t) * inv_nk;
+            if (mode == LossMode::Fused) v = p;
+          } else {
+            const Scalar p = v;
+            const Scalar pc = std::min(std::max(p, eps), Scalar(1) - eps);
+            total -= t * std::log(pc) + (Scalar(1) - t) * std::log(Scalar(1) - pc);
+            g(i, j) = (p == pc) ? (pc - t) / (pc * (Scalar(1) - pc)) * inv_nk : Scalar(0);
+          }
+        }
+      }
+      total /= static_cast<double>(k);
+      break;
+    }
+    case LossKind::MeanSquaredError: {
+      auto d = (a.array() - y.array());
+      total = d.square().template cast<double>().sum() / static_cast<double>(k);
+      g.array() = d * (Scalar(2) * inv_nk);
+      break;
+    }
+    case LossKind::MeanAbsoluteError: {
+      auto d = (a.array() - y.array());
+      total = d.abs().template cast<double>().sum() / static_cast<double>(k);
+      g.array() = d.sign() * inv_nk;
+      break;
+    }
+    case LossKind::Hinge: {
+      auto margin = Scalar(1) - y.array() * a.array();
+      total = margin.max(Scalar(0)).template cast<double>().sum() / static_cast<double>(k);
+      g.array() = (margin > Scalar(0)).select(-y.array() * inv_nk, Scalar(0));
+      break;
+    }
+    case LossKind::Logistic: {
+      // L = log(1 + e^(-y a)); dL/da = -y sigmoid(-y a).
+      for (Index i = 0; i < n; ++i) {
+        for (Index j = 0; j < k; ++j) {
+          const Scalar ya = y(i, j) * a(i, j);
+          total += softplus(-ya);
+          g(i, j) = -y(i, j) / (Scalar(1) + std::exp(ya)) * inv_nk;
+        }
+      }
+      total /= static_cast<double>(k);
+      break;
+    }
+    default:
+      throw std::invalid_argument("loss: unknown kind");
+  }
+  return total;
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,144 @@
+// A stack of layers with preallocated workspaces, a loss, an optimizer and the training loop.
+// The whole minibatch loop (shuffle, forward, loss, backward, penalty, update, metrics) runs here;
+// the caller gets running sums back and decides when to call again.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "fastmlp/activation.hpp"
+#include "fastmlp/loss.hpp"
+#include "fastmlp/optimizer.hpp"
+#include "fastmlp/random.hpp"
+#include "fastmlp/regularizer.hpp"
+#include "fastmlp/types.hpp"
+
+namespace fastmlp {
+
+enum class LayerKind : int { Dense = 0, Activation, Dropout };
+
+struct LayerSpec {
+  LayerKind kind = LayerKind::Dense;
+  Index units = 0;                          // Dense: output width
+  Activation activation = Activation::Linear;  // Dense, Activation
+  bool use_bias = true;                     // Dense
+  double rate = 0;                          // Dropout: fraction of inputs set to zero
+  Penalty kernel_penalty, bias_penalty;     // Dense
+};
+
+// What "accuracy" compares (chosen by the Python side from the loss, as Keras does).
+enum class AccuracyMode : int {
+  None = 0,
+  ArgmaxSparse,  // argmax(output row) == integer label
+  ArgmaxOnehot,  // argmax(output row) == argmax(target row)
+  Threshold,     // per element: (output > t_out) == (target > t_target)
+};
+
+// Running sums over the samples seen by one call.
+struct Sums {
+  std::int64_t steps = 0;
+  std::int64_t samples = 0;
+  double loss = 0;        // sum over samples of (per-sample loss + penalty at that step)
+  double correct = 0;     // accuracy numerator
+  double compared = 0;    // accuracy denominator (samples, or elements for Threshold)
+  double squared_error = 0, absolute_error = 0;  // sums over elements, for mse / mae metrics
+};
+
+template <typename Scalar>
+class Network {
+ public:
+  Network(Index input_dim, std::vector<LayerSpec> layers, std::uint64_t seed);
+
+  Index input_dim() const { return input_dim_; }
+  Index output_dim() const { return widths_.back(); }
+  Index param_count() const { return params_.size(); }
+  Index target_dim() const;  // columns of y: 1 for sparse labels, else output_dim()
+
+  // All trainable parameters, layer by layer: W (in, out) row-major, then b (out,).
+  VecMap<Scalar> params() { return VecMap<Scalar>(params_.data(), params_.size()); }
+  VecMap<Scalar> grads() { return VecMap<Scalar>(grads_.data(), grads_.size()); }
+
+  void set_loss(LossKind kind, bool from_logits);
+  void set_accuracy(AccuracyMode mode, double output_threshold, double target_threshold);
+  void set_error_metrics(bool squared, bool absolute);
+  // Clipping as Keras's optimizer arguments; 0 = off.
+  void set_clipping(double clipnorm, double clipvalue, double global_clipnorm);
+  Optimizer<Scalar>& optimizer() { return optimizer_; }
+  Random& random() { return rng_; }
+  LossMode loss_mode() const { return mode_; }
+
+  // One optimisation step on the batch given (no shuffling).
+  Sums train_on_batch(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y);
+
+  // Starts an epoch over n samples: a fresh permutation from the model's generator if shuffle.
+  void begin_epoch(Index n, bool shuffle);
+  // Runs up to max_steps minibatch steps of the current epoch, stopping early once max_seconds
+  // have passed (0 = no limit) or the epoch is over. x and y must be the epoch's arrays.
+  Sums train_steps(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
+                   std::int64_t max_steps, double max_seconds);
+  bool epoch_done() const { return epoch_pos_ >= epoch_n_; }
+  Index epoch_position() const { return epoch_pos_; }
+
+  Sums evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size);
+  void predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch_size);
+
+  // Mean loss + penalty on (x, y) and its gradient (left in grads()); parameters unchanged.
+  double loss_and_gradient(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y);
+
+  // Held by every call that computes or touches parameters: one model, one thread at a time.
+  std::mutex& busy() { return busy_; }
+
+ private:
+  struct Layer {
+    LayerSpec spec;
+    Index in = 0, out = 0;         // widths
+    Index w_offset = -1, b_offset = -1;  // into params_ / grads_ (-1: none)
+  };
+
+  void reserve(Index batch);
+  void check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>* y) const;
+  MatMap<Scalar> act(std::size_t l, Index n) { return MatMap<Scalar>(acts_[l].data(), n, layers_[l].out); }
+  MatMap<Scalar> grad(std::size_t l, Index n) { return MatMap<Scalar>(gacts_[l].data(), n, layers_[l].out); }
+  MatMap<Scalar> weights(const Layer& L) { return MatMap<Scalar>(params_.data() + L.w_offset, L.in, L.out); }
+
+  void forward(const Scalar* x, Index n, bool training, bool defer_last);
+  void backward(const Scalar* x, Index n);
+  double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
+  double penalty() const;
+  void clip_gradients();
+  void count_metrics(const Scalar* y, Index n, Sums& s);
+  void step(const Scalar* x, const Scalar* y, Index n, Sums& s);
+  void evaluate_batch(const Scalar* x, const Scalar* y, Index n, Sums& s);
+
+  Index input_dim_;
+  std::vector<Layer> layers_;
+  std::vector<Index> widths_;               // output width of each layer
+  Vec<Scalar> params_, grads_;              // (n_params,)
+  std::vector<std::vector<Scalar>> acts_;   // per layer: (capacity, out) outputs a_l
+  std::vector<std::vector<Scalar>> gacts_;  // per layer: (capacity, out) dL/da_l
+  std::vector<std::vector<Scalar>> masks_;  // per Dropout layer: (capacity, out) keep / (1 - rate)
+  std::vector<Scalar> xbuf_, ybuf_;         // (capacity, in), (capacity, target_dim): a gathered batch
+  Index capacity_ = 0;
+
+  LossKind loss_ = LossKind::MeanSquaredError;
+  bool from_logits_ = false;
+  LossMode mode_ = LossMode::Probabilities;
+  AccuracyMode accuracy_ = AccuracyMode::None;
+  Scalar out_threshold_ = Scalar(0.5), target_threshold_ = Scalar(0.5);
+  bool squared_metric_ = false, absolute_metric_ = false;
+  double clipnorm_ = 0, clipvalue_ = 0, global_clipnorm_ = 0;
+  Optimizer<Scalar> optimizer_;
+  Random rng_;
+
+  std::vector<std::int64_t> order_;  // the epoch's sample order
+  Index epoch_n_ = 0, epoch_pos_ = 0;
+  bool epoch_shuffled_ = false;
+  std::mutex busy_;
+};
+
+extern template class Network<float>;
+extern template class Network<double>;
+
+}  // namespace fastmlp

@@ -1,0 +1,209 @@
+// Optimizers: one pass over the flat parameter vector per step, with Keras 3's update rules
+// (keras/src/optimizers/*.py) so that results match a Keras user's expectation.
+#pragma once
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fastmlp/types.hpp"
+
+namespace fastmlp {
+
+enum class OptimizerKind : int { SGD = 0, Adam, RMSprop, Adagrad, Adadelta, Count_ };
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::Adam;
+  double learning_rate = 1e-3;
+  double momentum = 0.0;  // SGD, RMSprop
+  bool nesterov = false;  // SGD
+  double beta_1 = 0.9;    // Adam
+  double beta_2 = 0.999;  // Adam
+  double epsilon = 1e-7;  // Adam, RMSprop, Adagrad, Adadelta
+  bool amsgrad = false;   // Adam
+  double rho = 0.9;       // RMSprop (0.9), Adadelta (0.95)
+  bool centered = false;  // RMSprop
+  double initial_accumulator_value = 0.1;  // Adagrad
+  double weight_decay = 0.0;  // decoupled, as Keras 3: w -= lr * wd * w before the update
+};
+
+inline void validate(const OptimizerConfig& c) {
+  auto nonneg = [](double v, const char* name) {
+    if (!(v >= 0) || !std::isfinite(v))
+      throw std::invalid_argument(std::string("optimizer: ") + name +
+                                  " must be a finite number >= 0, got " + std::to_string(v));
+  };
+  if (static_cast<int>(c.kind) < 0 || c.kind >= OptimizerKind::Count_)
+    throw std::invalid_argument("optimizer: unknown kind");
+  nonneg(c.learning_rate, "learning_rate");
+  nonneg(c.momentum, "momentum");
+  nonneg(c.epsilon, "epsilon");
+  nonneg(c.weight_decay, "weight_decay");
+  nonneg(c.initial_accumulator_value, "initial_accumulator_value");
+  if (!(c.beta_1 >= 0 && c.beta_1 < 1)) throw std::invalid_argument("optimizer: beta_1 must be in [0, 1)");
+  if (!(c.beta_2 >= 0 && c.beta_2 < 1)) throw std::invalid_argument("optimizer: beta_2 must be in [0, 1)");
+  if (!(c.rho >= 0 && c.rho < 1)) throw std::invalid_argument("optimizer: rho must be in [0, 1)");
+}
+
+template <typename Scalar>
+class Optimizer {
+ public:
+  Optimizer() = default;
+
+  // Sets the rule and clears the state (slots are built lazily at the next step, as in Keras).
+  void configure(const OptimizerConfig& config) {
+    validate(config);
+    config_ = config;
+    slots_.clear();
+    iterations_ = 0;
+  }
+  const OptimizerConfig& config() const { return config_; }
+  void set_learning_rate(double lr) {
+    if (!(lr >= 0) || !std::isfinite(lr))
+      throw std::invalid_argument("learning_rate must be a finite number >= 0, got " + std::to_string(lr));
+    config_.learning_rate = lr;
+  }
+  std::int64_t iterations() const { return iterations_; }
+
+  // State for saving and resuming: the slot vectors (empty before the first step) and the count.
+  std::vector<Vec<Scalar>>& slots() { return slots_; }
+  void set_iterations(std::int64_t it) { iterations_ = it; }
+  int slot_count() const {
+    switch (config_.kind) {
+      case OptimizerKind::SGD: return config_.momentum > 0 ? 1 : 0;
+      case OptimizerKind::Adam: return config_.amsgrad ? 3 : 2;
+      case OptimizerKind::RMSprop: return 1 + (config_.momentum > 0) + config_.centered;
+      case OptimizerKind::Adagrad: return 1;
+      case OptimizerKind::Adadelta: return 2;
+      default: return 0;
+    }
+  }
+
+  // w <- update(w, g). w and g are the flat vectors of all trainable parameters.
+  void step(VecMap<Scalar> w, const VecMap<Scalar>& g) {
+    const Index n = w.size();
+    if (static_cast<int>(slots_.size()) != slot_count()) build(n);
+    ++iterations_;
+    const OptimizerConfig& c = config_;
+    const Scalar lr = Scalar(c.learning_rate);
+    Scalar* __restrict wp = w.data();
+    const Scalar* __restrict gp = g.data();
+    if (c.weight_decay > 0) w *= Scalar(1) - lr * Scalar(c.weight_decay);
+
+    switch (c.kind) {
+      case OptimizerKind::SGD: {
+        if (c.momentum == 0) {
+          for (Index i = 0; i < n; ++i) wp[i] -= lr * gp[i];
+          break;
+        }
+        // m = momentum m - lr g;  w += m  (Nesterov: w += momentum m - lr g)
+        const Scalar mu = Scalar(c.momentum);
+        Scalar* __restrict m = slots_[0].data();
+        if (c.nesterov) {
+          for (Index i = 0; i < n; ++i) {
+            m[i] = mu * m[i] - lr * gp[i];
+            wp[i] += mu * m[i] - lr * gp[i];
+          }
+        } else {
+          for (Index i = 0; i < n; ++i) {
+            m[i] = mu * m[i] - lr * gp[i];
+            wp[i] += m[i];
+          }
+        }
+        break;
+      }
+      case OptimizerKind::Adam: {
+        // alpha = lr sqrt(1 - b2^t) / (1 - b1^t);  m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
+        // w -= alpha m / (sqrt(v) + eps)         (Kingma & Ba 2015, Algorithm 1 with eps-hat)
+        const double t = static_cast<double>(iterations_);
+        const Scalar alpha =
+            Scalar(c.learning_rate * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)));
+        const Scalar a1 = Scalar(1 - c.beta_1), a2 = Scalar(1 - c.beta_2), eps = Scalar(c.epsilon);
+        Scalar* __restrict m = slots_[0].data();
+        Scalar* __restrict v = slots_[1].data();
+        if (c.amsgrad) {
+          Scalar* __restrict vhat = slots_[2].data();
+          for (Index i = 0; i < n; ++i) {
+            m[i] += (gp[i] - m[i]) * a1;
+            v[i] += (gp[i] * gp[i] - v[i]) * a2;
+            vhat[i] = std::max(vhat[i], v[i]);
+            wp[i] -= alpha * m[i] / (std::sqrt(vhat[i]) + eps);
+          }
+        } else {
+          for (Index i = 0; i < n; ++i) {
+            m[i] += (gp[i] - m[i]) * a1;
+            v[i] += (gp[i] * gp[i] - v[i]) * a2;
+            wp[i] -= alpha * m[i] / (std::sqrt(v[i]) + eps);
+          }
+        }
+        break;
+      }
+      case OptimizerKind::RMSprop: {
+        // v = rho v + (1 - rho) g^2;  (centered: a = rho a + (1 - rho) g, denominator v - a^2)
+        // step = lr g / sqrt(denominator + eps);  with momentum: m = momentum m + step; w -= m
+        const Scalar rho = Scalar(c.rho), eps = Scalar(c.epsilon), mu = Scalar(c.momentum);
+        Scalar* __restrict v = slots_[0].data();
+        int next = 1;
+        Scalar* __restrict mom = c.momentum > 0 ? slots_[next++].data() : nullptr;
+        Scalar* __restrict avg = c.centered ? slots_[next++].data() : nullptr;
+        for (Index i = 0; i < n; ++i) {
+          v[i] = rho * v[i] + (Scalar(1) - rho) * gp[i] * gp[i];
+          Scalar denom = v[i];
+          if (avg) {
+            avg[i] = rho * avg[i] + (Scalar(1) - rho) * gp[i];
+            denom -= avg[i] * avg[i];
+          }
+          const Scalar inc = lr * gp[i] / std::sqrt(denom + eps);
+          if (mom) {
+            mom[i] = mu * mom[i] + inc;
+            wp[i] -= mom[i];
+          } else {
+            wp[i] -= inc;
+          }
+        }
+        break;
+      }
+      case OptimizerKind::Adagrad: {
+        // acc += g^2;  w -= lr g / sqrt(acc + eps)
+        const Scalar eps = Scalar(c.epsilon);
+        Scalar* __restrict acc = slots_[0].data();
+        for (Index i = 0; i < n; ++i) {
+          acc[i] += gp[i] * gp[i];
+          wp[i] -= lr * gp[i] / std::sqrt(acc[i] + eps);
+        }
+        break;
+      }
+      case OptimizerKind::Adadelta: {
+        // Zeiler 2012: E[g^2] = rho E[g^2] + (1 - rho) g^2
+        // d = -sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) g;  E[dx^2] = rho E[dx^2] + (1 - rho) d^2
+        // w += lr d
+        const Scalar rho = Scalar(c.rho), eps = Scalar(c.epsilon);
+        Scalar* __restrict eg = slots_[0].data();
+        Scalar* __restrict ed = slots_[1].data();
+        for (Index i = 0; i < n; ++i) {
+          eg[i] = rho * eg[i] + (Scalar(1) - rho) * gp[i] * gp[i];
+          const Scalar d = -std::sqrt(ed[i] + eps) / std::sqrt(eg[i] + eps) * gp[i];
+          ed[i] = rho * ed[i] + (Scalar(1) - rho) * d * d;
+          wp[i] += lr * d;
+        }
+        break;
+      }
+      default:
+        throw std::invalid_argument("optimizer: unknown kind");
+    }
+  }
+
+ private:
+  void build(Index n) {
+    slots_.assign(slot_count(), Vec<Scalar>::Zero(n));
+    if (config_.kind == OptimizerKind::Adagrad)
+      slots_[0].setConstant(Scalar(config_.initial_accumulator_value));
+  }
+
+  OptimizerConfig config_;
+  std::vector<Vec<Scalar>> slots_;  // per-parameter state, each (n_params,)
+  std::int64_t iterations_ = 0;
+};
+
+}  // namespace fastmlp

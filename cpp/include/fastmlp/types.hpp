@@ -1,0 +1,28 @@
+// Matrix and vector types shared by the engine: row-major, batch-first.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+
+namespace fastmlp {
+
+using Index = Eigen::Index;
+
+template <typename Scalar>
+using RowMat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename Scalar>
+using RowVec = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;
+template <typename Scalar>
+using Vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+
+// Views over memory owned elsewhere (a NumPy array, a workspace): never copied.
+template <typename Scalar>
+using MatMap = Eigen::Map<RowMat<Scalar>>;
+template <typename Scalar>
+using ConstMatMap = Eigen::Map<const RowMat<Scalar>>;
+template <typename Scalar>
+using RowVecMap = Eigen::Map<RowVec<Scalar>>;
+template <typename Scalar>
+using VecMap = Eigen::Map<Vec<Scalar>>;
+
+}  // namespace fastmlp

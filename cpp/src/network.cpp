@@ -1,0 +1,487 @@
+// The network's definitions, instantiated once for float and once for double.
+#include "fastmlp/network.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "fastmlp/dense.hpp"
+
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define FASTMLP_HAVE_MXCSR 1
+#endif
+#ifdef FASTMLP_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace fastmlp {
+namespace {
+
+// Flush-to-zero and denormals-are-zero while the engine computes. Subnormal weights (L2 decay,
+// dead units, Adam moments) otherwise make every GEMM up to 80x slower. Set on the calling thread
+// and on every OpenMP worker (Eigen's GEMM threads); the caller's mode is restored on exit.
+class FlushDenormals {
+ public:
+  FlushDenormals() {
+#ifdef FASTMLP_HAVE_MXCSR
+    saved_ = _mm_getcsr();
+    _mm_setcsr(saved_ | kFtzDaz);
+#ifdef FASTMLP_HAVE_OPENMP
+#pragma omp parallel
+    _mm_setcsr(_mm_getcsr() | kFtzDaz);
+#endif
+#endif
+  }
+  ~FlushDenormals() {
+#ifdef FASTMLP_HAVE_MXCSR
+    _mm_setcsr(saved_);
+#endif
+  }
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+ private:
+#ifdef FASTMLP_HAVE_MXCSR
+  static constexpr unsigned kFtzDaz = 0x8040;  // MXCSR bits 15 (FTZ) and 6 (DAZ)
+  unsigned saved_ = 0;
+#endif
+};
+
+std::string shape_str(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
+
+}  // namespace
+
+template <typename Scalar>
+Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uint64_t seed)
+    : input_dim_(input_dim), rng_(seed) {
+  if (input_dim <= 0)
+    throw std::invalid_argument("Network: input_dim must be > 0, got " + std::to_string(input_dim));
+  if (specs.empty()) throw std::invalid_argument("Network: at least one layer is required");
+  Index width = input_dim, offset = 0;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    Layer L;
+    L.spec = specs[i];
+    L.in = width;
+    const std::string where = "layer " + std::to_string(i) + ": ";
+    switch (L.spec.kind) {
+      case LayerKind::Dense:
+        if (L.spec.units <= 0)
+          throw std::invalid_argument(where + "Dense units must be > 0, got " + std::to_string(L.spec.units));
+        validate(L.spec.kernel_penalty, "kernel_regularizer");
+        validate(L.spec.bias_penalty, "bias_regularizer");
+        L.out = L.spec.units;
+        L.w_offset = offset;
+        offset += L.in * L.out;
+        if (L.spec.use_bias) {
+          L.b_offset = offset;
+          offset += L.out;
+        }
+        break;
+      case LayerKind::Activation:
+        L.out = L.in;
+        break;
+      case LayerKind::Dropout:
+        if (!(L.spec.rate >= 0 && L.spec.rate < 1))
+          throw std::invalid_argument(where + "Dropout rate must be in [0, 1), got " + std::to_string(L.spec.rate));
+        L.out = L.in;
+        break;
+      default:
+        throw std::invalid_argument(where + "unknown layer kind");
+    }
+    width = L.out;
+    widths_.push_back(L.out);
+    layers_.push_back(L);
+  }
+  params_ = Vec<Scalar>::Zero(offset);
+  grads_ = Vec<Scalar>::Zero(offset);
+  acts_.resize(layers_.size());
+  gacts_.resize(layers_.size());
+  masks_.resize(layers_.size());
+  set_loss(loss_, false);
+}
+
+template <typename Scalar>
+Index Network<Scalar>::target_dim() const {
+  return loss_ == LossKind::SparseCategoricalCrossentropy ? 1 : output_dim();
+}
+
+template <typename Scalar>
+void Network<Scalar>::set_loss(LossKind kind, bool from_logits) {
+  loss_ = kind;
+  from_logits_ = from_logits;
+  const Layer& last = layers_.back();
+  const bool has_act = last.spec.kind != LayerKind::Dropout;
+  const Activation f = last.spec.activation;
+  const bool ce = kind == LossKind::SparseCategoricalCrossentropy || kind == LossKind::CategoricalCrossentropy;
+  if (!from_logits && has_act &&
+      ((ce && f == Activation::Softmax) || (kind == LossKind::BinaryCrossentropy && f == Activation::Sigmoid)))
+    mode_ = LossMode::Fused;
+  else if (from_logits || kind == LossKind::Logistic)
+    mode_ = LossMode::Logits;
+  else
+    mode_ = LossMode::Probabilities;
+  if (kind == LossKind::SparseCategoricalCrossentropy && output_dim() < 2)
+    throw std::invalid_argument("sparse_categorical_crossentropy needs an output layer with >= 2 units, got " +
+                                std::to_string(output_dim()));
+}
+
+template <typename Scalar>
+void Network<Scalar>::set_accuracy(AccuracyMode mode, double output_threshold, double target_threshold) {
+  accuracy_ = mode;
+  out_threshold_ = Scalar(output_threshold);
+  target_threshold_ = Scalar(target_threshold);
+}
+
+template <typename Scalar>
+void Network<Scalar>::set_error_metrics(bool squared, bool absolute) {
+  squared_metric_ = squared;
+  absolute_metric_ = absolute;
+}
+
+template <typename Scalar>
+void Network<Scalar>::set_clipping(double clipnorm, double clipvalue, double global_clipnorm) {
+  for (double v : {clipnorm, clipvalue, global_clipnorm})
+    if (!(v >= 0) || !std::isfinite(v)) throw std::invalid_argument("clipping values must be finite and >= 0");
+  clipnorm_ = clipnorm;
+  clipvalue_ = clipvalue;
+  global_clipnorm_ = global_clipnorm;
+}
+
+template <typename Scalar>
+void Network<Scalar>::reserve(Index batch) {
+  if (batch <= capacity_) return;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    acts_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
+    gacts_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
+    if (layers_[l].spec.kind == LayerKind::Dropout)
+      masks_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(1));
+  }
+  xbuf_.assign(static_cast<std::size_t>(batch * input_dim_), Scalar(0));
+  ybuf_.assign(static_cast<std::size_t>(batch * output_dim()), Scalar(0));
+  capacity_ = batch;
+}
+
+template <typename Scalar>
+void Network<Scalar>::check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>* y) const {
+  if (x.cols() != input_dim_)
+    throw std::invalid_argument("x: expected " + std::to_string(input_dim_) + " features, got shape " +
+                                shape_str(x.rows(), x.cols()));
+  if (x.rows() == 0) throw std::invalid_argument("x: expected at least one sample, got 0");
+  if (y) {
+    if (y->rows() != x.rows())
+      throw std::invalid_argument("y: expected " + std::to_string(x.rows()) + " rows (one per sample of x), got " +
+                                  std::to_string(y->rows()));
+    if (y->cols() != target_dim())
+      throw std::invalid_argument("y: expected " + std::to_string(target_dim()) + " columns for this loss, got " +
+                                  std::to_string(y->cols()));
+  }
+}
+
+template <typename Scalar>
+void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defer_last) {
+  const Scalar* in = x;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    ConstMatMap<Scalar> xin(in, n, L.in);
+    MatMap<Scalar> a = act(l, n);  // (n, out)
+    const bool last = l + 1 == layers_.size();
+    switch (L.spec.kind) {
+      case LayerKind::Dense:
+        dense_forward<Scalar>(xin, weights(L), L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr, a);
+        if (!(last && defer_last)) activate<Scalar>(L.spec.activation, a);
+        break;
+      case LayerKind::Activation:
+        a = xin;
+        if (!(last && defer_last)) activate<Scalar>(L.spec.activation, a);
+        break;
+      case LayerKind::Dropout: {
+        if (!training || L.spec.rate == 0) {
+          a = xin;
+          break;
+        }
+        // Inverted dropout: keep with probability 1 - rate and scale by 1 / (1 - rate).
+        MatMap<Scalar> mask(masks_[l].data(), n, L.out);
+        const Scalar scale = Scalar(1) / Scalar(1 - L.spec.rate);
+        Scalar* m = mask.data();
+        for (Index i = 0, size = n * L.out; i < size; ++i)
+          m[i] = rng_.uniform() >= L.spec.rate ? scale : Scalar(0);
+        a.array() = xin.array() * mask.array();
+        break;
+      }
+    }
+    in = a.data();
+  }
+}
+
+template <typename Scalar>
+void Network<Scalar>::backward(const Scalar* x, Index n) {
+  // On entry grad(last) holds dL/da_last (or dL/dz_last when the loss was fused with the activation).
+  for (std::size_t l = layers_.size(); l-- > 0;) {
+    const Layer& L = layers_[l];
+    MatMap<Scalar> a = act(l, n), g = grad(l, n);
+    const bool skip_activation = l + 1 == layers_.size() && mode_ == LossMode::Fused;
+    Scalar* g_in = l > 0 ? gacts_[l - 1].data() : nullptr;  // dL/d(input of this layer)
+    switch (L.spec.kind) {
+      case LayerKind::Dense: {
+        if (!skip_activation) activation_backward<Scalar>(L.spec.activation, a, g);
+        const Scalar* in = l > 0 ? acts_[l - 1].data() : x;
+        MatMap<Scalar> dw(grads_.data() + L.w_offset, L.in, L.out);
+        dense_backward<Scalar>(ConstMatMap<Scalar>(in, n, L.in), weights(L), g, dw,
+                               L.b_offset >= 0 ? grads_.data() + L.b_offset : nullptr, g_in);
+        break;
+      }
+      case LayerKind::Activation:
+        if (!skip_activation) activation_backward<Scalar>(L.spec.activation, a, g);
+        if (g_in) MatMap<Scalar>(g_in, n, L.in) = g;
+        break;
+      case LayerKind::Dropout:
+        if (g_in) {
+          MatMap<Scalar> gi(g_in, n, L.in);
+          if (L.spec.rate == 0)
+            gi = g;
+          else
+            gi.array() = g.array() * MatMap<Scalar>(masks_[l].data(), n, L.out).array();
+        }
+        break;
+    }
+  }
+}
+
+template <typename Scalar>
+double Network<Scalar>::penalty_and_gradient() {
+  double total = 0;
+  for (const Layer& L : layers_) {
+    if (L.spec.kind != LayerKind::Dense) continue;
+    total += apply_penalty<Scalar>(L.spec.kernel_penalty, weights(L),
+                                   MatMap<Scalar>(grads_.data() + L.w_offset, L.in, L.out));
+    if (L.b_offset >= 0)
+      total += apply_penalty<Scalar>(L.spec.bias_penalty, VecMap<Scalar>(params_.data() + L.b_offset, L.out),
+                                     VecMap<Scalar>(grads_.data() + L.b_offset, L.out));
+  }
+  return total;
+}
+
+template <typename Scalar>
+double Network<Scalar>::penalty() const {
+  double total = 0;
+  auto value = [](const Penalty& p, const Scalar* w, Index size) {
+    Eigen::Map<const Vec<Scalar>> v(w, size);
+    return p.l1 * static_cast<double>(v.array().abs().sum()) + p.l2 * static_cast<double>(v.squaredNorm());
+  };
+  for (const Layer& L : layers_) {
+    if (L.spec.kind != LayerKind::Dense) continue;
+    if (L.spec.kernel_penalty.active()) total += value(L.spec.kernel_penalty, params_.data() + L.w_offset, L.in * L.out);
+    if (L.b_offset >= 0 && L.spec.bias_penalty.active())
+      total += value(L.spec.bias_penalty, params_.data() + L.b_offset, L.out);
+  }
+  return total;
+}
+
+template <typename Scalar>
+void Network<Scalar>::clip_gradients() {
+  if (clipvalue_ > 0) grads_ = grads_.cwiseMax(Scalar(-clipvalue_)).cwiseMin(Scalar(clipvalue_));
+  if (clipnorm_ > 0) {  // per variable (each kernel, each bias), as Keras's clipnorm
+    auto clip = [&](Index offset, Index size) {
+      VecMap<Scalar> g(grads_.data() + offset, size);
+      const double norm = std::sqrt(static_cast<double>(g.squaredNorm()));
+      if (norm > clipnorm_) g *= Scalar(clipnorm_ / norm);
+    };
+    for (const Layer& L : layers_) {
+      if (L.spec.kind != LayerKind::Dense) continue;
+      clip(L.w_offset, L.in * L.out);
+      if (L.b_offset >= 0) clip(L.b_offset, L.out);
+    }
+  }
+  if (global_clipnorm_ > 0) {
+    const double norm = std::sqrt(static_cast<double>(grads_.squaredNorm()));
+    if (norm > global_clipnorm_) grads_ *= Scalar(global_clipnorm_ / norm);
+  }
+}
+
+template <typename Scalar>
+void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s) {
+  const Index k = output_dim();
+  MatMap<Scalar> a = act(layers_.size() - 1, n);
+  switch (accuracy_) {
+    case AccuracyMode::None:
+      break;
+    case AccuracyMode::ArgmaxSparse:
+      for (Index i = 0; i < n; ++i) {
+        Index j;
+        a.row(i).maxCoeff(&j);
+        s.correct += static_cast<double>(j) == static_cast<double>(y[i]);
+      }
+      s.compared += static_cast<double>(n);
+      break;
+    case AccuracyMode::ArgmaxOnehot: {
+      ConstMatMap<Scalar> t(y, n, k);
+      for (Index i = 0; i < n; ++i) {
+        Index j, jt;
+        a.row(i).maxCoeff(&j);
+        t.row(i).maxCoeff(&jt);
+        s.correct += j == jt;
+      }
+      s.compared += static_cast<double>(n);
+      break;
+    }
+    case AccuracyMode::Threshold: {
+      ConstMatMap<Scalar> t(y, n, k);
+      s.correct += static_cast<double>(
+          ((a.array() > out_threshold_) == (t.array() > target_threshold_)).count());
+      s.compared += static_cast<double>(n * k);
+      break;
+    }
+  }
+  if (squared_metric_ || absolute_metric_) {
+    if (target_dim() != k) return;  // sparse labels: error metrics are not defined
+    ConstMatMap<Scalar> t(y, n, k);
+    if (squared_metric_) s.squared_error += static_cast<double>((a - t).squaredNorm()) / static_cast<double>(k);
+    if (absolute_metric_)
+      s.absolute_error += static_cast<double>((a - t).array().abs().sum()) / static_cast<double>(k);
+  }
+}
+
+template <typename Scalar>
+void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
+  forward(x, n, true, mode_ == LossMode::Fused);
+  const std::size_t last = layers_.size() - 1;
+  const double data_loss = compute_loss<Scalar>(loss_, mode_, act(last, n),
+                                                     ConstMatMap<Scalar>(y, n, target_dim()), grad(last, n));
+  count_metrics(y, n, s);
+  backward(x, n);
+  const double pen = penalty_and_gradient();
+  clip_gradients();
+  optimizer_.step(params(), grads());
+  s.loss += data_loss + pen * static_cast<double>(n);
+  s.samples += n;
+  s.steps += 1;
+}
+
+template <typename Scalar>
+Sums Network<Scalar>::train_on_batch(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y) {
+  check_xy(x, &y);
+  FlushDenormals ftz;
+  reserve(x.rows());
+  Sums s;
+  step(x.data(), y.data(), x.rows(), s);
+  return s;
+}
+
+template <typename Scalar>
+void Network<Scalar>::begin_epoch(Index n, bool shuffle) {
+  if (n <= 0) throw std::invalid_argument("begin_epoch: n must be > 0");
+  epoch_n_ = n;
+  epoch_pos_ = 0;
+  epoch_shuffled_ = shuffle;
+  if (shuffle) {
+    order_.resize(static_cast<std::size_t>(n));
+    std::iota(order_.begin(), order_.end(), std::int64_t(0));
+    rng_.shuffle(order_);
+  }
+}
+
+template <typename Scalar>
+Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
+                                  std::int64_t max_steps, double max_seconds) {
+  check_xy(x, &y);
+  if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
+  if (x.rows() != epoch_n_)
+    throw std::invalid_argument("train_steps: x has " + std::to_string(x.rows()) +
+                                " samples but the epoch was begun with " + std::to_string(epoch_n_));
+  FlushDenormals ftz;
+  const Index batch = std::min(batch_size, epoch_n_);
+  reserve(batch);
+  const Index in = input_dim_, ty = target_dim();
+  const auto start = std::chrono::steady_clock::now();
+  Sums s;
+  while (s.steps < max_steps && epoch_pos_ < epoch_n_) {
+    const Index n = std::min(batch, epoch_n_ - epoch_pos_);
+    const Scalar *xb, *yb;
+    if (epoch_shuffled_) {
+      // Gather the batch's rows into contiguous buffers: x_b[i] = x[order[pos + i]].
+      for (Index i = 0; i < n; ++i) {
+        const Index r = static_cast<Index>(order_[static_cast<std::size_t>(epoch_pos_ + i)]);
+        std::memcpy(xbuf_.data() + i * in, x.data() + r * in, sizeof(Scalar) * static_cast<std::size_t>(in));
+        std::memcpy(ybuf_.data() + i * ty, y.data() + r * ty, sizeof(Scalar) * static_cast<std::size_t>(ty));
+      }
+      xb = xbuf_.data();
+      yb = ybuf_.data();
+    } else {
+      xb = x.data() + epoch_pos_ * in;
+      yb = y.data() + epoch_pos_ * ty;
+    }
+    step(xb, yb, n, s);
+    epoch_pos_ += n;
+    if (max_seconds > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= max_seconds)
+      break;
+  }
+  return s;
+}
+
+template <typename Scalar>
+void Network<Scalar>::evaluate_batch(const Scalar* x, const Scalar* y, Index n, Sums& s) {
+  forward(x, n, false, mode_ == LossMode::Fused);
+  const std::size_t last = layers_.size() - 1;
+  s.loss += compute_loss<Scalar>(loss_, mode_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()),
+                                      grad(last, n));
+  count_metrics(y, n, s);
+  s.samples += n;
+  s.steps += 1;
+}
+
+template <typename Scalar>
+Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size) {
+  check_xy(x, &y);
+  if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
+  FlushDenormals ftz;
+  const Index batch = std::min(batch_size, x.rows());
+  reserve(batch);
+  Sums s;
+  for (Index pos = 0; pos < x.rows(); pos += batch) {
+    const Index n = std::min(batch, x.rows() - pos);
+    evaluate_batch(x.data() + pos * input_dim_, y.data() + pos * target_dim(), n, s);
+  }
+  s.loss += penalty() * static_cast<double>(s.samples);
+  return s;
+}
+
+template <typename Scalar>
+void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch_size) {
+  check_xy(x, nullptr);
+  if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
+  if (out.rows() != x.rows() || out.cols() != output_dim())
+    throw std::invalid_argument("predict: output buffer must be " + shape_str(x.rows(), output_dim()));
+  FlushDenormals ftz;
+  const Index batch = std::min(batch_size, x.rows());
+  reserve(batch);
+  const std::size_t last = layers_.size() - 1;
+  for (Index pos = 0; pos < x.rows(); pos += batch) {
+    const Index n = std::min(batch, x.rows() - pos);
+    forward(x.data() + pos * input_dim_, n, false, false);
+    out.middleRows(pos, n) = act(last, n);
+  }
+}
+
+template <typename Scalar>
+double Network<Scalar>::loss_and_gradient(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y) {
+  check_xy(x, &y);
+  reserve(x.rows());
+  const Index n = x.rows();
+  forward(x.data(), n, true, mode_ == LossMode::Fused);
+  const std::size_t last = layers_.size() - 1;
+  const double data_loss = compute_loss<Scalar>(loss_, mode_, act(last, n), y, grad(last, n));
+  backward(x.data(), n);
+  const double pen = penalty_and_gradient();
+  return data_loss / static_cast<double>(n) + pen;
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace fastmlp
