@@ -1,0 +1,52 @@
+"""fastmlp: fast multi-layer perceptrons with the Keras Sequential API and a C++ engine.
+
+Example:
+    >>> import fastmlp as fm
+    >>> model = fm.Sequential([fm.layers.Input(shape=(784,)),
+    ...                        fm.layers.Dense(128, activation="relu"),
+    ...                        fm.layers.Dense(10, activation="softmax")])
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+"""
+
+from __future__ import annotations
+
+from fastmlp import (
+    activations,
+    callbacks,
+    config,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    nn,
+    optimizers,
+    regularizers,
+    utils,
+)
+from fastmlp.layers import Input
+from fastmlp.models import Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input",
+    "Sequential",
+    "activations",
+    "callbacks",
+    "config",
+    "datasets",
+    "initializers",
+    "keras",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "nn",
+    "optimizers",
+    "regularizers",
+    "utils",
+]
+
+from fastmlp import keras

@@ -1,0 +1,276 @@
+"""The loops of `Sequential`: fit, evaluate, predict and their one-batch forms.
+
+Each call into the engine runs a chunk of minibatch steps (about CHUNK_SECONDS of work) with the
+GIL released; between chunks Python draws the progress bar, runs callbacks and lets Ctrl-C through.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from fastmlp import callbacks as callbacks_module
+from fastmlp._validation import fraction, positive_int, verbosity
+
+CHUNK_SECONDS = 0.1  # how long the engine runs before Python wakes up
+_SUM_FIELDS = ("samples", "loss", "correct", "compared", "squared_error", "absolute_error")
+
+
+def _add(totals: dict[str, float], sums: Any) -> None:
+    for field in _SUM_FIELDS:
+        totals[field] += getattr(sums, field)
+
+
+def _zero() -> dict[str, float]:
+    return dict.fromkeys(_SUM_FIELDS, 0.0)
+
+
+def _batch_size(batch_size: Any, default: int = 32) -> int:
+    return default if batch_size is None else positive_int(batch_size, "batch_size")
+
+
+def _unsupported(**kwargs: Any) -> None:
+    for name, value in kwargs.items():
+        if value is not None:
+            raise NotImplementedError(f"{name} is not supported by fastmlp yet")
+
+
+def fit(
+    self,
+    x: Any = None,
+    y: Any = None,
+    batch_size: int | None = None,
+    epochs: int = 1,
+    verbose: Any = "auto",
+    callbacks: Any = None,
+    validation_split: float = 0.0,
+    validation_data: Any = None,
+    shuffle: bool = True,
+    class_weight: Any = None,
+    sample_weight: Any = None,
+    initial_epoch: int = 0,
+    steps_per_epoch: Any = None,
+    validation_steps: Any = None,
+    validation_batch_size: int | None = None,
+    validation_freq: int = 1,
+) -> Any:
+    """Train the model for a number of epochs.
+
+    Args:
+        x: Samples, shape (samples, *input_shape); any real dtype, converted once.
+        y: Targets: class labels (samples,) for sparse cross-entropy, else (samples, outputs).
+        batch_size: Samples per gradient step. Defaults to 32.
+        epochs: Index of the last epoch (as Keras: trains epochs - initial_epoch epochs). Defaults to 1.
+        verbose: "auto" (= 1), 0 (silent), 1 (progress bar), 2 (one line per epoch). Defaults to "auto".
+        callbacks: List of `callbacks.Callback`. Defaults to None.
+        validation_split: Fraction of the data, taken from the end before shuffling, held out for
+            validation. Defaults to 0.0.
+        validation_data: (x_val, y_val) evaluated at the end of each epoch. Defaults to None.
+        shuffle: Reshuffle the training samples every epoch. Defaults to True.
+        initial_epoch: Epoch to start from (to resume training). Defaults to 0.
+        validation_batch_size: Defaults to batch_size.
+        validation_freq: Validate every this many epochs. Defaults to 1.
+        class_weight, sample_weight, steps_per_epoch, validation_steps: not supported; must be None.
+
+    Returns:
+        A `callbacks.History` whose `.history` maps "loss", metric names and "val_..." to lists.
+    """
+    self._require_compiled("fit")
+    _unsupported(
+        class_weight=class_weight,
+        sample_weight=sample_weight,
+        steps_per_epoch=steps_per_epoch,
+        validation_steps=validation_steps,
+    )
+    batch_size = _batch_size(batch_size)
+    val_batch_size = _batch_size(validation_batch_size, batch_size)
+    epochs = positive_int(epochs, "epochs", minimum=0)
+    initial_epoch = positive_int(initial_epoch, "initial_epoch", minimum=0)
+    validation_freq = positive_int(validation_freq, "validation_freq")
+    verbose = verbosity(verbose)
+    validation_split = fraction(validation_split, "validation_split")
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+
+    x, y = self._prepare(x, y)
+    if y is None:
+        raise ValueError("fit needs targets y")
+    val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data must be a tuple (x_val, y_val)")
+        val = self._prepare(validation_data[0], validation_data[1], name="validation_data")
+    elif validation_split > 0:
+        split = int(x.shape[0] * (1 - validation_split))
+        if split == 0 or split == x.shape[0]:
+            raise ValueError(
+                f"validation_split={validation_split} leaves no samples for training or validation "
+                f"out of {x.shape[0]}"
+            )
+        val, x, y = (x[split:], y[split:]), x[:split], y[:split]
+    self._set_accuracy_rule(y)
+
+    n = x.shape[0]
+    steps = math.ceil(n / batch_size)
+    cbs = callbacks_module.CallbackList(
+        callbacks,
+        add_history=True,
+        add_progbar=verbose != 0,
+        model=self,
+        verbose=verbose,
+        epochs=epochs,
+        steps=steps,
+    )
+    engine = self._engine
+    self.stop_training = False
+    cbs.on_train_begin()
+    logs: dict[str, float] = {}
+    for epoch in range(initial_epoch, epochs):
+        cbs.on_epoch_begin(epoch)
+        engine.begin_epoch(n, bool(shuffle))
+        totals, done = _zero(), 0
+        while not engine.epoch_done:
+            sums = engine.train_steps(x, y, batch_size, steps, CHUNK_SECONDS)
+            _add(totals, sums)
+            done += sums.steps
+            logs = self._logs(totals)
+            cbs.on_train_batch_end(done - 1, logs)
+            if self.stop_training:
+                break
+        logs = self._logs(totals)
+        if val is not None and (epoch + 1) % validation_freq == 0:
+            self._set_accuracy_rule(val[1])
+            logs.update(
+                self._logs(_sums(engine.evaluate(val[0], val[1], val_batch_size)), prefix="val_")
+            )
+            self._set_accuracy_rule(y)
+        cbs.on_epoch_end(epoch, logs)
+        if self.stop_training:
+            break
+    cbs.on_train_end(logs)
+    return self.history
+
+
+def _sums(sums: Any) -> dict[str, float]:
+    totals = _zero()
+    _add(totals, sums)
+    return totals
+
+
+def evaluate(
+    self,
+    x: Any = None,
+    y: Any = None,
+    batch_size: int | None = None,
+    verbose: Any = "auto",
+    sample_weight: Any = None,
+    steps: Any = None,
+    callbacks: Any = None,
+    return_dict: bool = False,
+) -> Any:
+    """Loss and metrics on (x, y), in inference mode (no dropout).
+
+    Args:
+        x: Samples.
+        y: Targets.
+        batch_size: Defaults to 32.
+        verbose: "auto" (= 1) prints one progress-bar line, 0 is silent. Defaults to "auto".
+        callbacks: Callbacks for the test hooks. Defaults to None.
+        return_dict: Return {"loss": ..., "accuracy": ...} instead of a list. Defaults to False.
+
+    Returns:
+        The loss if there are no metrics, else [loss, *metrics] (or a dict with return_dict).
+    """
+    self._require_compiled("evaluate")
+    _unsupported(sample_weight=sample_weight, steps=steps)
+    batch_size = _batch_size(batch_size)
+    verbose = verbosity(verbose)
+    x, y = self._prepare(x, y)
+    if y is None:
+        raise ValueError("evaluate needs targets y")
+    n_steps = math.ceil(x.shape[0] / batch_size)
+    cbs = callbacks_module.CallbackList(
+        callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
+    )
+    cbs.on_test_begin()
+    logs = self._logs(_sums(self._engine.evaluate(x, y, batch_size)))
+    cbs.on_test_batch_end(n_steps - 1, logs)
+    cbs.on_test_end(logs)
+    return _result(logs, return_dict)
+
+
+def predict(
+    self,
+    x: Any,
+    batch_size: int | None = None,
+    verbose: Any = "auto",
+    steps: Any = None,
+    callbacks: Any = None,
+) -> np.ndarray:
+    """Outputs of the model for x, in inference mode, as an array (samples, outputs).
+
+    Args:
+        x: Samples.
+        batch_size: Defaults to 32. Results do not depend on it; the engine may use larger blocks.
+        verbose: "auto" (= 1) prints one progress-bar line, 0 is silent. Defaults to "auto".
+        callbacks: Callbacks for the predict hooks. Defaults to None.
+    """
+    _unsupported(steps=steps)
+    batch_size = _batch_size(batch_size)
+    verbose = verbosity(verbose)
+    x, _ = self._prepare(x)
+    n_steps = math.ceil(x.shape[0] / batch_size)
+    cbs = callbacks_module.CallbackList(
+        callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
+    )
+    cbs.on_predict_begin()
+    # Rows are independent, so blocks larger than batch_size give the same numbers, faster.
+    out = self._engine.predict(x, max(batch_size, 1024))
+    cbs.on_predict_batch_end(n_steps - 1, {})
+    cbs.on_predict_end()
+    return out
+
+
+def train_on_batch(
+    self,
+    x: Any,
+    y: Any = None,
+    sample_weight: Any = None,
+    class_weight: Any = None,
+    return_dict: bool = False,
+) -> Any:
+    """One gradient step on exactly this batch; returns its loss (and metrics, as evaluate)."""
+    self._require_compiled("train_on_batch")
+    _unsupported(sample_weight=sample_weight, class_weight=class_weight)
+    x, y = self._prepare(x, y)
+    if y is None:
+        raise ValueError("train_on_batch needs targets y")
+    logs = self._logs(_sums(self._engine.train_on_batch(x, y)))
+    return _result(logs, return_dict)
+
+
+def test_on_batch(
+    self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+) -> Any:
+    """Loss (and metrics) on exactly this batch, without training."""
+    self._require_compiled("test_on_batch")
+    _unsupported(sample_weight=sample_weight)
+    x, y = self._prepare(x, y)
+    if y is None:
+        raise ValueError("test_on_batch needs targets y")
+    return _result(self._logs(_sums(self._engine.evaluate(x, y, x.shape[0]))), return_dict)
+
+
+def predict_on_batch(self, x: Any) -> np.ndarray:
+    """Outputs for exactly this batch, without a progress bar."""
+    x, _ = self._prepare(x)
+    return self._engine.predict(x, x.shape[0])
+
+
+def _result(logs: dict[str, float], return_dict: bool) -> Any:
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values

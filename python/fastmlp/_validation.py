@@ -1,0 +1,146 @@
+"""Input checking for every public entry point: convert once, check once, then trust the data.
+
+Messages say what was expected and what came, as scikit-learn's `check_array` does.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from fastmlp import losses as losses_module
+
+
+def as_float_array(x: Any, name: str, dtype: np.dtype, *, allow_empty: bool = False) -> np.ndarray:
+    """`x` as a C-contiguous array of `dtype` (one copy at most), numeric and finite."""
+    if x is None:
+        raise ValueError(f"{name} is required, got None")
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"{name} could not be converted to an array: {err}") from None
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        what = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured"}.get(
+            kind, str(arr.dtype)
+        )
+        raise TypeError(
+            f"{name} must hold real numbers (float, int or bool), got {what} dtype {arr.dtype}"
+        )
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must be an array of samples, got a scalar")
+    if arr.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty: expected at least one sample, got shape {arr.shape}")
+    if arr.size == 0 and arr.shape[0] != 0:
+        raise ValueError(f"{name} has no features: got shape {arr.shape}")
+    if kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if kind in "iu" and not np.isfinite(out).all():  # int64 beyond float range
+        raise ValueError(f"{name} holds values too large for {dtype}")
+    return out
+
+
+def as_samples(
+    x: Any, feature_shape: tuple[int, ...], dtype: np.dtype, name: str = "x"
+) -> np.ndarray:
+    """`x` as a (samples, features) matrix, checking each sample's shape against the model's."""
+    arr = as_float_array(x, name, dtype)
+    if arr.shape[1:] != tuple(feature_shape):
+        if arr.ndim == 1 and len(feature_shape) == 1:
+            raise ValueError(
+                f"{name}: expected a 2-D array of shape (samples, {feature_shape[0]}), got a 1-D array "
+                f"of shape {arr.shape}; reshape it with x.reshape(-1, {feature_shape[0]}) "
+                "(or x.reshape(-1, 1) for one feature)"
+            )
+        raise ValueError(
+            f"{name}: the model expects samples of shape {tuple(feature_shape)}, "
+            f"got samples of shape {arr.shape[1:]} (array shape {arr.shape})"
+        )
+    return arr.reshape(arr.shape[0], -1)
+
+
+def as_targets(
+    y: Any,
+    loss: losses_module.Loss,
+    output_dim: int,
+    samples: int,
+    dtype: np.dtype,
+    name: str = "y",
+) -> np.ndarray:
+    """`y` as the engine reads it for `loss`: (samples, 1) class indices or (samples, outputs)."""
+    arr = as_float_array(y, name, np.float64)
+    if arr.shape[0] != samples:
+        raise ValueError(
+            f"x and {name} must have the same number of samples: x has {samples}, {name} has {arr.shape[0]}"
+        )
+    loss_name = loss.default_name
+    if loss.sparse:
+        if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] != 1):
+            hint = (
+                " (one-hot targets need loss='categorical_crossentropy')" if arr.ndim == 2 else ""
+            )
+            raise ValueError(
+                f"{name}: {loss_name} expects integer class labels of shape ({samples},), "
+                f"got shape {arr.shape}{hint}"
+            )
+        labels = arr.reshape(-1, 1)
+        bad = (labels != np.floor(labels)) | (labels < 0) | (labels >= output_dim)
+        if bad.any():
+            value = labels[bad][0]
+            raise ValueError(
+                f"{name}: {loss_name} expects integer class labels in [0, {output_dim}) "
+                f"(the output layer has {output_dim} units), got {value:g}"
+            )
+        return np.ascontiguousarray(labels, dtype=dtype)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape[1] != output_dim:
+        hint = ""
+        if (
+            arr.shape[1:] == (1,)
+            and output_dim > 1
+            and isinstance(loss, losses_module.CategoricalCrossentropy)
+        ):
+            hint = "; for integer labels use loss='sparse_categorical_crossentropy' or utils.to_categorical"
+        raise ValueError(
+            f"{name}: {loss_name} expects targets of shape ({samples}, {output_dim}) to match the "
+            f"output layer, got shape {arr.shape}{hint}"
+        )
+    if isinstance(loss, losses_module.BinaryCrossentropy) and ((arr < 0) | (arr > 1)).any():
+        raise ValueError(
+            f"{name}: binary_crossentropy expects targets in [0, 1], got values outside"
+        )
+    pm1_loss = isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss))
+    if pm1_loss and not (np.isin(arr, (-1, 1)).all() or np.isin(arr, (0, 1)).all()):
+        raise ValueError(f"{name}: {loss_name} expects labels in {{-1, +1}} (or {{0, 1}})")
+    return np.ascontiguousarray(loss.prepare_targets(arr), dtype=dtype)
+
+
+def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """`value` as an int >= minimum (bools and floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def verbosity(verbose: Any) -> int:
+    """Keras's verbose argument: "auto" (= 1), 0, 1 or 2."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def fraction(value: Any, name: str) -> float:
+    """A float in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)

@@ -1,0 +1,170 @@
+"""Activation functions, usable by name ("relu") or as functions (`fastmlp.activations.relu`).
+
+Each function computes its value on NumPy arrays; inside a model the C++ engine computes it, and
+these functions only tell it which one to use.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = [
+    "elu",
+    "exponential",
+    "get",
+    "hard_sigmoid",
+    "leaky_relu",
+    "linear",
+    "relu",
+    "selu",
+    "serialize",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "softsign",
+    "tanh",
+]
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def linear(x: Any) -> np.ndarray:
+    """Identity: f(x) = x."""
+    return np.asarray(x)
+
+
+def relu(x: Any) -> np.ndarray:
+    """Rectified linear unit: f(x) = max(x, 0)."""
+    return np.maximum(x, 0)
+
+
+def sigmoid(x: Any) -> np.ndarray:
+    """Logistic sigmoid: f(x) = 1 / (1 + exp(-x)), computed without overflow."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def tanh(x: Any) -> np.ndarray:
+    """Hyperbolic tangent."""
+    return np.tanh(x)
+
+
+def softmax(x: Any, axis: int = -1) -> np.ndarray:
+    """Softmax along `axis`: exp(x_i) / sum_j exp(x_j), with the maximum subtracted first.
+
+    Args:
+        x: Input array.
+        axis: Axis to normalise over. Defaults to -1.
+    """
+    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def elu(x: Any) -> np.ndarray:
+    """Exponential linear unit with alpha = 1: x for x > 0, exp(x) - 1 otherwise."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+def selu(x: Any) -> np.ndarray:
+    """Scaled ELU (Klambauer et al., 2017)."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    return _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+
+
+def softplus(x: Any) -> np.ndarray:
+    """log(1 + exp(x)), computed without overflow."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def softsign(x: Any) -> np.ndarray:
+    """x / (1 + |x|)."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    return x / (1 + np.abs(x))
+
+
+def leaky_relu(x: Any) -> np.ndarray:
+    """Leaky ReLU with negative slope 0.2 (Keras's default)."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    return np.where(x > 0, x, 0.2 * x)
+
+
+def exponential(x: Any) -> np.ndarray:
+    """exp(x)."""
+    return np.exp(x)
+
+
+def hard_sigmoid(x: Any) -> np.ndarray:
+    """Piecewise-linear sigmoid, relu6(x + 3) / 6 (Keras 3)."""
+    return np.clip((np.asarray(x) + 3) / 6, 0, 1)
+
+
+# The engine's code for each function (the order of enum class Activation in activation.hpp).
+_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
+    "linear": linear,
+    "relu": relu,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "softmax": softmax,
+    "elu": elu,
+    "selu": selu,
+    "softplus": softplus,
+    "softsign": softsign,
+    "leaky_relu": leaky_relu,
+    "exponential": exponential,
+    "hard_sigmoid": hard_sigmoid,
+}
+_CODES = {name: code for code, name in enumerate(_FUNCTIONS)}
+
+
+def get(identifier: str | Callable[..., Any] | None) -> Callable[..., np.ndarray]:
+    """Return the activation function for a name, a function of this module, or None (linear).
+
+    Args:
+        identifier: "relu", `fastmlp.activations.relu`, `fastmlp.nn.relu`, or None.
+
+    Raises:
+        ValueError: for an unknown name.
+        TypeError: for a function the engine does not implement.
+    """
+    if identifier is None:
+        return linear
+    if isinstance(identifier, str):
+        fn = _FUNCTIONS.get(identifier.lower())
+        if fn is None:
+            raise ValueError(
+                f"Unknown activation {identifier!r}. Expected one of: {', '.join(_FUNCTIONS)}"
+            )
+        return fn
+    if callable(identifier):
+        if identifier in _FUNCTIONS.values():
+            return identifier
+        name = getattr(identifier, "__name__", None)
+        if name in _FUNCTIONS and getattr(identifier, "__module__", "").startswith(
+            ("tensorflow", "keras", "torch", "fastmlp")
+        ):
+            return _FUNCTIONS[name]
+        raise TypeError(
+            f"activation {identifier!r} is not one the C++ engine implements; "
+            f"pass one of: {', '.join(_FUNCTIONS)}"
+        )
+    raise TypeError(
+        f"activation must be a string, a function of fastmlp.activations or None, "
+        f"got {type(identifier).__name__}"
+    )
+
+
+def serialize(fn: Callable[..., Any] | str | None) -> str:
+    """Return the name under which an activation is stored in a model's config."""
+    return get(fn).__name__
+
+
+def code(fn: Callable[..., Any] | str | None) -> int:
+    """Return the engine's code for an activation (internal)."""
+    return _CODES[serialize(fn)]

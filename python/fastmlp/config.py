@@ -1,0 +1,39 @@
+"""Global settings: the default float type and the seed source for new models."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["floatx", "set_floatx"]
+
+_FLOATX = "float32"
+_seed_source: np.random.Generator | None = None
+
+
+def floatx() -> str:
+    """The default float type of new models: "float32" (default) or "float64"."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    """Set the default float type of new models.
+
+    Args:
+        value: "float32" or "float64".
+    """
+    global _FLOATX
+    if value not in ("float32", "float64"):
+        raise ValueError(f"floatx must be 'float32' or 'float64', got {value!r}")
+    _FLOATX = value
+
+
+def set_seed_source(seed: int | None) -> None:
+    """Seed the generator that gives each new model (and initializer) its seed (internal)."""
+    global _seed_source
+    _seed_source = None if seed is None else np.random.default_rng(seed)
+
+
+def next_seed() -> int:
+    """A seed for a new model: from `utils.set_random_seed`'s generator, else from the OS."""
+    source = _seed_source if _seed_source is not None else np.random.default_rng()
+    return int(source.integers(0, 2**63 - 1))

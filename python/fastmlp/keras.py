@@ -1,0 +1,44 @@
+"""tf.keras-style names, so that Keras MLP code runs with only its imports changed.
+
+from fastmlp import keras          # instead of: from tensorflow import keras
+import fastmlp as tf               # then tf.keras.Sequential, tf.optimizers.Adam, tf.nn.relu
+"""
+
+from __future__ import annotations
+
+from fastmlp import (
+    activations,
+    callbacks,
+    config,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
+from fastmlp.layers import Input
+from fastmlp.models import Sequential
+
+backend = config
+
+__all__ = [
+    "Input",
+    "Sequential",
+    "activations",
+    "backend",
+    "callbacks",
+    "config",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "regularizers",
+    "utils",
+]

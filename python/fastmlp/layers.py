@@ -1,0 +1,406 @@
+"""Layers: descriptions of what the engine computes, with Keras's names, arguments and configs.
+
+A layer holds no arrays of its own; once its model is built, its weights live in the engine and
+`get_weights()` / `set_weights()` read and write them there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from fastmlp import _core
+from fastmlp import activations as activations_module
+from fastmlp import initializers as initializers_module
+from fastmlp import regularizers as regularizers_module
+
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer"]
+
+_name_counters: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+
+
+def unique_name(prefix: str) -> str:
+    """Keras-style unique names: "dense", "dense_1", "dense_2", ..."""
+    n = next(_name_counters[prefix])
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _shape_tuple(shape: Any, name: str) -> tuple[int, ...]:
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{name} must be a tuple of positive integers, got {shape!r}") from None
+    if not dims or any(
+        isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in dims
+    ):
+        raise ValueError(f"{name} must be a non-empty tuple of positive integers, got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
+class Layer:
+    """Base class of all layers.
+
+    Args:
+        name: Unique name in the model. Defaults to the snake-case class name ("dense", "dense_1").
+        input_shape: Shape of one sample, for the first layer of a Sequential, e.g. (28, 28).
+            Defaults to None.
+        trainable: Accepted for Keras compatibility; must be True. Defaults to True.
+        dtype: Accepted for Keras compatibility; the model's dtype is used. Defaults to None.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        input_shape: Any = None,
+        trainable: bool = True,
+        dtype: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs.pop("input_dim", None) is not None and input_shape is None:
+            raise TypeError("pass input_shape=(features,) instead of input_dim")
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}")
+        if not trainable:
+            raise NotImplementedError("frozen layers (trainable=False) are not supported yet")
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self.input_shape = None if input_shape is None else _shape_tuple(input_shape, "input_shape")
+        self.dtype = dtype
+        self._model: Any = None  # set when a built model owns this layer
+        self._param_offset = 0  # where this layer's weights start in the engine's flat vector
+
+    # -- shapes -------------------------------------------------------------------------------
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of one output sample for one input sample of `input_shape`."""
+        return input_shape
+
+    def weight_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Shapes of the layer's weights for this input shape (Keras order: kernel, bias)."""
+        return []
+
+    def engine_spec(self, input_shape: tuple[int, ...]) -> Any:
+        """The engine's description of this layer, or None if the engine need not see it."""
+        return None
+
+    def build_weights(
+        self, input_shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator
+    ):
+        """Initial values of the weights, drawn from `rng` (the model's generator)."""
+        return []
+
+    # -- weights ------------------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return self._model is not None and self._model.built
+
+    def _shapes(self) -> list[tuple[int, ...]]:
+        if not self.built:
+            return []
+        return self.weight_shapes(self._model._layer_input_shape(self))
+
+    def count_params(self) -> int:
+        """Number of weights (0 before the model is built)."""
+        return sum(math.prod(s) for s in self._shapes())
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights as NumPy arrays: [kernel, bias] for Dense."""
+        if not self._shapes():
+            return []
+        flat = self._model._engine.get_params()
+        out, offset = [], self._param_offset
+        for shape in self._shapes():
+            size = math.prod(shape)
+            out.append(flat[offset : offset + size].reshape(shape).copy())
+            offset += size
+        return out
+
+    def set_weights(self, weights: list[Any]) -> None:
+        """Replace the weights; shapes must match `get_weights()`."""
+        shapes = self._shapes()
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"weights must be a list of arrays, got {type(weights).__name__}")
+        if len(weights) != len(shapes):
+            raise ValueError(
+                f"layer {self.name!r} expects {len(shapes)} weight arrays, got {len(weights)}"
+            )
+        self._model._write_weights([(self._param_offset, shapes, list(weights), self.name)])
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return self.get_weights()
+
+    # -- config -------------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as JSON-compatible values."""
+        config: dict[str, Any] = {"name": self.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class InputLayer(Layer):
+    """Declares the shape of one sample; made by `Input(shape=...)`.
+
+    Args:
+        shape: Shape of one sample, without the batch dimension, e.g. (784,).
+        batch_size: Accepted for Keras compatibility. Defaults to None.
+        name: Defaults to "input_layer".
+    """
+
+    def __init__(
+        self,
+        shape: Any = None,
+        batch_size: int | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        shape = kwargs.pop("input_shape", shape)
+        if shape is None:
+            raise ValueError("Input needs shape=, the shape of one sample, e.g. shape=(784,)")
+        super().__init__(name=name, input_shape=shape, **kwargs)
+        self.batch_size = batch_size
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.input_shape)}
+
+
+def Input(
+    shape: Any = None, batch_size: int | None = None, name: str | None = None, **kwargs: Any
+) -> InputLayer:
+    """The input of a Sequential model: `Sequential([Input(shape=(784,)), Dense(10)])`.
+
+    Args:
+        shape: Shape of one sample, e.g. (28, 28) or (784,).
+        batch_size: Accepted for Keras compatibility. Defaults to None.
+        name: Defaults to "input_layer".
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, name=name, **kwargs)
+
+
+class Flatten(Layer):
+    """Flattens each sample: (batch, 28, 28) -> (batch, 784). Costs nothing in the engine.
+
+    Args:
+        **kwargs: name, input_shape (see `Layer`).
+    """
+
+    def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return (math.prod(input_shape),)
+
+
+def _require_flat(layer: Layer, input_shape: tuple[int, ...]) -> int:
+    if len(input_shape) != 1:
+        raise ValueError(
+            f"{type(layer).__name__} layer {layer.name!r} expects flat samples (features,), got samples "
+            f"of shape {input_shape}; add layers.Flatten() before it"
+        )
+    return input_shape[0]
+
+
+class Dense(Layer):
+    """Fully connected layer: output = activation(x @ kernel + bias).
+
+    Args:
+        units: Number of output units.
+        activation: Name or function ("relu", `fastmlp.nn.relu`, ...). Defaults to None (linear).
+        use_bias: Whether to add a bias vector. Defaults to True.
+        kernel_initializer: Defaults to "glorot_uniform".
+        bias_initializer: Defaults to "zeros".
+        kernel_regularizer: L1/L2 penalty on the kernel. Defaults to None.
+        bias_regularizer: L1/L2 penalty on the bias. Defaults to None.
+        **kwargs: name, input_shape (see `Layer`).
+
+    Example:
+        >>> layer = Dense(128, activation="relu", kernel_regularizer=regularizers.L2(1e-4))
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        for arg, value in (
+            ("activity_regularizer", activity_regularizer),
+            ("kernel_constraint", kernel_constraint),
+            ("bias_constraint", bias_constraint),
+        ):
+            if value is not None:
+                raise NotImplementedError(f"Dense: {arg} is not supported by fastmlp")
+        self.units = int(units)
+        self.activation = activations_module.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers_module.get(kernel_initializer)
+        self.bias_initializer = initializers_module.get(bias_initializer)
+        self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
+        self.bias_regularizer = regularizers_module.get(bias_regularizer)
+        self._penalties = (
+            _coefficients(self.kernel_regularizer, "kernel_regularizer"),
+            _coefficients(self.bias_regularizer, "bias_regularizer"),
+        )
+
+    def compute_output_shape(self, input_shape):
+        _require_flat(self, input_shape)
+        return (self.units,)
+
+    def weight_shapes(self, input_shape):
+        features = _require_flat(self, input_shape)
+        return [(features, self.units)] + ([(self.units,)] if self.use_bias else [])
+
+    def engine_spec(self, input_shape):
+        (kl1, kl2), (bl1, bl2) = self._penalties
+        return _core.LayerSpec(
+            kind=0,
+            units=self.units,
+            activation=activations_module.code(self.activation),
+            use_bias=self.use_bias,
+            kernel_l1=kl1,
+            kernel_l2=kl2,
+            bias_l1=bl1,
+            bias_l2=bl2,
+        )
+
+    def build_weights(self, input_shape, dtype, rng):
+        shapes = self.weight_shapes(input_shape)
+        out = [np.asarray(self.kernel_initializer(shapes[0], dtype=dtype, rng=rng))]
+        if self.use_bias:
+            out.append(np.asarray(self.bias_initializer(shapes[1], dtype=dtype, rng=rng)))
+        return out
+
+    @property
+    def kernel(self) -> np.ndarray:
+        """A copy of the (inputs, units) weight matrix."""
+        return self.get_weights()[0]
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """A copy of the bias vector (None without bias)."""
+        return self.get_weights()[1] if self.use_bias else None
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations_module.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers_module.serialize(self.kernel_initializer),
+            "bias_initializer": initializers_module.serialize(self.bias_initializer),
+            "kernel_regularizer": _serialize_regularizer(self.kernel_regularizer),
+            "bias_regularizer": _serialize_regularizer(self.bias_regularizer),
+        }
+
+
+def _coefficients(regularizer: Any, name: str) -> tuple[float, float]:
+    if regularizer is None:
+        return (0.0, 0.0)
+    try:
+        return regularizer.coefficients()
+    except NotImplementedError:
+        raise TypeError(
+            f"{name}: the engine applies L1/L2 penalties only; use regularizers.L1, L2 or L1L2"
+        ) from None
+
+
+def _serialize_regularizer(regularizer: Any) -> Any:
+    return None if regularizer is None else regularizers_module.serialize(regularizer)
+
+
+class Activation(Layer):
+    """Applies an activation function to its input.
+
+    Args:
+        activation: Name or function, e.g. "softmax".
+        **kwargs: name, input_shape (see `Layer`).
+    """
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations_module.get(activation)
+
+    def compute_output_shape(self, input_shape):
+        _require_flat(self, input_shape)
+        return input_shape
+
+    def engine_spec(self, input_shape):
+        return _core.LayerSpec(kind=1, activation=activations_module.code(self.activation))
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations_module.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Sets a fraction `rate` of its inputs to zero during training (inverted dropout).
+
+    Args:
+        rate: Fraction of the inputs to drop, in [0, 1).
+        seed: Accepted for Keras compatibility; the model's generator draws the masks. Defaults to None.
+        **kwargs: name, input_shape (see `Layer`).
+    """
+
+    def __init__(
+        self, rate: float, noise_shape: Any = None, seed: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
+        if noise_shape is not None:
+            raise NotImplementedError("Dropout: noise_shape is not supported by fastmlp")
+        self.rate = float(rate)
+        self.seed = seed
+
+    def compute_output_shape(self, input_shape):
+        _require_flat(self, input_shape)
+        return input_shape
+
+    def engine_spec(self, input_shape):
+        return _core.LayerSpec(kind=2, rate=self.rate)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+_CLASSES = {cls.__name__: cls for cls in (InputLayer, Flatten, Dense, Activation, Dropout)}
+
+
+def serialize(layer: Layer) -> dict[str, Any]:
+    """Return {"class_name": ..., "config": ...}."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Layer:
+    """Rebuild a layer from `serialize`'s output."""
+    cls = _CLASSES.get(config.get("class_name", ""))
+    if cls is None:
+        raise ValueError(f"Unknown layer class {config.get('class_name')!r}")
+    return cls.from_config(dict(config.get("config", {})))

@@ -1,0 +1,347 @@
+"""Losses with Keras's names and arguments.
+
+A loss object tells the C++ engine which loss to compute (it fuses softmax with cross-entropy and
+sigmoid with binary cross-entropy); calling it on NumPy arrays gives the same value in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastmlp.activations import softmax
+
+__all__ = [
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "Hinge",
+    "LogisticLoss",
+    "Loss",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "SparseCategoricalCrossentropy",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "get",
+    "hinge",
+    "logistic",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "sparse_categorical_crossentropy",
+]
+
+_EPS = 1e-7  # probabilities are clipped to [eps, 1 - eps] before a log, as Keras does
+
+
+class Loss:
+    """Base class: a loss the engine knows, with its Keras name and config.
+
+    Args:
+        name: Name shown in logs. Defaults to the Keras name of the loss.
+    """
+
+    kind: int = -1  # the engine's code (enum class LossKind in loss.hpp)
+    default_name = "loss"
+    sparse = False  # labels are class indices, not one value per output
+    from_logits = False
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or self.default_name
+
+    def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, y_true: Any, y_pred: Any) -> float:
+        """Mean loss over the batch, in NumPy (float64)."""
+        y_pred = np.asarray(y_pred, dtype=np.float64)
+        y_true = np.asarray(y_true, dtype=np.float64)
+        if y_pred.ndim == 1:
+            y_pred = y_pred[:, None]
+        if not self.sparse and y_true.ndim == 1:
+            y_true = y_true[:, None]
+        return float(np.mean(self.per_sample(y_true, y_pred)))
+
+    def prepare_targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets as the engine reads them (label smoothing, {0, 1} -> {-1, +1}, ...)."""
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Loss:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class _Crossentropy(Loss):
+    def __init__(
+        self, from_logits: bool = False, label_smoothing: float = 0.0, name: str | None = None
+    ) -> None:
+        super().__init__(name)
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+        }
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy between integer class labels and predicted class probabilities.
+
+    Args:
+        from_logits: Whether the model outputs logits instead of probabilities. Defaults to False.
+        name: Defaults to "sparse_categorical_crossentropy".
+    """
+
+    kind = 0
+    default_name = "sparse_categorical_crossentropy"
+    sparse = True
+
+    def __init__(self, from_logits: bool = False, name: str | None = None) -> None:
+        super().__init__(name)
+        self.from_logits = bool(from_logits)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+    def per_sample(self, y_true, y_pred):
+        labels = y_true.reshape(-1).astype(np.int64)
+        p = softmax(y_pred) if self.from_logits else np.clip(y_pred, _EPS, 1 - _EPS)
+        return -np.log(np.maximum(p[np.arange(len(labels)), labels], np.finfo(np.float64).tiny))
+
+
+class CategoricalCrossentropy(_Crossentropy):
+    """Cross-entropy between one-hot (or soft) targets and predicted class probabilities.
+
+    Args:
+        from_logits: Whether the model outputs logits. Defaults to False.
+        label_smoothing: Mix targets with the uniform distribution by this amount. Defaults to 0.
+        name: Defaults to "categorical_crossentropy".
+    """
+
+    kind = 1
+    default_name = "categorical_crossentropy"
+
+    def prepare_targets(self, y):
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[1]
+        return y
+
+    def per_sample(self, y_true, y_pred):
+        y_true = self.prepare_targets(y_true)
+        if self.from_logits:
+            z = y_pred - y_pred.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        else:
+            logp = np.log(np.clip(y_pred, _EPS, 1 - _EPS))
+        return -(y_true * logp).sum(axis=1)
+
+
+class BinaryCrossentropy(_Crossentropy):
+    """Binary cross-entropy, averaged over the outputs, for targets in [0, 1].
+
+    Args:
+        from_logits: Whether the model outputs logits. Defaults to False.
+        label_smoothing: Squeeze targets towards 0.5 by this amount. Defaults to 0.
+        name: Defaults to "binary_crossentropy".
+    """
+
+    kind = 2
+    default_name = "binary_crossentropy"
+
+    def prepare_targets(self, y):
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+        return y
+
+    def per_sample(self, y_true, y_pred):
+        t = self.prepare_targets(y_true)
+        if self.from_logits:
+            z = y_pred
+            return np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z))), axis=1)
+        p = np.clip(y_pred, _EPS, 1 - _EPS)
+        return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p), axis=1)
+
+
+class MeanSquaredError(Loss):
+    """Mean of squared differences over the outputs.
+
+    Args:
+        name: Defaults to "mean_squared_error".
+    """
+
+    kind = 3
+    default_name = "mean_squared_error"
+
+    def per_sample(self, y_true, y_pred):
+        return np.mean((y_pred - y_true) ** 2, axis=1)
+
+
+class MeanAbsoluteError(Loss):
+    """Mean of absolute differences over the outputs.
+
+    Args:
+        name: Defaults to "mean_absolute_error".
+    """
+
+    kind = 4
+    default_name = "mean_absolute_error"
+
+    def per_sample(self, y_true, y_pred):
+        return np.mean(np.abs(y_pred - y_true), axis=1)
+
+
+def _to_pm1(y: np.ndarray) -> np.ndarray:
+    """{0, 1} targets become {-1, +1}; targets already in {-1, +1} are kept."""
+    if np.all((y == 0) | (y == 1)):
+        return 2 * y - 1
+    return y
+
+
+class Hinge(Loss):
+    """mean(max(1 - y * y_pred, 0)) for labels in {-1, +1} ({0, 1} labels are converted).
+
+    Args:
+        name: Defaults to "hinge".
+    """
+
+    kind = 5
+    default_name = "hinge"
+
+    def prepare_targets(self, y):
+        return _to_pm1(y)
+
+    def per_sample(self, y_true, y_pred):
+        return np.mean(np.maximum(1 - _to_pm1(y_true) * y_pred, 0), axis=1)
+
+
+class LogisticLoss(Loss):
+    """Logistic regression's loss log(1 + exp(-y * score)) for labels in {-1, +1}.
+
+    The model's output is read as a score w.x + b (use a linear output layer); {0, 1} labels are
+    converted to {-1, +1}. With a single linear unit this is logistic regression.
+
+    Args:
+        name: Defaults to "logistic".
+    """
+
+    kind = 6
+    default_name = "logistic"
+
+    def prepare_targets(self, y):
+        return _to_pm1(y)
+
+    def per_sample(self, y_true, y_pred):
+        m = -_to_pm1(y_true) * y_pred
+        return np.mean(np.maximum(m, 0) + np.log1p(np.exp(-np.abs(m))), axis=1)
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> float:
+    """Mean sparse categorical cross-entropy (see `SparseCategoricalCrossentropy`)."""
+    return SparseCategoricalCrossentropy(from_logits=from_logits)(y_true, y_pred)
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> float:
+    """Mean categorical cross-entropy (see `CategoricalCrossentropy`)."""
+    return CategoricalCrossentropy(from_logits=from_logits)(y_true, y_pred)
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> float:
+    """Mean binary cross-entropy (see `BinaryCrossentropy`)."""
+    return BinaryCrossentropy(from_logits=from_logits)(y_true, y_pred)
+
+
+def mean_squared_error(y_true: Any, y_pred: Any) -> float:
+    """Mean squared error."""
+    return MeanSquaredError()(y_true, y_pred)
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any) -> float:
+    """Mean absolute error."""
+    return MeanAbsoluteError()(y_true, y_pred)
+
+
+def hinge(y_true: Any, y_pred: Any) -> float:
+    """Mean hinge loss."""
+    return Hinge()(y_true, y_pred)
+
+
+def logistic(y_true: Any, y_pred: Any) -> float:
+    """Mean logistic loss log(1 + exp(-y * score)) for labels in {-1, +1}."""
+    return LogisticLoss()(y_true, y_pred)
+
+
+_CLASSES: dict[str, type[Loss]] = {
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mae": MeanAbsoluteError,
+    "hinge": Hinge,
+    "logistic": LogisticLoss,
+}
+_FUNCTIONS = {
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    categorical_crossentropy: CategoricalCrossentropy,
+    binary_crossentropy: BinaryCrossentropy,
+    mean_squared_error: MeanSquaredError,
+    mean_absolute_error: MeanAbsoluteError,
+    hinge: Hinge,
+    logistic: LogisticLoss,
+}
+
+
+def get(identifier: str | Loss | Any) -> Loss:
+    """Return a Loss for a name ("mse", "sparse_categorical_crossentropy", ...), class or object.
+
+    Raises:
+        ValueError: for an unknown name or a missing loss.
+        TypeError: for an object that is not a loss the engine implements.
+    """
+    if identifier is None:
+        raise ValueError("loss is required: pass e.g. loss='sparse_categorical_crossentropy'")
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _CLASSES.get(identifier.lower())
+        if cls is None:
+            names = ", ".join(sorted(_CLASSES))
+            raise ValueError(f"Unknown loss {identifier!r}. Expected one of: {names}")
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if identifier in _FUNCTIONS:
+        return _FUNCTIONS[identifier]()
+    raise TypeError(
+        f"loss must be a name, a fastmlp.losses.Loss or one of its functions, "
+        f"got {type(identifier).__name__}; custom Python losses are not supported by the engine"
+    )
+
+
+def serialize(loss: Loss) -> dict[str, Any]:
+    """Return {"class_name": ..., "config": ...} for a loss."""
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Loss:
+    """Rebuild a loss from `serialize`'s output."""
+    classes = {cls.__name__: cls for cls in _CLASSES.values()}
+    cls = classes.get(config.get("class_name", ""))
+    if cls is None:
+        raise ValueError(f"Unknown loss class {config.get('class_name')!r}")
+    return cls.from_config(dict(config.get("config", {})))

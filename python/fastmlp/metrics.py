@@ -1,0 +1,170 @@
+"""Metrics reported by `fit` and `evaluate`, computed by the engine alongside the loss.
+
+Keras names are accepted: "accuracy" / "acc" (the right kind for the loss, as Keras picks it),
+"sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy", "mse" / "mean_squared_error",
+"mae" / "mean_absolute_error", and the classes below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fastmlp import losses as losses_module
+
+__all__ = [
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "Metric",
+    "SparseCategoricalAccuracy",
+    "get",
+]
+
+# Accuracy modes of the engine (enum class AccuracyMode in network.hpp).
+_NONE, _ARGMAX_SPARSE, _ARGMAX_ONEHOT, _THRESHOLD = 0, 1, 2, 3
+
+
+class Metric:
+    """Base class: a named quantity the engine accumulates over the samples of an epoch.
+
+    Args:
+        name: Name in the logs. Defaults to the Keras name.
+    """
+
+    default_name = "metric"
+    source = "accuracy"  # which engine sum it reads: "accuracy", "mse" or "mae"
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or self.default_name
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Accuracy(Metric):
+    """Fraction of correct predictions, of the kind that fits the loss (as Keras's "accuracy")."""
+
+    default_name = "accuracy"
+
+
+class SparseCategoricalAccuracy(Accuracy):
+    """argmax(prediction) == integer label."""
+
+    default_name = "sparse_categorical_accuracy"
+
+
+class CategoricalAccuracy(Accuracy):
+    """argmax(prediction) == argmax(one-hot target)."""
+
+    default_name = "categorical_accuracy"
+
+
+class BinaryAccuracy(Accuracy):
+    """(prediction > threshold) == (target > 0.5), per output.
+
+    Args:
+        threshold: Decision threshold on the prediction. Defaults to 0.5.
+        name: Defaults to "binary_accuracy".
+    """
+
+    default_name = "binary_accuracy"
+
+    def __init__(self, name: str | None = None, threshold: float = 0.5) -> None:
+        super().__init__(name)
+        self.threshold = float(threshold)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+class MeanSquaredError(Metric):
+    """Mean squared error of the predictions."""
+
+    default_name = "mean_squared_error"
+    source = "mse"
+
+
+class MeanAbsoluteError(Metric):
+    """Mean absolute error of the predictions."""
+
+    default_name = "mean_absolute_error"
+    source = "mae"
+
+
+_BY_NAME: dict[str, type[Metric]] = {
+    "accuracy": Accuracy,
+    "acc": Accuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "binary_accuracy": BinaryAccuracy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+}
+
+
+def get(identifier: str | Metric) -> Metric:
+    """Return a Metric for a Keras name or a Metric object (a name is kept as the log name)."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            raise ValueError(
+                f"Unknown metric {identifier!r}. Expected one of: {', '.join(_BY_NAME)}"
+            )
+        return cls(name=identifier)
+    raise TypeError(
+        f"metrics must hold names or fastmlp.metrics.Metric objects, got {type(identifier).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class AccuracyRule:
+    """How the engine counts a correct prediction (internal)."""
+
+    mode: int = _NONE
+    output_threshold: float = 0.5
+    target_threshold: float = 0.5
+
+
+def accuracy_rule(metric: Metric, loss: losses_module.Loss, targets: np.ndarray) -> AccuracyRule:
+    """The engine's accuracy rule for `metric` with `loss`, given the prepared targets (internal).
+
+    Follows Keras: "accuracy" with sparse cross-entropy compares the argmax with the label, with
+    categorical cross-entropy the argmaxes, with binary cross-entropy thresholds at 0.5 (at 0 on
+    logits). Losses on {-1, +1} labels (hinge, logistic, or +-1 targets of a regression loss, as in
+    the playground) threshold at 0.
+    """
+    if isinstance(metric, SparseCategoricalAccuracy):
+        return AccuracyRule(_ARGMAX_SPARSE)
+    if isinstance(metric, CategoricalAccuracy):
+        return AccuracyRule(_ARGMAX_ONEHOT)
+    pm1 = targets.size > 0 and targets.min() < 0
+    logits = loss.from_logits or isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss))
+    if isinstance(metric, BinaryAccuracy):
+        return AccuracyRule(_THRESHOLD, metric.threshold, 0.0 if pm1 else 0.5)
+    if loss.sparse:
+        return AccuracyRule(_ARGMAX_SPARSE)
+    if isinstance(loss, losses_module.CategoricalCrossentropy):
+        return AccuracyRule(_ARGMAX_ONEHOT)
+    if (
+        targets.ndim == 2
+        and targets.shape[1] > 1
+        and not isinstance(loss, losses_module.BinaryCrossentropy)
+    ):
+        return AccuracyRule(_ARGMAX_ONEHOT)
+    if pm1 or isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss)):
+        return AccuracyRule(_THRESHOLD, 0.0, 0.0)
+    return AccuracyRule(_THRESHOLD, 0.0 if logits else 0.5, 0.5)

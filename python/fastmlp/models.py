@@ -1,0 +1,439 @@
+"""`Sequential`: a stack of layers with Keras's build / compile / fit / evaluate / predict API.
+
+Python validates the data once and describes the network; the C++ engine runs whole chunks of
+minibatch steps per call and Python wakes between chunks for the progress bar and callbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from fastmlp import _summary, _training, backend, config
+from fastmlp import layers as layers_module
+from fastmlp import losses as losses_module
+from fastmlp import metrics as metrics_module
+from fastmlp import optimizers as optimizers_module
+from fastmlp._validation import as_float_array, as_samples, as_targets
+
+__all__ = ["Sequential", "model_from_json"]
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Args:
+        layers: The layers, first to last. Defaults to None (add them with `add`).
+        name: Defaults to "sequential", "sequential_1", ...
+        seed: Seed of the model's generator (initial weights, shuffling, dropout). Defaults to
+            None: drawn from `utils.set_random_seed`'s generator if set, else from the OS.
+        dtype: "float32" or "float64". Defaults to `config.floatx()` ("float32").
+
+    Example:
+        >>> model = Sequential([layers.Input(shape=(2,)), layers.Dense(4, activation="tanh"),
+        ...                     layers.Dense(1, activation="sigmoid")])
+        >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    """
+
+    def __init__(
+        self,
+        layers: list[Any] | None = None,
+        name: str | None = None,
+        *,
+        seed: int | None = None,
+        dtype: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        self.name = name or layers_module.unique_name("sequential")
+        self.dtype = np.dtype(dtype or config.floatx())
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.seed = config.next_seed() if seed is None else int(seed)
+        self._layers: list[layers_module.Layer] = []
+        self._input_shape: tuple[int, ...] | None = None
+        self._layer_inputs: dict[int, tuple[int, ...]] = {}
+        self._engine: Any = None
+        self._kept: dict[int, list[np.ndarray]] = {}  # weights to restore when rebuilt
+        self.optimizer: optimizers_module.Optimizer | None = None
+        self.loss: losses_module.Loss | None = None
+        self.compiled_metrics: list[metrics_module.Metric] = []
+        self.stop_training = False
+        self.history: Any = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- structure ----------------------------------------------------------------------------
+    def add(self, layer: layers_module.Layer) -> None:
+        """Append a layer. An `Input` or a first layer's `input_shape` builds the model at once."""
+        if not isinstance(layer, layers_module.Layer):
+            raise TypeError(f"Sequential.add expects a fastmlp layer, got {type(layer).__name__}")
+        if any(existing is layer for existing in self._layers) or layer._model is not None:
+            raise ValueError(f"layer {layer.name!r} is already in a model")
+        if isinstance(layer, layers_module.InputLayer):
+            if self._layers or self._input_shape is not None:
+                raise ValueError("Input must come first in a Sequential model")
+            self._input_shape = layer.input_shape
+            return
+        if layer.input_shape is not None:
+            if self._layers or (self._input_shape not in (None, layer.input_shape)):
+                raise ValueError(
+                    f"only the first layer may give input_shape (layer {layer.name!r})"
+                )
+            self._input_shape = layer.input_shape
+        names = {existing.name for existing in self._layers}
+        if layer.name in names:
+            raise ValueError(
+                f"a layer named {layer.name!r} is already in the model; names must be unique"
+            )
+        self._invalidate()
+        self._layers.append(layer)
+        layer._model = self
+
+    def pop(self) -> layers_module.Layer:
+        """Remove and return the last layer (the model is rebuilt, other weights kept)."""
+        if not self._layers:
+            raise ValueError("the model has no layers to pop")
+        self._invalidate()
+        layer = self._layers.pop()
+        layer._model = None
+        self._kept.pop(id(layer), None)
+        return layer
+
+    def _invalidate(self) -> None:
+        """Forget the engine after a change of layers; the weights are kept for the rebuild."""
+        if self._engine is not None:
+            self._kept = {id(layer): layer.get_weights() for layer in self._layers}
+            self._engine = None
+
+    @property
+    def layers(self) -> list[layers_module.Layer]:
+        return list(self._layers)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> layers_module.Layer:
+        """A layer by name or index."""
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No layer named {name!r}; layers: {[layer.name for layer in self._layers]}"
+        )
+
+    @property
+    def built(self) -> bool:
+        """Whether the engine exists (the model builds itself once it knows its input shape)."""
+        if self._engine is None and self._input_shape is not None and self._layers:
+            self._build(self._input_shape)
+        return self._engine is not None
+
+    def build(self, input_shape: Any = None) -> None:
+        """Build for `input_shape`, which includes the batch dimension: e.g. (None, 784)."""
+        if input_shape is None:
+            if self._input_shape is None:
+                raise ValueError("build needs input_shape, e.g. model.build((None, 784))")
+            shape = self._input_shape
+        else:
+            dims = tuple(input_shape)
+            shape = layers_module._shape_tuple(
+                dims[1:], "input_shape (without the batch dimension)"
+            )
+        self._build(shape)
+
+    def _build(self, shape: tuple[int, ...]) -> None:
+        if not self._layers:
+            self._input_shape = shape
+            return
+        inputs, specs, offset = {}, [], 0
+        current = shape
+        for layer in self._layers:
+            inputs[id(layer)] = current
+            spec = layer.engine_spec(current)
+            if spec is not None:
+                specs.append(spec)
+            layer._param_offset = offset
+            offset += sum(math.prod(s) for s in layer.weight_shapes(current))
+            current = layer.compute_output_shape(current)
+        if not specs:
+            return  # nothing to compute yet: _require_built says so when it matters
+        if len(current) != 1:
+            raise ValueError(f"the model's output must be flat, got samples of shape {current}")
+        rng = np.random.default_rng(self.seed)
+        engine = backend.get("cpu").make_network(
+            math.prod(shape), specs, int(rng.integers(2**63)), self.dtype
+        )
+        if engine.param_count != offset:  # pragma: no cover - a bug, not a user error
+            raise RuntimeError(
+                f"engine has {engine.param_count} parameters, layers describe {offset}"
+            )
+        flat = [
+            np.ravel(w)
+            for layer in self._layers
+            for w in layer.build_weights(inputs[id(layer)], self.dtype, rng)
+        ]
+        engine.set_params(
+            np.concatenate(flat).astype(self.dtype) if flat else np.zeros(0, self.dtype)
+        )
+        self._engine, self._layer_inputs, self._input_shape = engine, inputs, shape
+        self._output_dim = current[0]
+        for layer in self._layers:
+            old = self._kept.get(id(layer))
+            if old and [w.shape for w in old] == [w.shape for w in layer.get_weights()]:
+                layer.set_weights(old)
+        self._kept = {}
+        if self.loss is not None:
+            self._configure_engine()
+
+    def _layer_input_shape(self, layer: layers_module.Layer) -> tuple[int, ...]:
+        return self._layer_inputs[id(layer)]
+
+    def _require_built(self, what: str) -> None:
+        if not self.built and self._input_shape is not None and self._layers:
+            self._build(self._input_shape)
+        if not self.built and self._input_shape is not None:
+            raise ValueError(f"{what}: the model needs at least one Dense layer")
+        if not self.built:
+            raise ValueError(
+                f"{what}: the model is not built yet; give the first layer input_shape=..., start with "
+                "layers.Input(shape=...), call model.build((None, features)), or call fit first"
+            )
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        self._require_built("input_shape")
+        return (None, *self._input_shape)
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        self._require_built("output_shape")
+        return (None, self._output_dim)
+
+    # -- weights ------------------------------------------------------------------------------
+    def count_params(self) -> int:
+        """Total number of weights."""
+        self._require_built("count_params")
+        return int(self._engine.param_count)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights, layer by layer: [kernel_0, bias_0, kernel_1, bias_1, ...]."""
+        self._require_built("get_weights")
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: list[Any]) -> None:
+        """Replace all weights; the list must match `get_weights()` in length and shapes."""
+        self._require_built("set_weights")
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"weights must be a list of arrays, got {type(weights).__name__}")
+        entries, position = [], 0
+        for layer in self._layers:
+            shapes = layer._shapes()
+            entries.append(
+                (
+                    layer._param_offset,
+                    shapes,
+                    list(weights[position : position + len(shapes)]),
+                    layer.name,
+                )
+            )
+            position += len(shapes)
+        if len(weights) != position:
+            raise ValueError(
+                f"set_weights expects {position} arrays (see get_weights()), got {len(weights)}"
+            )
+        self._write_weights(entries)
+
+    def _write_weights(
+        self, entries: list[tuple[int, list[tuple[int, ...]], list[Any], str]]
+    ) -> None:
+        flat = self._engine.get_params()
+        for offset, shapes, arrays, name in entries:
+            for i, (shape, value) in enumerate(zip(shapes, arrays)):
+                arr = as_float_array(
+                    value, f"weights[{i}] of layer {name!r}", self.dtype, allow_empty=True
+                )
+                if arr.shape != shape:
+                    raise ValueError(
+                        f"weights[{i}] of layer {name!r}: expected shape {shape}, got {arr.shape}"
+                    )
+                flat[offset : offset + arr.size] = arr.ravel()
+                offset += arr.size
+        self._engine.set_params(flat)  # all checked first: a bad array changes nothing
+
+    # -- compile ------------------------------------------------------------------------------
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
+        jit_compile: Any = "auto",
+        auto_scale_loss: bool = True,
+    ) -> None:
+        """Choose the optimizer, the loss and the metrics.
+
+        Args:
+            optimizer: Name or `optimizers.Optimizer`. Defaults to "rmsprop" (as Keras).
+            loss: Name or `losses.Loss`, e.g. "sparse_categorical_crossentropy".
+            metrics: List of names or `metrics.Metric`, e.g. ["accuracy"]. Defaults to None.
+            loss_weights, weighted_metrics: Not supported (single-output models); must be None.
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Accepted and ignored:
+                the engine always runs compiled C++ over whole chunks of steps.
+        """
+        if loss_weights is not None or weighted_metrics is not None:
+            raise NotImplementedError("loss_weights and weighted_metrics are not supported")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_module.Metric)):
+            raise TypeError("metrics must be a list, e.g. metrics=['accuracy']")
+        self.compiled_metrics = [metrics_module.get(m) for m in metrics]
+        names = [m.name for m in self.compiled_metrics]
+        if len(set(names)) != len(names) or "loss" in names:
+            raise ValueError(f"metric names must be unique and not 'loss', got {names}")
+        if self.built:
+            self._configure_engine()
+
+    @property
+    def compiled(self) -> bool:
+        return self.loss is not None
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", *(m.name for m in self.compiled_metrics)]
+
+    def _configure_engine(self) -> None:
+        self._engine.set_loss(self.loss.kind, self.loss.from_logits)
+        self.optimizer._attach(self._engine)
+        sources = {m.source for m in self.compiled_metrics}
+        self._engine.set_error_metrics("mse" in sources, "mae" in sources)
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise ValueError(f"{what}: call model.compile(optimizer=..., loss=...) first")
+
+    # -- data ---------------------------------------------------------------------------------
+    def _prepare(
+        self, x: Any, y: Any = None, *, name: str = "x"
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Checked, converted (x, y); builds the model from x's shape if needed."""
+        if not self.built:
+            if not self._layers:
+                raise ValueError("the model has no layers; add some first")
+            arr = as_float_array(x, name, self.dtype)
+            if arr.ndim < 2:
+                raise ValueError(
+                    f"{name}: expected a 2-D array (samples, features), got shape {arr.shape}"
+                )
+            self._build(tuple(arr.shape[1:]))
+        xs = as_samples(x, self._input_shape, self.dtype, name)
+        ys = None
+        if y is not None:
+            ys = as_targets(
+                y,
+                self.loss,
+                self._output_dim,
+                xs.shape[0],
+                self.dtype,
+                "y" if name == "x" else f"y of {name}",
+            )
+            self._set_accuracy_rule(ys)
+        return xs, ys
+
+    def _set_accuracy_rule(self, targets: np.ndarray) -> None:
+        rules = {
+            metrics_module.accuracy_rule(m, self.loss, targets)
+            for m in self.compiled_metrics
+            if m.source == "accuracy"
+        }
+        if len(rules) > 1:
+            raise ValueError("metrics: use one kind of accuracy per model")
+        rule = rules.pop() if rules else metrics_module.AccuracyRule()
+        self._engine.set_accuracy(rule.mode, rule.output_threshold, rule.target_threshold)
+
+    def _logs(self, sums: dict[str, float], prefix: str = "") -> dict[str, float]:
+        n = max(sums["samples"], 1)
+        logs = {f"{prefix}loss": sums["loss"] / n}
+        for m in self.compiled_metrics:
+            if m.source == "accuracy":
+                value = sums["correct"] / max(sums["compared"], 1)
+            else:
+                value = sums["squared_error" if m.source == "mse" else "absolute_error"] / n
+            logs[prefix + m.name] = value
+        return logs
+
+    # -- training and inference (the loops live in _training.py) ------------------------------
+    fit = _training.fit
+    evaluate = _training.evaluate
+    predict = _training.predict
+    train_on_batch = _training.train_on_batch
+    test_on_batch = _training.test_on_batch
+    predict_on_batch = _training.predict_on_batch
+
+    def __call__(self, x: Any) -> np.ndarray:
+        """Predictions for x, without a progress bar."""
+        return self.predict(x, verbose=0)
+
+    # -- description --------------------------------------------------------------------------
+    def summary(
+        self,
+        line_length: int | None = None,
+        positions: Any = None,
+        print_fn: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Print the Keras table of layers, output shapes and parameter counts."""
+        _summary.print_summary(self, line_length=line_length, print_fn=print_fn)
+
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as JSON-compatible values (no weights, no code)."""
+        layer_configs = [layers_module.serialize(layer) for layer in self._layers]
+        if self._input_shape is not None:
+            layer_configs.insert(
+                0,
+                {
+                    "class_name": "InputLayer",
+                    "config": {"name": "input_layer", "shape": list(self._input_shape)},
+                },
+            )
+        return {
+            "name": self.name,
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "layers": layer_configs,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """A new, freshly initialised model with the architecture of `get_config()`."""
+        model = cls(name=config.get("name"), seed=config.get("seed"), dtype=config.get("dtype"))
+        for layer_config in config.get("layers", []):
+            model.add(layers_module.deserialize(layer_config))
+        return model
+
+    def to_json(self, **kwargs: Any) -> str:
+        """`get_config()` as a JSON string."""
+        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Sequential name={self.name}, layers={len(self._layers)}, built={self.built}>"
+
+
+def model_from_json(text: str) -> Sequential:
+    """Rebuild a model (architecture only) from `Sequential.to_json()`."""
+    data = json.loads(text)
+    if data.get("class_name") != "Sequential":
+        raise ValueError(
+            f"expected a Sequential model's JSON, got class_name {data.get('class_name')!r}"
+        )
+    return Sequential.from_config(data["config"])

@@ -1,0 +1,290 @@
+"""Optimizers with Keras 3's names, arguments and defaults; the update itself runs in C++.
+
+Example:
+    >>> model.compile(optimizer=fastmlp.optimizers.Adam(learning_rate=1e-3), loss="mse")
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastmlp import _core
+
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "get"]
+
+
+def _check_number(value: Any, name: str, low: float = 0.0, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if value < low or (high is not None and value >= high):
+        bound = f"in [{low}, {high})" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. Holds the hyperparameters; the model's engine holds the state.
+
+    Args:
+        learning_rate: Step size (a float). Defaults to the subclass's Keras default.
+        weight_decay: Decoupled weight decay: w -= learning_rate * weight_decay * w each step.
+            Defaults to None (off).
+        clipnorm: Clip each weight tensor's gradient to this norm. Defaults to None.
+        clipvalue: Clip each gradient element to [-clipvalue, clipvalue]. Defaults to None.
+        global_clipnorm: Clip the gradient of all weights together to this norm. Defaults to None.
+        name: Defaults to the class name in lower case.
+    """
+
+    _kind = -1  # the engine's code (enum class OptimizerKind in optimizer.hpp)
+    _hyper: tuple[str, ...] = ()  # hyperparameters besides the common ones, as in get_config
+
+    def __init__(
+        self,
+        learning_rate: float,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}")
+        if callable(learning_rate):
+            raise TypeError(
+                "learning_rate must be a float; for a schedule use the "
+                "callbacks.LearningRateScheduler or ReduceLROnPlateau callbacks"
+            )
+        self.learning_rate = learning_rate
+        self.weight_decay = (
+            None if weight_decay is None else _check_number(weight_decay, "weight_decay")
+        )
+        self.clipnorm = None if clipnorm is None else _check_number(clipnorm, "clipnorm")
+        self.clipvalue = None if clipvalue is None else _check_number(clipvalue, "clipvalue")
+        self.global_clipnorm = (
+            None if global_clipnorm is None else _check_number(global_clipnorm, "global_clipnorm")
+        )
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise ValueError("pass at most one of clipnorm and global_clipnorm")
+        self.name = name or type(self).__name__.lower()
+        self._engine: Any = None  # the network this optimizer updates, once compiled into a model
+
+    @property
+    def learning_rate(self) -> float:
+        """The current learning rate (settable: callbacks change it between chunks of steps)."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._learning_rate = _check_number(value, "learning_rate")
+        if getattr(self, "_engine", None) is not None:
+            self._engine.set_learning_rate(self._learning_rate)
+
+    @property
+    def iterations(self) -> int:
+        """Number of update steps taken so far."""
+        return 0 if self._engine is None else int(self._engine.iterations)
+
+    def _attach(self, engine: Any) -> None:
+        """Configure `engine` (a fastmlp._core network) to use this optimizer; clears its state."""
+        config = _core.OptimizerConfig(self._kind)
+        config.learning_rate = self.learning_rate
+        config.weight_decay = self.weight_decay or 0.0
+        for key in self._hyper:
+            setattr(config, key, getattr(self, key))
+        engine.set_optimizer(config)
+        engine.set_clipping(
+            self.clipnorm or 0.0, self.clipvalue or 0.0, self.global_clipnorm or 0.0
+        )
+        self._engine = engine
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for JSON."""
+        config: dict[str, Any] = {"name": self.name, "learning_rate": self.learning_rate}
+        config.update({key: getattr(self, key) for key in self._hyper})
+        config.update(
+            weight_decay=self.weight_decay,
+            clipnorm=self.clipnorm,
+            clipvalue=self.clipvalue,
+            global_clipnorm=self.global_clipnorm,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional momentum: m = momentum*m - lr*g; w += m.
+
+    Args:
+        learning_rate: Defaults to 0.01.
+        momentum: Defaults to 0.0.
+        nesterov: Use Nesterov momentum: w += momentum*m - lr*g. Defaults to False.
+        **kwargs: weight_decay, clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+    """
+
+    _kind = 0
+    _hyper = ("momentum", "nesterov")
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = _check_number(momentum, "momentum", 0.0, 1.0)
+        self.nesterov = bool(nesterov)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with Keras's defaults.
+
+    Args:
+        learning_rate: Defaults to 0.001.
+        beta_1: Decay of the first-moment estimate. Defaults to 0.9.
+        beta_2: Decay of the second-moment estimate. Defaults to 0.999.
+        epsilon: Added to sqrt(v) in the denominator. Defaults to 1e-7.
+        amsgrad: Use the maximum of past second moments. Defaults to False.
+        **kwargs: weight_decay, clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+    """
+
+    _kind = 1
+    _hyper = ("beta_1", "beta_2", "epsilon", "amsgrad")
+
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _check_number(beta_1, "beta_1", 0.0, 1.0)
+        self.beta_2 = _check_number(beta_2, "beta_2", 0.0, 1.0)
+        self.epsilon = _check_number(epsilon, "epsilon")
+        self.amsgrad = bool(amsgrad)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
+
+    Args:
+        learning_rate: Defaults to 0.001.
+        weight_decay: Defaults to 0.004.
+        **kwargs: beta_1, beta_2, epsilon, amsgrad (see `Adam`), clipnorm, clipvalue, ...
+    """
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: v = rho*v + (1-rho)*g^2; w -= lr*g / sqrt(v + epsilon).
+
+    Args:
+        learning_rate: Defaults to 0.001.
+        rho: Decay of the moving average of squared gradients. Defaults to 0.9.
+        momentum: Defaults to 0.0.
+        epsilon: Defaults to 1e-7.
+        centered: Divide by the variance estimate instead of the raw second moment. Defaults to False.
+        **kwargs: weight_decay, clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+    """
+
+    _kind = 2
+    _hyper = ("rho", "momentum", "epsilon", "centered")
+
+    def __init__(
+        self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _check_number(rho, "rho", 0.0, 1.0)
+        self.momentum = _check_number(momentum, "momentum", 0.0, 1.0)
+        self.epsilon = _check_number(epsilon, "epsilon")
+        self.centered = bool(centered)
+
+
+class Adagrad(Optimizer):
+    """Adagrad: acc += g^2; w -= lr*g / sqrt(acc + epsilon).
+
+    Args:
+        learning_rate: Defaults to 0.001.
+        initial_accumulator_value: Starting value of the accumulator. Defaults to 0.1.
+        epsilon: Defaults to 1e-7.
+        **kwargs: weight_decay, clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+    """
+
+    _kind = 3
+    _hyper = ("initial_accumulator_value", "epsilon")
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = _check_number(
+            initial_accumulator_value, "initial_accumulator_value"
+        )
+        self.epsilon = _check_number(epsilon, "epsilon")
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler, 2012) with Keras's defaults.
+
+    Args:
+        learning_rate: Defaults to 0.001.
+        rho: Decay rate of the running averages. Defaults to 0.95.
+        epsilon: Defaults to 1e-7.
+        **kwargs: weight_decay, clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+    """
+
+    _kind = 4
+    _hyper = ("rho", "epsilon")
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _check_number(rho, "rho", 0.0, 1.0)
+        self.epsilon = _check_number(epsilon, "epsilon")
+
+
+_CLASSES: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "adam": Adam,
+    "adamw": AdamW,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "adadelta": Adadelta,
+}
+
+
+def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
+    """Return an optimizer for a name ("adam"), an Optimizer, a class or a serialized dict.
+
+    Raises:
+        ValueError: for an unknown name.
+        TypeError: for anything else.
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _CLASSES.get(identifier.lower())
+        if cls is None:
+            raise ValueError(
+                f"Unknown optimizer {identifier!r}. Expected one of: {', '.join(_CLASSES)}"
+            )
+        return cls()
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise TypeError(
+        f"optimizer must be a name or a fastmlp.optimizers.Optimizer, got {type(identifier).__name__}"
+    )
+
+
+def serialize(optimizer: Optimizer) -> dict[str, Any]:
+    """Return {"class_name": ..., "config": ...}."""
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Optimizer:
+    """Rebuild an optimizer from `serialize`'s output."""
+    classes = {cls.__name__: cls for cls in _CLASSES.values()}
+    cls = classes.get(config.get("class_name", ""))
+    if cls is None:
+        raise ValueError(f"Unknown optimizer class {config.get('class_name')!r}")
+    return cls.from_config(dict(config.get("config", {})))
