@@ -1,0 +1,191 @@
+// C++ unit tests of the engine, without Python: run by ctest (and under the sanitizers).
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fastmlp/network.hpp"
+
+using namespace fastmlp;
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const std::string& what) {
+  if (!ok) {
+    ++failures;
+    std::printf("FAIL: %s\n", what.c_str());
+  }
+}
+
+template <typename F>
+bool throws_invalid_argument(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument&) {
+    return true;
+  }
+  return false;
+}
+
+LayerSpec dense(Index units, Activation f, double l1 = 0, double l2 = 0) {
+  LayerSpec s;
+  s.kind = LayerKind::Dense;
+  s.units = units;
+  s.activation = f;
+  s.kernel_penalty = {l1, l2};
+  s.bias_penalty = {l1, l2};
+  return s;
+}
+
+// Deterministic pseudo-random fill in [-1, 1).
+template <typename Vector>
+void fill(Vector& v, std::uint64_t seed) {
+  Random r(seed);
+  for (Index i = 0; i < v.size(); ++i) v.data()[i] = static_cast<typename Vector::Scalar>(2 * r.uniform() - 1);
+}
+
+// Central finite differences of the loss against the analytic gradient, in double.
+void gradient_check(LossKind loss, Activation hidden, Activation out, Index classes, const std::string& name) {
+  Network<double> net(3, {dense(5, hidden, 0.01, 0.02), dense(classes, out)}, 7);
+  net.set_loss(loss, false);
+  Vec<double> p(net.param_count());
+  fill(p, 11);
+  net.params() = p;
+  RowMat<double> x(4, 3);
+  fill(x, 13);
+  const Index ycols = loss == LossKind::SparseCategoricalCrossentropy ? 1 : classes;
+  RowMat<double> y(4, ycols);
+  for (Index i = 0; i < 4; ++i)
+    for (Index j = 0; j < ycols; ++j)
+      y(i, j) = loss == LossKind::SparseCategoricalCrossentropy ? double(i % classes)
+                : loss == LossKind::CategoricalCrossentropy      ? double((i % classes) == j)
+                                                                 : 0.25 + 0.5 * ((i + j) % 2);
+  ConstMatMap<double> X(x.data(), 4, 3), Y(y.data(), 4, ycols);
+  net.loss_and_gradient(X, Y);
+  Vec<double> g = net.grads();
+  Vec<double> fd(p.size());
+  const double h = 1e-6;
+  for (Index i = 0; i < p.size(); ++i) {
+    Vec<double> q = p;
+    q(i) += h;
+    net.params() = q;
+    const double up = net.loss_and_gradient(X, Y);
+    q(i) -= 2 * h;
+    net.params() = q;
+    const double down = net.loss_and_gradient(X, Y);
+    fd(i) = (up - down) / (2 * h);
+  }
+  const double rel = (g - fd).norm() / std::max(1e-12, g.norm() + fd.norm());
+  check(rel < 1e-6, name + ": gradient relative error " + std::to_string(rel));
+}
+
+void test_gradients() {
+  gradient_check(LossKind::SparseCategoricalCrossentropy, Activation::Tanh, Activation::Softmax, 3, "sparse CE");
+  gradient_check(LossKind::CategoricalCrossentropy, Activation::Sigmoid, Activation::Softmax, 3, "CE");
+  gradient_check(LossKind::BinaryCrossentropy, Activation::Elu, Activation::Sigmoid, 2, "BCE");
+  gradient_check(LossKind::MeanSquaredError, Activation::Softplus, Activation::Tanh, 2, "MSE");
+  gradient_check(LossKind::MeanSquaredError, Activation::Tanh, Activation::Softmax, 3, "softmax + MSE");
+}
+
+void test_softmax_is_stable() {
+  RowMat<float> z(1, 3);
+  z << 1000.f, -1000.f, 0.f;
+  activate<float>(Activation::Softmax, MatMap<float>(z.data(), 1, 3));
+  check(std::abs(z(0, 0) - 1.f) < 1e-6f && z(0, 1) == 0.f, "softmax of large logits");
+  RowMat<float> s(1, 2);
+  s << 1000.f, -1000.f;
+  activate<float>(Activation::Sigmoid, MatMap<float>(s.data(), 1, 2));
+  check(s(0, 0) == 1.f && s(0, 1) == 0.f && std::isfinite(s(0, 1)), "sigmoid of large inputs");
+}
+
+void test_fused_loss_never_takes_log_of_zero() {
+  Network<float> net(1, {dense(2, Activation::Softmax)}, 1);
+  net.set_loss(LossKind::SparseCategoricalCrossentropy, false);
+  net.params() << 500.f, -500.f, 0.f, 0.f;  // logits (500x, -500x)
+  RowMat<float> x(1, 1), y(1, 1);
+  x << 1.f;
+  y << 1.f;  // the improbable class: loss = 1000
+  const double loss = net.loss_and_gradient(ConstMatMap<float>(x.data(), 1, 1), ConstMatMap<float>(y.data(), 1, 1));
+  check(std::isfinite(loss) && std::abs(loss - 1000.0) < 1e-2, "fused CE at extreme logits: " + std::to_string(loss));
+}
+
+void test_sgd_step() {
+  Network<double> net(1, {dense(1, Activation::Linear)}, 1);
+  net.set_loss(LossKind::MeanSquaredError, false);
+  OptimizerConfig c;
+  c.kind = OptimizerKind::SGD;
+  c.learning_rate = 0.1;
+  net.optimizer().configure(c);
+  net.params() << 2.0, 0.5;  // w, b
+  RowMat<double> x(1, 1), y(1, 1);
+  x << 3.0;
+  y << 1.0;
+  net.train_on_batch(ConstMatMap<double>(x.data(), 1, 1), ConstMatMap<double>(y.data(), 1, 1));
+  // a = 6.5, dL/da = 2 (a - y) = 11: w = 2 - 0.1 * 33, b = 0.5 - 0.1 * 11
+  check(std::abs(net.params()(0) - (2.0 - 3.3)) < 1e-12 && std::abs(net.params()(1) - (0.5 - 1.1)) < 1e-12,
+        "one SGD step");
+}
+
+void test_errors() {
+  check(throws_invalid_argument([] { Network<float>(0, {dense(1, Activation::Linear)}, 1); }), "input_dim 0");
+  check(throws_invalid_argument([] { Network<float>(2, {}, 1); }), "no layers");
+  check(throws_invalid_argument([] { Network<float>(2, {dense(0, Activation::Linear)}, 1); }), "units 0");
+  Network<float> net(2, {dense(3, Activation::Softmax)}, 1);
+  net.set_loss(LossKind::SparseCategoricalCrossentropy, false);
+  RowMat<float> x(2, 3), y(2, 1);
+  x.setZero();
+  y.setZero();
+  check(throws_invalid_argument([&] {
+          net.train_on_batch(ConstMatMap<float>(x.data(), 2, 3), ConstMatMap<float>(y.data(), 2, 1));
+        }),
+        "wrong feature count");
+  RowMat<float> x2(2, 2);
+  x2.setZero();
+  y(1, 0) = 3;  // out of range for 3 classes
+  check(throws_invalid_argument([&] {
+          net.train_on_batch(ConstMatMap<float>(x2.data(), 2, 2), ConstMatMap<float>(y.data(), 2, 1));
+        }),
+        "label out of range");
+}
+
+void test_same_seed_same_training() {
+  auto train = [] {
+    Network<float> net(4, {dense(8, Activation::Relu), dense(3, Activation::Softmax)}, 42);
+    net.set_loss(LossKind::SparseCategoricalCrossentropy, false);
+    OptimizerConfig c;
+    net.optimizer().configure(c);
+    Vec<float> p(net.param_count());
+    fill(p, 3);
+    net.params() = p * 0.3f;
+    RowMat<float> x(50, 4), y(50, 1);
+    fill(x, 5);
+    for (Index i = 0; i < 50; ++i) y(i, 0) = float(i % 3);
+    for (int epoch = 0; epoch < 3; ++epoch) {
+      net.begin_epoch(50, true);
+      net.train_steps(ConstMatMap<float>(x.data(), 50, 4), ConstMatMap<float>(y.data(), 50, 1), 8, 1000, 0);
+    }
+    return Vec<float>(net.params());
+  };
+  check(train() == train(), "same seed, same weights");
+}
+
+}  // namespace
+
+int main() {
+  test_gradients();
+  test_softmax_is_stable();
+  test_fused_loss_never_takes_log_of_zero();
+  test_sgd_step();
+  test_errors();
+  test_same_seed_same_training();
+  if (failures) {
+    std::printf("%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("all engine checks passed\n");
+  return 0;
+}
