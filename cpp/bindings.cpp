@@ -274,11 +274,9 @@ PYBIND11_MODULE(_core, m) {
   bind_network<float>(m, "NetworkF32");
   bind_network<double>(m, "NetworkF64");
 
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) throw std::invalid_argument("num_threads must be >= 1, got " + std::to_string(n));
-    Eigen::setNbThreads(n);
-  });
-  m.def("get_num_threads", []() { return Eigen::nbThreads(); });
+  m.def("set_num_threads", &set_max_threads, py::arg("threads"),
+        "Most threads for large batches (0: all cores); batches under 128 samples use one.");
+  m.def("get_num_threads", &max_threads);
   m.def("build_info", []() {
     py::dict d;
     d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +

@@ -2,6 +2,7 @@
 #include "fastmlp/network.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -32,8 +33,15 @@ class FlushDenormals {
     saved_ = _mm_getcsr();
     _mm_setcsr(saved_ | kFtzDaz);
 #ifdef FASTMLP_HAVE_OPENMP
-#pragma omp parallel
-    _mm_setcsr(_mm_getcsr() | kFtzDaz);
+    // The workers keep their MXCSR between parallel regions: set it once per pool size, not per
+    // call (a parallel region per call costs milliseconds when the cores are busy).
+    static std::atomic<int> prepared{0};
+    const int threads = Eigen::nbThreads();
+    if (threads > 1 && prepared.load() < threads) {
+#pragma omp parallel num_threads(threads)
+      _mm_setcsr(_mm_getcsr() | kFtzDaz);
+      prepared.store(threads);
+    }
 #endif
 #endif
   }
@@ -50,6 +58,24 @@ class FlushDenormals {
   static constexpr unsigned kFtzDaz = 0x8040;  // MXCSR bits 15 (FTZ) and 6 (DAZ)
   unsigned saved_ = 0;
 #endif
+};
+
+// Threads for the products of a batch: one for small batches, where a fork/join per GEMM costs more
+// than it saves (and far more when other processes hold the cores), all of them for large ones.
+std::atomic<int> g_max_threads{0};  // 0: as many as OpenMP offers
+constexpr Index kParallelBatch = 128;
+
+class ThreadScope {
+ public:
+  explicit ThreadScope(Index batch) {
+#ifdef FASTMLP_HAVE_OPENMP
+    int most = g_max_threads.load();
+    if (most <= 0) most = omp_get_max_threads();
+    Eigen::setNbThreads(batch >= kParallelBatch ? most : 1);
+#else
+    (void)batch;
+#endif
+  }
 };
 
 std::string shape_str(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
@@ -112,6 +138,9 @@ Index Network<Scalar>::target_dim() const {
 
 template <typename Scalar>
 void Network<Scalar>::set_loss(LossKind kind, bool from_logits) {
+  if (kind == LossKind::SparseCategoricalCrossentropy && output_dim() < 2)
+    throw std::invalid_argument("sparse_categorical_crossentropy needs an output layer with >= 2 units, got " +
+                                std::to_string(output_dim()));
   loss_ = kind;
   from_logits_ = from_logits;
   const Layer& last = layers_.back();
@@ -125,9 +154,6 @@ void Network<Scalar>::set_loss(LossKind kind, bool from_logits) {
     mode_ = LossMode::Logits;
   else
     mode_ = LossMode::Probabilities;
-  if (kind == LossKind::SparseCategoricalCrossentropy && output_dim() < 2)
-    throw std::invalid_argument("sparse_categorical_crossentropy needs an output layer with >= 2 units, got " +
-                                std::to_string(output_dim()));
 }
 
 template <typename Scalar>
@@ -365,6 +391,7 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
 template <typename Scalar>
 Sums Network<Scalar>::train_on_batch(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y) {
   check_xy(x, &y);
+  ThreadScope threads(x.rows());
   FlushDenormals ftz;
   reserve(x.rows());
   Sums s;
@@ -393,8 +420,9 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
   if (x.rows() != epoch_n_)
     throw std::invalid_argument("train_steps: x has " + std::to_string(x.rows()) +
                                 " samples but the epoch was begun with " + std::to_string(epoch_n_));
-  FlushDenormals ftz;
   const Index batch = std::min(batch_size, epoch_n_);
+  ThreadScope threads(batch);
+  FlushDenormals ftz;
   reserve(batch);
   const Index in = input_dim_, ty = target_dim();
   const auto start = std::chrono::steady_clock::now();
@@ -439,8 +467,9 @@ template <typename Scalar>
 Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size) {
   check_xy(x, &y);
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
-  FlushDenormals ftz;
   const Index batch = std::min(batch_size, x.rows());
+  ThreadScope threads(batch);
+  FlushDenormals ftz;
   reserve(batch);
   Sums s;
   for (Index pos = 0; pos < x.rows(); pos += batch) {
@@ -457,8 +486,9 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
   if (out.rows() != x.rows() || out.cols() != output_dim())
     throw std::invalid_argument("predict: output buffer must be " + shape_str(x.rows(), output_dim()));
-  FlushDenormals ftz;
   const Index batch = std::min(batch_size, x.rows());
+  ThreadScope threads(batch);
+  FlushDenormals ftz;
   reserve(batch);
   const std::size_t last = layers_.size() - 1;
   for (Index pos = 0; pos < x.rows(); pos += batch) {
@@ -471,6 +501,8 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
 template <typename Scalar>
 double Network<Scalar>::loss_and_gradient(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y) {
   check_xy(x, &y);
+  ThreadScope threads(x.rows());
+  FlushDenormals ftz;
   reserve(x.rows());
   const Index n = x.rows();
   forward(x.data(), n, true, mode_ == LossMode::Fused);
@@ -479,6 +511,20 @@ double Network<Scalar>::loss_and_gradient(const ConstMatMap<Scalar>& x, const Co
   backward(x.data(), n);
   const double pen = penalty_and_gradient();
   return data_loss / static_cast<double>(n) + pen;
+}
+
+void set_max_threads(int threads) {
+  if (threads < 0) throw std::invalid_argument("threads must be >= 0 (0: all), got " + std::to_string(threads));
+  g_max_threads.store(threads);
+}
+
+int max_threads() {
+#ifdef FASTMLP_HAVE_OPENMP
+  const int most = g_max_threads.load();
+  return most > 0 ? most : omp_get_max_threads();
+#else
+  return 1;
+#endif
 }
 
 template class Network<float>;

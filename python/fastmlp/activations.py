@@ -31,6 +31,12 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+def _floats(x: Any) -> np.ndarray:
+    """x as a float array (integers and lists become float64; float16/32/64 are kept)."""
+    arr = np.asarray(x)
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+
 def linear(x: Any) -> np.ndarray:
     """Identity: f(x) = x."""
     return np.asarray(x)
@@ -43,7 +49,7 @@ def relu(x: Any) -> np.ndarray:
 
 def sigmoid(x: Any) -> np.ndarray:
     """Logistic sigmoid: f(x) = 1 / (1 + exp(-x)), computed without overflow."""
-    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    x = _floats(x)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
@@ -60,38 +66,38 @@ def softmax(x: Any, axis: int = -1) -> np.ndarray:
         x: Input array.
         axis: Axis to normalise over. Defaults to -1.
     """
-    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    x = _floats(x)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def elu(x: Any) -> np.ndarray:
     """Exponential linear unit with alpha = 1: x for x > 0, exp(x) - 1 otherwise."""
-    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    x = _floats(x)
     return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
 
 
 def selu(x: Any) -> np.ndarray:
     """Scaled ELU (Klambauer et al., 2017)."""
-    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    x = _floats(x)
     return _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0)))
 
 
 def softplus(x: Any) -> np.ndarray:
     """log(1 + exp(x)), computed without overflow."""
-    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    x = _floats(x)
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
 def softsign(x: Any) -> np.ndarray:
     """x / (1 + |x|)."""
-    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    x = _floats(x)
     return x / (1 + np.abs(x))
 
 
 def leaky_relu(x: Any) -> np.ndarray:
     """Leaky ReLU with negative slope 0.2 (Keras's default)."""
-    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    x = _floats(x)
     return np.where(x > 0, x, 0.2 * x)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["floatx", "set_floatx"]
+__all__ = ["floatx", "get_num_threads", "set_floatx", "set_num_threads"]
 
 _FLOATX = "float32"
 _seed_source: np.random.Generator | None = None
@@ -37,3 +37,23 @@ def next_seed() -> int:
     """A seed for a new model: from `utils.set_random_seed`'s generator, else from the OS."""
     source = _seed_source if _seed_source is not None else np.random.default_rng()
     return int(source.integers(0, 2**63 - 1))
+
+
+def set_num_threads(threads: int) -> None:
+    """Most threads the engine uses for large batches (128 samples and more); smaller batches use one.
+
+    Args:
+        threads: A positive number, or 0 for all cores (the default).
+    """
+    from fastmlp import _core
+
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be an integer >= 0, got {threads!r}")
+    _core.set_num_threads(threads)
+
+
+def get_num_threads() -> int:
+    """The most threads the engine uses for a large batch."""
+    from fastmlp import _core
+
+    return int(_core.get_num_threads())

@@ -6,11 +6,10 @@ sigmoid with binary cross-entropy); calling it on NumPy arrays gives the same va
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
-
-from fastmlp.activations import softmax
 
 __all__ = [
     "BinaryCrossentropy",
@@ -83,6 +82,8 @@ class _Crossentropy(Loss):
         self, from_logits: bool = False, label_smoothing: float = 0.0, name: str | None = None
     ) -> None:
         super().__init__(name)
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+            raise TypeError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.from_logits = bool(from_logits)
@@ -117,8 +118,12 @@ class SparseCategoricalCrossentropy(Loss):
 
     def per_sample(self, y_true, y_pred):
         labels = y_true.reshape(-1).astype(np.int64)
-        p = softmax(y_pred) if self.from_logits else np.clip(y_pred, _EPS, 1 - _EPS)
-        return -np.log(np.maximum(p[np.arange(len(labels)), labels], np.finfo(np.float64).tiny))
+        rows = np.arange(len(labels))
+        if self.from_logits:
+            z = y_pred - y_pred.max(axis=1, keepdims=True)
+            return np.log(np.exp(z).sum(axis=1)) - z[rows, labels]
+        p = np.clip(y_pred / y_pred.sum(axis=1, keepdims=True), _EPS, 1 - _EPS)
+        return -np.log(p[rows, labels])
 
 
 class CategoricalCrossentropy(_Crossentropy):
@@ -144,7 +149,7 @@ class CategoricalCrossentropy(_Crossentropy):
             z = y_pred - y_pred.max(axis=1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         else:
-            logp = np.log(np.clip(y_pred, _EPS, 1 - _EPS))
+            logp = np.log(np.clip(y_pred / y_pred.sum(axis=1, keepdims=True), _EPS, 1 - _EPS))
         return -(y_true * logp).sum(axis=1)
 
 

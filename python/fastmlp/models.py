@@ -181,6 +181,8 @@ class Sequential:
         engine.set_params(
             np.concatenate(flat).astype(self.dtype) if flat else np.zeros(0, self.dtype)
         )
+        if self.loss is not None:
+            self._configure_engine(engine)  # may refuse the loss: then the model stays unbuilt
         self._engine, self._layer_inputs, self._input_shape = engine, inputs, shape
         self._output_dim = current[0]
         for layer in self._layers:
@@ -188,8 +190,6 @@ class Sequential:
             if old and [w.shape for w in old] == [w.shape for w in layer.get_weights()]:
                 layer.set_weights(old)
         self._kept = {}
-        if self.loss is not None:
-            self._configure_engine()
 
     def _layer_input_shape(self, layer: layers_module.Layer) -> tuple[int, ...]:
         return self._layer_inputs[id(layer)]
@@ -291,18 +291,31 @@ class Sequential:
         """
         if loss_weights is not None or weighted_metrics is not None:
             raise NotImplementedError("loss_weights and weighted_metrics are not supported")
-        self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss)
+        optimizer = optimizers_module.get(optimizer)
+        loss = losses_module.get(loss)
         if metrics is None:
             metrics = []
         if isinstance(metrics, (str, metrics_module.Metric)):
             raise TypeError("metrics must be a list, e.g. metrics=['accuracy']")
-        self.compiled_metrics = [metrics_module.get(m) for m in metrics]
-        names = [m.name for m in self.compiled_metrics]
+        compiled_metrics = [metrics_module.get(m) for m in metrics]
+        names = [m.name for m in compiled_metrics]
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"metric names must be unique and not 'loss', got {names}")
+        if loss.sparse and any(m.source != "accuracy" for m in compiled_metrics):
+            raise ValueError(
+                f"metrics: {[m.name for m in compiled_metrics if m.source != 'accuracy']} need one target "
+                f"per output, but {loss.default_name} takes class labels; use metrics=['accuracy']"
+            )
+        previous = (self.optimizer, self.loss, self.compiled_metrics)
+        self.optimizer, self.loss, self.compiled_metrics = optimizer, loss, compiled_metrics
         if self.built:
-            self._configure_engine()
+            try:
+                self._configure_engine(self._engine)
+            except ValueError:
+                self.optimizer, self.loss, self.compiled_metrics = previous
+                if self.loss is not None:
+                    self._configure_engine(self._engine)
+                raise
 
     @property
     def compiled(self) -> bool:
@@ -312,11 +325,11 @@ class Sequential:
     def metrics_names(self) -> list[str]:
         return ["loss", *(m.name for m in self.compiled_metrics)]
 
-    def _configure_engine(self) -> None:
-        self._engine.set_loss(self.loss.kind, self.loss.from_logits)
-        self.optimizer._attach(self._engine)
+    def _configure_engine(self, engine: Any) -> None:
+        engine.set_loss(self.loss.kind, self.loss.from_logits)
+        self.optimizer._attach(engine)
         sources = {m.source for m in self.compiled_metrics}
-        self._engine.set_error_metrics("mse" in sources, "mae" in sources)
+        engine.set_error_metrics("mse" in sources, "mae" in sources)
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -96,20 +97,28 @@ double compute_loss(LossKind kind, LossMode mode, MatMap<Scalar> a, const ConstM
             gi = (gi * ysum - yi) * inv_n;
           }
         } else {
-          // L = -sum_j y_j log(clip(p_j)); the clip has zero gradient outside [eps, 1 - eps].
+          // As Keras: q = p / sum(p), L = -sum_j y_j log(clip(q_j)); the clip passes no gradient
+          // outside [eps, 1 - eps]. With s = sum(p) and c_j = y_j [q_j unclipped]:
+          // dL/dp_k = -c_k / p_k + (sum_j c_j) / s.
+          const Scalar s = std::max(ai.sum(), std::numeric_limits<Scalar>::min());
           gi.setZero();
-          auto grad_at = [&](Index j, Scalar w) {
-            const Scalar p = ai(j);
-            const Scalar pc = std::min(std::max(p, eps), Scalar(1) - eps);
-            total -= w * std::log(pc);
-            if (p == pc) gi(j) = -w / pc * inv_n;
+          Scalar passed = 0;  // sum_j c_j
+          auto term = [&](Index j, Scalar w) {
+            const Scalar q = ai(j) / s;
+            const Scalar qc = std::min(std::max(q, eps), Scalar(1) - eps);
+            total -= w * std::log(qc);
+            if (q == qc) {
+              gi(j) = -w / ai(j) * inv_n;
+              passed += w;
+            }
           };
           if (sparse) {
-            grad_at(label, Scalar(1));
+            term(label, Scalar(1));
           } else {
             for (Index j = 0; j < k; ++j)
-              if (y(i, j) != Scalar(0)) grad_at(j, y(i, j));
+              if (y(i, j) != Scalar(0)) term(j, y(i, j));
           }
+          gi += passed / s * inv_n;
         }
       }
       break;

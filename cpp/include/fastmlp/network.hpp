@@ -138,6 +138,10 @@ class Network {
   std::mutex busy_;
 };
 
+// The most threads a large batch may use (0: all that OpenMP offers); small batches use one.
+void set_max_threads(int threads);
+int max_threads();
+
 extern template class Network<float>;
 extern template class Network<double>;
 

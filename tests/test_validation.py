@@ -1,0 +1,737 @@
+"""Bad input gets a clear Python exception, never a crash.
+
+Each case asserts the exception type (ValueError for a wrong value, TypeError for a wrong kind of
+object) and that the message names the argument and what was expected, then checks that the
+interpreter still works by running a tiny predict. `test_battery_survives_in_a_subprocess` runs
+every case again in a fresh interpreter, so that a hard crash (a segfault or an abort in C++)
+shows up as a failed test instead of killing the test run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import fastmlp as fm
+import numpy as np
+import pytest
+from fastmlp import layers, losses, optimizers, regularizers
+
+FEATURES, CLASSES, SAMPLES = 784, 10, 8
+_rng = np.random.default_rng(0)
+X = _rng.normal(size=(SAMPLES, FEATURES))
+LABELS = np.arange(SAMPLES) % CLASSES
+ONE_HOT = np.eye(CLASSES)[LABELS]
+
+
+def classifier(loss: Any = "sparse_categorical_crossentropy", compiled: bool = True):
+    """784 -> 10 softmax, built (Input) and, by default, compiled."""
+    model = fm.Sequential(
+        [layers.Input(shape=(FEATURES,)), layers.Dense(CLASSES, activation="softmax")], seed=0
+    )
+    if compiled:
+        model.compile(optimizer="sgd", loss=loss)
+    return model
+
+
+def binary_classifier():
+    model = fm.Sequential(
+        [layers.Input(shape=(FEATURES,)), layers.Dense(1, activation="sigmoid")], seed=0
+    )
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    return model
+
+
+def unbuilt():
+    """A model that does not know its input shape yet."""
+    return fm.Sequential([layers.Dense(3)], seed=0)
+
+
+def x_with(value: float) -> np.ndarray:
+    x = X.copy()
+    x[3, 5] = value
+    return x
+
+
+def fit(make: Callable[[], Any] = classifier, x: Any = X, y: Any = LABELS, **kwargs: Any):
+    """A case that builds a fresh model with `make` and fits it."""
+    kwargs.setdefault("verbose", 0)
+    return lambda: make().fit(x, y, **kwargs)
+
+
+def set_lr_nan():
+    opt = optimizers.Adam()
+    opt.learning_rate = float("nan")
+
+
+def set_weights(make_weights: Callable[[list[np.ndarray]], list[Any]]):
+    def run():
+        model = classifier()
+        model.set_weights(make_weights(model.get_weights()))
+
+    return run
+
+
+def _with_nan(w: list[np.ndarray]) -> list[np.ndarray]:
+    bias = w[1].copy()
+    bias[2] = np.nan
+    return [w[0], bias]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    run: Callable[[], Any]
+    error: type[BaseException]
+    match: str  # regex the message must contain: the argument and what was expected
+
+
+def _u(pattern: str) -> str:
+    """Escape a literal message fragment for `match`."""
+    return re.escape(pattern)
+
+
+CASES = [
+    # -- shapes of x ----------------------------------------------------------------------------
+    Case(
+        "x-783-features-for-784",
+        fit(x=X[:, :783]),
+        ValueError,
+        r"x: the model expects samples of shape \(784,\), got samples of shape \(783,\)",
+    ),
+    Case(
+        "predict-x-783-features-for-784",
+        lambda: classifier().predict(X[:, :783], verbose=0),
+        ValueError,
+        r"x: .*\(784,\).*\(783,\)",
+    ),
+    Case(
+        "x-1d",
+        lambda: classifier().predict(X[0], verbose=0),
+        ValueError,
+        r"x: expected a 2-D array of shape \(samples, 784\), got a 1-D array of shape \(784,\)",
+    ),
+    Case(
+        "x-3d-for-flat-model",
+        lambda: classifier().predict(X[:, :, None], verbose=0),
+        ValueError,
+        r"x: the model expects samples of shape \(784,\), got samples of shape \(784, 1\)",
+    ),
+    Case(
+        "x-empty",
+        fit(x=np.zeros((0, FEATURES)), y=np.zeros(0)),
+        ValueError,
+        r"x is empty: expected at least one sample, got shape \(0, 784\)",
+    ),
+    Case(
+        "x-zero-features",
+        lambda: unbuilt().predict(np.zeros((4, 0)), verbose=0),
+        ValueError,
+        r"x has no features: got shape \(4, 0\)",
+    ),
+    Case(
+        "x-ragged-lists",
+        lambda: classifier().predict([[1.0, 2.0], [3.0]], verbose=0),
+        ValueError,
+        r"x could not be converted to an array",
+    ),
+    Case("x-none", lambda: classifier().predict(None, verbose=0), ValueError, r"x is required"),
+    # -- values of x and y ----------------------------------------------------------------------
+    Case("x-nan", fit(x=x_with(np.nan)), ValueError, r"x contains NaN"),
+    Case("x-inf", fit(x=x_with(np.inf)), ValueError, r"x contains NaN or infinity"),
+    Case(
+        "predict-x-minus-inf",
+        lambda: classifier().predict(x_with(-np.inf), verbose=0),
+        ValueError,
+        r"x contains NaN or infinity",
+    ),
+    Case(
+        "y-nan",
+        fit(y=np.where(LABELS == 3, np.nan, LABELS)),
+        ValueError,
+        r"y contains NaN",
+    ),
+    Case(
+        "x-object-dtype",
+        lambda: classifier().predict(X.astype(object), verbose=0),
+        TypeError,
+        r"x must hold real numbers \(float, int or bool\), got object dtype",
+    ),
+    Case(
+        "x-complex-dtype",
+        lambda: classifier().predict(X.astype(np.complex128), verbose=0),
+        TypeError,
+        r"x must hold real numbers \(float, int or bool\), got complex dtype complex128",
+    ),
+    Case(
+        "x-string",
+        lambda: classifier().predict("0.5, 0.25", verbose=0),
+        TypeError,
+        r"x must be a numeric array, got str",
+    ),
+    Case(
+        "x-string-array",
+        lambda: classifier().predict(np.full((2, FEATURES), "a"), verbose=0),
+        TypeError,
+        r"x must hold real numbers .*got string dtype",
+    ),
+    Case(
+        "y-string-array",
+        fit(y=np.array(["cat"] * SAMPLES)),
+        TypeError,
+        r"y must hold real numbers .*got string dtype",
+    ),
+    Case(
+        "x-and-y-lengths-differ",
+        fit(y=LABELS[:7]),
+        ValueError,
+        r"x and y must have the same number of samples: x has 8, y has 7",
+    ),
+    # -- targets for the loss -------------------------------------------------------------------
+    Case(
+        "sparse-ce-label-10-of-10-classes",
+        fit(y=np.where(LABELS == 3, 10, LABELS)),
+        ValueError,
+        r"y: sparse_categorical_crossentropy expects integer class labels in \[0, 10\) "
+        r"\(the output layer has 10 units\), got 10",
+    ),
+    Case(
+        "sparse-ce-label-minus-1",
+        fit(y=np.where(LABELS == 3, -1, LABELS)),
+        ValueError,
+        r"y: sparse_categorical_crossentropy expects integer class labels in \[0, 10\).*got -1",
+    ),
+    Case(
+        "sparse-ce-label-2.5",
+        fit(y=np.where(LABELS == 3, 2.5, LABELS)),
+        ValueError,
+        r"y: sparse_categorical_crossentropy expects integer class labels in \[0, 10\).*got 2\.5",
+    ),
+    Case(
+        "sparse-ce-one-hot-y",
+        fit(y=ONE_HOT),
+        ValueError,
+        r"y: sparse_categorical_crossentropy expects integer class labels of shape \(8,\), "
+        r"got shape \(8, 10\) \(one-hot targets need loss='categorical_crossentropy'\)",
+    ),
+    Case(
+        "train-on-batch-label-out-of-range",
+        lambda: classifier().train_on_batch(X, np.full(SAMPLES, 12)),
+        ValueError,
+        r"labels in \[0, 10\).*got 12",
+    ),
+    Case(
+        "categorical-ce-integer-y",
+        fit(lambda: classifier("categorical_crossentropy")),
+        ValueError,
+        r"y: categorical_crossentropy expects targets of shape \(8, 10\) .*got shape \(8, 1\); "
+        r"for integer labels use loss='sparse_categorical_crossentropy'",
+    ),
+    Case(
+        "binary-ce-y-above-1",
+        fit(binary_classifier, y=np.full(SAMPLES, 2.0)),
+        ValueError,
+        r"y: binary_crossentropy expects targets in \[0, 1\]",
+    ),
+    Case(
+        "binary-ce-y-below-0",
+        fit(binary_classifier, y=np.full(SAMPLES, -0.5)),
+        ValueError,
+        r"y: binary_crossentropy expects targets in \[0, 1\]",
+    ),
+    Case(
+        "sparse-ce-with-one-output-unit",
+        lambda: fm.Sequential([layers.Input(shape=(3,)), layers.Dense(1)], seed=0).compile(
+            optimizer="sgd", loss="sparse_categorical_crossentropy"
+        ),
+        ValueError,
+        r"sparse_categorical_crossentropy needs an output layer with >= 2 units, got 1",
+    ),
+    # -- fit / evaluate / predict arguments -----------------------------------------------------
+    Case(
+        "batch-size-0", fit(batch_size=0), ValueError, r"batch_size must be an integer >= 1, got 0"
+    ),
+    Case("batch-size-minus-1", fit(batch_size=-1), ValueError, r"batch_size .*>= 1, got -1"),
+    Case("batch-size-2.5", fit(batch_size=2.5), TypeError, r"batch_size .*>= 1, got 2\.5"),
+    Case("batch-size-true", fit(batch_size=True), TypeError, r"batch_size .*>= 1, got True"),
+    Case(
+        "predict-batch-size-0",
+        lambda: classifier().predict(X, batch_size=0, verbose=0),
+        ValueError,
+        r"batch_size must be an integer >= 1, got 0",
+    ),
+    Case(
+        "evaluate-batch-size-0",
+        lambda: classifier().evaluate(X, LABELS, batch_size=0, verbose=0),
+        ValueError,
+        r"batch_size must be an integer >= 1, got 0",
+    ),
+    Case("epochs-minus-1", fit(epochs=-1), ValueError, r"epochs must be an integer >= 0, got -1"),
+    Case("epochs-1.5", fit(epochs=1.5), TypeError, r"epochs must be an integer >= 0, got 1\.5"),
+    Case(
+        "initial-epoch-minus-1",
+        fit(initial_epoch=-1),
+        ValueError,
+        r"initial_epoch must be an integer >= 0, got -1",
+    ),
+    Case("verbose-3", fit(verbose=3), ValueError, r"verbose must be 'auto', 0, 1 or 2, got 3"),
+    Case(
+        "validation-split-1.0",
+        fit(validation_split=1.0),
+        ValueError,
+        r"validation_split must be a number in \[0, 1\), got 1\.0",
+    ),
+    Case(
+        "validation-split-minus-0.1",
+        fit(validation_split=-0.1),
+        ValueError,
+        r"validation_split must be a number in \[0, 1\), got -0\.1",
+    ),
+    Case(
+        "validation-data-not-a-pair",
+        fit(validation_data=X),
+        ValueError,
+        r"validation_data must be a tuple \(x_val, y_val\)",
+    ),
+    Case(
+        "validation-data-triple",
+        fit(validation_data=(X, LABELS, LABELS)),
+        ValueError,
+        r"validation_data must be a tuple \(x_val, y_val\)",
+    ),
+    Case(
+        "validation-data-wrong-features",
+        fit(validation_data=(X[:, :700], LABELS)),
+        ValueError,
+        r"validation_data: the model expects samples of shape \(784,\), got samples of shape \(700,\)",
+    ),
+    Case("shuffle-string", fit(shuffle="yes"), TypeError, r"shuffle must be True or False"),
+    Case(
+        "sample-weight",
+        fit(sample_weight=np.ones(SAMPLES)),
+        NotImplementedError,
+        r"sample_weight is not supported",
+    ),
+    Case(
+        "class-weight",
+        fit(class_weight={0: 1.0}),
+        NotImplementedError,
+        r"class_weight is not supported",
+    ),
+    Case("fit-without-y", fit(y=None), ValueError, r"fit needs targets y"),
+    # -- order of calls -------------------------------------------------------------------------
+    Case(
+        "fit-before-compile",
+        fit(lambda: classifier(compiled=False)),
+        ValueError,
+        r"fit: call model\.compile\(optimizer=\.\.\., loss=\.\.\.\) first",
+    ),
+    Case(
+        "evaluate-before-compile",
+        lambda: classifier(compiled=False).evaluate(X, LABELS, verbose=0),
+        ValueError,
+        r"evaluate: call model\.compile\(optimizer=\.\.\., loss=\.\.\.\) first",
+    ),
+    Case(
+        "train-on-batch-before-compile",
+        lambda: classifier(compiled=False).train_on_batch(X, LABELS),
+        ValueError,
+        r"train_on_batch: call model\.compile\(",
+    ),
+    Case(
+        "count-params-before-shape-known",
+        lambda: unbuilt().count_params(),
+        ValueError,
+        r"count_params: the model is not built yet; give the first layer input_shape=",
+    ),
+    Case(
+        "get-weights-before-shape-known",
+        lambda: unbuilt().get_weights(),
+        ValueError,
+        r"get_weights: the model is not built yet; .*layers\.Input\(shape=\.\.\.\)",
+    ),
+    Case(
+        "set-weights-before-shape-known",
+        lambda: unbuilt().set_weights([np.zeros((2, 3)), np.zeros(3)]),
+        ValueError,
+        r"set_weights: the model is not built yet",
+    ),
+    Case(
+        "output-shape-before-shape-known",
+        lambda: unbuilt().output_shape,
+        ValueError,
+        r"output_shape: the model is not built yet",
+    ),
+    Case(
+        "predict-on-model-without-layers",
+        lambda: fm.Sequential(seed=0).predict(X, verbose=0),
+        ValueError,
+        r"the model has no layers",
+    ),
+    # -- set_weights ----------------------------------------------------------------------------
+    Case(
+        "set-weights-wrong-count",
+        set_weights(lambda w: w[:1]),
+        ValueError,
+        r"set_weights expects 2 arrays \(see get_weights\(\)\), got 1",
+    ),
+    Case(
+        "set-weights-wrong-shape",
+        set_weights(lambda w: [w[0][:-1], w[1]]),
+        ValueError,
+        r"weights\[0\] of layer '.*': expected shape \(784, 10\), got \(783, 10\)",
+    ),
+    Case(
+        "set-weights-nan",
+        set_weights(_with_nan),
+        ValueError,
+        r"weights\[1\] of layer '.*' contains NaN",
+    ),
+    Case(
+        "set-weights-not-a-list",
+        set_weights(lambda w: w[0]),
+        TypeError,
+        r"weights must be a list of arrays, got ndarray",
+    ),
+    Case(
+        "set-weights-string",
+        set_weights(lambda w: [w[0], "zeros"]),
+        TypeError,
+        r"weights\[1\] of layer '.*' must be a numeric array, got str",
+    ),
+    # -- layers ---------------------------------------------------------------------------------
+    Case(
+        "dense-units-0",
+        lambda: layers.Dense(0),
+        ValueError,
+        r"Dense: units must be a positive integer, got 0",
+    ),
+    Case(
+        "dense-units-minus-3",
+        lambda: layers.Dense(-3),
+        ValueError,
+        r"units .*positive integer, got -3",
+    ),
+    Case(
+        "dense-units-2.5",
+        lambda: layers.Dense(2.5),
+        ValueError,
+        r"units .*positive integer, got 2\.5",
+    ),
+    Case(
+        "dense-units-string",
+        lambda: layers.Dense("3"),
+        ValueError,
+        r"units .*positive integer, got '3'",
+    ),
+    Case(
+        "dropout-rate-1.0",
+        lambda: layers.Dropout(1.0),
+        ValueError,
+        r"Dropout: rate must be a number in \[0, 1\), got 1\.0",
+    ),
+    Case(
+        "dropout-rate-minus-0.1",
+        lambda: layers.Dropout(-0.1),
+        ValueError,
+        r"Dropout: rate must be a number in \[0, 1\), got -0\.1",
+    ),
+    Case(
+        "input-without-shape",
+        lambda: layers.Input(),
+        ValueError,
+        r"Input needs shape=, the shape of one sample, e\.g\. shape=\(784,\)",
+    ),
+    Case(
+        "input-shape-with-zero",
+        lambda: layers.Input(shape=(0,)),
+        ValueError,
+        r"input_shape must be a non-empty tuple of positive integers, got \(0,\)",
+    ),
+    Case(
+        "input-shape-none-dimension",
+        lambda: layers.Input(shape=(None,)),
+        ValueError,
+        r"input_shape must be a non-empty tuple of positive integers, got \(None,\)",
+    ),
+    Case(
+        "dense-on-2d-samples-without-flatten",
+        lambda: fm.Sequential([layers.Input(shape=(28, 28)), layers.Dense(3)], seed=0).predict(
+            np.zeros((2, 28, 28)), verbose=0
+        ),
+        ValueError,
+        r"expects flat samples \(features,\), got samples of shape \(28, 28\); "
+        r"add layers\.Flatten\(\) before it",
+    ),
+    Case(
+        "unknown-activation",
+        lambda: layers.Dense(3, activation="relux"),
+        ValueError,
+        r"Unknown activation 'relux'\. Expected one of: .*\brelu\b",
+    ),
+    Case(
+        "activation-lambda",
+        lambda: layers.Dense(3, activation=lambda z: z),
+        TypeError,
+        r"activation .* is not one the C\+\+ engine implements; pass one of: .*\brelu\b",
+    ),
+    Case(
+        "activation-int",
+        lambda: layers.Dense(3, activation=3),
+        TypeError,
+        r"activation must be a string, a function of fastmlp\.activations or None, got int",
+    ),
+    Case(
+        "regularizer-negative",
+        lambda: regularizers.L2(-0.1),
+        ValueError,
+        r"`l2`: expected a finite, non-negative float\. Received: l2=-0\.1",
+    ),
+    Case(
+        "dense-regularizer-negative-l1",
+        lambda: layers.Dense(3, kernel_regularizer=regularizers.L1L2(l1=-1.0)),
+        ValueError,
+        r"`l1`: expected a finite, non-negative float\. Received: l1=-1\.0",
+    ),
+    # -- compile --------------------------------------------------------------------------------
+    Case(
+        "unknown-loss",
+        lambda: classifier(compiled=False).compile(optimizer="sgd", loss="msex"),
+        ValueError,
+        r"Unknown loss 'msex'\. Expected one of: .*\bmse\b",
+    ),
+    Case(
+        "loss-lambda",
+        lambda: classifier(compiled=False).compile(optimizer="sgd", loss=lambda t, p: 0.0),
+        TypeError,
+        r"loss must be a name, a fastmlp\.losses\.Loss or one of its functions, got function",
+    ),
+    Case(
+        "loss-missing",
+        lambda: classifier(compiled=False).compile(optimizer="sgd"),
+        ValueError,
+        r"loss is required",
+    ),
+    Case(
+        "unknown-optimizer",
+        lambda: classifier(compiled=False).compile(optimizer="sgdx", loss="mse"),
+        ValueError,
+        r"Unknown optimizer 'sgdx'\. Expected one of: sgd, adam",
+    ),
+    Case(
+        "optimizer-int",
+        lambda: classifier(compiled=False).compile(optimizer=3, loss="mse"),
+        TypeError,
+        r"optimizer must be a name or a fastmlp\.optimizers\.Optimizer, got int",
+    ),
+    Case(
+        "unknown-metric",
+        lambda: classifier(compiled=False).compile("sgd", "mse", metrics=["accurcy"]),
+        ValueError,
+        r"Unknown metric 'accurcy'\. Expected one of: accuracy",
+    ),
+    Case(
+        "metrics-string-not-list",
+        lambda: classifier(compiled=False).compile("sgd", "mse", metrics="accuracy"),
+        TypeError,
+        r"metrics must be a list, e\.g\. metrics=\['accuracy'\]",
+    ),
+    Case(
+        "metrics-duplicate-names",
+        lambda: classifier(compiled=False).compile("sgd", "mse", metrics=["mae", "mae"]),
+        ValueError,
+        r"metric names must be unique",
+    ),
+    # -- optimizers -----------------------------------------------------------------------------
+    Case(
+        "optimizer-negative-learning-rate",
+        lambda: optimizers.SGD(learning_rate=-0.1),
+        ValueError,
+        r"learning_rate must be >= 0\.0, got -0\.1",
+    ),
+    Case(
+        "adam-beta-1-equal-1",
+        lambda: optimizers.Adam(beta_1=1.0),
+        ValueError,
+        r"beta_1 must be in \[0\.0, 1\.0\), got 1\.0",
+    ),
+    Case(
+        "optimizer-learning-rate-set-to-nan",
+        set_lr_nan,
+        ValueError,
+        r"learning_rate must be a finite number, got nan",
+    ),
+    Case(
+        "optimizer-learning-rate-schedule",
+        lambda: optimizers.Adam(learning_rate=lambda step: 0.1),
+        TypeError,
+        r"learning_rate must be a float; for a schedule use the callbacks",
+    ),
+    Case(
+        "optimizer-clipnorm-and-global-clipnorm",
+        lambda: optimizers.SGD(clipnorm=1.0, global_clipnorm=1.0),
+        ValueError,
+        r"pass at most one of clipnorm and global_clipnorm",
+    ),
+    Case(
+        "model-dtype-float16",
+        lambda: fm.Sequential(dtype="float16"),
+        ValueError,
+        r"dtype must be 'float32' or 'float64', got 'float16'",
+    ),
+    Case(
+        "loss-label-smoothing-1",
+        lambda: losses.CategoricalCrossentropy(label_smoothing=1.0),
+        ValueError,
+        r"label_smoothing must be in \[0, 1\), got 1\.0",
+    ),
+]
+
+
+def interpreter_still_fine() -> None:
+    """A tiny model still predicts: nothing was left broken by the error."""
+    model = fm.Sequential([layers.Input(shape=(2,)), layers.Dense(1)], seed=0)
+    out = model.predict(np.ones((3, 2)), verbose=0)
+    assert out.shape == (3, 1)
+    assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_raises_clear_error(case: Case) -> None:
+    with pytest.raises(case.error, match=case.match):
+        case.run()
+    interpreter_still_fine()
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids))
+
+
+# -- a failed call leaves the model as it was ---------------------------------------------------
+
+
+def two_layer_model():
+    model = fm.Sequential(
+        [layers.Input(shape=(4,)), layers.Dense(3, activation="relu"), layers.Dense(2)],
+        seed=0,
+        dtype="float64",
+    )
+    return model
+
+
+def _bad_last(weights: list[np.ndarray], value: Any) -> list[Any]:
+    new = [w + 1.0 for w in weights]  # valid new values for every array but the last
+    new[-1] = value
+    return new
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "error"),
+    [
+        pytest.param(lambda w: [w_ + 1.0 for w_ in w[:3]], ValueError, id="too-few-arrays"),
+        pytest.param(lambda w: [*w, w[-1]], ValueError, id="too-many-arrays"),
+        pytest.param(lambda w: _bad_last(w, np.zeros(3)), ValueError, id="last-wrong-shape"),
+        pytest.param(lambda w: _bad_last(w, np.array([0.0, np.nan])), ValueError, id="last-nan"),
+        pytest.param(lambda w: _bad_last(w, np.array([0.0, np.inf])), ValueError, id="last-inf"),
+        pytest.param(lambda w: _bad_last(w, "zeros"), TypeError, id="last-string"),
+    ],
+)
+def test_failed_set_weights_leaves_weights_unchanged(make_bad, error) -> None:
+    model = two_layer_model()
+    before = model.get_weights()
+    with pytest.raises(error, match=r"weights|arrays"):
+        model.set_weights(make_bad(before))
+    after = model.get_weights()
+    assert len(after) == len(before)
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(old, new)
+    interpreter_still_fine()
+
+
+def test_failed_layer_set_weights_leaves_weights_unchanged() -> None:
+    model = two_layer_model()
+    layer = model.layers[0]
+    kernel, bias = layer.get_weights()
+    with pytest.raises(ValueError, match=r"weights\[1\] of layer .* contains NaN"):
+        layer.set_weights([kernel + 1.0, np.full(3, np.nan)])
+    new_kernel, new_bias = layer.get_weights()
+    np.testing.assert_array_equal(new_kernel, kernel)
+    np.testing.assert_array_equal(new_bias, bias)
+
+
+def test_summary_before_shape_known_prints_unbuilt_table() -> None:
+    # As Keras 3: summary() of an unbuilt model prints the layers with "(unbuilt)", no error.
+    lines: list[str] = []
+    model = unbuilt()
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "unbuilt" in text
+    assert "Total params: 0" in text
+    interpreter_still_fine()
+
+
+def test_failed_compile_keeps_previous_configuration() -> None:
+    model = fm.Sequential([layers.Input(shape=(3,)), layers.Dense(1)], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r">= 2 units"):
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert isinstance(model.loss, losses.MeanSquaredError)
+    assert isinstance(model.optimizer, optimizers.SGD)
+
+
+def test_fit_keeps_refusing_an_invalid_loss() -> None:
+    model = fm.Sequential([layers.Dense(1)], seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = np.ones((6, 3)), np.zeros(6)
+    with pytest.raises(ValueError, match=r">= 2 units"):
+        model.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match=r">= 2 units"):
+        model.fit(x, y, verbose=0)
+
+
+def test_label_smoothing_string_names_the_argument() -> None:
+    with pytest.raises(TypeError, match=r"label_smoothing"):
+        losses.CategoricalCrossentropy(label_smoothing="0.1")
+
+
+# -- the whole battery in a fresh interpreter ----------------------------------------------------
+
+
+def run_battery() -> int:
+    """Run every case; raise AssertionError on a wrong or missing error. Used by the subprocess."""
+    for case in CASES:
+        try:
+            case.run()
+        except case.error as err:
+            if not re.search(case.match, str(err)):
+                raise AssertionError(f"{case.id}: message {str(err)!r} !~ {case.match!r}") from err
+        else:
+            raise AssertionError(f"{case.id}: no {case.error.__name__} raised")
+        interpreter_still_fine()
+    return len(CASES)
+
+
+def test_battery_survives_in_a_subprocess() -> None:
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fm.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    script = (
+        f"import sys; sys.path.insert(0, {tests_dir!r}); import test_validation as t; "
+        "print('OK', t.run_battery())"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.stdout.strip().splitlines()[-1] == f"OK {len(CASES)}"
