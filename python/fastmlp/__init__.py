@@ -22,6 +22,7 @@ from fastmlp import (
     models,
     nn,
     optimizers,
+    random,
     regularizers,
     utils,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "models",
     "nn",
     "optimizers",
+    "random",
     "regularizers",
     "utils",
 ]

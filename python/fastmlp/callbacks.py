@@ -191,7 +191,7 @@ class CallbackList(Callback):
         self._call("on_test_begin", logs if logs is not None else {})
 
     def on_test_end(self, logs: Logs | None = None) -> None:
-        self._call("on_test_end", logs if logs is not None else {})
+        self._call("on_test_end", _pythonify_logs(logs or {}))
 
     def on_predict_begin(self, logs: Logs | None = None) -> None:
         self._call("on_predict_begin", logs if logs is not None else {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["floatx", "get_num_threads", "set_floatx", "set_num_threads"]
+__all__ = ["clear_session", "floatx", "get_num_threads", "set_floatx", "set_num_threads"]
 
 _FLOATX = "float32"
 _seed_source: np.random.Generator | None = None
@@ -57,3 +57,13 @@ def get_num_threads() -> int:
     from fastmlp import _core
 
     return int(_core.get_num_threads())
+
+
+def clear_session() -> None:
+    """Restart automatic layer and model names, as `keras.backend.clear_session()`.
+
+    Models hold no global state in fastmlp, so nothing else needs clearing.
+    """
+    from fastmlp import layers
+
+    layers.reset_names()

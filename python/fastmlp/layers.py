@@ -20,9 +20,24 @@ from fastmlp import activations as activations_module
 from fastmlp import initializers as initializers_module
 from fastmlp import regularizers as regularizers_module
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer"]
+__all__ = [
+    "Activation",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Input",
+    "InputLayer",
+    "Layer",
+    "ReLU",
+    "Softmax",
+]
 
 _name_counters: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+
+
+def reset_names() -> None:
+    """Restart the automatic names ("dense", "dense_1", ...), as keras.backend.clear_session()."""
+    _name_counters.clear()
 
 
 def unique_name(prefix: str) -> str:
@@ -68,8 +83,11 @@ class Layer:
         dtype: Any = None,
         **kwargs: Any,
     ) -> None:
-        if kwargs.pop("input_dim", None) is not None and input_shape is None:
-            raise TypeError("pass input_shape=(features,) instead of input_dim")
+        input_dim = kwargs.pop("input_dim", None)
+        if input_dim is not None:  # tf.keras 2 style: Dense(12, input_dim=8)
+            if input_shape is not None and _shape_tuple(input_shape, "input_shape") != (input_dim,):
+                raise ValueError(f"input_dim={input_dim!r} contradicts input_shape={input_shape!r}")
+            input_shape = (input_dim,)
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}")
         if not trainable:
@@ -391,7 +409,46 @@ class Dropout(Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-_CLASSES = {cls.__name__: cls for cls in (InputLayer, Flatten, Dense, Activation, Dropout)}
+class Softmax(Activation):
+    """Softmax over the features of each sample (tf.keras.layers.Softmax).
+
+    Args:
+        axis: Must be -1 (the features). Defaults to -1.
+        **kwargs: name, input_shape (see `Layer`).
+    """
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        if axis not in (-1, 1):
+            raise ValueError(f"Softmax: only axis=-1 (the features) is supported, got {axis!r}")
+        kwargs.pop("activation", None)
+        super().__init__("softmax", **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activation")
+        return config
+
+
+class ReLU(Activation):
+    """max(x, 0) as a layer (tf.keras.layers.ReLU with its default arguments).
+
+    Args:
+        **kwargs: name, input_shape (see `Layer`).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.pop("activation", None)
+        super().__init__("relu", **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activation")
+        return config
+
+
+_CLASSES = {
+    cls.__name__: cls for cls in (InputLayer, Flatten, Dense, Activation, Dropout, Softmax, ReLU)
+}
 
 
 def serialize(layer: Layer) -> dict[str, Any]:
