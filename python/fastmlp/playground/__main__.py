@@ -1,0 +1,174 @@
+"""Command line: run one playground experiment, print its progress, save a picture.
+
+Example:
+    python -m fastmlp.playground --dataset spiral --hidden 8,8 --activation tanh --epochs 300 \\
+        --out spiral.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from fastmlp.datasets.playground import GENERATORS
+from fastmlp.playground.experiment import MODES, Playground
+
+PICTURES = ("overview", "boundary", "neurons", "network", "loss")
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    """ "8,8" -> (8, 8); "" or "0" or "none" -> () (no hidden layer)."""
+    if text.strip().lower() in ("", "0", "none"):
+        return ()
+    try:
+        units = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected units per hidden layer such as 8,8 (or 0 for none), got {text!r}"
+        ) from None
+    if any(u < 1 for u in units):
+        raise argparse.ArgumentTypeError(f"hidden layer sizes must be positive, got {text!r}")
+    return units
+
+
+def _name_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m fastmlp.playground`."""
+    p = argparse.ArgumentParser(
+        prog="python -m fastmlp.playground",
+        description="Train a network on one of the TensorFlow Playground's datasets.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--dataset", default="circle", choices=list(GENERATORS))
+    p.add_argument(
+        "--features",
+        type=_name_list,
+        default="x1,x2",
+        help="comma-separated: x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=_int_list,
+        default="4,2",
+        help="units per hidden layer, e.g. 8,8; 0 for no hidden layer",
+    )
+    p.add_argument("--activation", default="tanh", choices=["tanh", "relu", "sigmoid", "linear"])
+    p.add_argument("--learning-rate", type=float, default=0.03)
+    p.add_argument("--regularization", default="none", choices=["none", "l1", "l2"])
+    p.add_argument("--regularization-rate", type=float, default=0.0)
+    p.add_argument("--batch-size", type=int, default=10)
+    p.add_argument("--ratio", type=float, default=0.5, help="fraction of the data that trains")
+    p.add_argument("--noise", type=float, default=0.0, help="noise level, 0 to 0.5")
+    p.add_argument(
+        "--n-samples",
+        type=int,
+        default=None,
+        help="points to generate (default: 500, or 1200 for regression)",
+    )
+    p.add_argument(
+        "--mode",
+        default="playground",
+        choices=list(MODES),
+        help="playground: ½·MSE, SGD, U(-0.5, 0.5); modern: cross-entropy, Adam, Glorot",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        choices=["playground", "glorot", "zeros"],
+        help="initial weights (default: the mode's)",
+    )
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", default=None, help="save a picture to this PNG file")
+    p.add_argument(
+        "--picture", default="overview", choices=list(PICTURES), help="which picture --out saves"
+    )
+    p.add_argument("--discretize", action="store_true", help="colour only the predicted class")
+    p.add_argument("--quiet", action="store_true", help="print only the final result")
+    return p
+
+
+def _line(pg: Playground) -> str:
+    last = {key: values[-1] for key, values in pg.history.items() if values}
+    text = f"training loss {last['loss']:.4f}  test loss {last['test_loss']:.4f}"
+    if pg.classification:
+        text += (
+            f"  training accuracy {last['accuracy']:.3f}  test accuracy {last['test_accuracy']:.3f}"
+        )
+    return text
+
+
+def _save(pg: Playground, path: str, picture: str, discretize: bool) -> None:
+    from fastmlp.playground import plots  # matplotlib only when a picture is asked for
+
+    if picture == "overview":
+        fig = plots.overview(pg, discretize=discretize)
+    elif picture == "boundary":
+        fig = plots.decision_boundary(pg, discretize=discretize)
+    elif picture == "neurons":
+        fig = plots.neuron_grid(pg)
+    elif picture == "network":
+        fig = plots.network_diagram(pg)
+    else:
+        fig = plots.loss_curves(pg)
+    fig.savefig(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with `argv` (default: sys.argv[1:]); returns the exit status.
+
+    Args:
+        argv: The arguments. Defaults to None (the process's arguments).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    try:
+        pg = Playground(
+            dataset=args.dataset,
+            features=args.features,
+            hidden=args.hidden,
+            activation=args.activation,
+            learning_rate=args.learning_rate,
+            regularization=None if args.regularization == "none" else args.regularization,
+            regularization_rate=args.regularization_rate,
+            batch_size=args.batch_size,
+            ratio=args.ratio,
+            noise=args.noise,
+            n_samples=args.n_samples,
+            mode=args.mode,
+            init=args.init,
+            seed=args.seed,
+        )
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))
+    if not args.quiet:
+        print(f"{pg!r}  seed={pg.seed}")
+    start = time.perf_counter()
+    report_every = max(1, args.epochs // 10)
+    while pg.epoch < args.epochs:
+        pg.fit(min(report_every, args.epochs - pg.epoch))
+        if not args.quiet:
+            print(
+                f"epoch {pg.epoch:>{len(str(args.epochs))}}/{args.epochs}  {_line(pg)}", flush=True
+            )
+    seconds = time.perf_counter() - start
+    print(f"final after {pg.epoch} epochs ({seconds:.2f} s): {_line(pg)}")
+    if args.out:
+        try:
+            _save(pg, args.out, args.picture, args.discretize)
+        except ImportError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"saved {args.picture} picture to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

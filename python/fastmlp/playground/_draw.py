@@ -1,0 +1,139 @@
+"""Shared pieces of the playground's pictures: colours, figures, grids and picture sources.
+
+matplotlib is imported only inside these functions, so importing this module needs none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from fastmlp.playground.experiment import Playground, layer_outputs
+from fastmlp.playground.features import canonical_feature
+from fastmlp.playground.features import features as feature_matrix
+
+ORANGE, GREY, BLUE = "#f59322", "#e8eaeb", "#0877bd"
+DOMAIN = (-6.0, 6.0)  # the playground's view of the plane, on both axes
+HEATMAP_ALPHA = 160 / 255  # heatmap.ts draws its canvas with alpha 160
+DPI = 100
+TEX = {
+    "x1": "$X_1$",
+    "x2": "$X_2$",
+    "x1^2": "$X_1^2$",
+    "x2^2": "$X_2^2$",
+    "x1*x2": "$X_1X_2$",
+    "sin(x1)": r"$\sin(X_1)$",
+    "sin(x2)": r"$\sin(X_2)$",
+}
+
+
+def matplotlib_parts() -> Any:
+    """The matplotlib names we need, or an ImportError that says how to install them."""
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib import colors, figure, patches
+    except ImportError as err:
+        raise ImportError(
+            'fastmlp.playground pictures need matplotlib: pip install "fastmlp[plot]"'
+        ) from err
+    return colors, figure, patches
+
+
+def colormap() -> Any:
+    """The playground's colour scale: orange (-1), grey (0), blue (+1), on [0, 1]."""
+    colors, _, _ = matplotlib_parts()
+    return colors.LinearSegmentedColormap.from_list("playground", [ORANGE, GREY, BLUE])
+
+
+def colors_of(values: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Colours of values in [-1, 1] (clamped), blended with white at `alpha`: shape (..., 3)."""
+    rgb = colormap()((np.clip(values, -1, 1) + 1) / 2)[..., :3]
+    return alpha * rgb + (1 - alpha)
+
+
+def new_figure(width: float, height: float) -> Any:
+    """A pyplot-free Figure of width x height inches at DPI dots per inch."""
+    _, figure, _ = matplotlib_parts()
+    return figure.Figure(figsize=(width, height), dpi=DPI)
+
+
+def grid_points(resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points of a resolution x resolution grid over DOMAIN², row 0 at the bottom."""
+    axis = np.linspace(*DOMAIN, resolution)
+    gx, gy = np.meshgrid(axis, axis)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1), axis
+
+
+# -- sources: a Playground or a fitted Sequential --------------------------------------------
+@dataclass
+class View:
+    predict: Callable[[np.ndarray], np.ndarray]  # points (n, 2) -> output in [-1, 1] (n,)
+    neurons: Callable[[np.ndarray], list[np.ndarray]]  # points -> [features, hidden..., output]
+    weights: list[tuple[np.ndarray, np.ndarray]]
+    feature_names: list[str]
+    train: tuple[np.ndarray, np.ndarray] | None
+    test: tuple[np.ndarray, np.ndarray] | None
+    title: str
+
+
+def signed_labels(y: Any) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    return np.where(y > 0, 1.0, -1.0) if set(np.unique(y).tolist()) <= {0.0, 1.0} else y
+
+
+def model_output_scale(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """Maps a model's output (n, k) to the playground's [-1, 1] scale, from its last layer."""
+    activation = model.layers[-1].activation.__name__
+    loss = type(model.loss).__name__ if model.loss is not None else ""
+    if activation == "sigmoid":
+        return lambda out: 2 * out[:, 0] - 1  # probability of the positive class
+    if activation == "softmax" and model.layers[-1].units == 2:
+        return lambda out: 2 * out[:, 1] - 1
+    if activation == "linear" and loss == "LogisticLoss":
+        return lambda out: np.tanh(out[:, 0] / 2)  # 2·σ(score) - 1
+    return lambda out: out[:, 0]
+
+
+def _kernel_and_bias(layer: Any) -> tuple[np.ndarray, np.ndarray]:
+    weights = layer.get_weights()
+    return weights[0], (weights[1] if len(weights) > 1 else np.zeros(weights[0].shape[1]))
+
+
+def view_of(source: Any, train: Any = None, test: Any = None, features: Any = None) -> View:
+    if isinstance(source, Playground):
+        return View(
+            predict=source.predict,
+            neurons=source.neuron_outputs,
+            weights=source.weights,
+            feature_names=source.feature_names,
+            train=(source.x_train, source.y_train),
+            test=(source.x_test, source.y_test),
+            title=f"{source.dataset}, epoch {source.epoch}",
+        )
+    model = source
+    if not hasattr(model, "layers") or not hasattr(model, "get_weights"):
+        raise TypeError(
+            f"expected a Playground or a fastmlp.Sequential, got {type(source).__name__}"
+        )
+    names = [canonical_feature(n) for n in (features or ("x1", "x2"))]
+    scale = model_output_scale(model)
+
+    def neurons(points: np.ndarray) -> list[np.ndarray]:
+        outputs = layer_outputs(model, feature_matrix(points, names))
+        outputs[-1] = scale(outputs[-1])[:, None]
+        return outputs
+
+    def pair(data: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        return None if data is None else (np.asarray(data[0]), signed_labels(data[1]))
+
+    return View(
+        predict=lambda points: neurons(points)[-1][:, 0],
+        neurons=neurons,
+        weights=[_kernel_and_bias(layer) for layer in model.layers],
+        feature_names=names,
+        train=pair(train),
+        test=pair(test),
+        title=model.name,
+    )

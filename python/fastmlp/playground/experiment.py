@@ -1,0 +1,392 @@
+"""`Playground`: one experiment of the TensorFlow Neural Network Playground, run by fastmlp.
+
+An experiment is a dataset, the features fed to the network, the network and the training rule.
+It trains epoch by epoch and records the train and test loss after every epoch, as the
+playground's line chart does.
+
+Two training rules, one argument apart:
+
+- ``mode="playground"`` reproduces the original (`nn.ts`): a tanh output (linear for regression)
+  trained on ±1 labels with ½·(output - label)², plain SGD averaged over each batch of 10 in a
+  fixed order, L1/L2 on the weights only (not the biases), initial weights U(-0.5, 0.5) and
+  biases 0.1.
+- ``mode="modern"`` is what one would write in Keras today: a sigmoid output with binary
+  cross-entropy on {0, 1} labels (linear output and MSE for regression), Adam, Glorot-uniform
+  weights and zero biases, reshuffled every epoch.
+
+Example:
+    >>> pg = Playground("spiral", hidden=(8, 8), noise=0.1, mode="modern", seed=0).fit(300)
+    >>> pg.history["test_loss"][-1], pg.evaluate()["test_accuracy"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import fastmlp as fm
+from fastmlp.datasets import playground as datasets
+from fastmlp.playground.features import canonical_feature
+from fastmlp.playground.features import features as feature_matrix
+
+__all__ = ["MODES", "Playground", "layer_outputs"]
+
+MODES = ("playground", "modern")
+_INITS = ("playground", "glorot", "zeros")
+
+
+def layer_outputs(model: fm.Sequential, inputs: Any) -> list[np.ndarray]:
+    """Outputs of every Dense layer for `inputs`, by a NumPy forward pass over `get_weights()`.
+
+    Args:
+        model: A built `Sequential` model made of Dense layers.
+        inputs: Samples, shape (n, input features).
+
+    Returns:
+        [inputs, output of layer 1, ..., output of the last layer], each of shape (n, units),
+        float64.
+    """
+    a = np.asarray(inputs, dtype=np.float64)
+    outputs = [a]
+    for layer in model.layers:
+        if not isinstance(layer, fm.layers.Dense):
+            raise TypeError(f"layer_outputs handles Dense layers only, got {layer!r}")
+        weights = layer.get_weights()
+        z = a @ weights[0].astype(np.float64)
+        if layer.use_bias:
+            z = z + weights[1]
+        a = np.asarray(layer.activation(z), dtype=np.float64)
+        outputs.append(a)
+    return outputs
+
+
+def _choice(value: Any, allowed: Sequence[str], what: str) -> str:
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
+    return value.lower()
+
+
+def _seed(value: Any, what: str) -> int:
+    if value is None:
+        return int(np.random.default_rng().integers(2**31))
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{what} must be None or a non-negative integer, got {value!r}")
+    return int(value)
+
+
+class _Recorder(fm.callbacks.Callback):
+    """Records the playground's losses after every epoch (from the weights, in NumPy)."""
+
+    def __init__(self, playground: Playground) -> None:
+        super().__init__()
+        self.playground = playground
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.playground._record()
+
+
+class Playground:
+    """A playground experiment: data, features, network and training rule, trained by epochs.
+
+    Args:
+        dataset: "circle", "xor", "gauss", "spiral", "reg_plane" or "reg_gauss", or a tuple
+            (x, y) of points of shape (n, 2) and ±1 labels ({0, 1} are accepted) or real targets.
+            Defaults to "circle" (the playground's first screen).
+        features: Inputs of the network, among x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2).
+            Defaults to ("x1", "x2").
+        hidden: Units of each hidden layer; () is a network without hidden layers (a linear
+            model). Defaults to (4, 2), the playground's default network.
+        activation: Activation of the hidden layers ("tanh", "relu", "sigmoid", "linear").
+            Defaults to "tanh".
+        learning_rate: Step size. Defaults to 0.03.
+        regularization: None, "l1" or "l2", on the weights. Defaults to None.
+        regularization_rate: Its rate. Defaults to 0.0.
+        batch_size: Samples per gradient step. Defaults to 10.
+        ratio: Fraction of the data used for training. Defaults to 0.5.
+        noise: Noise level of the generated data, in [0, 0.5]. Defaults to 0.0.
+        n_samples: Number of generated points. Defaults to None: 500 for classification, 1200
+            for regression.
+        mode: "playground" (the original's training rule) or "modern" (cross-entropy, Adam,
+            Glorot). Defaults to "playground".
+        init: Initial weights: "playground" (weights U(-0.5, 0.5), biases 0.1), "glorot"
+            (Glorot-uniform weights, zero biases) or "zeros" (everything 0). Defaults to None:
+            "playground" in playground mode, "glorot" in modern mode.
+        seed: Seed of the initial weights and the shuffling. Defaults to None (a random seed,
+            kept in `self.seed`).
+        data_seed: Seed of the data and of the train/test split. Defaults to None (`seed`).
+
+    Attributes:
+        model: The `fastmlp.Sequential` model being trained.
+        x_train, y_train, x_test, y_test: The points (n, 2) and their labels (±1) or targets.
+        history: {"loss": [...], "test_loss": [...]} after every epoch, plus "accuracy" and
+            "test_accuracy" for classification.
+        epoch: Number of epochs trained so far.
+    """
+
+    def __init__(
+        self,
+        dataset: str | tuple[Any, Any] = "circle",
+        features: Sequence[str] = ("x1", "x2"),
+        hidden: Sequence[int] = (4, 2),
+        activation: str = "tanh",
+        learning_rate: float = 0.03,
+        regularization: str | None = None,
+        regularization_rate: float = 0.0,
+        batch_size: int = 10,
+        ratio: float = 0.5,
+        noise: float = 0.0,
+        n_samples: int | None = None,
+        mode: str = "playground",
+        init: str | None = None,
+        seed: int | None = None,
+        data_seed: int | None = None,
+    ) -> None:
+        self.mode = _choice(mode, MODES, "mode")
+        self.init = self._resolve_init(init)
+        self.seed = _seed(seed, "seed")
+        self.data_seed = self.seed if data_seed is None else _seed(data_seed, "data_seed")
+        feature_matrix(np.zeros((1, 2)), features)  # checks the names once
+        self.feature_names = [canonical_feature(name) for name in features]
+        self.hidden = self._resolve_hidden(hidden)
+        self.activation = fm.activations.serialize(activation)
+        self.learning_rate = float(learning_rate)
+        self.regularization = None if regularization in (None, "none") else str(regularization)
+        if self.regularization is not None:
+            self.regularization = _choice(self.regularization, ("l1", "l2"), "regularization")
+        self.regularization_rate = float(regularization_rate)
+        if self.regularization_rate < 0:
+            raise ValueError(f"regularization_rate must be >= 0, got {regularization_rate}")
+        self.batch_size = int(batch_size)
+        self.ratio, self.noise = float(ratio), float(noise)
+
+        x, y = self._make_data(dataset, n_samples)
+        (self.x_train, self.y_train), (self.x_test, self.y_test) = datasets.train_test_split(
+            x, y, ratio, seed=self.data_seed + 1
+        )
+        self.model = self._build_model()
+        dtype = self.model.dtype
+        self._inputs_train = feature_matrix(self.x_train, self.feature_names).astype(dtype)
+        self._inputs_test = feature_matrix(self.x_test, self.feature_names).astype(dtype)
+        self._inputs_all = np.concatenate([self._inputs_train, self._inputs_test])
+        self._targets_train = self._engine_targets(self.y_train).astype(dtype)
+        self.epoch = 0
+        keys = ["loss", "test_loss"] + (
+            ["accuracy", "test_accuracy"] if self.classification else []
+        )
+        self.history: dict[str, list[float]] = {key: [] for key in keys}
+
+    # -- construction -------------------------------------------------------------------------
+    def _resolve_init(self, init: str | None) -> str:
+        if init is None:
+            return "playground" if self.mode == "playground" else "glorot"
+        return _choice(init, _INITS, "init")
+
+    @staticmethod
+    def _resolve_hidden(hidden: Sequence[int]) -> tuple[int, ...]:
+        if isinstance(hidden, (int, np.integer)):
+            hidden = (hidden,)
+        units = tuple(hidden)
+        if any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 1 for u in units):
+            raise ValueError(f"hidden must be a tuple of positive integers, got {hidden!r}")
+        return tuple(int(u) for u in units)
+
+    def _make_data(self, dataset: Any, n_samples: int | None) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(dataset, str):
+            self.dataset = datasets.canonical_name(dataset)
+            self.classification = self.dataset in datasets.CLASSIFICATION
+            return datasets.load(self.dataset, n_samples, self.noise, self.data_seed)
+        if not isinstance(dataset, (tuple, list)) or len(dataset) != 2:
+            raise TypeError("dataset must be a name such as 'spiral' or a tuple (x, y)")
+        x = np.asarray(dataset[0], dtype=np.float64)
+        y = np.asarray(dataset[1], dtype=np.float64).reshape(-1)
+        if x.ndim != 2 or x.shape[1] != 2 or x.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"dataset: expected points x of shape (n, 2) and n labels, got {x.shape} and {y.shape}"
+            )
+        self.dataset = "custom"
+        values = set(np.unique(y).tolist())
+        self.classification = values <= {-1.0, 1.0} or values <= {0.0, 1.0}
+        if self.classification:
+            y = np.where(y > 0, 1.0, -1.0)
+        return x, y
+
+    def _layer(self, units: int, activation: str) -> fm.layers.Dense:
+        if self.init == "playground":
+            kernel: Any = fm.initializers.RandomUniform(-0.5, 0.5)  # Math.random() - 0.5
+            bias: Any = fm.initializers.Constant(0.1)
+        elif self.init == "zeros":
+            kernel = bias = "zeros"
+        else:
+            kernel, bias = "glorot_uniform", "zeros"
+        regularizer = None
+        if self.regularization is not None and self.regularization_rate > 0:
+            rate = self.regularization_rate
+            if self.mode == "playground":
+                # With the learning rate halved (see _build_model), the engine's L2 gradient
+                # 2·rate·w and L1 gradient rate'·sign(w) give the playground's lr·rate·w and
+                # lr·rate·sign(w) when rate' = 2·rate.
+                rate = rate if self.regularization == "l2" else 2 * rate
+            regularizer = (
+                fm.regularizers.L2(rate)
+                if self.regularization == "l2"
+                else fm.regularizers.L1(rate)
+            )
+        return fm.layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=kernel,
+            bias_initializer=bias,
+            kernel_regularizer=regularizer,  # the playground regularises weights, not biases
+        )
+
+    def _build_model(self) -> fm.Sequential:
+        if self.classification:
+            output = "tanh" if self.mode == "playground" else "sigmoid"
+        else:
+            output = "linear"
+        layers: list[Any] = [fm.layers.Input(shape=(len(self.feature_names),))]
+        layers += [self._layer(units, self.activation) for units in self.hidden]
+        layers.append(self._layer(1, output))
+        model = fm.Sequential(layers, seed=self.seed)
+        if self.mode == "playground":
+            # The playground minimises ½·(output - label)²; the engine's "mse" is mean((y - a)²),
+            # whose gradient is twice as large, so half the learning rate gives the same steps.
+            optimizer: Any = fm.optimizers.SGD(self.learning_rate / 2)
+            loss = "mse"
+        else:
+            optimizer = fm.optimizers.Adam(self.learning_rate)
+            loss = "binary_crossentropy" if self.classification else "mse"
+        model.compile(optimizer=optimizer, loss=loss)
+        return model
+
+    def _engine_targets(self, y: np.ndarray) -> np.ndarray:
+        if self.classification and self.mode == "modern":
+            return (y > 0).astype(np.float64)[:, None]  # {0, 1} for binary cross-entropy
+        return y[:, None]
+
+    # -- training -----------------------------------------------------------------------------
+    def fit(self, epochs: int = 100, callbacks: list[Any] | None = None) -> Playground:
+        """Train for more epochs and record the losses after each one.
+
+        Args:
+            epochs: Number of epochs (passes over the training points) to add. Defaults to 100.
+            callbacks: Keras callbacks for the model's `fit`. Defaults to None.
+
+        Returns:
+            The experiment itself, so that `Playground(...).fit(300)` reads naturally.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if epochs == 0:
+            return self
+        self.model.fit(
+            self._inputs_train,
+            self._targets_train,
+            batch_size=self.batch_size,
+            initial_epoch=self.epoch,
+            epochs=self.epoch + int(epochs),
+            verbose=0,
+            # The playground walks its (once shuffled) training points in the same order.
+            shuffle=self.mode != "playground",
+            callbacks=[_Recorder(self), *(callbacks or [])],
+        )
+        return self
+
+    def _record(self) -> None:
+        self.epoch += 1
+        for key, value in self.evaluate().items():
+            self.history[key].append(value)
+
+    # -- inference ----------------------------------------------------------------------------
+    def _signed(self, output: np.ndarray) -> np.ndarray:
+        """Network output on the playground's scale: [-1, 1] for classification."""
+        if self.classification and self.mode == "modern":
+            return 2 * output - 1  # probability of +1 -> [-1, 1]
+        return output
+
+    def predict(self, points: Any) -> np.ndarray:
+        """The network's output for points of the plane: in [-1, 1] for classification.
+
+        Args:
+            points: Points, shape (n, 2).
+
+        Returns:
+            Shape (n,): tanh output in playground mode, 2·p - 1 with p the sigmoid output in modern
+            mode (so the sign is the predicted class in both), the raw output for regression.
+        """
+        inputs = feature_matrix(points, self.feature_names)
+        return self._signed(layer_outputs(self.model, inputs)[-1][:, 0])
+
+    def neuron_outputs(self, points: Any) -> list[np.ndarray]:
+        """What every neuron outputs at `points`: the features, each hidden layer, the output.
+
+        Args:
+            points: Points, shape (n, 2).
+
+        Returns:
+            [features (n, len(features)), hidden layer 1 (n, units), ..., output (n, 1)]; the
+            output is on the scale of `predict`.
+        """
+        outputs = layer_outputs(self.model, feature_matrix(points, self.feature_names))
+        outputs[-1] = self._signed(outputs[-1])
+        return outputs
+
+    def _raw_output(self, points: Any) -> np.ndarray:
+        return layer_outputs(self.model, feature_matrix(points, self.feature_names))[-1][:, 0]
+
+    def _loss_of(self, out: np.ndarray, y: np.ndarray) -> float:
+        if self.mode == "playground":
+            return float(0.5 * np.mean((out - y) ** 2))
+        return float(self.model.loss(self._engine_targets(y), out[:, None]))
+
+    def loss(self, points: Any, y: Any) -> float:
+        """The loss the experiment reports on (points, y), without regularisation.
+
+        Args:
+            points: Points, shape (n, 2).
+            y: Labels ±1 (classification) or targets (regression), shape (n,).
+
+        Returns:
+            ½·mean((output - y)²) in playground mode (the playground's loss); binary cross-entropy
+            (classification) or mean squared error (regression) in modern mode.
+        """
+        return self._loss_of(self._raw_output(points), np.asarray(y, np.float64).reshape(-1))
+
+    def accuracy(self, points: Any, y: Any) -> float:
+        """Fraction of points whose predicted sign matches their ±1 label (classification only).
+
+        Args:
+            points: Points, shape (n, 2).
+            y: Labels ±1, shape (n,).
+        """
+        if not self.classification:
+            raise ValueError("accuracy is defined for classification datasets only")
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        return float(np.mean((self.predict(points) > 0) == (y > 0)))
+
+    def evaluate(self) -> dict[str, float]:
+        """Current train and test loss (and accuracy, for classification), as in `history`."""
+        # one forward pass over train and test points together
+        out = layer_outputs(self.model, self._inputs_all)[-1][:, 0]
+        n = len(self.y_train)
+        result = {}
+        for prefix, out_part, y in (("", out[:n], self.y_train), ("test_", out[n:], self.y_test)):
+            result[prefix + "loss"] = self._loss_of(out_part, y)
+            if self.classification:
+                correct = (self._signed(out_part) > 0) == (y > 0)
+                result[prefix + "accuracy"] = float(np.mean(correct))
+        return {key: result[key] for key in self.history}
+
+    @property
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(kernel, bias) of each layer, first to last; kernel has shape (inputs, units)."""
+        return [(layer.get_weights()[0], layer.get_weights()[1]) for layer in self.model.layers]
+
+    def __repr__(self) -> str:
+        net = "-".join(str(n) for n in (len(self.feature_names), *self.hidden, 1))
+        return (
+            f"<Playground {self.dataset} features={self.feature_names} net={net} "
+            f"{self.activation} mode={self.mode} epoch={self.epoch}>"
+        )

@@ -1,0 +1,406 @@
+"""Pictures of playground experiments, drawn like the TensorFlow Playground draws them.
+
+Every function returns a `matplotlib.figure.Figure` made without pyplot (no global state, no
+window; it renders with the Agg canvas), so `fig.savefig("out.png")` works anywhere. Colours are
+the playground's: orange (#f59322) for -1, light grey (#e8eaeb) for 0, blue (#0877bd) for +1,
+with heatmaps at the playground's opacity (160/255) over white.
+
+A picture's source is a `Playground`, or a fitted `fastmlp.Sequential` on 2-D points together
+with its data (`train=(x, y)`, `test=(x, y)`) and, if its inputs are feature crosses, their names
+(`features=[...]`).
+
+matplotlib is the optional extra ``plot``: ``pip install "fastmlp[plot]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fastmlp.playground._draw import (
+    BLUE,
+    DOMAIN,
+    GREY,
+    HEATMAP_ALPHA,
+    ORANGE,
+    TEX,
+    View,
+    colormap,
+    colors_of,
+    grid_points,
+    matplotlib_parts,
+    new_figure,
+    view_of,
+)
+from fastmlp.playground.experiment import Playground
+
+__all__ = [
+    "BLUE",
+    "DOMAIN",
+    "GREY",
+    "ORANGE",
+    "decision_boundary",
+    "loss_curves",
+    "network_diagram",
+    "neuron_grid",
+    "overview",
+]
+
+
+# -- the decision boundary -------------------------------------------------------------------
+def _draw_points(ax: Any, data: Any, edge: str, size: float) -> None:
+    if data is None:
+        return
+    x, y = data
+    ax.scatter(x[:, 0], x[:, 1], s=size, c=colors_of(y), edgecolors=edge, linewidths=0.8, zorder=3)
+
+
+def _draw_boundary(
+    ax: Any, view: View, discretize: bool, show_test: bool, resolution: int, size: float
+) -> None:
+    points, _ = grid_points(resolution)
+    values = view.predict(points).reshape(resolution, resolution)
+    if discretize:
+        values = np.where(values >= 0, 1.0, -1.0)
+    ax.imshow(
+        colors_of(values, HEATMAP_ALPHA),
+        origin="lower",
+        extent=(*DOMAIN, *DOMAIN),
+        interpolation="nearest" if discretize else "bilinear",
+        zorder=1,
+    )
+    _draw_points(ax, view.train, "white", size)
+    if show_test:
+        _draw_points(ax, view.test, "black", size)
+    ax.set_xlim(*DOMAIN)
+    ax.set_ylim(*DOMAIN)
+    ax.set_aspect("equal")
+    ax.set_xticks(range(-6, 7, 2))
+    ax.set_yticks(range(-6, 7, 2))
+    ax.tick_params(labelsize=8, length=3, pad=2)
+    ax.set_xlabel("$X_1$", fontsize=9, labelpad=1)
+    ax.set_ylabel("$X_2$", fontsize=9, labelpad=1)
+
+
+def _draw_legend(ax: Any) -> None:
+    """The colour scale of the network's output, -1 (orange) to +1 (blue)."""
+    ax.imshow(
+        colors_of(np.linspace(-1, 1, 101)[None, :], HEATMAP_ALPHA),
+        extent=(-1, 1, 0, 1),
+        aspect="auto",
+    )
+    ax.set_yticks([])
+    ax.set_xticks([-1, 0, 1])
+    ax.tick_params(labelsize=8, length=2, pad=1)
+    ax.set_title("network output", fontsize=8, pad=2)
+
+
+def _default_title(source: Any, view: View) -> str:
+    title = view.title
+    if isinstance(source, Playground) and source.history["loss"]:
+        history = source.history
+        if source.classification:
+            title += f", test accuracy {history['test_accuracy'][-1]:.3f}"
+        title += (
+            f"\ntest loss {history['test_loss'][-1]:.3f}, training loss {history['loss'][-1]:.3f}"
+        )
+    return title
+
+
+def decision_boundary(
+    source: Any,
+    *,
+    train: Any = None,
+    test: Any = None,
+    features: Sequence[str] | None = None,
+    discretize: bool = False,
+    show_test: bool = True,
+    resolution: int = 100,
+    title: str | None = None,
+    ax: Any = None,
+) -> Any:
+    """The network's output over [-6, 6]² as an orange-white-blue heatmap, with the data on top.
+
+    Training points are edged in white, test points in black, as in the playground.
+
+    Args:
+        source: A `Playground`, or a fitted `Sequential` on points of the plane.
+        train: (x, y) training points, for a Sequential source. Defaults to None.
+        test: (x, y) test points, for a Sequential source. Defaults to None.
+        features: Names of the model's input features, for a Sequential source. Defaults to None
+            (x1, x2).
+        discretize: Colour only the sign of the output (the playground's "discretize output").
+            Defaults to False.
+        show_test: Draw the test points. Defaults to True.
+        resolution: Grid points per axis. Defaults to 100 (the playground's density).
+        title: Defaults to None: the dataset, epoch, test accuracy and losses.
+        ax: Draw into this matplotlib Axes instead of a new 5 x 5 inch figure (with a colour
+            scale under the plane). Defaults to None.
+
+    Returns:
+        The matplotlib Figure (500 x 500 pixels when new).
+    """
+    view = view_of(source, train, test, features)
+    if ax is None:
+        fig = new_figure(5, 5)
+        ax = fig.add_axes((0.12, 0.15, 0.8, 0.74))
+        _draw_legend(fig.add_axes((0.32, 0.035, 0.4, 0.022)))
+    _draw_boundary(ax, view, discretize, show_test, resolution, size=16)
+    ax.set_title(_default_title(source, view) if title is None else title, fontsize=10)
+    return ax.figure
+
+
+# -- what every neuron computes ---------------------------------------------------------------
+def _display(values: np.ndarray, feature: bool) -> np.ndarray:
+    """Inputs are shown scaled to [-1, 1] (x1 is a gradient); neurons clamped, as the playground."""
+    if feature:
+        top = np.max(np.abs(values))
+        return values / top if top > 0 else values
+    return values
+
+
+def _layer_labels(view: View) -> list[list[str]]:
+    labels = [[TEX[name] for name in view.feature_names]]
+    hidden = view.weights[:-1]
+    for i, (kernel, _) in enumerate(hidden):
+        labels.append([f"layer {i + 1}, neuron {j + 1}" for j in range(kernel.shape[1])])
+    labels.append(["output"])
+    return labels
+
+
+def neuron_grid(
+    source: Any,
+    *,
+    features: Sequence[str] | None = None,
+    resolution: int = 60,
+    title: str | None = None,
+) -> Any:
+    """A grid of small heatmaps: what each input, each hidden neuron and the output computes.
+
+    Row 0 shows the input features (each scaled to [-1, 1]), then one row per hidden layer, then
+    the output, all over [-6, 6]², coloured from -1 (orange) to +1 (blue) and clamped.
+
+    Args:
+        source: A `Playground`, or a fitted `Sequential` on points of the plane.
+        features: Names of the model's input features, for a Sequential source. Defaults to None
+            (x1, x2).
+        resolution: Grid points per axis of each map. Defaults to 60.
+        title: Defaults to None: "What each neuron computes" and the dataset and epoch.
+
+    Returns:
+        The matplotlib Figure, 1.5 inches per map plus margins.
+    """
+    view = view_of(source, features=features)
+    points, _ = grid_points(resolution)
+    outputs = view.neurons(points)
+    labels = _layer_labels(view)
+    rows, cols = len(outputs), max(out.shape[1] for out in outputs)
+    cell = 1.5
+    fig = new_figure(cols * cell + 0.9, rows * cell + 0.5)
+    row_names = ["inputs"] + [f"hidden {i}" for i in range(1, rows - 1)] + ["output"]
+    width, height = fig.get_size_inches()
+    for r, (out, names) in enumerate(zip(outputs, labels)):
+        for c in range(out.shape[1]):
+            left = (0.8 + c * cell + 0.12) / width
+            bottom = 1 - (0.45 + (r + 1) * cell - 0.1) / height
+            ax = fig.add_axes((left, bottom, (cell - 0.24) / width, (cell - 0.34) / height))
+            values = _display(out[:, c], feature=r == 0).reshape(resolution, resolution)
+            ax.imshow(colors_of(values), origin="lower", extent=(*DOMAIN, *DOMAIN))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(names[c], fontsize=7 if r else 9, pad=2)
+        y = 1 - (0.45 + (r + 0.5) * cell) / height
+        fig.text(0.1 / width, y, row_names[r], rotation=90, va="center", fontsize=9)
+    if title is None:
+        title = f"What each neuron computes ({view.title})"
+    fig.suptitle(title, fontsize=10, y=1 - 0.12 / height)
+    return fig
+
+
+# -- the network diagram ----------------------------------------------------------------------
+def _draw_network(ax: Any, view: View, resolution: int) -> None:
+    _, _, patches = matplotlib_parts()
+    sizes = [len(view.feature_names)] + [kernel.shape[1] for kernel, _ in view.weights]
+    spacing = 1.4  # vertical distance between nodes, in node sizes
+    tallest = max(sizes)
+    positions = [
+        [(3.2 * i, ((tallest - 1) / 2 - j - (tallest - n) / 2) * spacing) for j in range(n)]
+        for i, n in enumerate(sizes)
+    ]
+    half = 0.5  # half the side of a node
+    cmap = colormap()
+    # links: width and colour from the weight (playground: width 1-10 px for |w| in 0-5)
+    for layer, (kernel, _) in enumerate(view.weights):
+        for i, (x0, y0) in enumerate(positions[layer]):
+            for j, (x1, y1) in enumerate(positions[layer + 1]):
+                w = float(kernel[i, j])
+                ax.plot(
+                    [x0 + half, x1 - half],
+                    [y0, y1],
+                    color=cmap((np.clip(w, -1, 1) + 1) / 2),
+                    linewidth=0.5 + 4.5 * min(abs(w) / 5, 1),
+                    zorder=1,
+                    solid_capstyle="butt",
+                )
+    # nodes: what each one computes, as a small heatmap; biases as a small square
+    points, _ = grid_points(resolution)
+    outputs = view.neurons(points)
+    for layer, (column, out) in enumerate(zip(positions, outputs)):
+        for k, (x, y) in enumerate(column):
+            values = _display(out[:, k], feature=layer == 0).reshape(resolution, resolution)
+            extent = (x - half, x + half, y - half, y + half)
+            ax.imshow(colors_of(values), origin="lower", extent=extent, zorder=2)
+            box = {"edgecolor": "#555555", "zorder": 3}
+            ax.add_patch(patches.Rectangle((x - half, y - half), 1, 1, fill=False, lw=0.6, **box))
+            if layer == 0:
+                name = TEX[view.feature_names[k]]
+                ax.text(x - half - 0.15, y, name, ha="right", va="center", fontsize=9)
+            else:
+                bias = float(view.weights[layer - 1][1][k])
+                colour = cmap((np.clip(bias, -1, 1) + 1) / 2)
+                corner = (x - half - 0.22, y - half)
+                ax.add_patch(patches.Rectangle(corner, 0.18, 0.18, facecolor=colour, lw=0.4, **box))
+    top = max(y for column in positions for _, y in column) + half
+    for layer, column in enumerate(positions):
+        n = len(column)
+        if layer == 0:
+            label = f"{n} feature{'s' * (n > 1)}"
+        elif layer == len(positions) - 1:
+            label = "output"
+        else:
+            label = f"{n} neuron{'s' * (n > 1)}"
+        ax.text(column[0][0], top + 0.35, label, ha="center", va="bottom", fontsize=9)
+    bottom = min(y for column in positions for _, y in column) - half
+    ax.set_xlim(-1.9, 3.2 * (len(sizes) - 1) + 0.8)
+    ax.set_ylim(bottom - 0.3, top + 1.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def network_diagram(
+    source: Any, *, features: Sequence[str] | None = None, resolution: int = 30, ax: Any = None
+) -> Any:
+    """The network as the playground draws it: nodes show what they compute, links their weight.
+
+    A link's colour is its weight (orange negative, blue positive) and its width grows with |w|
+    (saturating at 5); the small square at a node's lower left is its bias.
+
+    Args:
+        source: A `Playground`, or a fitted `Sequential` on points of the plane.
+        features: Names of the model's input features, for a Sequential source. Defaults to None
+            (x1, x2).
+        resolution: Grid points per axis of each node's map. Defaults to 30.
+        ax: Draw into this matplotlib Axes instead of a new figure. Defaults to None.
+
+    Returns:
+        The matplotlib Figure (when new: 1.6 inches per layer wide, 0.75 inch per node high).
+    """
+    view = view_of(source, features=features)
+    if ax is None:
+        sizes = [len(view.feature_names)] + [kernel.shape[1] for kernel, _ in view.weights]
+        fig = new_figure(1.6 * len(sizes) + 1.0, 0.75 * max(sizes) + 1.2)
+        ax = fig.add_axes((0.02, 0.02, 0.96, 0.96))
+    _draw_network(ax, view, resolution)
+    return ax.figure
+
+
+# -- loss curves ------------------------------------------------------------------------------
+def _draw_curves(ax: Any, histories: Mapping[str, Mapping[str, Sequence[float]]]) -> None:
+    single = len(histories) == 1
+    for i, (name, history) in enumerate(histories.items()):
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        if single:  # the playground's colours: test loss black, training loss grey
+            ax.plot(epochs, history["test_loss"], color="black", label="test loss")
+            ax.plot(epochs, history["loss"], color="#777777", label="training loss")
+        else:
+            color = f"C{i % 10}"
+            ax.plot(epochs, history["test_loss"], color=color, label=f"{name}: test")
+            ax.plot(
+                epochs,
+                history["loss"],
+                color=color,
+                linestyle="--",
+                linewidth=1,
+                label=f"{name}: training",
+            )
+    ax.set_xlabel("epoch", fontsize=9)
+    ax.set_ylabel("loss", fontsize=9)
+    ax.set_ylim(bottom=0)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7 if not single else 8, frameon=False)
+
+
+def loss_curves(source: Any, *, title: str | None = None, ax: Any = None) -> Any:
+    """Training and test loss after each epoch.
+
+    Args:
+        source: A `Playground`, a history dict {"loss": [...], "test_loss": [...]}, or a mapping
+            {label: Playground or history} to compare several runs (test solid, training dashed).
+        title: Defaults to None: the last losses, or nothing when comparing.
+        ax: Draw into this matplotlib Axes instead of a new 6 x 3.5 inch figure. Defaults to None.
+
+    Returns:
+        The matplotlib Figure (600 x 350 pixels when new).
+    """
+
+    def history_of(item: Any) -> Mapping[str, Sequence[float]]:
+        history = item.history if isinstance(item, Playground) else item
+        if not isinstance(history, Mapping) or not {"loss", "test_loss"} <= set(history):
+            raise TypeError(
+                "loss_curves expects a Playground, a history with 'loss' and 'test_loss', or "
+                f"a mapping of them; got {type(item).__name__}"
+            )
+        return history
+
+    if isinstance(source, Playground) or (isinstance(source, Mapping) and "loss" in source):
+        histories = {"": history_of(source)}
+    elif isinstance(source, Mapping):
+        histories = {str(name): history_of(item) for name, item in source.items()}
+    else:
+        history_of(source)  # raises with the message
+        histories = {}
+    if ax is None:
+        fig = new_figure(6, 3.5)
+        ax = fig.add_axes((0.12, 0.15, 0.84, 0.72))
+    _draw_curves(ax, histories)
+    if title is None and len(histories) == 1:
+        history = next(iter(histories.values()))
+        title = (
+            f"test loss {history['test_loss'][-1]:.3f}, training loss {history['loss'][-1]:.3f}"
+            if history["loss"]
+            else "not trained yet"
+        )
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax.figure
+
+
+# -- everything at once -----------------------------------------------------------------------
+def overview(playground: Playground, *, discretize: bool = False) -> Any:
+    """The playground's screen: network diagram, decision boundary and loss curves side by side.
+
+    Args:
+        playground: A `Playground`.
+        discretize: Colour only the sign of the output. Defaults to False.
+
+    Returns:
+        The matplotlib Figure, 13 x 5.5 inches (1300 x 550 pixels).
+    """
+    if not isinstance(playground, Playground):
+        raise TypeError(f"overview expects a Playground, got {type(playground).__name__}")
+    fig = new_figure(13, 5.5)
+    network_diagram(playground, ax=fig.add_axes((0.01, 0.04, 0.47, 0.86)))
+    decision_boundary(playground, discretize=discretize, ax=fig.add_axes((0.5, 0.16, 0.22, 0.7)))
+    _draw_legend(fig.add_axes((0.56, 0.05, 0.1, 0.02)))
+    loss_curves(playground, title="loss", ax=fig.add_axes((0.78, 0.3, 0.2, 0.45)))
+    pg = playground
+    net = "-".join(str(n) for n in (len(pg.feature_names), *pg.hidden, 1))
+    fig.suptitle(
+        f"{pg.dataset}: network {net}, {pg.activation}, learning rate {pg.learning_rate:g}, "
+        f"{pg.mode} mode",
+        fontsize=11,
+    )
+    return fig

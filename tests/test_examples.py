@@ -1,0 +1,114 @@
+"""Every program in examples/ runs to completion (with short epoch counts) and saves its pictures.
+
+Examples 01-06 need matplotlib; example 07 needs the MNIST files in $FASTMLP_DATA/mnist/.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import fastmlp
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def example(name: str) -> dict:
+    """The example's module namespace, loaded without running its command line."""
+    return runpy.run_path(str(EXAMPLES / name), run_name="example")
+
+
+def read_png(path: Path):
+    mpimg = pytest.importorskip("matplotlib.image")
+    assert path.is_file(), f"{path.name} was not written"
+    return mpimg.imread(path)
+
+
+@pytest.fixture(autouse=True)
+def needs_matplotlib(request):
+    if "mnist" not in request.node.name:
+        pytest.importorskip("matplotlib")
+
+
+def test_01_logistic_regression_prints_weights_and_saves_the_boundary(tmp_path, capsys):
+    result = example("01_logistic_regression.py")["main"](epochs=10, out=tmp_path)
+    assert result["test_accuracy"] > 0.95
+    assert result["w1"] > 0 and result["w2"] > 0  # blue sits at (2, 2)
+    assert "w1 = " in capsys.readouterr().out
+    assert read_png(tmp_path / "01_logistic_regression.png").shape[:2] == (500, 500)
+
+
+def test_02_three_noisy_runs_find_similar_weights(tmp_path):
+    rows = example("02_logistic_regression_noise.py")["main"](epochs=10, out=tmp_path)
+    assert len(rows) == 3
+    assert all(0 < row["angle"] < 90 for row in rows)  # w points into the first quadrant
+    assert read_png(tmp_path / "02_logistic_regression_noise.png").shape[:2] == (540, 1500)
+
+
+def test_03_circle_needs_a_hidden_layer_or_squared_features(tmp_path):
+    results = example("03_circle_hidden_neurons.py")["main"](epochs=40, out=tmp_path)
+    accuracies = list(results.values())
+    assert accuracies[0] < 0.75 and accuracies[2] > 0.95
+    read_png(tmp_path / "03_circle.png")
+    read_png(tmp_path / "03_circle_neurons.png")
+
+
+def test_04_spiral_runs_both_networks(tmp_path):
+    results = example("04_spiral_wider_network.py")["main"](epochs=20, out=tmp_path)
+    assert len(results) == 2
+    read_png(tmp_path / "04_spiral.png")
+    assert read_png(tmp_path / "04_spiral_overview.png").shape[:2] == (550, 1300)
+
+
+def test_05_compares_four_activations(tmp_path):
+    results = example("05_activations_deep_net.py")["main"](epochs=40, out=tmp_path)
+    assert list(results) == ["linear", "sigmoid", "relu", "tanh"]
+    assert results["relu"] > 0.9 and results["linear"] < 0.75
+    read_png(tmp_path / "05_activations.png")
+
+
+def test_06_zero_initialisation_learns_nothing_with_tanh(tmp_path, capsys):
+    results = example("06_zero_initialisation.py")["main"](epochs=30, out=tmp_path)
+    assert results["zeros, tanh"] < 0.6
+    assert "every weight still 0: True" in capsys.readouterr().out
+    read_png(tmp_path / "06_zero_init.png")
+    read_png(tmp_path / "06_zero_init_neurons.png")
+
+
+def test_an_example_runs_as_a_script_with_its_options(tmp_path):
+    script = EXAMPLES / "01_logistic_regression.py"
+    env = dict(os.environ)
+    package_dir = str(Path(fastmlp.__file__).resolve().parents[1])  # the fastmlp this test uses
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_dir, env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, str(script), "--epochs", "2", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "01_logistic_regression.png").is_file()
+
+
+def test_07_keras_mnist_one_epoch(monkeypatch, capsys):
+    root = os.environ.get("FASTMLP_DATA")
+    if not root:
+        pytest.skip("FASTMLP_DATA is not set: point it at a folder holding mnist/")
+    missing = [f for f in MNIST_FILES if not (Path(root) / "mnist" / f).is_file()]
+    if missing:
+        pytest.skip(f"FASTMLP_DATA={root}: mnist/ lacks {', '.join(missing)}")
+    monkeypatch.setattr(sys, "argv", ["07_keras_mnist.py"])
+    accuracy = example("07_keras_mnist.py")["main"](epochs=1, verbose=0)
+    assert accuracy > 0.9
+    assert "Total params" in capsys.readouterr().out

@@ -1,0 +1,355 @@
+"""Tests for fastmlp.playground: feature crosses, the Playground experiment, pictures and the CLI.
+
+The training rule is checked against a NumPy step of the playground's own rule (nn.ts); learning
+is checked on the lecture's cases; pictures are read back from PNG and their pixels inspected.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import fastmlp as fm
+import numpy as np
+import pytest
+from fastmlp.datasets import playground as pgd
+from fastmlp.playground import Playground, features, layer_outputs
+from fastmlp.playground.__main__ import main as cli_main
+
+ORANGE = np.array([245, 147, 34]) / 255
+BLUE = np.array([8, 119, 189]) / 255
+ALPHA = 160 / 255  # the playground's heatmap opacity over white
+
+
+# -- features -----------------------------------------------------------------------------------
+def test_features_compute_each_cross_in_the_order_given():
+    x = np.array([[1.5, -2.0], [0.0, 3.0]])
+    out = features(x, ["sin(x2)", "x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)"])
+    a, b = x[:, 0], x[:, 1]
+    expected = np.stack([np.sin(b), a, b, a**2, b**2, a * b, np.sin(a)], axis=1)
+    np.testing.assert_allclose(out, expected)
+
+
+def test_features_accept_the_playgrounds_ids_and_other_spellings():
+    x = np.array([[2.0, 3.0]])
+    for spelling in ["xSquared", "X1**2", "x1²", " x1 ^ 2 "]:
+        np.testing.assert_allclose(features(x, [spelling]), [[4.0]])
+    np.testing.assert_allclose(features(x, ["x", "y", "xTimesY", "sinY"]), [[2, 3, 6, np.sin(3)]])
+
+
+def test_features_reject_unknown_names_duplicates_and_wrong_shapes():
+    with pytest.raises(ValueError, match=r"Unknown feature 'x3'\. Expected some of: x1, x2"):
+        features(np.zeros((1, 2)), ["x3"])
+    with pytest.raises(ValueError, match="once"):
+        features(np.zeros((1, 2)), ["x1", "x"])
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        features(np.zeros((3, 3)), ["x1"])
+    with pytest.raises(TypeError, match="list of feature names"):
+        features(np.zeros((1, 2)), "x1")
+
+
+# -- the experiment -----------------------------------------------------------------------------
+def test_playground_builds_data_split_and_network_from_its_settings():
+    pg = Playground("xor", features=["x1", "x2", "x1*x2"], hidden=(3, 2), ratio=0.7, seed=1)
+    assert pg.x_train.shape == (350, 2) and pg.x_test.shape == (150, 2)
+    assert set(np.unique(pg.y_train)) == {-1.0, 1.0}
+    assert [layer.units for layer in pg.model.layers] == [3, 2, 1]
+    assert pg.model.input_shape == (None, 3)
+    assert pg.history == {"loss": [], "test_loss": [], "accuracy": [], "test_accuracy": []}
+    assert "xor" in repr(pg) and "3-3-2-1" in repr(pg)
+
+
+def test_playground_mode_uses_tanh_output_sgd_at_half_rate_and_the_playgrounds_init():
+    pg = Playground("circle", hidden=(5, 4), learning_rate=0.1, seed=0)
+    assert pg.model.layers[-1].activation.__name__ == "tanh"
+    assert isinstance(pg.model.optimizer, fm.optimizers.SGD)
+    assert pg.model.optimizer.learning_rate == pytest.approx(0.05)
+    kernels = np.concatenate([k.ravel() for k, _ in pg.weights])
+    biases = np.concatenate([b for _, b in pg.weights])
+    assert np.all(np.abs(kernels) <= 0.5) and kernels.std() > 0.2  # U(-0.5, 0.5)
+    np.testing.assert_allclose(biases, 0.1)
+
+
+def test_modern_mode_uses_sigmoid_cross_entropy_adam_and_glorot():
+    pg = Playground("circle", hidden=(8,), mode="modern", seed=0)
+    assert pg.model.layers[-1].activation.__name__ == "sigmoid"
+    assert isinstance(pg.model.loss, fm.losses.BinaryCrossentropy)
+    assert isinstance(pg.model.optimizer, fm.optimizers.Adam)
+    kernel, bias = pg.weights[0]
+    assert np.all(np.abs(kernel) <= np.sqrt(6 / (2 + 8))) and not bias.any()
+
+
+def test_zero_init_sets_every_weight_and_bias_to_zero():
+    pg = Playground("circle", hidden=(3,), init="zeros", seed=0)
+    assert all(not k.any() and not b.any() for k, b in pg.weights)
+
+
+@pytest.mark.parametrize("regularization", ["l2", "l1"])
+def test_playground_step_matches_the_playgrounds_rule(regularization):
+    """One batch: w -= lr·mean(dE/dw) + lr·rate·R'(w) with E = ½(o - y)², biases unregularised."""
+    lr, rate = 0.3, 0.05
+    pg = Playground(
+        "circle",
+        hidden=(3,),
+        learning_rate=lr,
+        regularization=regularization,
+        regularization_rate=rate,
+        n_samples=40,
+        batch_size=20,  # the 20 training points make one batch
+        seed=2,
+    )
+    (w1, b1), (w2, b2) = [(k.astype(np.float64), b.astype(np.float64)) for k, b in pg.weights]
+    x, y = pg.x_train, pg.y_train[:, None]
+    h = np.tanh(x @ w1 + b1)
+    o = np.tanh(h @ w2 + b2)
+    dz2 = (o - y) * (1 - o**2)  # dE/do = o - y for E = ½(o - y)²
+    dz1 = (dz2 @ w2.T) * (1 - h**2)
+    n = len(x)
+    penalty = (lambda w: w) if regularization == "l2" else np.sign  # L2 = ½w², L1 = |w|
+    expected = [
+        w1 - lr * (x.T @ dz1) / n - lr * rate * penalty(w1),
+        b1 - lr * dz1.mean(axis=0),
+        w2 - lr * (h.T @ dz2) / n - lr * rate * penalty(w2),
+        b2 - lr * dz2.mean(axis=0),
+    ]
+    pg.fit(1)
+    for got, want in zip(pg.model.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_history_grows_by_one_entry_per_epoch_and_matches_the_engines_predictions():
+    pg = Playground("gauss", hidden=(2,), seed=3).fit(4).fit(3)
+    assert pg.epoch == 7
+    assert all(len(values) == 7 for values in pg.history.values())
+    out = pg.model.predict(features(pg.x_test, ["x1", "x2"]), verbose=0)[:, 0]
+    assert pg.history["test_loss"][-1] == pytest.approx(0.5 * np.mean((out - pg.y_test) ** 2), 1e-5)
+    assert pg.history["test_accuracy"][-1] == pytest.approx(np.mean(np.sign(out) == pg.y_test))
+    assert pg.evaluate() == pytest.approx({key: v[-1] for key, v in pg.history.items()})
+
+
+def test_modern_mode_reports_cross_entropy_and_predicts_on_the_pm1_scale():
+    pg = Playground("gauss", hidden=(), mode="modern", seed=0).fit(5)
+    p = pg.model.predict(features(pg.x_test, ["x1", "x2"]), verbose=0)[:, 0]
+    np.testing.assert_allclose(pg.predict(pg.x_test), 2 * p - 1, atol=1e-5)
+    t = (pg.y_test > 0).astype(float)
+    bce = -np.mean(t * np.log(np.clip(p, 1e-7, 1)) + (1 - t) * np.log(np.clip(1 - p, 1e-7, 1)))
+    assert pg.history["test_loss"][-1] == pytest.approx(bce, rel=1e-4)
+
+
+def test_same_seed_gives_the_same_experiment():
+    a = Playground("spiral", hidden=(4,), noise=0.2, mode="modern", seed=11).fit(5)
+    b = Playground("spiral", hidden=(4,), noise=0.2, mode="modern", seed=11).fit(5)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert a.history == b.history
+
+
+def test_data_seed_keeps_the_data_while_seed_changes_the_initial_weights():
+    a = Playground("gauss", hidden=(2,), seed=1, data_seed=5)
+    b = Playground("gauss", hidden=(2,), seed=2, data_seed=5)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert not np.array_equal(a.weights[0][0], b.weights[0][0])
+
+
+def test_layer_outputs_agree_with_the_engine():
+    pg = Playground("circle", hidden=(4, 3), activation="relu", seed=0).fit(2)
+    inputs = features(pg.x_test, ["x1", "x2"])
+    outputs = layer_outputs(pg.model, inputs)
+    assert [o.shape[1] for o in outputs] == [2, 4, 3, 1]
+    np.testing.assert_allclose(outputs[-1], pg.model.predict(inputs, verbose=0), atol=1e-5)
+    assert all(np.all(o >= 0) for o in outputs[1:-1])  # ReLU layers
+
+
+def test_neuron_outputs_list_features_hidden_layers_and_output():
+    pg = Playground("circle", features=["x1^2", "x2^2", "x1"], hidden=(2,), seed=0)
+    points = np.array([[1.0, 2.0], [-3.0, 0.5]])
+    inputs, hidden, output = pg.neuron_outputs(points)
+    np.testing.assert_allclose(inputs, [[1, 4, 1], [9, 0.25, -3]])
+    assert hidden.shape == (2, 2)
+    np.testing.assert_allclose(output[:, 0], pg.predict(points))
+
+
+def test_spiral_is_learned_by_an_8_8_tanh_network_on_x1_x2():
+    for seed in range(3):
+        pg = Playground(
+            "spiral", features=["x1", "x2"], hidden=(8, 8), activation="tanh",
+            mode="modern", learning_rate=0.01, seed=seed,
+        ).fit(800)  # fmt: skip
+        assert pg.history["test_accuracy"][-1] >= 0.9, f"seed {seed}"
+
+
+def test_circle_stays_near_chance_without_hidden_layers():
+    for seed in range(3):
+        pg = Playground("circle", hidden=(), seed=seed).fit(200)
+        assert pg.history["test_accuracy"][-1] <= 0.7, f"seed {seed}"
+
+
+def test_circle_is_learned_without_hidden_layers_from_squared_features():
+    for seed in range(3):
+        pg = Playground("circle", features=["x1^2", "x2^2"], hidden=(), seed=seed).fit(100)
+        assert pg.history["test_accuracy"][-1] >= 0.95, f"seed {seed}"
+
+
+def test_regression_reports_losses_but_no_accuracy():
+    pg = Playground("reg_plane", hidden=(), seed=0).fit(20)
+    assert set(pg.history) == {"loss", "test_loss"}
+    assert pg.model.layers[-1].activation.__name__ == "linear"
+    assert pg.history["test_loss"][-1] < 1e-3  # the target is linear in x1, x2
+    with pytest.raises(ValueError, match="classification"):
+        pg.accuracy(pg.x_test, pg.y_test)
+
+
+def test_custom_data_with_01_labels_is_classification_on_pm1_labels():
+    x, y = pgd.gauss(n_samples=200, seed=0, labels="01")
+    pg = Playground((x, y), hidden=(), seed=0).fit(20)
+    assert pg.dataset == "custom" and pg.classification
+    assert set(np.unique(pg.y_train)) == {-1.0, 1.0}
+    assert pg.history["test_accuracy"][-1] > 0.95
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"dataset": "moons"}, ValueError, "Unknown playground dataset"),
+        ({"mode": "keras"}, ValueError, "mode must be one of playground, modern"),
+        ({"init": "he"}, ValueError, "init must be one of"),
+        ({"regularization": "l3"}, ValueError, "regularization must be one of l1, l2"),
+        ({"hidden": (4, 0)}, ValueError, "positive integers"),
+        ({"features": ["x1", "cos(x1)"]}, ValueError, "Unknown feature"),
+        ({"activation": "swish"}, ValueError, "Unknown activation"),
+        ({"dataset": (np.zeros((3, 3)), np.zeros(3))}, ValueError, r"shape \(n, 2\)"),
+    ],
+)
+def test_playground_rejects_bad_settings(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Playground(**kwargs)
+
+
+# -- pictures -----------------------------------------------------------------------------------
+def png(fig, tmp_path, name="picture.png"):
+    """Save `fig`, read the file back: an (height, width, 3) float array."""
+    mpimg = pytest.importorskip("matplotlib.image")
+    path = tmp_path / name
+    fig.savefig(path)
+    return mpimg.imread(path)[..., :3]
+
+
+def share(image, colour, tol=0.03):
+    """Fraction of pixels within `tol` of `colour` in every channel."""
+    return float(np.mean(np.all(np.abs(image - colour) <= tol, axis=-1)))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    pytest.importorskip("matplotlib")
+    return Playground("circle", hidden=(4, 2), seed=0).fit(60)
+
+
+def test_decision_boundary_png_has_the_playgrounds_colours(trained, tmp_path):
+    from fastmlp.playground import decision_boundary
+
+    image = png(decision_boundary(trained, discretize=True), tmp_path)
+    assert image.shape == (500, 500, 3)
+    # heatmap: orange outside, blue inside, both at the playground's opacity over white
+    assert share(image, ALPHA * ORANGE + (1 - ALPHA), tol=0.01) > 0.1
+    assert share(image, ALPHA * BLUE + (1 - ALPHA), tol=0.01) > 0.03
+    # points: full colours
+    assert share(image, ORANGE, tol=0.06) > 0.002
+    assert share(image, BLUE, tol=0.06) > 0.002
+    assert share(image, np.zeros(3), tol=0.1) > 0.002  # black edges of test points
+
+
+def test_decision_boundary_of_a_sequential_model(tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import decision_boundary
+
+    x, y = pgd.gauss(n_samples=200, seed=0)
+    model = fm.Sequential([fm.layers.Input(shape=(2,)), fm.layers.Dense(1)], seed=0)
+    model.compile(optimizer=fm.optimizers.SGD(0.05), loss="logistic")
+    model.fit(x, y, batch_size=10, epochs=5, verbose=0)
+    image = png(decision_boundary(model, train=(x, y), title="logistic"), tmp_path)
+    assert image.shape == (500, 500, 3)
+    assert share(image, ALPHA * ORANGE + (1 - ALPHA), tol=0.04) > 0.05
+    assert share(image, ALPHA * BLUE + (1 - ALPHA), tol=0.04) > 0.05
+
+
+def test_neuron_grid_png_has_one_map_per_unit(trained, tmp_path):
+    from fastmlp.playground import neuron_grid
+
+    image = png(neuron_grid(trained), tmp_path)
+    # rows: inputs, 2 hidden layers, output; 4 columns (the widest layer); 1.5 inch per map
+    assert image.shape == (int((4 * 1.5 + 0.5) * 100), int((4 * 1.5 + 0.9) * 100), 3)
+    assert share(image, ORANGE, tol=0.04) > 0.01 and share(image, BLUE, tol=0.04) > 0.01
+
+
+def test_network_diagram_png_shows_nodes_and_coloured_links(trained, tmp_path):
+    from fastmlp.playground import network_diagram
+
+    image = png(network_diagram(trained), tmp_path)
+    assert image.shape == (int(0.75 * 4 * 100 + 120), int(1.6 * 4 * 100 + 100), 3)
+    assert share(image, ORANGE, tol=0.06) > 0.002 and share(image, BLUE, tol=0.06) > 0.002
+    assert share(image, np.ones(3), tol=0.01) > 0.5  # a white page
+
+
+def test_loss_curves_png_draws_test_black_and_training_grey(trained, tmp_path):
+    from fastmlp.playground import loss_curves
+
+    image = png(loss_curves(trained), tmp_path)
+    assert image.shape == (350, 600, 3)
+    assert share(image, np.zeros(3), tol=0.05) > 0.002
+    assert share(image, np.full(3, 0x77 / 255), tol=0.03) > 0.001
+    compared = png(loss_curves({"a": trained, "b": trained.history}), tmp_path, "two.png")
+    assert share(compared, np.array([31, 119, 180]) / 255, tol=0.05) > 1e-4  # C0 blue
+    assert share(compared, np.array([255, 127, 14]) / 255, tol=0.05) > 1e-4  # C1 orange
+
+
+def test_overview_png_is_the_playgrounds_screen(trained, tmp_path):
+    from fastmlp.playground import overview
+
+    image = png(overview(trained, discretize=True), tmp_path)
+    assert image.shape == (550, 1300, 3)
+    assert share(image, ALPHA * ORANGE + (1 - ALPHA), tol=0.01) > 0.01
+
+
+def test_pictures_explain_how_to_install_matplotlib(monkeypatch):
+    from fastmlp.playground import decision_boundary
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    with pytest.raises(ImportError, match=r'pip install "fastmlp\[plot\]"'):
+        decision_boundary(Playground("circle", seed=0))
+
+
+def test_importing_the_playground_does_not_import_matplotlib():
+    code = "import sys, fastmlp.playground; print(sys.modules.get('matplotlib') is not None)"
+    package_dir = str(Path(fm.__file__).resolve().parents[1])  # the fastmlp under test
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([package_dir, os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "False"
+
+
+# -- command line -------------------------------------------------------------------------------
+def test_cli_trains_prints_progress_and_saves_a_picture(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "spiral.png"
+    args = ["--dataset", "spiral", "--hidden", "8,8", "--activation", "tanh", "--epochs", "20"]
+    assert cli_main([*args, "--seed", "0", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "epoch 20/20" in text and "final after 20 epochs" in text and "test loss" in text
+    assert out.stat().st_size > 10_000
+
+
+def test_cli_accepts_no_hidden_layer_and_rejects_bad_sizes(capsys):
+    assert cli_main(["--hidden", "0", "--features", "x1^2,x2^2", "--epochs", "3", "--quiet"]) == 0
+    assert "final after 3 epochs" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--hidden", "8,x"])
+    assert exit_info.value.code == 2
+    assert "units per hidden layer" in capsys.readouterr().err
