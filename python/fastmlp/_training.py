@@ -113,6 +113,7 @@ def fit(
     self._set_accuracy_rule(y)
 
     n = x.shape[0]
+    batch_size = min(batch_size, n)  # a batch larger than the data is the whole data
     steps = math.ceil(n / batch_size)
     cbs = callbacks_module.CallbackList(
         callbacks,
@@ -143,7 +144,10 @@ def fit(
         if val is not None and (epoch + 1) % validation_freq == 0:
             self._set_accuracy_rule(val[1])
             logs.update(
-                self._logs(_sums(engine.evaluate(val[0], val[1], val_batch_size)), prefix="val_")
+                self._logs(
+                    _sums(engine.evaluate(val[0], val[1], min(val_batch_size, val[0].shape[0]))),
+                    prefix="val_",
+                )
             )
             self._set_accuracy_rule(y)
         cbs.on_epoch_end(epoch, logs)
@@ -195,7 +199,7 @@ def evaluate(
         callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
     )
     cbs.on_test_begin()
-    logs = self._logs(_sums(self._engine.evaluate(x, y, batch_size)))
+    logs = self._logs(_sums(self._engine.evaluate(x, y, min(batch_size, x.shape[0]))))
     cbs.on_test_batch_end(n_steps - 1, logs)
     cbs.on_test_end(logs)
     return _result(logs, return_dict)
@@ -227,7 +231,7 @@ def predict(
     )
     cbs.on_predict_begin()
     # Rows are independent, so blocks larger than batch_size give the same numbers, faster.
-    out = self._engine.predict(x, max(batch_size, 1024))
+    out = self._engine.predict(x, min(max(batch_size, 1024), x.shape[0]))
     cbs.on_predict_batch_end(n_steps - 1, {})
     cbs.on_predict_end()
     return out

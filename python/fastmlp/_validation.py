@@ -39,9 +39,13 @@ def as_float_array(x: Any, name: str, dtype: np.dtype, *, allow_empty: bool = Fa
         raise ValueError(f"{name} has no features: got shape {arr.shape}")
     if kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
-    out = np.ascontiguousarray(arr, dtype=dtype)
-    if kind in "iu" and not np.isfinite(out).all():  # int64 beyond float range
-        raise ValueError(f"{name} holds values too large for {dtype}")
+    with np.errstate(over="ignore"):  # overflow is reported below, as an error
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if kind in "iuf" and out.dtype != arr.dtype and not np.isfinite(out).all():
+        raise ValueError(
+            f"{name} holds values too large for {np.dtype(dtype).name} "
+            f"(largest {np.finfo(dtype).max:.3g}); rescale it or use dtype='float64'"
+        )
     return out
 
 

@@ -90,6 +90,11 @@ def _pythonify_logs(logs: Logs) -> Logs:
 def _flatten(callbacks: Any) -> list[Callback]:
     if isinstance(callbacks, (list, tuple)):
         return [cb for item in callbacks for cb in _flatten(item)]
+    if not isinstance(callbacks, Callback):
+        raise TypeError(
+            f"callbacks must hold fastmlp.callbacks.Callback objects, got {type(callbacks).__name__} "
+            f"{callbacks!r}"
+        )
     return [callbacks]
 
 

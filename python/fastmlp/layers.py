@@ -145,6 +145,11 @@ class Layer:
 
     def set_weights(self, weights: list[Any]) -> None:
         """Replace the weights; shapes must match `get_weights()`."""
+        if self._model is None or not self._model.built:
+            raise ValueError(
+                f"layer {self.name!r} is not built yet: add it to a model with a known input shape "
+                "(or fit the model once) before setting its weights"
+            )
         shapes = self._shapes()
         if not isinstance(weights, (list, tuple)):
             raise TypeError(f"weights must be a list of arrays, got {type(weights).__name__}")

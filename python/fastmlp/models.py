@@ -119,6 +119,14 @@ class Sequential:
     def get_layer(self, name: str | None = None, index: int | None = None) -> layers_module.Layer:
         """A layer by name or index."""
         if index is not None:
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, int)
+                or not -len(self._layers) <= index < len(self._layers)
+            ):
+                raise ValueError(
+                    f"get_layer: index {index!r} is out of range: the model has {len(self._layers)} layers"
+                )
             return self._layers[index]
         for layer in self._layers:
             if layer.name == name:
@@ -440,6 +448,50 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name}, layers={len(self._layers)}, built={self.built}>"
+
+    # -- saving (the file format and its checks live in saving.py) ----------------------------
+    def save(self, filepath: Any, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Save architecture, weights, compile settings and optimizer state to one file.
+
+        Args:
+            filepath: Where to write, e.g. "model.fastmlp". Written to a temporary file, then
+                renamed into place.
+            overwrite: Replace an existing file. Defaults to True.
+            include_optimizer: Save the optimizer state so training resumes exactly. Defaults to
+                True.
+        """
+        from fastmlp import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save only the weights, for `load_weights`.
+
+        Args:
+            filepath: Where to write.
+            overwrite: Replace an existing file. Defaults to True.
+        """
+        from fastmlp import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any) -> None:
+        """Load weights saved by `save_weights` or `save`; the layer shapes must match."""
+        from fastmlp import saving
+
+        saving.load_weights(self, filepath)
+
+
+def load_model(filepath: Any, compile: bool = True) -> Sequential:
+    """Load a model written by `Sequential.save`; the file is checked fully before use.
+
+    Args:
+        filepath: The saved file.
+        compile: Restore the optimizer, loss, metrics and optimizer state. Defaults to True.
+    """
+    from fastmlp import saving
+
+    return saving.load_model(filepath, compile=compile)
 
 
 def model_from_json(text: str) -> Sequential:

@@ -15,6 +15,8 @@
 #include "fastmlp/regularizer.hpp"
 #include "fastmlp/types.hpp"
 
+#include <Eigen/StdVector>
+
 namespace fastmlp {
 
 enum class LayerKind : int { Dense = 0, Activation, Dropout };
@@ -116,10 +118,14 @@ class Network {
   std::vector<Layer> layers_;
   std::vector<Index> widths_;               // output width of each layer
   Vec<Scalar> params_, grads_;              // (n_params,)
-  std::vector<std::vector<Scalar>> acts_;   // per layer: (capacity, out) outputs a_l
-  std::vector<std::vector<Scalar>> gacts_;  // per layer: (capacity, out) dL/da_l
-  std::vector<std::vector<Scalar>> masks_;  // per Dropout layer: (capacity, out) keep / (1 - rate)
-  std::vector<Scalar> xbuf_, ybuf_;         // (capacity, in), (capacity, target_dim): a gathered batch
+  // Workspaces aligned for the widest vector registers: Eigen evaluates an unaligned head of an
+  // array expression with scalar code (std::exp, ...) that can differ in the last bit from its
+  // packet code, so unaligned buffers would make results depend on heap addresses.
+  using Buffer = std::vector<Scalar, Eigen::aligned_allocator<Scalar>>;
+  std::vector<Buffer> acts_;   // per layer: (capacity, out) outputs a_l
+  std::vector<Buffer> gacts_;  // per layer: (capacity, out) dL/da_l
+  std::vector<Buffer> masks_;  // per Dropout layer: (capacity, out) keep / (1 - rate)
+  Buffer xbuf_, ybuf_;         // (capacity, in), (capacity, target_dim): a gathered batch
   Index capacity_ = 0;
 
   LossKind loss_ = LossKind::MeanSquaredError;

@@ -1,0 +1,314 @@
+"""Saving and loading models: one zip file of JSON and raw `.npy` arrays, never pickle.
+
+A file (format "fastmlp", version 1) holds:
+
+    config.json          format and version, the model's `get_config()`, the compile settings, a
+                         manifest of the arrays (name, shape, dtype), the optimizer's step count and
+                         the state of the model's random generator
+    weights/0000.npy     the arrays of `model.get_weights()`, in order
+    optimizer/0000.npy   the optimizer's slot vectors (Adam's m and v, ...), when saved
+
+A save writes a temporary file in the target's folder, flushes and fsyncs it, then renames it over
+the target, so a crash or Ctrl-C during a save leaves the previous file as it was. A load checks
+every member's name, declared size, compression ratio and `.npy` header against the config before
+it reads the member, and builds the model only once every shape matches; anything wrong in the
+file is a ValueError that names the file and the problem, and no read is larger than the file.
+
+Example:
+    >>> model.save("mnist.fastmlp")
+    >>> model = fastmlp.models.load_model("mnist.fastmlp")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+import zipfile
+from typing import Any, Union
+
+import numpy as np
+
+from fastmlp import losses, metrics, models, optimizers
+from fastmlp._archive import FORMAT, VERSION, Archive
+
+__all__ = ["load_model", "load_weights", "save_model", "save_weights"]
+
+MAX_SLOTS = 8  # optimizer slot vectors (Adam with amsgrad has 3)
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # same bytes for the same model
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+# -- saving ------------------------------------------------------------------------------------
+
+
+def save_model(
+    model: models.Sequential,
+    filepath: PathLike,
+    overwrite: bool = True,
+    include_optimizer: bool = True,
+) -> None:
+    """Save the architecture, weights, compile settings and (optionally) the optimizer state.
+
+    Training resumes exactly after `load_model`: the optimizer's slots and step count and the
+    model's random generator (shuffling, dropout) are saved with the weights.
+
+    Args:
+        model: A `Sequential` model (built or not).
+        filepath: Where to write, e.g. "model.fastmlp".
+        overwrite: Replace an existing file. Defaults to True.
+        include_optimizer: Save the optimizer's state so training resumes exactly. Defaults to True.
+    """
+    _check_model(model)
+    weights = model.get_weights() if model.built else []
+    config: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": "model",
+        "model": model.get_config(),
+        "compile": None,
+        "weights": [],
+        "optimizer": None,
+        "rng_state": None,
+    }
+    members = _array_members(config["weights"], "weights", weights)
+    if model.compiled:
+        config["compile"] = {
+            "optimizer": optimizers.serialize(model.optimizer),
+            "loss": losses.serialize(model.loss),
+            "metrics": [
+                {"class_name": type(m).__name__, "config": m.get_config()}
+                for m in model.compiled_metrics
+            ],
+        }
+    if model.built:
+        engine = model._engine
+        config["rng_state"] = [int(word) for word in engine.get_rng_state()]
+        if include_optimizer and model.compiled:
+            iterations, slots = engine.get_optimizer_state()
+            config["optimizer"] = {"iterations": int(iterations), "slots": []}
+            members += _array_members(config["optimizer"]["slots"], "optimizer", list(slots))
+    _write_archive(filepath, config, members, overwrite)
+
+
+def save_weights(model: models.Sequential, filepath: PathLike, overwrite: bool = True) -> None:
+    """Save only the weights (the arrays of `get_weights()`), for `load_weights`.
+
+    Args:
+        model: A built `Sequential` model.
+        filepath: Where to write, e.g. "model.weights.fastmlp".
+        overwrite: Replace an existing file. Defaults to True.
+    """
+    _check_model(model)
+    weights = model.get_weights()  # a clear ValueError if the model is not built
+    config: dict[str, Any] = {"format": FORMAT, "version": VERSION, "kind": "weights"}
+    config["weights"] = []
+    members = _array_members(config["weights"], "weights", weights)
+    _write_archive(filepath, config, members, overwrite)
+
+
+def _check_model(model: Any) -> None:
+    if not isinstance(model, models.Sequential):
+        raise TypeError(f"model must be a fastmlp Sequential model, got {type(model).__name__}")
+
+
+def _array_members(
+    manifest: list[dict[str, Any]], folder: str, arrays: list[np.ndarray]
+) -> list[tuple[str, np.ndarray]]:
+    members = []
+    for i, arr in enumerate(arrays):
+        name = f"{folder}/{i:04d}.npy"
+        manifest.append({"file": name, "shape": list(arr.shape), "dtype": arr.dtype.name})
+        members.append((name, arr))
+    return members
+
+
+def _write_archive(
+    filepath: PathLike,
+    config: dict[str, Any],
+    members: list[tuple[str, np.ndarray]],
+    overwrite: bool,
+) -> None:
+    """Write config.json and the arrays to a temporary file, then rename it over `filepath`."""
+    path = os.fspath(filepath)
+    if not isinstance(path, str):
+        raise TypeError(f"filepath must be a str or a path, got {type(filepath).__name__}")
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        mode = 0o644
+    text = json.dumps(config, allow_nan=False, sort_keys=True).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                _write_member(zf, "config.json", text)
+                for name, arr in members:
+                    _write_member(zf, name, arr)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:  # also KeyboardInterrupt: the old file stays, the temporary goes
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _write_member(zf: zipfile.ZipFile, name: str, value: bytes | np.ndarray) -> None:
+    info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    if isinstance(value, bytes):
+        zf.writestr(info, value)
+        return
+    arr = np.ascontiguousarray(value)
+    with zf.open(info, "w", force_zip64=arr.nbytes > (1 << 30)) as f:
+        np.lib.format.write_array(f, arr, allow_pickle=False)
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def load_model(filepath: PathLike, compile: bool = True) -> models.Sequential:
+    """Load a model saved by `save_model` / `model.save`: architecture, weights, compile settings.
+
+    The file is checked completely before anything is built; a truncated, corrupted or hostile
+    file raises ValueError. No code is ever run from a file.
+
+    Args:
+        filepath: The file written by `save_model`.
+        compile: Compile the model with the saved optimizer, loss and metrics and restore the
+            optimizer state. Defaults to True.
+
+    Returns:
+        The model, with the weights, optimizer state and random generator state it was saved with.
+    """
+    with Archive(filepath) as archive:
+        config = archive.config
+        if config["kind"] != "model":
+            raise archive.error(
+                "holds only weights (written by save_weights); use model.load_weights"
+            )
+        model = archive.call(
+            "config", models.Sequential.from_config, archive.entry_dict(config, "model")
+        )
+        shapes = archive.call("config", _weight_shapes, model)
+        weights = archive.arrays("weights", shapes)
+        settings = config.get("compile") if compile else None
+        compile_args = None
+        if settings is not None:
+            compile_args = archive.call(
+                "config", _compile_args, archive.entry_dict(config, "compile")
+            )
+        slots, iterations = [], 0
+        opt_state = config.get("optimizer")
+        if opt_state is not None and shapes:  # read and checked even when not compiling
+            opt_state = archive.entry_dict(config, "optimizer")
+            iterations = archive.integer(opt_state.get("iterations"), "optimizer iterations")
+            size = sum(math.prod(s) for s in shapes)
+            count = len(archive.entry_list(opt_state, "slots", "optimizer"))
+            if count > MAX_SLOTS:
+                raise archive.error(f"has {count} optimizer slot arrays, at most {MAX_SLOTS}")
+            slots = archive.arrays("optimizer", [(size,)] * count, manifest=opt_state)
+        rng = _rng_state(archive, config.get("rng_state")) if shapes else None
+        archive.check_all_members_used()
+        # Everything checked: now build (the sizes are those of the arrays just read).
+        if compile_args is not None:
+            archive.call("compile config", model.compile, **compile_args)
+        if shapes:
+            archive.call("weights", model.set_weights, weights)
+            if opt_state is not None and compile_args is not None:
+                archive.call(
+                    "optimizer state", model._engine.set_optimizer_state, iterations, slots
+                )
+            if rng is not None:
+                model._engine.set_rng_state(rng)
+        return model
+
+
+def load_weights(model: models.Sequential, filepath: PathLike) -> None:
+    """Load weights saved by `save_weights` (or the weights of a `save_model` file) into `model`.
+
+    Args:
+        model: A built `Sequential` model with the same layer shapes as the saved one.
+        filepath: The file to read.
+    """
+    _check_model(model)
+    current = model.get_weights()  # a clear ValueError if the model is not built
+    with Archive(filepath) as archive:
+        shapes = [tuple(w.shape) for w in current]
+        saved = archive.entry_list(archive.config, "weights", "the file")
+        if len(saved) != len(shapes):
+            raise archive.error(
+                f"holds {len(saved)} weight arrays, the model has {len(shapes)} (see get_weights())"
+            )
+        weights = archive.arrays("weights", shapes)
+        if archive.config["kind"] == "weights":
+            archive.check_all_members_used()
+        archive.call("weights", model.set_weights, weights)
+
+
+def _weight_shapes(model: models.Sequential) -> list[tuple[int, ...]]:
+    """Shapes of `get_weights()` implied by the config, found without building the model."""
+    current = model._input_shape
+    if current is None or not model._layers:
+        return []
+    shapes: list[tuple[int, ...]] = []
+    for layer in model._layers:
+        shapes += [tuple(s) for s in layer.weight_shapes(current)]
+        current = layer.compute_output_shape(current)
+    return shapes
+
+
+_METRICS = {
+    cls.__name__: cls
+    for cls in (
+        metrics.Accuracy,
+        metrics.SparseCategoricalAccuracy,
+        metrics.CategoricalAccuracy,
+        metrics.BinaryAccuracy,
+        metrics.MeanSquaredError,
+        metrics.MeanAbsoluteError,
+    )
+}
+
+
+def _compile_args(settings: dict[str, Any]) -> dict[str, Any]:
+    compiled_metrics = []
+    for entry in settings.get("metrics") or []:
+        cls = _METRICS.get(entry["class_name"])
+        if cls is None:
+            raise ValueError(f"unknown metric class {entry['class_name']!r}")
+        if not isinstance(entry["config"].get("name", ""), str):
+            raise TypeError("a metric's name must be a string")
+        compiled_metrics.append(cls(**entry["config"]))
+    return {
+        "optimizer": optimizers.deserialize(settings["optimizer"]),
+        "loss": losses.deserialize(settings["loss"]),
+        "metrics": compiled_metrics,
+    }
+
+
+def _rng_state(archive: Archive, state: Any) -> list[int] | None:
+    if state is None:
+        return None
+    words = state if isinstance(state, list) else None
+    if words is None or len(words) != 4:
+        raise archive.error("has invalid rng_state: expected a list of 4 integers")
+    words = [archive.integer(w, "rng_state", 1 << 64) for w in words]
+    if not any(words):
+        raise archive.error("has invalid rng_state: all zero, which the generator cannot use")
+    return words
