@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "fastmlp/blas.hpp"
 #include "fastmlp/network.hpp"
 
 #ifdef FASTMLP_HAVE_OPENMP
@@ -277,6 +278,14 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_num_threads", &set_max_threads, py::arg("threads"),
         "Most threads for large batches (0: all cores); batches under 128 samples use one.");
   m.def("get_num_threads", &max_threads);
+  m.def(
+      "load_blas",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        return blas::load(path);
+      },
+      py::arg("path"), "Use cblas GEMM from this shared library ('' = Eigen only); returns what was found.");
+  m.def("blas_info", &blas::description);
   m.def("build_info", []() {
     py::dict d;
     d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +

@@ -175,7 +175,7 @@ def test_spiral_is_learned_by_an_8_8_tanh_network_on_x1_x2():
         pg = Playground(
             "spiral", features=["x1", "x2"], hidden=(8, 8), activation="tanh",
             mode="modern", learning_rate=0.01, seed=seed,
-        ).fit(800)  # fmt: skip
+        ).fit(1500)  # fmt: skip
         assert pg.history["test_accuracy"][-1] >= 0.9, f"seed {seed}"
 
 

@@ -69,12 +69,9 @@ class ThreadScope {
  public:
   explicit ThreadScope(Index batch) {
 #ifdef FASTMLP_HAVE_OPENMP
-    int most = g_max_threads.load();
-    if (most <= 0) most = omp_get_max_threads();
-    Eigen::setNbThreads(batch >= kParallelBatch ? most : 1);
-#else
-    (void)batch;
+    Eigen::setNbThreads(batch >= kParallelBatch ? max_threads() : 1);
 #endif
+    blas::set_threads(batch >= kParallelBatch ? max_threads() : 1);
   }
 };
 

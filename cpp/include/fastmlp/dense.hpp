@@ -1,6 +1,8 @@
 // One fully connected layer, z = x W + b, over parameters that live in the network's flat vector.
+// Products go to BLAS when one is loaded (blas.hpp), else to Eigen.
 #pragma once
 
+#include "fastmlp/blas.hpp"
 #include "fastmlp/types.hpp"
 
 namespace fastmlp {
@@ -10,7 +12,9 @@ namespace fastmlp {
 template <typename Scalar>
 void dense_forward(const ConstMatMap<Scalar>& x, const MatMap<Scalar>& w, const Scalar* b,
                    MatMap<Scalar> z) {
-  z.noalias() = x * w;
+  if (!blas::gemm(false, false, x.rows(), w.cols(), x.cols(), x.data(), x.cols(), w.data(), w.cols(),
+                  z.data(), z.cols()))
+    z.noalias() = x * w;
   if (b) z.rowwise() += Eigen::Map<const RowVec<Scalar>>(b, w.cols());
 }
 
@@ -20,9 +24,12 @@ void dense_forward(const ConstMatMap<Scalar>& x, const MatMap<Scalar>& w, const 
 template <typename Scalar>
 void dense_backward(const ConstMatMap<Scalar>& x, const MatMap<Scalar>& w, const MatMap<Scalar>& gz,
                     MatMap<Scalar> dw, Scalar* db, Scalar* dx) {
-  dw.noalias() = x.transpose() * gz;
-  if (db) Eigen::Map<RowVec<Scalar>>(db, w.cols()).noalias() = gz.colwise().sum();
-  if (dx) MatMap<Scalar>(dx, x.rows(), x.cols()).noalias() = gz * w.transpose();
+  const Index n = x.rows(), in = x.cols(), out = w.cols();
+  if (!blas::gemm(true, false, in, out, n, x.data(), in, gz.data(), out, dw.data(), out))
+    dw.noalias() = x.transpose() * gz;
+  if (db) Eigen::Map<RowVec<Scalar>>(db, out).noalias() = gz.colwise().sum();
+  if (dx && !blas::gemm(false, true, n, in, out, gz.data(), out, w.data(), out, dx, in))
+    MatMap<Scalar>(dx, n, in).noalias() = gz * w.transpose();
 }
 
 }  // namespace fastmlp
