@@ -28,6 +28,9 @@ VERSION = 1
 MAX_CONFIG_BYTES = 16 << 20  # config.json: far more than any real model's config
 MAX_NPY_HEADER = 4096  # bytes of a .npy header (NumPy writes 128)
 MAX_DEFLATE_RATIO = 100  # a deflated member may expand at most this much (zip bombs)
+# zipfile keeps ~600 bytes per member of the central directory: bound it before zipfile reads it.
+MAX_MEMBERS = 50_000
+MAX_DIRECTORY_BYTES = 8 << 20
 DTYPES = {"float32": "<f4", "float64": "<f8"}  # the only array types a file may hold
 _MEMBER = re.compile(r"(weights|optimizer)/\d{4}\.npy")
 
@@ -41,6 +44,12 @@ class Archive:
         self._used = {"config.json"}
         try:
             self._size = os.fstat(self._file.fileno()).st_size
+            count, directory = self._directory()
+            if count > MAX_MEMBERS or directory > MAX_DIRECTORY_BYTES:
+                raise self.error(
+                    f"has {count} members in a directory of {directory} bytes, more than "
+                    f"{MAX_MEMBERS} members or {MAX_DIRECTORY_BYTES} bytes"
+                )
             try:
                 self._zip = zipfile.ZipFile(self._file)
             except (
@@ -98,15 +107,42 @@ class Archive:
         """config[key], which must be a JSON object."""
         value = config.get(key)
         if not isinstance(value, dict):
-            raise self.error(f"config entry {key!r} must be an object, got {type(value).__name__}")
+            raise self.error(
+                f"has a config entry {key!r} that is not an object: {type(value).__name__}"
+            )
         return value
 
-    def entry_list(self, config: dict[str, Any], key: str, where: str) -> list[Any]:
+    def entry_list(self, config: dict[str, Any], key: str) -> list[Any]:
         """config[key], which must be a JSON list."""
         value = config.get(key)
         if not isinstance(value, list):
-            raise self.error(f"{where}: entry {key!r} must be a list, got {type(value).__name__}")
+            raise self.error(
+                f"has a config entry {key!r} that is not a list: {type(value).__name__}"
+            )
         return value
+
+    def _directory(self) -> tuple[int, int]:
+        """Member count and central-directory size that the end of the zip declares (0, 0 if
+        there is no end record: zipfile then says it is not a zip)."""
+        tail_size = min(self._size, 22 + 0xFFFF)  # end record + the longest comment
+        self._file.seek(self._size - tail_size)
+        tail = self._file.read(tail_size)
+        self._file.seek(0)
+        end = tail.rfind(b"PK\x05\x06")
+        if end < 0 or end + 22 > len(tail):
+            return 0, 0
+        count, size = struct.unpack_from("<HI", tail, end + 10)
+        locator = end - 20  # a zip64 end record holds the real values when these are saturated
+        saturated = count == 0xFFFF or size == 0xFFFFFFFF
+        if saturated and locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+            (offset,) = struct.unpack_from("<Q", tail, locator + 8)
+            if offset + 48 <= self._size:
+                self._file.seek(offset)
+                record = self._file.read(48)
+                self._file.seek(0)
+                if record[:4] == b"PK\x06\x06":
+                    count, size = struct.unpack_from("<QQ", record, 32)
+        return count, size
 
     def _check_members(self) -> dict[str, zipfile.ZipInfo]:
         members: dict[str, zipfile.ZipInfo] = {}
@@ -205,7 +241,7 @@ class Archive:
     ) -> list[np.ndarray]:
         """The arrays listed under `folder` in the config, checked against `shapes` first."""
         key = "slots" if folder == "optimizer" else "weights"
-        entries = self.entry_list(self.config if manifest is None else manifest, key, folder)
+        entries = self.entry_list(self.config if manifest is None else manifest, key)
         if len(entries) != len(shapes):
             raise self.error(
                 f"lists {len(entries)} {folder} arrays, the config implies {len(shapes)}"

@@ -19,7 +19,7 @@ from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
 from fastmlp._validation import as_float_array, as_samples, as_targets
 
-__all__ = ["Sequential", "model_from_json"]
+__all__ = ["Sequential", "load_model", "model_from_json"]
 
 
 class Sequential:

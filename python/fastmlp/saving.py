@@ -219,7 +219,7 @@ def load_model(filepath: PathLike, compile: bool = True) -> models.Sequential:
             opt_state = archive.entry_dict(config, "optimizer")
             iterations = archive.integer(opt_state.get("iterations"), "optimizer iterations")
             size = sum(math.prod(s) for s in shapes)
-            count = len(archive.entry_list(opt_state, "slots", "optimizer"))
+            count = len(archive.entry_list(opt_state, "slots"))
             if count > MAX_SLOTS:
                 raise archive.error(f"has {count} optimizer slot arrays, at most {MAX_SLOTS}")
             slots = archive.arrays("optimizer", [(size,)] * count, manifest=opt_state)
@@ -250,7 +250,7 @@ def load_weights(model: models.Sequential, filepath: PathLike) -> None:
     current = model.get_weights()  # a clear ValueError if the model is not built
     with Archive(filepath) as archive:
         shapes = [tuple(w.shape) for w in current]
-        saved = archive.entry_list(archive.config, "weights", "the file")
+        saved = archive.entry_list(archive.config, "weights")
         if len(saved) != len(shapes):
             raise archive.error(
                 f"holds {len(saved)} weight arrays, the model has {len(shapes)} (see get_weights())"
