@@ -113,7 +113,11 @@ void bind_network(py::module_& m, const char* name) {
              auto lock = claim(n);
              n.optimizer().set_learning_rate(lr);
            })
-      .def_property_readonly("iterations", [](Net& n) { return n.optimizer().iterations(); })
+      .def_property_readonly("iterations",
+                             [](Net& n) {
+                               auto lock = claim(n);
+                               return n.optimizer().iterations();
+                             })
       .def("get_optimizer_state",
            [](Net& n) {
              auto lock = claim(n);
@@ -143,7 +147,11 @@ void bind_network(py::module_& m, const char* name) {
              opt.slots() = std::move(copy);
              opt.set_iterations(iterations);
            })
-      .def("get_rng_state", [](Net& n) { return n.random().state(); })
+      .def("get_rng_state",
+           [](Net& n) {
+             auto lock = claim(n);
+             return n.random().state();
+           })
       .def("set_rng_state",
            [](Net& n, const std::array<std::uint64_t, 4>& s) {
              auto lock = claim(n);

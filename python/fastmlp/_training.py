@@ -15,6 +15,7 @@ from fastmlp import callbacks as callbacks_module
 from fastmlp._validation import fraction, positive_int, verbosity
 
 CHUNK_SECONDS = 0.1  # how long the engine runs before Python wakes up
+PART_ROWS = 65536  # rows per engine call in evaluate / predict (tens of ms for the lecture model)
 _SUM_FIELDS = ("samples", "loss", "correct", "compared", "squared_error", "absolute_error")
 
 
@@ -144,10 +145,7 @@ def fit(
         if val is not None and (epoch + 1) % validation_freq == 0:
             self._set_accuracy_rule(val[1])
             logs.update(
-                self._logs(
-                    _sums(engine.evaluate(val[0], val[1], min(val_batch_size, val[0].shape[0]))),
-                    prefix="val_",
-                )
+                self._logs(_evaluate(engine, val[0], val[1], val_batch_size), prefix="val_")
             )
             self._set_accuracy_rule(y)
         cbs.on_epoch_end(epoch, logs)
@@ -155,6 +153,22 @@ def fit(
             break
     cbs.on_train_end(logs)
     return self.history
+
+
+def _parts(x: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Row blocks of about PART_ROWS (whole batches), so that Ctrl-C is seen between engine calls."""
+    rows = max(batch_size, PART_ROWS // batch_size * batch_size)
+    return [x[i : i + rows] for i in range(0, x.shape[0], rows)]
+
+
+def _evaluate(engine: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
+    """Sums of the engine's evaluation of (x, y), one block of rows per call."""
+    totals, offset = _zero(), 0
+    for part in _parts(x, batch_size):
+        rows = part.shape[0]
+        _add(totals, engine.evaluate(part, y[offset : offset + rows], min(batch_size, rows)))
+        offset += rows
+    return totals
 
 
 def _sums(sums: Any) -> dict[str, float]:
@@ -199,7 +213,7 @@ def evaluate(
         callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
     )
     cbs.on_test_begin()
-    logs = self._logs(_sums(self._engine.evaluate(x, y, min(batch_size, x.shape[0]))))
+    logs = self._logs(_evaluate(self._engine, x, y, batch_size))
     cbs.on_test_batch_end(n_steps - 1, logs)
     cbs.on_test_end(logs)
     return _result(logs, return_dict)
@@ -231,7 +245,10 @@ def predict(
     )
     cbs.on_predict_begin()
     # Rows are independent, so blocks larger than batch_size give the same numbers, faster.
-    out = self._engine.predict(x, min(max(batch_size, 1024), x.shape[0]))
+    block = max(batch_size, 1024)
+    out = np.concatenate(
+        [self._engine.predict(part, min(block, part.shape[0])) for part in _parts(x, block)]
+    )
     cbs.on_predict_batch_end(n_steps - 1, {})
     cbs.on_predict_end()
     return out
