@@ -284,7 +284,7 @@ PYBIND11_MODULE(_core, m) {
   bind_network<double>(m, "NetworkF64");
 
   m.def("set_num_threads", &set_max_threads, py::arg("threads"),
-        "Most threads for large batches (0: all cores); batches under 128 samples use one.");
+        "Most threads for batches of 32 samples and more (0: all cores); smaller batches use one.");
   m.def("get_num_threads", &max_threads);
   m.def(
       "load_blas",

@@ -40,7 +40,9 @@ def next_seed() -> int:
 
 
 def set_num_threads(threads: int) -> None:
-    """Most threads the engine uses for large batches (128 samples and more); smaller batches use one.
+    """Most threads the engine uses for batches of 32 samples and more; smaller batches use one.
+
+    On a machine whose cores are busy with other work, 1 is faster than fighting for them.
 
     Args:
         threads: A positive number, or 0 for all cores (the default).
