@@ -26,6 +26,8 @@ from typing import Any, Callable
 import numpy as np
 import numpy.typing as npt
 
+from fastmlp import _registry
+
 # Standard deviation of a unit normal truncated to [-2, 2]; dividing by it makes the
 # truncated draw have the intended stddev (Keras, random_initializers.py).
 _TRUNCATED_STDDEV = 0.87962566103423978
@@ -536,19 +538,9 @@ def deserialize(
             ``"module"`` are ignored) or a name such as ``"he_normal"``.
         custom_objects: Extra ``{name: class}`` entries looked up first. Defaults to ``None``.
     """
-    if isinstance(config, str):
-        return _lookup(config, custom_objects)()
-    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
-        raise TypeError(
-            "An initializer config must be a dict with a string 'class_name' and a dict "
-            f"'config'. Received: {config!r}"
-        )
-    cls = _lookup(config["class_name"], custom_objects)
-    kwargs = config.get("config") or {}
-    try:
-        return cls.from_config(dict(kwargs))
-    except TypeError as err:
-        raise ValueError(f"Invalid config for initializer {config['class_name']}: {err}") from err
+    return _registry.from_config(
+        config, lambda name: _lookup(name, custom_objects), "an initializer"
+    )
 
 
 def get(identifier: Any) -> Initializer | None:

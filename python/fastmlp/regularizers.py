@@ -23,6 +23,8 @@ from typing import Any, Callable
 import numpy as np
 import numpy.typing as npt
 
+from fastmlp import _registry
+
 
 def _validate_coefficient(value: Any, name: str) -> float:
     if (
@@ -246,19 +248,9 @@ def deserialize(
             ``"module"`` are ignored) or a name such as ``"l2"``.
         custom_objects: Extra ``{name: class}`` entries looked up first. Defaults to ``None``.
     """
-    if isinstance(config, str):
-        return _lookup(config, custom_objects)()
-    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
-        raise TypeError(
-            "A regularizer config must be a dict with a string 'class_name' and a dict "
-            f"'config'. Received: {config!r}"
-        )
-    cls = _lookup(config["class_name"], custom_objects)
-    kwargs = dict(config.get("config") or {})
-    try:
-        return cls.from_config(kwargs) if isinstance(cls, type) else cls(**kwargs)
-    except TypeError as err:
-        raise ValueError(f"Invalid config for regularizer {config['class_name']}: {err}") from err
+    return _registry.from_config(
+        config, lambda name: _lookup(name, custom_objects), "a regularizer"
+    )
 
 
 def get(identifier: Any) -> Regularizer | None:
