@@ -246,9 +246,8 @@ def predict(
     cbs.on_predict_begin()
     # Rows are independent, so blocks larger than batch_size give the same numbers, faster.
     block = max(batch_size, 1024)
-    out = np.concatenate(
-        [self._engine.predict(part, min(block, part.shape[0])) for part in _parts(x, block)]
-    )
+    outs = [self._engine.predict(part, min(block, part.shape[0])) for part in _parts(x, block)]
+    out = outs[0] if len(outs) == 1 else np.concatenate(outs)  # no copy in the common case
     cbs.on_predict_batch_end(n_steps - 1, {})
     cbs.on_predict_end()
     return out
