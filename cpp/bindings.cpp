@@ -248,7 +248,17 @@ PYBIND11_MODULE(_core, m) {
            }),
            py::arg("kind"), py::arg("units") = 0, py::arg("activation") = 0, py::arg("use_bias") = true,
            py::arg("rate") = 0.0, py::arg("kernel_l1") = 0.0, py::arg("kernel_l2") = 0.0, py::arg("bias_l1") = 0.0,
-           py::arg("bias_l2") = 0.0);
+           py::arg("bias_l2") = 0.0)
+      // Read back by engines written in Python (the GPU engine), which take the same specs.
+      .def_property_readonly("kind", [](const LayerSpec& s) { return static_cast<int>(s.kind); })
+      .def_readonly("units", &LayerSpec::units)
+      .def_property_readonly("activation", [](const LayerSpec& s) { return static_cast<int>(s.activation); })
+      .def_readonly("use_bias", &LayerSpec::use_bias)
+      .def_readonly("rate", &LayerSpec::rate)
+      .def_property_readonly("kernel_l1", [](const LayerSpec& s) { return s.kernel_penalty.l1; })
+      .def_property_readonly("kernel_l2", [](const LayerSpec& s) { return s.kernel_penalty.l2; })
+      .def_property_readonly("bias_l1", [](const LayerSpec& s) { return s.bias_penalty.l1; })
+      .def_property_readonly("bias_l2", [](const LayerSpec& s) { return s.bias_penalty.l2; });
 
   py::class_<OptimizerConfig>(m, "OptimizerConfig")
       .def(py::init([](int kind) {
@@ -259,6 +269,7 @@ PYBIND11_MODULE(_core, m) {
              return c;
            }),
            py::arg("kind"))
+      .def_property_readonly("kind", [](const OptimizerConfig& c) { return static_cast<int>(c.kind); })
       .def_readwrite("learning_rate", &OptimizerConfig::learning_rate)
       .def_readwrite("momentum", &OptimizerConfig::momentum)
       .def_readwrite("nesterov", &OptimizerConfig::nesterov)
