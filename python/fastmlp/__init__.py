@@ -26,6 +26,7 @@ from fastmlp import (
     regularizers,
     utils,
 )
+from fastmlp.config import get_device, set_device
 from fastmlp.layers import Input
 from fastmlp.models import Sequential
 
@@ -38,6 +39,7 @@ __all__ = [
     "callbacks",
     "config",
     "datasets",
+    "get_device",
     "initializers",
     "keras",
     "layers",
@@ -48,6 +50,7 @@ __all__ = [
     "optimizers",
     "random",
     "regularizers",
+    "set_device",
     "utils",
 ]
 

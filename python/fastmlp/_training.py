@@ -113,6 +113,12 @@ def fit(
         val, x, y = (x[split:], y[split:]), x[:split], y[:split]
     self._set_accuracy_rule(y)
 
+    engine = self._engine
+    place = getattr(engine, "to_device", None)  # a GPU engine: one copy of the data for the fit
+    y_host, val_y_host = y, None if val is None else val[1]  # the accuracy rule reads the host copy
+    if place is not None:
+        x, y = place(x), place(y)
+        val = None if val is None else (place(val[0]), place(val[1]))
     n = x.shape[0]
     batch_size = min(batch_size, n)  # a batch larger than the data is the whole data
     steps = math.ceil(n / batch_size)
@@ -125,7 +131,6 @@ def fit(
         epochs=epochs,
         steps=steps,
     )
-    engine = self._engine
     self.stop_training = False
     cbs.on_train_begin()
     logs: dict[str, float] = {}
@@ -143,11 +148,11 @@ def fit(
                 break
         logs = self._logs(totals)
         if val is not None and (epoch + 1) % validation_freq == 0:
-            self._set_accuracy_rule(val[1])
+            self._set_accuracy_rule(val_y_host)
             logs.update(
                 self._logs(_evaluate(engine, val[0], val[1], val_batch_size), prefix="val_")
             )
-            self._set_accuracy_rule(y)
+            self._set_accuracy_rule(y_host)
         cbs.on_epoch_end(epoch, logs)
         if self.stop_training:
             break

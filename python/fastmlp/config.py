@@ -1,12 +1,21 @@
-"""Global settings: the default float type and the seed source for new models."""
+"""Global settings: the default float type, the default device and the seed source for new models."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["clear_session", "floatx", "get_num_threads", "set_floatx", "set_num_threads"]
+__all__ = [
+    "clear_session",
+    "floatx",
+    "get_device",
+    "get_num_threads",
+    "set_device",
+    "set_floatx",
+    "set_num_threads",
+]
 
 _FLOATX = "float32"
+_DEVICE = "cpu"
 _seed_source: np.random.Generator | None = None
 
 
@@ -25,6 +34,28 @@ def set_floatx(value: str) -> None:
     if value not in ("float32", "float64"):
         raise ValueError(f"floatx must be 'float32' or 'float64', got {value!r}")
     _FLOATX = value
+
+
+def get_device() -> str:
+    """The device of new models: "cpu" (default), "gpu:N" or "numpy"."""
+    return _DEVICE
+
+
+def set_device(device: str) -> None:
+    """Set the device new models run on (existing ones move with `model.to(device)`).
+
+    Args:
+        device: "cpu"; "gpu" (= "cuda" = "gpu:0") or "gpu:N" for an NVIDIA GPU through CuPy
+            (`pip install "fastmlp[gpu]"`); or "numpy", the GPU engine's code run by NumPy
+            (slow; for checking it without a GPU).
+
+    Raises:
+        fastmlp.backend.GPUUnavailableError: a GPU was asked for and CuPy or the GPU is missing.
+    """
+    global _DEVICE
+    from fastmlp import backend
+
+    _DEVICE = backend.require(device)
 
 
 def set_seed_source(seed: int | None) -> None:

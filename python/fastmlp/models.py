@@ -31,6 +31,9 @@ class Sequential:
         seed: Seed of the model's generator (initial weights, shuffling, dropout). Defaults to
             None: drawn from `utils.set_random_seed`'s generator if set, else from the OS.
         dtype: "float32" or "float64". Defaults to `config.floatx()` ("float32").
+        device: "cpu" (the C++ engine), "gpu" / "cuda" / "gpu:N" (an NVIDIA GPU through CuPy,
+            `pip install "fastmlp[gpu]"`) or "numpy" (the GPU engine's code run by NumPy, for
+            checking it without a GPU). Defaults to `config.get_device()` ("cpu").
 
     Example:
         >>> model = Sequential([layers.Input(shape=(2,)), layers.Dense(4, activation="tanh"),
@@ -46,6 +49,7 @@ class Sequential:
         seed: int | None = None,
         dtype: str | None = None,
         trainable: bool = True,
+        device: str | None = None,
     ) -> None:
         self.name = name or layers_module.unique_name("sequential")
         self.dtype = np.dtype(dtype or config.floatx())
@@ -56,6 +60,7 @@ class Sequential:
         ):
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = config.next_seed() if seed is None else int(seed)
+        self._device = backend.require(config.get_device() if device is None else device)
         self._layers: list[layers_module.Layer] = []
         self._input_shape: tuple[int, ...] | None = None
         self._layer_inputs: dict[int, tuple[int, ...]] = {}
@@ -174,8 +179,9 @@ class Sequential:
         if len(current) != 1:
             raise ValueError(f"the model's output must be flat, got samples of shape {current}")
         rng = np.random.default_rng(self.seed)
-        engine = backend.get("cpu").make_network(
-            math.prod(shape), specs, int(rng.integers(2**63)), self.dtype
+        self._specs, self._engine_seed = specs, int(rng.integers(2**63))
+        engine = backend.get(self._device).make_network(
+            math.prod(shape), specs, self._engine_seed, self.dtype
         )
         if engine.param_count != offset:  # pragma: no cover - a bug, not a user error
             raise RuntimeError(
@@ -198,6 +204,33 @@ class Sequential:
             if old and [w.shape for w in old] == [w.shape for w in layer.get_weights()]:
                 layer.set_weights(old)
         self._kept = {}
+
+    @property
+    def device(self) -> str:
+        """Where the model computes: "cpu", "gpu:N" or "numpy"."""
+        return self._device
+
+    def to(self, device: str) -> Sequential:
+        """Move the model to `device` ("cpu", "gpu", "gpu:1", "numpy"); returns the model.
+
+        Weights, compile settings and the optimizer state move with it, so training goes on where
+        it stopped. The random stream of shuffling and dropout is the new device's own.
+        """
+        name = backend.require(device)
+        if name == self._device:
+            return self
+        old, self._device = self._engine, name
+        if old is None:
+            return self
+        engine = backend.get(name).make_network(
+            old.input_dim, self._specs, self._engine_seed, self.dtype
+        )
+        engine.set_params(old.get_params())
+        if self.loss is not None:
+            self._configure_engine(engine)
+            engine.set_optimizer_state(*old.get_optimizer_state())
+        self._engine = engine
+        return self
 
     def _layer_input_shape(self, layer: layers_module.Layer) -> tuple[int, ...]:
         return self._layer_inputs[id(layer)]
@@ -447,7 +480,10 @@ class Sequential:
         return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
 
     def __repr__(self) -> str:
-        return f"<Sequential name={self.name}, layers={len(self._layers)}, built={self.built}>"
+        return (
+            f"<Sequential name={self.name}, layers={len(self._layers)}, built={self.built}, "
+            f"device={self._device}>"
+        )
 
     # -- saving (the file format and its checks live in saving.py) ----------------------------
     def save(self, filepath: Any, overwrite: bool = True, include_optimizer: bool = True) -> None:

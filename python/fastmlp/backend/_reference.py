@@ -1,0 +1,376 @@
+"""The GPU engine's operations written in NumPy: the reference for every CUDA kernel.
+
+`ArrayNetwork` (engine.py) calls these through an `ops` object; on a GPU the same calls go to
+`_cuda.CudaOps`, one kernel each (kernels.cu). Each function here says in NumPy what its kernel
+computes, with the same rounding points, so the GPU tests can compare the two and a machine
+without a GPU can run and test the engine's logic (`device="numpy"`).
+
+Conventions shared with the kernels: matrices are row-major (rows = samples); `sums` is a float64
+vector [loss, correct, compared, squared_error, absolute_error] that every op adds into; `state`
+is an int64 vector [position in the epoch, random-stream counter, optimizer iterations].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LOSS, CORRECT, COMPARED, SQUARED, ABSOLUTE = range(5)
+POS, RNG, ITER = range(3)
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+LEAKY_SLOPE = 0.2
+PROB_EPSILON = 1e-7  # Keras clips probabilities to [eps, 1 - eps] before a log
+SOFTMAX = 4
+SHUFFLE_STREAM = (
+    0xFFFFFFFF  # the random stream of the epoch permutation; dropout uses the layer index
+)
+
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's output function (Steele, Lea, Flood 2014) over uint64 arrays."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def random_bits(seed: int, counter: int, stream: int, size: int) -> np.ndarray:
+    """size uint64 values of the counter-based generator: mix(mix(mix(seed) ^ counter) ^ stream) + i."""
+    base = mix64(np.array([seed & int(_MASK)], dtype=np.uint64))
+    base = mix64(base ^ np.uint64(counter & int(_MASK)))
+    base = mix64(base ^ np.uint64(stream & int(_MASK)))
+    return mix64(base + np.arange(size, dtype=np.uint64))
+
+
+def uniform(bits: np.ndarray) -> np.ndarray:
+    """[0, 1) doubles from the top 53 bits."""
+    return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def activate(code: int, x: np.ndarray) -> np.ndarray:
+    """f(x) for the engine's activation codes (activation.hpp)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if code == 0:
+            return x
+        if code == 1:
+            return np.where(x > 0, x, 0).astype(x.dtype)
+        if code == 2:
+            return 1 / (1 + np.exp(-x))
+        if code == 3:
+            return np.tanh(x)
+        if code == SOFTMAX:
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        if code == 5:
+            return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+        if code == 6:
+            return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+        if code == 7:
+            return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+        if code == 8:
+            return x / (1 + np.abs(x))
+        if code == 9:
+            return np.where(x > 0, x, LEAKY_SLOPE * x)
+        if code == 10:
+            return np.exp(x)
+        if code == 11:
+            return np.minimum(np.maximum(x + 3, 0), 6) / 6
+    raise ValueError(f"activation: unknown code {code}")
+
+
+def activation_grad(code: int, a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """g * f'(z), with f'(z) written through the output a = f(z) (activation.hpp)."""
+    t = a.dtype.type
+    if code == 0:
+        return g
+    if code == 1:
+        return np.where(a > 0, g, t(0))
+    if code == 2:
+        return g * (a * (1 - a))
+    if code == 3:
+        return g * (1 - a * a)
+    if code == SOFTMAX:
+        return a * (g - np.sum(a * g, axis=1, keepdims=True))
+    if code == 5:
+        return g * np.where(a > 0, t(1), a + 1)
+    if code == 6:
+        return g * np.where(a > 0, t(SELU_SCALE), a + t(SELU_SCALE * SELU_ALPHA))
+    if code == 7:
+        return g * (1 - np.exp(-a))
+    if code == 8:
+        return g * (1 - np.abs(a)) ** 2
+    if code == 9:
+        return g * np.where(a > 0, t(1), t(LEAKY_SLOPE))
+    if code == 10:
+        return g * a
+    if code == 11:
+        return g * np.where((a > 0) & (a < 1), t(1 / 6), t(0))
+    raise ValueError(f"activation: unknown code {code}")
+
+
+class ReferenceOps:
+    """The engine's operations on NumPy arrays (in place where the kernel works in place)."""
+
+    name = "numpy"
+
+    # -- products ---------------------------------------------------------------------------
+    def gemm(
+        self, a: np.ndarray, b: np.ndarray, out: np.ndarray, ta: bool = False, tb: bool = False
+    ):
+        """out = op(a) @ op(b)."""
+        np.matmul(a.T if ta else a, b.T if tb else b, out=out)
+
+    def column_sums(self, g: np.ndarray, out: np.ndarray) -> None:
+        """out = sum over rows of g (a bias gradient)."""
+        np.sum(g, axis=0, out=out)
+
+    # -- layers -----------------------------------------------------------------------------
+    def bias_activation(
+        self, a: np.ndarray, bias: np.ndarray | None, code: int, apply: bool
+    ) -> None:
+        """a = f(a + b) in place; `apply` False leaves f for the fused loss."""
+        if bias is not None:
+            a += bias
+        if apply and code != 0:
+            a[...] = activate(code, a)
+
+    def activation_backward(self, a: np.ndarray, g: np.ndarray, code: int) -> None:
+        """g = g * f'(z) in place."""
+        if code != 0:
+            g[...] = activation_grad(code, a, g)
+
+    def dropout(self, x, out, mask, rate: float, seed: int, state, layer: int) -> None:
+        """Inverted dropout: mask = [u >= rate] / (1 - rate), out = x * mask."""
+        bits = random_bits(seed, int(state[RNG]), layer, mask.size)
+        keep = uniform(bits).reshape(mask.shape) >= rate
+        mask[...] = np.where(keep, mask.dtype.type(1 / (1 - rate)), mask.dtype.type(0))
+        np.multiply(x, mask, out=out)
+
+    def multiply(self, a, b, out) -> None:
+        np.multiply(a, b, out=out)
+
+    # -- memory -----------------------------------------------------------------------------
+    def zeros(self, shape, dtype) -> np.ndarray:
+        return np.zeros(shape, dtype=dtype)
+
+    def arange(self, n: int) -> np.ndarray:
+        return np.arange(n, dtype=np.int64)
+
+    def copy(self, src, dst) -> None:
+        np.copyto(dst, src)
+
+    def capture(self, step):
+        """A replayable recording of `step`'s work: none on the CPU, where steps run as called."""
+
+    def to_device(self, array, dtype=None):
+        return np.ascontiguousarray(array, dtype=dtype)
+
+    def to_host(self, array) -> np.ndarray:
+        return np.array(array, copy=True)
+
+    def synchronize(self) -> None:
+        """Wait for queued work (nothing is queued on the CPU)."""
+
+    # -- the epoch's batches ----------------------------------------------------------------
+    def permutation(self, n: int, seed: int, state) -> np.ndarray:
+        """The epoch's sample order: a stable argsort of random keys (the GPU does the same)."""
+        keys = random_bits(seed, int(state[RNG]), SHUFFLE_STREAM, n)
+        return np.argsort(keys, kind="stable").astype(np.int64)
+
+    def gather(self, x, y, order, state, n: int, xb, yb) -> None:
+        """xb[i] = x[order[pos + i]], yb[i] = y[order[pos + i]] for i < n."""
+        rows = order[int(state[POS]) : int(state[POS]) + n]
+        np.take(x, rows, axis=0, out=xb[:n])
+        np.take(y, rows, axis=0, out=yb[:n])
+
+    def advance(self, state, rows: int, step: bool) -> None:
+        """After a step: pos += rows; the random counter moves on; iterations += step."""
+        state[POS] += rows
+        state[RNG] += 1
+        state[ITER] += int(step)
+
+    # -- loss and metrics -------------------------------------------------------------------
+    def loss(self, kind: int, mode: int, a, y, g, sums) -> None:
+        """sums[LOSS] += sum of per-sample losses; g = d(mean loss)/d(a or logits) (loss.hpp).
+
+        mode 0: a holds probabilities/values; 1: a holds logits (from_logits); 2: fused, a holds
+        the last layer's logits and is overwritten with its softmax / sigmoid.
+        """
+        n, k = a.shape
+        d = a.dtype.type
+        ad = a.astype(np.float64)
+        eps = d(PROB_EPSILON)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            if kind in (0, 1):
+                if kind == 0:
+                    labels = y[:, 0].astype(np.int64)
+                    target = np.zeros_like(a)
+                    target[np.arange(n), labels] = 1
+                else:
+                    target = y
+                if mode != 0:
+                    m = a.max(axis=1, keepdims=True)
+                    e = np.exp(a - m)
+                    s = e.sum(axis=1, keepdims=True)
+                    p = e / s
+                    lse = m + np.log(s)
+                    sums[LOSS] += float(np.sum(target.astype(np.float64) * (lse - a)))
+                    g[...] = (p * target.sum(axis=1, keepdims=True) - target) / d(n)
+                    if mode == 2:
+                        a[...] = p
+                else:  # Keras: q = p / sum(p), clipped; no gradient through the clip
+                    s = np.maximum(a.sum(axis=1, keepdims=True), np.finfo(a.dtype).tiny)
+                    q = a / s
+                    qc = np.clip(q, eps, 1 - eps)
+                    used = target != 0
+                    sums[LOSS] -= float(
+                        np.sum(np.where(used, target * np.log(qc), 0), dtype=np.float64)
+                    )
+                    c = np.where(used & (q == qc), target, d(0))
+                    g[...] = (
+                        np.where(c != 0, -c / a, d(0)) + c.sum(axis=1, keepdims=True) / s
+                    ) / d(n)
+            elif kind == 2:  # binary cross-entropy, averaged over the k outputs
+                if mode != 0:
+                    total = np.maximum(ad, 0) - ad * y + np.log1p(np.exp(-np.abs(ad)))
+                    p = 1 / (1 + np.exp(-a))
+                    g[...] = (p - y) / d(n * k)
+                    if mode == 2:
+                        a[...] = p
+                else:
+                    pc = np.clip(a, eps, 1 - eps)
+                    total = -(y * np.log(pc) + (1 - y) * np.log(1 - pc))
+                    g[...] = np.where(a == pc, (pc - y) / (pc * (1 - pc)) / d(n * k), d(0))
+                sums[LOSS] += float(np.sum(total, dtype=np.float64)) / k
+            elif kind == 3:
+                diff = a - y
+                sums[LOSS] += float(np.sum(np.square(diff, dtype=np.float64))) / k
+                g[...] = diff * (d(2) / d(n) / d(k))
+            elif kind == 4:
+                diff = a - y
+                sums[LOSS] += float(np.sum(np.abs(diff), dtype=np.float64)) / k
+                g[...] = np.sign(diff) / d(n) / d(k)
+            elif kind == 5:
+                margin = 1 - y * a
+                sums[LOSS] += float(np.sum(np.maximum(margin, 0), dtype=np.float64)) / k
+                g[...] = np.where(margin > 0, -y / d(n) / d(k), d(0))
+            elif kind == 6:
+                ya = y * a
+                total = np.maximum(-ya, 0) + np.log1p(np.exp(-np.abs(ya)))
+                sums[LOSS] += float(np.sum(total, dtype=np.float64)) / k
+                g[...] = -y / (1 + np.exp(ya)) / d(n) / d(k)
+            else:
+                raise ValueError(f"loss: unknown kind {kind}")
+
+    def metrics(
+        self, mode: int, out_t: float, target_t: float, squared: bool, absolute: bool, a, y, sums
+    ):
+        """Accuracy counts and error sums of one batch (network.cpp count_metrics)."""
+        n, k = a.shape
+        if mode == 1:
+            sums[CORRECT] += float(np.sum(np.argmax(a, axis=1) == y[:, 0]))
+            sums[COMPARED] += n
+        elif mode == 2:
+            sums[CORRECT] += float(np.sum(np.argmax(a, axis=1) == np.argmax(y, axis=1)))
+            sums[COMPARED] += n
+        elif mode == 3:
+            t = a.dtype.type
+            sums[CORRECT] += float(np.sum((a > t(out_t)) == (y > t(target_t))))
+            sums[COMPARED] += n * k
+        if (squared or absolute) and y.shape[1] == k:
+            diff = (a - y).astype(np.float64)
+            if squared:
+                sums[SQUARED] += float(np.sum(diff * diff)) / k
+            if absolute:
+                sums[ABSOLUTE] += float(np.sum(np.abs(diff))) / k
+
+    # -- penalties, clipping, updates -------------------------------------------------------
+    def penalty(self, w, g, l1: float, l2: float, samples: int, sums) -> None:
+        """sums[LOSS] += samples * (l1 sum|w| + l2 sum w^2); g += l1 sign(w) + 2 l2 w (if g)."""
+        wd = w.astype(np.float64)
+        sums[LOSS] += samples * (l1 * float(np.sum(np.abs(wd))) + l2 * float(np.sum(wd * wd)))
+        if g is not None:
+            t = w.dtype.type
+            if l1:
+                g += t(l1) * np.sign(w)
+            if l2:
+                g += t(2 * l2) * w
+
+    def clip(
+        self, grads, variables, clipnorm: float, clipvalue: float, global_clipnorm: float
+    ) -> None:
+        """Keras's clipvalue, clipnorm (per variable) and global_clipnorm, in that order."""
+        t = grads.dtype.type
+        if clipvalue > 0:
+            np.clip(grads, t(-clipvalue), t(clipvalue), out=grads)
+        if clipnorm > 0:
+            for start, size in variables:
+                part = grads[start : start + size]
+                norm = float(np.sqrt(np.sum(part.astype(np.float64) ** 2)))
+                if norm > clipnorm:
+                    part *= t(clipnorm / norm)
+        if global_clipnorm > 0:
+            norm = float(np.sqrt(np.sum(grads.astype(np.float64) ** 2)))
+            if norm > global_clipnorm:
+                grads *= t(global_clipnorm / norm)
+
+    def optimizer_step(self, config, w, g, slots, state, hyper) -> None:
+        """One update of the flat parameters w with gradient g (optimizer.hpp, Keras 3's rules).
+
+        hyper[0] is the learning rate (kept in an array so that a captured step sees changes).
+        """
+        t = w.dtype.type
+        it = int(state[ITER]) + 1
+        lr = float(hyper[0])
+        lr_t = t(lr)
+        if config.weight_decay > 0:
+            w *= t(1) - lr_t * t(config.weight_decay)
+        kind = config.kind
+        if kind == 0:  # SGD
+            if config.momentum == 0:
+                w -= lr_t * g
+                return
+            (m,) = slots
+            m[...] = t(config.momentum) * m - lr_t * g
+            w += t(config.momentum) * m - lr_t * g if config.nesterov else m
+        elif kind == 1:  # Adam
+            alpha = t(lr * np.sqrt(1 - config.beta_2**it) / (1 - config.beta_1**it))
+            m, v = slots[0], slots[1]
+            m += (g - m) * t(1 - config.beta_1)
+            v += (g * g - v) * t(1 - config.beta_2)
+            if config.amsgrad:
+                np.maximum(slots[2], v, out=slots[2])
+                v = slots[2]
+            w -= alpha * m / (np.sqrt(v) + t(config.epsilon))
+        elif kind == 2:  # RMSprop
+            rho, v = t(config.rho), slots[0]
+            v[...] = rho * v + (1 - rho) * g * g
+            denom = v
+            rest = list(slots[1:])
+            mom = rest.pop(0) if config.momentum > 0 else None
+            if config.centered:
+                avg = rest.pop(0)
+                avg[...] = rho * avg + (1 - rho) * g
+                denom = v - avg * avg
+            inc = lr_t * g / np.sqrt(denom + t(config.epsilon))
+            if mom is not None:
+                mom[...] = t(config.momentum) * mom + inc
+                w -= mom
+            else:
+                w -= inc
+        elif kind == 3:  # Adagrad
+            acc = slots[0]
+            acc += g * g
+            w -= lr_t * g / np.sqrt(acc + t(config.epsilon))
+        elif kind == 4:  # Adadelta
+            rho, eps = t(config.rho), t(config.epsilon)
+            eg, ed = slots
+            eg[...] = rho * eg + (1 - rho) * g * g
+            delta = -np.sqrt(ed + eps) / np.sqrt(eg + eps) * g
+            ed[...] = rho * ed + (1 - rho) * delta * delta
+            w += lr_t * delta
+        else:
+            raise ValueError(f"optimizer: unknown kind {kind}")

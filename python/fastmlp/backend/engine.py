@@ -1,0 +1,525 @@
+"""`ArrayNetwork`: the C++ engine's network, written over an array module (CuPy on a GPU).
+
+It offers the calls of `fastmlp._core.NetworkF32` (see cpp/bindings.cpp) so that `Sequential`
+drives either engine the same way. Every computation is an `ops` call: `_cuda.CudaOps` (cuBLAS and
+the kernels of kernels.cu) on a GPU, `_reference.ReferenceOps` (NumPy) for `device="numpy"`.
+Everything the loop needs stays in device memory: parameters, gradients, optimizer slots, the
+epoch's order, the step counters (`state`) and the running sums, which are read back once per
+`train_steps` call. A training step of a fixed batch size can therefore be replayed as a CUDA
+graph (`ops.capture`), with no Python between launches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from fastmlp.backend._reference import ITER, POS, RNG, SOFTMAX
+
+DENSE, ACTIVATION, DROPOUT = range(3)
+SPARSE_CE, BINARY_CE, LOGISTIC = 0, 2, 6
+PROBABILITIES, LOGITS, FUSED = range(3)
+SUM_FIELDS = ("loss", "correct", "compared", "squared_error", "absolute_error")
+MIN_INFERENCE_ROWS = 1024  # evaluate / predict blocks: rows are independent, larger is faster
+
+
+class Sums:
+    """Running sums of one call, with the fields of `fastmlp._core.Sums`."""
+
+    def __init__(self, steps: int, samples: int, values: np.ndarray) -> None:
+        self.steps, self.samples = steps, samples
+        for name, value in zip(SUM_FIELDS, values):
+            setattr(self, name, float(value))
+
+
+def _finite_nonnegative(value: float, what: str) -> float:
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{what} must be a finite number >= 0, got {value}")
+    return float(value)
+
+
+class ArrayNetwork:
+    """A stack of Dense / Activation / Dropout layers with its loss, optimizer and loop."""
+
+    def __init__(self, input_dim: int, specs: list[Any], seed: int, dtype: Any, ops: Any) -> None:
+        if input_dim <= 0:
+            raise ValueError(f"Network: input_dim must be > 0, got {input_dim}")
+        if not specs:
+            raise ValueError("Network: at least one layer is required")
+        self.ops, self.dtype = ops, np.dtype(dtype)
+        self._layers, width, offset = [], int(input_dim), 0
+        for i, spec in enumerate(specs):
+            layer = SimpleNamespace(
+                kind=int(spec.kind), act=int(spec.activation), rate=float(spec.rate), n_in=width,
+                w=None, b=None, kernel=(spec.kernel_l1, spec.kernel_l2), bias=(spec.bias_l1, spec.bias_l2),
+            )  # fmt: skip
+            if layer.kind == DENSE:
+                if spec.units <= 0:
+                    raise ValueError(f"layer {i}: Dense units must be > 0, got {spec.units}")
+                for value, what in zip(
+                    (*layer.kernel, *layer.bias),
+                    ("kernel_regularizer",) * 2 + ("bias_regularizer",) * 2,
+                ):
+                    _finite_nonnegative(value, f"{what}: l1 and l2")  # fmt: skip
+                layer.n_out = int(spec.units)
+                layer.w = (offset, width * layer.n_out)
+                offset += width * layer.n_out
+                if spec.use_bias:
+                    layer.b = (offset, layer.n_out)
+                    offset += layer.n_out
+            elif layer.kind in (ACTIVATION, DROPOUT):
+                if layer.kind == DROPOUT and not 0 <= layer.rate < 1:
+                    raise ValueError(f"layer {i}: Dropout rate must be in [0, 1), got {layer.rate}")
+                layer.n_out = width
+            else:
+                raise ValueError(f"layer {i}: unknown layer kind")
+            width = layer.n_out
+            self._layers.append(layer)
+        self.input_dim, self.output_dim, self.param_count = int(input_dim), width, offset
+        self._seed = int(seed) & (2**64 - 1)
+        self._params = ops.zeros(offset, self.dtype)
+        self._grads = ops.zeros(offset, self.dtype)
+        self._state = ops.zeros(3, np.int64)  # [pos, random counter, iterations]
+        self._sums = ops.zeros(len(SUM_FIELDS), np.float64)
+        self._hyper = ops.to_device(np.array([1e-3]), np.float64)  # [learning rate]
+        self._slots: list[Any] = []
+        self._iterations = 0
+        self._capacity = 0
+        self._acts: list[Any] = []
+        self._gacts: list[Any] = []
+        self._masks: list[Any] = []
+        self._order: Any = None
+        self._epoch_n = self._epoch_pos = 0
+        self._accuracy = (0, 0.5, 0.5)
+        self._errors = (False, False)
+        self._clipping = (0.0, 0.0, 0.0)
+        self._optimizer = SimpleNamespace(
+            kind=1, learning_rate=1e-3, momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
+            epsilon=1e-7, amsgrad=False, rho=0.9, centered=False, initial_accumulator_value=0.1,
+            weight_decay=0.0,
+        )  # fmt: skip
+        self._graphs: dict[Any, Any] = {}
+        self._eager_steps: dict[Any, int] = {}
+        self._lock = threading.Lock()
+        self.set_loss(3, False)
+
+    # -- description ------------------------------------------------------------------------
+    @property
+    def target_dim(self) -> int:
+        return 1 if self._loss == SPARSE_CE else self.output_dim
+
+    @property
+    def loss_mode(self) -> int:
+        return self._mode
+
+    @property
+    def iterations(self) -> int:
+        return self._iterations
+
+    @property
+    def epoch_done(self) -> bool:
+        return self._epoch_pos >= self._epoch_n
+
+    @property
+    def epoch_position(self) -> int:
+        return self._epoch_pos
+
+    @contextlib.contextmanager
+    def _claim(self) -> Iterator[None]:
+        """One call at a time: a second thread gets a clear error, never a data race."""
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(
+                "this model is being used by another thread; a model can run one call at a time "
+                "(use one model per thread)"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def _view(self, flat: Any, part: tuple[int, int] | None, shape: tuple[int, ...]) -> Any:
+        return None if part is None else flat[part[0] : part[0] + part[1]].reshape(shape)
+
+    def _variables(self) -> list[tuple[int, int]]:
+        return [p for layer in self._layers for p in (layer.w, layer.b) if p is not None]
+
+    # -- parameters and settings ------------------------------------------------------------
+    def get_params(self) -> np.ndarray:
+        return self.ops.to_host(self._params)
+
+    def set_params(self, values: Any) -> None:
+        values = np.asarray(values, dtype=self.dtype)
+        if values.ndim != 1 or values.shape[0] != self.param_count:
+            raise ValueError(f"params: expected a flat array of {self.param_count} values")
+        self._params[...] = self.ops.to_device(values, self.dtype)
+
+    def get_grads(self) -> np.ndarray:
+        return self.ops.to_host(self._grads)
+
+    def _changed(self) -> None:
+        """Settings baked into captured steps changed: capture again."""
+        self._graphs.clear()
+        self._eager_steps.clear()
+
+    def set_loss(self, kind: int, from_logits: bool = False) -> None:
+        if not 0 <= kind <= 6:
+            raise ValueError(f"loss: unknown code {kind}")
+        if kind == SPARSE_CE and self.output_dim < 2:
+            raise ValueError(
+                "sparse_categorical_crossentropy needs an output layer with >= 2 units, got "
+                f"{self.output_dim}"
+            )
+        last = self._layers[-1]
+        fusable = (kind in (0, 1) and last.act == SOFTMAX) or (kind == BINARY_CE and last.act == 2)
+        if not from_logits and last.kind != DROPOUT and fusable:
+            self._mode = FUSED
+        elif from_logits or kind == LOGISTIC:
+            self._mode = LOGITS
+        else:
+            self._mode = PROBABILITIES
+        self._loss, self._from_logits = int(kind), bool(from_logits)
+        self._changed()
+
+    def set_accuracy(self, mode: int, output_threshold: float = 0.5, target_threshold: float = 0.5):
+        if not 0 <= mode <= 3:
+            raise ValueError("accuracy mode must be 0..3")
+        rule = (int(mode), float(output_threshold), float(target_threshold))
+        if rule != self._accuracy:
+            self._accuracy = rule
+            self._changed()
+
+    def set_error_metrics(self, squared: bool, absolute: bool) -> None:
+        self._errors = (bool(squared), bool(absolute))
+        self._changed()
+
+    def set_clipping(self, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
+        for value in (clipnorm, clipvalue, global_clipnorm):
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError("clipping values must be finite and >= 0")
+        self._clipping = (float(clipnorm), float(clipvalue), float(global_clipnorm))
+        self._changed()
+
+    def set_optimizer(self, config: Any) -> None:
+        snapshot = SimpleNamespace(**{k: getattr(config, k) for k in vars(self._optimizer)})
+        for key in (
+            "learning_rate",
+            "momentum",
+            "epsilon",
+            "weight_decay",
+            "initial_accumulator_value",
+        ):
+            _finite_nonnegative(getattr(snapshot, key), f"optimizer: {key}")
+        for key in ("beta_1", "beta_2", "rho"):
+            if not 0 <= getattr(snapshot, key) < 1:
+                raise ValueError(f"optimizer: {key} must be in [0, 1)")
+        if not 0 <= snapshot.kind <= 4:
+            raise ValueError("optimizer: unknown kind")
+        self._optimizer = snapshot
+        self._hyper[0] = snapshot.learning_rate
+        self._slots = []
+        self._set_iterations(0)
+        self._changed()
+
+    def set_learning_rate(self, lr: float) -> None:
+        if not (lr >= 0 and math.isfinite(lr)):
+            raise ValueError(f"learning_rate must be a finite number >= 0, got {lr}")
+        self._optimizer.learning_rate = float(lr)
+        self._hyper[0] = float(lr)  # read by the captured steps from device memory
+
+    def _slot_count(self) -> int:
+        c = self._optimizer
+        return {
+            0: int(c.momentum > 0),
+            1: 3 if c.amsgrad else 2,
+            2: 1 + int(c.momentum > 0) + int(c.centered),
+            3: 1,
+            4: 2,
+        }[c.kind]
+
+    def _set_iterations(self, iterations: int) -> None:
+        self._iterations = int(iterations)
+        self._state[ITER] = int(iterations)
+
+    def get_optimizer_state(self) -> tuple[int, list[np.ndarray]]:
+        return self._iterations, [self.ops.to_host(s) for s in self._slots]
+
+    def set_optimizer_state(self, iterations: int, slots: list[Any]) -> None:
+        if slots and len(slots) != self._slot_count():
+            raise ValueError(
+                f"optimizer state: expected {self._slot_count()} slot arrays, got {len(slots)}"
+            )
+        if iterations < 0:
+            raise ValueError("optimizer state: iterations must be >= 0")
+        arrays = [np.asarray(s, dtype=self.dtype) for s in slots]
+        if any(a.ndim != 1 or a.shape[0] != self.param_count for a in arrays):
+            raise ValueError(f"optimizer state: each slot must hold {self.param_count} values")
+        self._slots = [self.ops.to_device(a, self.dtype) for a in arrays]
+        self._set_iterations(iterations)
+        self._changed()
+
+    def get_rng_state(self) -> list[int]:
+        return [self._seed, int(self.ops.to_host(self._state)[RNG]), 0, 0]
+
+    def set_rng_state(self, words: Any) -> None:
+        words = [int(w) for w in words]
+        if len(words) != 4:
+            raise ValueError("rng state: expected 4 words")
+        self._seed = words[0] & (2**64 - 1)
+        self._state[RNG] = words[1] & (2**63 - 1)
+        self._changed()
+
+    # -- data -------------------------------------------------------------------------------
+    def to_device(self, array: Any) -> Any:
+        """The array in this engine's memory (one copy, kept for the whole of fit)."""
+        return self.ops.to_device(array, self.dtype)
+
+    def _check(self, x: Any, y: Any = None) -> tuple[Any, Any]:
+        if x.ndim != 2:
+            raise ValueError(f"x: expected a 2-D array, got {x.ndim}-D")
+        if x.shape[1] != self.input_dim:
+            raise ValueError(
+                f"x: expected {self.input_dim} features, got shape ({x.shape[0]}, {x.shape[1]})"
+            )
+        if x.shape[0] == 0:
+            raise ValueError("x: expected at least one sample, got 0")
+        if y is not None:
+            if y.ndim != 2:
+                raise ValueError(f"y: expected a 2-D array, got {y.ndim}-D")
+            if y.shape[0] != x.shape[0]:
+                raise ValueError(
+                    f"y: expected {x.shape[0]} rows (one per sample of x), got {y.shape[0]}"
+                )
+            if y.shape[1] != self.target_dim:
+                raise ValueError(
+                    f"y: expected {self.target_dim} columns for this loss, got {y.shape[1]}"
+                )
+            y = self.to_device(y)
+        return self.to_device(x), y
+
+    def _reserve(self, rows: int) -> None:
+        if rows <= self._capacity and self._yb.shape[1] == self.target_dim:
+            return
+        rows = max(rows, self._capacity)
+        zeros = self.ops.zeros
+        self._acts = [zeros((rows, layer.n_out), self.dtype) for layer in self._layers]
+        self._gacts = [zeros((rows, layer.n_out), self.dtype) for layer in self._layers]
+        self._masks = [
+            zeros((rows, layer.n_out), self.dtype) if layer.kind == DROPOUT else None
+            for layer in self._layers
+        ]
+        self._xb = zeros((rows, self.input_dim), self.dtype)
+        self._yb = zeros((rows, self.target_dim), self.dtype)
+        self._capacity = rows
+        self._changed()
+
+    # -- the passes -------------------------------------------------------------------------
+    def _forward(self, x: Any, n: int, training: bool, defer_last: bool) -> Any:
+        ops, inp = self.ops, x
+        for i, layer in enumerate(self._layers):
+            a = self._acts[i][:n]  # (n, out)
+            apply = not (defer_last and i + 1 == len(self._layers))
+            if layer.kind == DENSE:
+                ops.gemm(inp, self._view(self._params, layer.w, (layer.n_in, layer.n_out)), a)
+                ops.bias_activation(
+                    a, self._view(self._params, layer.b, (layer.n_out,)), layer.act, apply
+                )
+            elif layer.kind == ACTIVATION:
+                ops.copy(inp, a)
+                ops.bias_activation(a, None, layer.act, apply)
+            elif training and layer.rate > 0:
+                ops.dropout(inp, a, self._masks[i][:n], layer.rate, self._seed, self._state, i)
+            else:
+                ops.copy(inp, a)
+            inp = a
+        return inp
+
+    def _backward(self, x: Any, n: int) -> None:
+        ops = self.ops
+        for i in reversed(range(len(self._layers))):
+            layer = self._layers[i]
+            a, g = self._acts[i][:n], self._gacts[i][:n]
+            g_in = self._gacts[i - 1][:n] if i > 0 else None  # dL/d(input of this layer)
+            skip = i + 1 == len(self._layers) and self._mode == FUSED
+            if layer.kind != DROPOUT and not skip:
+                ops.activation_backward(a, g, layer.act)
+            if layer.kind == DENSE:
+                w = self._view(self._params, layer.w, (layer.n_in, layer.n_out))
+                ops.gemm(
+                    self._acts[i - 1][:n] if i > 0 else x,
+                    g,
+                    self._view(self._grads, layer.w, w.shape),
+                    ta=True,
+                )
+                if layer.b is not None:
+                    ops.column_sums(g, self._view(self._grads, layer.b, (layer.n_out,)))
+                if g_in is not None:
+                    ops.gemm(g, w, g_in, tb=True)
+            elif g_in is not None and layer.kind == DROPOUT and layer.rate > 0:
+                ops.multiply(g, self._masks[i][:n], g_in)
+            elif g_in is not None:
+                ops.copy(g, g_in)
+
+    def _penalties(self, samples: int, with_grad: bool) -> None:
+        for layer in self._layers:
+            for part, (l1, l2) in ((layer.w, layer.kernel), (layer.b, layer.bias)):
+                if part is not None and (l1 or l2):
+                    grad = self._view(self._grads, part, (part[1],)) if with_grad else None
+                    self.ops.penalty(
+                        self._view(self._params, part, (part[1],)),
+                        grad,
+                        l1,
+                        l2,
+                        samples,
+                        self._sums,
+                    )
+
+    def _loss_and_metrics(self, y: Any, n: int) -> None:
+        last = len(self._layers) - 1
+        a = self._acts[last][:n]
+        self.ops.loss(self._loss, self._mode, a, y, self._gacts[last][:n], self._sums)
+        self.ops.metrics(*self._accuracy, *self._errors, a, y, self._sums)
+
+    def _step(self, x: Any, y: Any, n: int) -> None:
+        """Forward, loss, metrics, backward, penalties, clipping and the update, all queued."""
+        self._forward(x, n, True, self._mode == FUSED)
+        self._loss_and_metrics(y, n)
+        self._backward(x, n)
+        self._penalties(n, True)
+        if any(self._clipping):
+            self.ops.clip(self._grads, self._variables(), *self._clipping)
+        if len(self._slots) != self._slot_count():
+            self._build_slots()
+        self.ops.optimizer_step(
+            self._optimizer, self._params, self._grads, self._slots, self._state, self._hyper
+        )
+        self.ops.advance(self._state, n, True)
+
+    def _build_slots(self) -> None:
+        self._slots = [
+            self.ops.zeros(self.param_count, self.dtype) for _ in range(self._slot_count())
+        ]
+        if self._optimizer.kind == 3:  # Adagrad starts from its initial accumulator value
+            self._slots[0][...] = self._optimizer.initial_accumulator_value
+        self._changed()
+
+    def _gathered_step(self, x: Any, y: Any, n: int) -> None:
+        self.ops.gather(x, y, self._order, self._state, n, self._xb, self._yb)
+        self._step(self._xb[:n], self._yb[:n], n)
+
+    def _train_step(self, x: Any, y: Any, n: int) -> None:
+        """One step of the epoch: a replayed graph when one was captured for this shape."""
+        key = (n, id(x), id(y))
+        graph = self._graphs.get(key)
+        if graph is None and self._eager_steps.get(key, 0) >= 1:  # warmed up: capture
+            graph = self.ops.capture(lambda: self._gathered_step(x, y, n))
+            if graph is not None:
+                self._graphs = {key: (graph, x, y, self._order)}  # keeps the arrays it reads alive
+        if graph is not None:
+            self._graphs[key][0].launch()
+        else:
+            self._gathered_step(x, y, n)
+            self._eager_steps[key] = self._eager_steps.get(key, 0) + 1
+        self._iterations += 1
+
+    def _read_sums(self, steps: int, samples: int) -> Sums:
+        return Sums(steps, samples, self.ops.to_host(self._sums))
+
+    # -- the engine's calls -----------------------------------------------------------------
+    def train_on_batch(self, x: Any, y: Any) -> Sums:
+        with self._claim():
+            x, y = self._check(x, y)
+            n = x.shape[0]
+            self._reserve(n)
+            self._sums[...] = 0
+            self._step(x, y, n)
+            self._iterations += 1
+            return self._read_sums(1, n)
+
+    def begin_epoch(self, samples: int, shuffle: bool) -> None:
+        if samples <= 0:
+            raise ValueError("begin_epoch: n must be > 0")
+        with self._claim():
+            self._epoch_n, self._epoch_pos = int(samples), 0
+            self._state[POS] = 0
+            if shuffle:
+                order = self.ops.permutation(int(samples), self._seed, self._state)
+                self._state[RNG] += 1
+            else:
+                order = self.ops.arange(int(samples))
+            if self._order is None or self._order.shape[0] != samples:
+                self._order = order
+                self._changed()
+            else:
+                self.ops.copy(order, self._order)  # same buffer: captured steps stay valid
+
+    def train_steps(
+        self, x: Any, y: Any, batch_size: int, max_steps: int, max_seconds: float = 0.0
+    ):
+        with self._claim():
+            x, y = self._check(x, y)
+            if batch_size <= 0:
+                raise ValueError(f"batch_size must be > 0, got {batch_size}")
+            if x.shape[0] != self._epoch_n:
+                raise ValueError(
+                    f"train_steps: x has {x.shape[0]} samples but the epoch was begun with {self._epoch_n}"
+                )
+            batch = min(batch_size, self._epoch_n)
+            self._reserve(batch)
+            self._sums[...] = 0
+            start, steps, samples = time.perf_counter(), 0, 0
+            while steps < max_steps and self._epoch_pos < self._epoch_n:
+                n = min(batch, self._epoch_n - self._epoch_pos)
+                self._train_step(x, y, n)
+                self._epoch_pos += n
+                steps, samples = steps + 1, samples + n
+                if max_seconds > 0 and time.perf_counter() - start >= max_seconds:
+                    break
+            return self._read_sums(steps, samples)
+
+    def _blocks(self, rows: int, batch_size: int):
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be > 0, got {batch_size}")
+        block = min(max(batch_size, MIN_INFERENCE_ROWS), rows)
+        self._reserve(block)
+        return [(pos, min(block, rows - pos)) for pos in range(0, rows, block)]
+
+    def evaluate(self, x: Any, y: Any, batch_size: int) -> Sums:
+        with self._claim():
+            x, y = self._check(x, y)
+            self._sums[...] = 0
+            blocks = self._blocks(x.shape[0], batch_size)
+            for pos, n in blocks:
+                self._forward(x[pos : pos + n], n, False, self._mode == FUSED)
+                self._loss_and_metrics(y[pos : pos + n], n)
+            self._penalties(x.shape[0], False)
+            return self._read_sums(len(blocks), x.shape[0])
+
+    def predict(self, x: Any, batch_size: int) -> np.ndarray:
+        with self._claim():
+            x, _ = self._check(x)
+            out = self.ops.zeros((x.shape[0], self.output_dim), self.dtype)
+            for pos, n in self._blocks(x.shape[0], batch_size):
+                self.ops.copy(self._forward(x[pos : pos + n], n, False, False), out[pos : pos + n])
+            return self.ops.to_host(out)
+
+    def loss_and_gradient(self, x: Any, y: Any) -> tuple[float, np.ndarray]:
+        with self._claim():
+            x, y = self._check(x, y)
+            n = x.shape[0]
+            self._reserve(n)
+            self._sums[...] = 0
+            self._forward(x, n, True, self._mode == FUSED)
+            self.ops.loss(
+                self._loss, self._mode, self._acts[-1][:n], y, self._gacts[-1][:n], self._sums
+            )
+            self._backward(x, n)
+            self._penalties(n, True)
+            self.ops.advance(self._state, 0, False)
+            return float(self.ops.to_host(self._sums)[0]) / n, self.ops.to_host(self._grads)
