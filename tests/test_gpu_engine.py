@@ -296,3 +296,49 @@ def test_train_on_batch_and_test_on_batch_match_cpu_engine(device):
     np.testing.assert_allclose(
         dev_model.test_on_batch(x, labels), cpu_model.test_on_batch(x, labels), rtol=1e-9
     )
+
+
+GPU_ONLY = [p for p in DEVICES if not isinstance(p, str)]
+
+
+@pytest.mark.parametrize("device", GPU_ONLY)
+def test_replayed_cuda_graphs_give_the_eager_steps_results(device, monkeypatch):
+    x, labels = _data(n=320)
+    results = []
+    for graphs in ("0", "1"):
+        monkeypatch.setenv("FASTMLP_CUDA_GRAPHS", graphs)
+        model = _mlp(extra=(lambda: layers.Dropout(0.2),))("float32", device)
+        model.fit(x, labels, epochs=3, batch_size=32, verbose=0)
+        results.append(model.get_weights())
+        engine = model._engine
+        assert engine.ops.graph_error is None
+        assert bool(engine._graphs) == (graphs == "1")
+    for eager, replayed in zip(*results):
+        np.testing.assert_array_equal(eager, replayed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("device", GPU_ONLY)
+def test_lecture_model_reaches_097_on_mnist_in_5_epochs(device):
+    (x, y), (x_test, y_test) = fm.datasets.mnist.load_data()
+    model = fm.Sequential(
+        [
+            layers.Flatten(input_shape=(28, 28)),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ],
+        seed=0,
+        device=device,
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x / 255.0, y, epochs=5, verbose=0)
+    assert model.evaluate(x_test / 255.0, y_test, verbose=0)[1] >= 0.97
+    cpu = fm.Sequential.from_config(model.get_config()).to("cpu")
+    cpu.build((None, 28, 28))
+    cpu.set_weights(model.get_weights())
+    np.testing.assert_allclose(
+        cpu.predict(x_test[:500] / 255.0, verbose=0),
+        model.predict(x_test[:500] / 255.0, verbose=0),
+        atol=1e-4,
+    )

@@ -12,6 +12,8 @@ is an int64 vector [position in the epoch, random-stream counter, optimizer iter
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 LOSS, CORRECT, COMPARED, SQUARED, ABSOLUTE = range(5)
@@ -162,8 +164,15 @@ class ReferenceOps:
     def copy(self, src, dst) -> None:
         np.copyto(dst, src)
 
+    def active(self) -> contextlib.AbstractContextManager:
+        """The context work is queued in (a GPU's stream); nothing to enter on the CPU."""
+        return contextlib.nullcontext()
+
     def capture(self, step):
         """A replayable recording of `step`'s work: none on the CPU, where steps run as called."""
+
+    def replay(self, graph) -> None:
+        raise NotImplementedError("nothing is captured on the CPU")
 
     def to_device(self, array, dtype=None):
         return np.ascontiguousarray(array, dtype=dtype)

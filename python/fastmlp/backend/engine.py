@@ -140,7 +140,8 @@ class ArrayNetwork:
                 "(use one model per thread)"
             )
         try:
-            yield
+            with self.ops.active():
+                yield
         finally:
             self._lock.release()
 
@@ -152,16 +153,19 @@ class ArrayNetwork:
 
     # -- parameters and settings ------------------------------------------------------------
     def get_params(self) -> np.ndarray:
-        return self.ops.to_host(self._params)
+        with self._claim():
+            return self.ops.to_host(self._params)
 
     def set_params(self, values: Any) -> None:
         values = np.asarray(values, dtype=self.dtype)
         if values.ndim != 1 or values.shape[0] != self.param_count:
             raise ValueError(f"params: expected a flat array of {self.param_count} values")
-        self._params[...] = self.ops.to_device(values, self.dtype)
+        with self._claim():
+            self.ops.copy(self.ops.to_device(values, self.dtype), self._params)
 
     def get_grads(self) -> np.ndarray:
-        return self.ops.to_host(self._grads)
+        with self._claim():
+            return self.ops.to_host(self._grads)
 
     def _changed(self) -> None:
         """Settings baked into captured steps changed: capture again."""
@@ -221,17 +225,19 @@ class ArrayNetwork:
                 raise ValueError(f"optimizer: {key} must be in [0, 1)")
         if not 0 <= snapshot.kind <= 4:
             raise ValueError("optimizer: unknown kind")
-        self._optimizer = snapshot
-        self._hyper[0] = snapshot.learning_rate
-        self._slots = []
-        self._set_iterations(0)
-        self._changed()
+        with self._claim():
+            self._optimizer = snapshot
+            self._hyper[0] = snapshot.learning_rate
+            self._slots = []
+            self._set_iterations(0)
+            self._changed()
 
     def set_learning_rate(self, lr: float) -> None:
         if not (lr >= 0 and math.isfinite(lr)):
             raise ValueError(f"learning_rate must be a finite number >= 0, got {lr}")
-        self._optimizer.learning_rate = float(lr)
-        self._hyper[0] = float(lr)  # read by the captured steps from device memory
+        with self._claim():
+            self._optimizer.learning_rate = float(lr)
+            self._hyper[0] = float(lr)  # read by the captured steps from device memory
 
     def _slot_count(self) -> int:
         c = self._optimizer
@@ -248,7 +254,8 @@ class ArrayNetwork:
         self._state[ITER] = int(iterations)
 
     def get_optimizer_state(self) -> tuple[int, list[np.ndarray]]:
-        return self._iterations, [self.ops.to_host(s) for s in self._slots]
+        with self._claim():
+            return self._iterations, [self.ops.to_host(s) for s in self._slots]
 
     def set_optimizer_state(self, iterations: int, slots: list[Any]) -> None:
         if slots and len(slots) != self._slot_count():
@@ -260,20 +267,23 @@ class ArrayNetwork:
         arrays = [np.asarray(s, dtype=self.dtype) for s in slots]
         if any(a.ndim != 1 or a.shape[0] != self.param_count for a in arrays):
             raise ValueError(f"optimizer state: each slot must hold {self.param_count} values")
-        self._slots = [self.ops.to_device(a, self.dtype) for a in arrays]
-        self._set_iterations(iterations)
-        self._changed()
+        with self._claim():
+            self._slots = [self.ops.to_device(a, self.dtype) for a in arrays]
+            self._set_iterations(iterations)
+            self._changed()
 
     def get_rng_state(self) -> list[int]:
-        return [self._seed, int(self.ops.to_host(self._state)[RNG]), 0, 0]
+        with self._claim():
+            return [self._seed, int(self.ops.to_host(self._state)[RNG]), 0, 0]
 
     def set_rng_state(self, words: Any) -> None:
         words = [int(w) for w in words]
         if len(words) != 4:
             raise ValueError("rng state: expected 4 words")
-        self._seed = words[0] & (2**64 - 1)
-        self._state[RNG] = words[1] & (2**63 - 1)
-        self._changed()
+        with self._claim():
+            self._seed = words[0] & (2**64 - 1)
+            self._state[RNG] = words[1] & (2**63 - 1)
+            self._changed()
 
     # -- data -------------------------------------------------------------------------------
     def to_device(self, array: Any) -> Any:
@@ -422,7 +432,7 @@ class ArrayNetwork:
             if graph is not None:
                 self._graphs = {key: (graph, x, y, self._order)}  # keeps the arrays it reads alive
         if graph is not None:
-            self._graphs[key][0].launch()
+            self.ops.replay(self._graphs[key][0])
         else:
             self._gathered_step(x, y, n)
             self._eager_steps[key] = self._eager_steps.get(key, 0) + 1

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastmlp.backend.engine import ArrayNetwork
 
-INSTALL_HINT = 'pip install "fastmlp[gpu]" (cupy-cuda12x; for CUDA 13: pip install cupy-cuda13x)'
+INSTALL_HINT = 'pip install "fastmlp[gpu]" (CuPy for CUDA 12 with its libraries; for CUDA 13: pip install "cupy-cuda13x[ctk]")'
 
 
 class GPUUnavailableError(RuntimeError):
