@@ -11,77 +11,34 @@ graph (`ops.capture`), with no Python between launches.
 
 from __future__ import annotations
 
-import contextlib
-import math
 import threading
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from fastmlp.backend._reference import ITER, POS, RNG, SOFTMAX
+from fastmlp.backend._reference import POS, RNG
+from fastmlp.backend._settings import (
+    ACTIVATION,
+    DENSE,
+    DROPOUT,
+    FUSED,
+    SUM_FIELDS,
+    NetworkSettings,
+    Sums,
+    plan_layers,
+)
 
-DENSE, ACTIVATION, DROPOUT = range(3)
-SPARSE_CE, BINARY_CE, LOGISTIC = 0, 2, 6
-PROBABILITIES, LOGITS, FUSED = range(3)
-SUM_FIELDS = ("loss", "correct", "compared", "squared_error", "absolute_error")
 MIN_INFERENCE_ROWS = 1024  # evaluate / predict blocks: rows are independent, larger is faster
 
 
-class Sums:
-    """Running sums of one call, with the fields of `fastmlp._core.Sums`."""
-
-    def __init__(self, steps: int, samples: int, values: np.ndarray) -> None:
-        self.steps, self.samples = steps, samples
-        for name, value in zip(SUM_FIELDS, values):
-            setattr(self, name, float(value))
-
-
-def _finite_nonnegative(value: float, what: str) -> float:
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{what} must be a finite number >= 0, got {value}")
-    return float(value)
-
-
-class ArrayNetwork:
+class ArrayNetwork(NetworkSettings):
     """A stack of Dense / Activation / Dropout layers with its loss, optimizer and loop."""
 
     def __init__(self, input_dim: int, specs: list[Any], seed: int, dtype: Any, ops: Any) -> None:
-        if input_dim <= 0:
-            raise ValueError(f"Network: input_dim must be > 0, got {input_dim}")
-        if not specs:
-            raise ValueError("Network: at least one layer is required")
         self.ops, self.dtype = ops, np.dtype(dtype)
-        self._layers, width, offset = [], int(input_dim), 0
-        for i, spec in enumerate(specs):
-            layer = SimpleNamespace(
-                kind=int(spec.kind), act=int(spec.activation), rate=float(spec.rate), n_in=width,
-                w=None, b=None, kernel=(spec.kernel_l1, spec.kernel_l2), bias=(spec.bias_l1, spec.bias_l2),
-            )  # fmt: skip
-            if layer.kind == DENSE:
-                if spec.units <= 0:
-                    raise ValueError(f"layer {i}: Dense units must be > 0, got {spec.units}")
-                for value, what in zip(
-                    (*layer.kernel, *layer.bias),
-                    ("kernel_regularizer",) * 2 + ("bias_regularizer",) * 2,
-                ):
-                    _finite_nonnegative(value, f"{what}: l1 and l2")  # fmt: skip
-                layer.n_out = int(spec.units)
-                layer.w = (offset, width * layer.n_out)
-                offset += width * layer.n_out
-                if spec.use_bias:
-                    layer.b = (offset, layer.n_out)
-                    offset += layer.n_out
-            elif layer.kind in (ACTIVATION, DROPOUT):
-                if layer.kind == DROPOUT and not 0 <= layer.rate < 1:
-                    raise ValueError(f"layer {i}: Dropout rate must be in [0, 1), got {layer.rate}")
-                layer.n_out = width
-            else:
-                raise ValueError(f"layer {i}: unknown layer kind")
-            width = layer.n_out
-            self._layers.append(layer)
+        self._layers, width, offset = plan_layers(input_dim, specs)
         self.input_dim, self.output_dim, self.param_count = int(input_dim), width, offset
         self._seed = int(seed) & (2**64 - 1)
         self._params = ops.zeros(offset, self.dtype)
@@ -110,19 +67,7 @@ class ArrayNetwork:
         self._lock = threading.Lock()
         self.set_loss(3, False)
 
-    # -- description ------------------------------------------------------------------------
-    @property
-    def target_dim(self) -> int:
-        return 1 if self._loss == SPARSE_CE else self.output_dim
-
-    @property
-    def loss_mode(self) -> int:
-        return self._mode
-
-    @property
-    def iterations(self) -> int:
-        return self._iterations
-
+    # -- the epoch ----------------------------------------------------------------------------
     @property
     def epoch_done(self) -> bool:
         return self._epoch_pos >= self._epoch_n
@@ -131,27 +76,13 @@ class ArrayNetwork:
     def epoch_position(self) -> int:
         return self._epoch_pos
 
-    @contextlib.contextmanager
-    def _claim(self) -> Iterator[None]:
-        """One call at a time: a second thread gets a clear error, never a data race."""
-        if not self._lock.acquire(blocking=False):
-            raise RuntimeError(
-                "this model is being used by another thread; a model can run one call at a time "
-                "(use one model per thread)"
-            )
-        try:
-            with self.ops.active():
-                yield
-        finally:
-            self._lock.release()
-
     def _view(self, flat: Any, part: tuple[int, int] | None, shape: tuple[int, ...]) -> Any:
         return None if part is None else flat[part[0] : part[0] + part[1]].reshape(shape)
 
     def _variables(self) -> list[tuple[int, int]]:
         return [p for layer in self._layers for p in (layer.w, layer.b) if p is not None]
 
-    # -- parameters and settings ------------------------------------------------------------
+    # -- parameters ---------------------------------------------------------------------------
     def get_params(self) -> np.ndarray:
         with self._claim():
             return self.ops.to_host(self._params)
@@ -166,124 +97,6 @@ class ArrayNetwork:
     def get_grads(self) -> np.ndarray:
         with self._claim():
             return self.ops.to_host(self._grads)
-
-    def _changed(self) -> None:
-        """Settings baked into captured steps changed: capture again."""
-        self._graphs.clear()
-        self._eager_steps.clear()
-
-    def set_loss(self, kind: int, from_logits: bool = False) -> None:
-        if not 0 <= kind <= 6:
-            raise ValueError(f"loss: unknown code {kind}")
-        if kind == SPARSE_CE and self.output_dim < 2:
-            raise ValueError(
-                "sparse_categorical_crossentropy needs an output layer with >= 2 units, got "
-                f"{self.output_dim}"
-            )
-        last = self._layers[-1]
-        fusable = (kind in (0, 1) and last.act == SOFTMAX) or (kind == BINARY_CE and last.act == 2)
-        if not from_logits and last.kind != DROPOUT and fusable:
-            self._mode = FUSED
-        elif from_logits or kind == LOGISTIC:
-            self._mode = LOGITS
-        else:
-            self._mode = PROBABILITIES
-        self._loss, self._from_logits = int(kind), bool(from_logits)
-        self._changed()
-
-    def set_accuracy(self, mode: int, output_threshold: float = 0.5, target_threshold: float = 0.5):
-        if not 0 <= mode <= 3:
-            raise ValueError("accuracy mode must be 0..3")
-        rule = (int(mode), float(output_threshold), float(target_threshold))
-        if rule != self._accuracy:
-            self._accuracy = rule
-            self._changed()
-
-    def set_error_metrics(self, squared: bool, absolute: bool) -> None:
-        self._errors = (bool(squared), bool(absolute))
-        self._changed()
-
-    def set_clipping(self, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
-        for value in (clipnorm, clipvalue, global_clipnorm):
-            if not (value >= 0 and math.isfinite(value)):
-                raise ValueError("clipping values must be finite and >= 0")
-        self._clipping = (float(clipnorm), float(clipvalue), float(global_clipnorm))
-        self._changed()
-
-    def set_optimizer(self, config: Any) -> None:
-        snapshot = SimpleNamespace(**{k: getattr(config, k) for k in vars(self._optimizer)})
-        for key in (
-            "learning_rate",
-            "momentum",
-            "epsilon",
-            "weight_decay",
-            "initial_accumulator_value",
-        ):
-            _finite_nonnegative(getattr(snapshot, key), f"optimizer: {key}")
-        for key in ("beta_1", "beta_2", "rho"):
-            if not 0 <= getattr(snapshot, key) < 1:
-                raise ValueError(f"optimizer: {key} must be in [0, 1)")
-        if not 0 <= snapshot.kind <= 4:
-            raise ValueError("optimizer: unknown kind")
-        with self._claim():
-            self._optimizer = snapshot
-            self._hyper[0] = snapshot.learning_rate
-            self._slots = []
-            self._set_iterations(0)
-            self._changed()
-
-    def set_learning_rate(self, lr: float) -> None:
-        if not (lr >= 0 and math.isfinite(lr)):
-            raise ValueError(f"learning_rate must be a finite number >= 0, got {lr}")
-        with self._claim():
-            self._optimizer.learning_rate = float(lr)
-            self._hyper[0] = float(lr)  # read by the captured steps from device memory
-
-    def _slot_count(self) -> int:
-        c = self._optimizer
-        return {
-            0: int(c.momentum > 0),
-            1: 3 if c.amsgrad else 2,
-            2: 1 + int(c.momentum > 0) + int(c.centered),
-            3: 1,
-            4: 2,
-        }[c.kind]
-
-    def _set_iterations(self, iterations: int) -> None:
-        self._iterations = int(iterations)
-        self._state[ITER] = int(iterations)
-
-    def get_optimizer_state(self) -> tuple[int, list[np.ndarray]]:
-        with self._claim():
-            return self._iterations, [self.ops.to_host(s) for s in self._slots]
-
-    def set_optimizer_state(self, iterations: int, slots: list[Any]) -> None:
-        if slots and len(slots) != self._slot_count():
-            raise ValueError(
-                f"optimizer state: expected {self._slot_count()} slot arrays, got {len(slots)}"
-            )
-        if iterations < 0:
-            raise ValueError("optimizer state: iterations must be >= 0")
-        arrays = [np.asarray(s, dtype=self.dtype) for s in slots]
-        if any(a.ndim != 1 or a.shape[0] != self.param_count for a in arrays):
-            raise ValueError(f"optimizer state: each slot must hold {self.param_count} values")
-        with self._claim():
-            self._slots = [self.ops.to_device(a, self.dtype) for a in arrays]
-            self._set_iterations(iterations)
-            self._changed()
-
-    def get_rng_state(self) -> list[int]:
-        with self._claim():
-            return [self._seed, int(self.ops.to_host(self._state)[RNG]), 0, 0]
-
-    def set_rng_state(self, words: Any) -> None:
-        words = [int(w) for w in words]
-        if len(words) != 4:
-            raise ValueError("rng state: expected 4 words")
-        with self._claim():
-            self._seed = words[0] & (2**64 - 1)
-            self._state[RNG] = words[1] & (2**63 - 1)
-            self._changed()
 
     # -- data -------------------------------------------------------------------------------
     def to_device(self, array: Any) -> Any:
@@ -429,8 +242,9 @@ class ArrayNetwork:
         graph = self._graphs.get(key)
         if graph is None and self._eager_steps.get(key, 0) >= 1:  # warmed up: capture
             graph = self.ops.capture(lambda: self._gathered_step(x, y, n))
-            if graph is not None:
-                self._graphs = {key: (graph, x, y, self._order)}  # keeps the arrays it reads alive
+            if graph is not None:  # keep the graphs of this data only (they hold it alive)
+                self._graphs = {k: v for k, v in self._graphs.items() if k[1:] == key[1:]}
+                self._graphs[key] = (graph, x, y, self._order)
         if graph is not None:
             self.ops.replay(self._graphs[key][0])
         else:
