@@ -112,3 +112,15 @@ def test_07_keras_mnist_one_epoch(monkeypatch, capsys):
     accuracy = example("07_keras_mnist.py")["main"](epochs=1, verbose=0)
     assert accuracy > 0.9
     assert "Total params" in capsys.readouterr().out
+
+
+def test_08_gpu_mnist_runs_the_gpu_engine_and_moves_the_weights_to_the_cpu(capsys):
+    root = os.environ.get("FASTMLP_DATA")
+    if not root or any(not (Path(root) / "mnist" / f).is_file() for f in MNIST_FILES):
+        pytest.skip("FASTMLP_DATA does not hold mnist/")
+    accuracy = example("08_gpu_mnist.py")["main"](epochs=1, batch_size=256, device="numpy")
+    out = capsys.readouterr().out
+    assert accuracy > 0.9
+    assert "numpy: test accuracy" in out
+    difference = float(out.rsplit("probabilities", 1)[1])
+    assert difference < 1e-4
