@@ -11,12 +11,27 @@ from fastmlp import _core
 
 
 class Framework:
-    """The benchmark's interface (see worker.py) over fm.Sequential."""
+    """The benchmark's interface (see worker.py) over fm.Sequential.
+
+    Args:
+        device: "cpu" or "gpu" (the GPU column; reported as not supported without CuPy or a GPU).
+    """
 
     label = "fastmlp"
 
+    def __init__(self, device: str = "cpu") -> None:
+        if device != "cpu" and not fm.backend.gpu.is_available():
+            raise NotImplementedError(fm.backend.gpu.unavailable_reason())
+        self.device = device
+
     def versions(self) -> dict[str, str]:
         info = {"fastmlp": fm.__version__}
+        if self.device != "cpu":
+            import cupy
+
+            info.update(
+                gpu=cupy.cuda.runtime.getDeviceProperties(0)["name"].decode(), cupy=cupy.__version__
+            )
         build_info = getattr(_core, "build_info", None)
         if build_info is not None:  # Eigen version, SIMD in use, OpenMP
             info.update({f"engine {k}": str(v) for k, v in build_info().items()})
@@ -42,6 +57,7 @@ class Framework:
                 fm.layers.Dense(10, activation="softmax", kernel_regularizer=reg),
             ],
             seed=seed,
+            device=self.device,
         )
         model.compile(
             optimizer=fm.optimizers.Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy"

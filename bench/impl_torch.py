@@ -19,11 +19,20 @@ class Framework:
     Args:
         threads: torch.set_num_threads(threads); None keeps PyTorch's default (all cores).
         fused: use torch.optim.Adam(fused=True) (a fused CPU kernel since PyTorch 2.4).
+        device: "cpu" or "cuda" (the GPU column: needs a CUDA build of torch; the pinned
+            torch==2.13.0 CPU wheel has none and is reported as not supported).
     """
 
     label = "PyTorch eager"
 
-    def __init__(self, threads: int | None = None, fused: bool = False) -> None:
+    def __init__(
+        self, threads: int | None = None, fused: bool = False, device: str = "cpu"
+    ) -> None:
+        if device != "cpu" and not torch.cuda.is_available():
+            raise NotImplementedError(
+                f"no CUDA in this build of torch {torch.__version__} or no GPU"
+            )
+        self.device = torch.device(device)
         if threads is not None:
             torch.set_num_threads(threads)
         self.fused = fused
@@ -36,7 +45,9 @@ class Framework:
                 raise NotImplementedError(f"Adam(fused=True) on CPU: {exc}") from exc
 
     def versions(self) -> dict[str, str]:
+        gpu = {"gpu": torch.cuda.get_device_name()} if self.device.type == "cuda" else {}
         return {
+            **gpu,
             "torch": torch.__version__,
             "cpu capability": torch.backends.cpu.get_cpu_capability(),
             "blas": "MKL" if torch.backends.mkl.is_available() else "other",
@@ -48,7 +59,7 @@ class Framework:
     def prepare(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         x_t = torch.from_numpy(np.ascontiguousarray(x, np.float32))
         y_t = torch.from_numpy(y.astype(np.int64) if y.dtype.kind in "iu" else y)
-        return x_t, y_t
+        return x_t.to(self.device), y_t.to(self.device)  # on a GPU: copied there once
 
     def _net(self, sizes: list[int], act: type[nn.Module], out: nn.Module | None) -> nn.Sequential:
         mods: list[nn.Module] = []
@@ -62,7 +73,7 @@ class Framework:
 
     def lecture_model(self, l2: float, seed: int) -> tuple[nn.Module, Any, nn.Module]:
         torch.manual_seed(seed)
-        net = self._net([784, 128, 64, 10], nn.ReLU, None)  # softmax is inside CrossEntropyLoss
+        net = self._net([784, 128, 64, 10], nn.ReLU, None).to(self.device)  # softmax: in the loss
         weights = [p for p in net.parameters() if p.ndim == 2]
         biases = [p for p in net.parameters() if p.ndim == 1]
         # Adam's weight_decay adds wd * W to the gradient: the gradient of l2 * sum(W^2) for
@@ -80,12 +91,14 @@ class Framework:
         net, opt, loss_fn = model
         x, y = data
         net.train()
-        order = torch.randperm(x.shape[0])
+        order = torch.randperm(x.shape[0], device=self.device)
         for start in range(0, x.shape[0], batch_size):
             idx = order[start : start + batch_size]
             opt.zero_grad(set_to_none=True)
             loss_fn(net(x[idx]), y[idx]).backward()
             opt.step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()  # the epoch's kernels have run when the clock stops
 
     def train_playground(self, model: Any, data: Any, epochs: int) -> None:
         for _ in range(epochs):
@@ -98,4 +111,4 @@ class Framework:
             out = net(x[0])
             if out.shape[1] > 1:
                 out = torch.softmax(out, dim=1)
-        return out.numpy()
+        return out.cpu().numpy()

@@ -94,6 +94,28 @@ def variants(cores: int) -> list[Variant]:
         Variant("sklearn", "sklearn", "impl_sklearn", "scikit-learn MLPClassifier", ("sklearn",)),
         Variant("numpy", "numpy", "impl_numpy", "NumPy by hand", ("numpy",)),
         Variant("keras", "keras", "impl_keras", "Keras / TensorFlow fit", ("keras", "tensorflow")),
+        # The GPU column (--frameworks gpu): same workloads, on an NVIDIA GPU; reported as not
+        # supported where CuPy, a CUDA build of torch or a GPU is missing. Try --batch-sizes 32,256,4096.
+        Variant(
+            "fastmlp-gpu",
+            "gpu",
+            "impl_fastmlp",
+            "fastmlp on the GPU (CuPy, CUDA graphs)",
+            ("fastmlp", "cupy"),
+            {"device": "gpu"},
+            ("lecture", "predict"),
+            extra=True,
+        ),
+        Variant(
+            "torch-cuda",
+            "gpu",
+            "impl_torch",
+            "PyTorch eager on the GPU (CUDA)",
+            ("torch",),
+            {"device": "cuda"},
+            ("lecture", "predict"),
+            extra=True,
+        ),
         Variant(
             "floor",
             "floor",
@@ -117,8 +139,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--frameworks",
-        help="comma-separated: fastmlp,torch,sklearn,numpy,keras "
-        "(or one row: torch-fused, floor); default: all",
+        help="comma-separated: fastmlp,torch,sklearn,numpy,keras,gpu "
+        "(or one row: torch-fused, floor, fastmlp-gpu, torch-cuda); default: all",
     )
     p.add_argument(
         "--batch-sizes",
