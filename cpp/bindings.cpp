@@ -199,16 +199,16 @@ void bind_network(py::module_& m, const char* name) {
           py::arg("x"), py::arg("y"), py::arg("batch_size"))
       .def(
           "predict",
-          [](Net& n, const Array<S>& x, Index batch_size) {
+          [](Net& n, const Array<S>& x, Index batch_size, bool check_finite) {
             auto X = as_matrix(x, "x");
             Array<S> out({X.rows(), n.output_dim()});
             MatMap<S> O(out.mutable_data(), X.rows(), n.output_dim());
             auto lock = claim(n);
             py::gil_scoped_release release;
-            n.predict(X, O, batch_size);
+            n.predict(X, O, batch_size, check_finite);
             return out;
           },
-          py::arg("x"), py::arg("batch_size"))
+          py::arg("x"), py::arg("batch_size"), py::arg("check_finite") = false)
       .def(
           "loss_and_gradient",
           [](Net& n, const Array<S>& x, const Array<S>& y) {

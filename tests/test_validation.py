@@ -735,3 +735,35 @@ def test_battery_survives_in_a_subprocess() -> None:
     )
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert proc.stdout.strip().splitlines()[-1] == f"OK {len(CASES)}"
+
+
+@pytest.mark.parametrize("device", ["cpu", "numpy"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("first", ["dense", "zero_dense", "activation", "dropout"])
+def test_predict_refuses_nan_and_infinity_found_by_the_engine(device, bad, first):
+    import fastmlp as fm
+
+    head = {
+        "dense": [fm.layers.Dense(4)],
+        "zero_dense": [fm.layers.Dense(4, kernel_initializer="zeros")],  # x W = 0 * inf = NaN
+        "activation": [fm.layers.Activation("tanh"), fm.layers.Dense(4)],
+        "dropout": [fm.layers.Dropout(0.5), fm.layers.Dense(4)],
+    }[first]
+    model = fm.Sequential([fm.layers.Input(shape=(3,)), *head, fm.layers.Dense(2)], device=device)
+    x = np.ones((3000, 3), dtype=np.float32)  # three of the engine's 1024-row blocks
+    x[2500, 1] = bad
+    with pytest.raises(ValueError, match="x contains NaN or infinity"):
+        model.predict(x, verbose=0)
+    x[2500, 1] = 1.0
+    assert np.isfinite(model.predict(x, verbose=0)).all()
+
+
+def test_predict_accepts_finite_inputs_whose_products_overflow():
+    import fastmlp as fm
+
+    model = fm.Sequential(
+        [fm.layers.Input(shape=(2,)), fm.layers.Dense(3, kernel_initializer="ones")]
+    )
+    x = np.full((4, 2), 3e38, dtype=np.float32)  # finite, but x W overflows float32
+    out = model.predict(x, verbose=0)
+    assert np.isinf(out).all()

@@ -207,16 +207,24 @@ void Network<Scalar>::check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<S
 }
 
 template <typename Scalar>
-void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defer_last) {
+void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defer_last, bool check_finite) {
   const Scalar* in = x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     ConstMatMap<Scalar> xin(in, n, L.in);
     MatMap<Scalar> a = act(l, n);  // (n, out)
     const bool last = l + 1 == layers_.size();
+    // A NaN or infinity in x makes its row of x W (+ b) NaN or infinite (x_j W_jk is NaN or +-inf,
+    // also for W_jk = 0), so the (n, out) product is checked instead of the (n, in) input; x
+    // itself is read again only when the product is not finite (it may have overflowed).
+    const bool check_here = check_finite && l == 0;
+    if (check_here && L.spec.kind != LayerKind::Dense && !xin.allFinite())
+      throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
     switch (L.spec.kind) {
       case LayerKind::Dense:
         dense_forward<Scalar>(xin, weights(L), L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr, a);
+        if (check_here && !a.allFinite() && !xin.allFinite())
+          throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
         if (!(last && defer_last)) activate<Scalar>(L.spec.activation, a);
         break;
       case LayerKind::Activation:
@@ -479,7 +487,8 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
 }
 
 template <typename Scalar>
-void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch_size) {
+void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch_size,
+                              bool check_finite) {
   check_xy(x, nullptr);
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
   if (out.rows() != x.rows() || out.cols() != output_dim())
@@ -491,7 +500,7 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
   const std::size_t last = layers_.size() - 1;
   for (Index pos = 0; pos < x.rows(); pos += batch) {
     const Index n = std::min(batch, x.rows() - pos);
-    forward(x.data() + pos * input_dim_, n, false, false);
+    forward(x.data() + pos * input_dim_, n, false, false, check_finite);
     out.middleRows(pos, n) = act(last, n);
   }
 }

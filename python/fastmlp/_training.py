@@ -243,7 +243,7 @@ def predict(
     _unsupported(steps=steps)
     batch_size = _batch_size(batch_size)
     verbose = verbosity(verbose)
-    x, _ = self._prepare(x)
+    x, _ = self._prepare(x, check_finite=False)  # the engine checks, without a pass of its own
     n_steps = math.ceil(x.shape[0] / batch_size)
     cbs = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
@@ -251,7 +251,9 @@ def predict(
     cbs.on_predict_begin()
     # Rows are independent, so blocks larger than batch_size give the same numbers, faster.
     block = max(batch_size, 1024)
-    outs = [self._engine.predict(part, min(block, part.shape[0])) for part in _parts(x, block)]
+    outs = [
+        self._engine.predict(part, min(block, part.shape[0]), True) for part in _parts(x, block)
+    ]
     out = outs[0] if len(outs) == 1 else np.concatenate(outs)  # no copy in the common case
     cbs.on_predict_batch_end(n_steps - 1, {})
     cbs.on_predict_end()

@@ -13,8 +13,14 @@ import numpy as np
 from fastmlp import losses as losses_module
 
 
-def as_float_array(x: Any, name: str, dtype: np.dtype, *, allow_empty: bool = False) -> np.ndarray:
-    """`x` as a C-contiguous array of `dtype` (one copy at most), numeric and finite."""
+def as_float_array(
+    x: Any, name: str, dtype: np.dtype, *, allow_empty: bool = False, check_finite: bool = True
+) -> np.ndarray:
+    """`x` as a C-contiguous array of `dtype` (one copy at most), numeric and finite.
+
+    check_finite=False leaves the NaN / infinity check of an array used as it is to the engine
+    (predict finds them without another pass over x); a converted array is always checked here.
+    """
     if x is None:
         raise ValueError(f"{name} is required, got None")
     if isinstance(x, (str, bytes)):
@@ -37,7 +43,8 @@ def as_float_array(x: Any, name: str, dtype: np.dtype, *, allow_empty: bool = Fa
         raise ValueError(f"{name} is empty: expected at least one sample, got shape {arr.shape}")
     if arr.size == 0 and arr.shape[0] != 0:
         raise ValueError(f"{name} has no features: got shape {arr.shape}")
-    if kind == "f" and not np.isfinite(arr).all():
+    as_is = arr.dtype == dtype and arr.flags.c_contiguous
+    if kind == "f" and (check_finite or not as_is) and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
     with np.errstate(over="ignore"):  # overflow is reported below, as an error
         out = np.ascontiguousarray(arr, dtype=dtype)
@@ -50,10 +57,15 @@ def as_float_array(x: Any, name: str, dtype: np.dtype, *, allow_empty: bool = Fa
 
 
 def as_samples(
-    x: Any, feature_shape: tuple[int, ...], dtype: np.dtype, name: str = "x"
+    x: Any,
+    feature_shape: tuple[int, ...],
+    dtype: np.dtype,
+    name: str = "x",
+    *,
+    check_finite: bool = True,
 ) -> np.ndarray:
     """`x` as a (samples, features) matrix, checking each sample's shape against the model's."""
-    arr = as_float_array(x, name, dtype)
+    arr = as_float_array(x, name, dtype, check_finite=check_finite)
     if arr.shape[1:] != tuple(feature_shape):
         if arr.ndim == 1 and len(feature_shape) == 1:
             raise ValueError(

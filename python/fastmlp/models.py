@@ -378,9 +378,12 @@ class Sequential:
 
     # -- data ---------------------------------------------------------------------------------
     def _prepare(
-        self, x: Any, y: Any = None, *, name: str = "x"
+        self, x: Any, y: Any = None, *, name: str = "x", check_finite: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Checked, converted (x, y); builds the model from x's shape if needed."""
+        """Checked, converted (x, y); builds the model from x's shape if needed.
+
+        check_finite=False: the engine's predict(check_finite=True) refuses NaN / infinity in x.
+        """
         if not self.built:
             if not self._layers:
                 raise ValueError("the model has no layers; add some first")
@@ -390,7 +393,7 @@ class Sequential:
                     f"{name}: expected a 2-D array (samples, features), got shape {arr.shape}"
                 )
             self._build(tuple(arr.shape[1:]))
-        xs = as_samples(x, self._input_shape, self.dtype, name)
+        xs = as_samples(x, self._input_shape, self.dtype, name, check_finite=check_finite)
         ys = None
         if y is not None:
             ys = as_targets(

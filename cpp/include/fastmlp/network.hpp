@@ -84,7 +84,9 @@ class Network {
   Index epoch_position() const { return epoch_pos_; }
 
   Sums evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size);
-  void predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch_size);
+  // check_finite: refuse x holding NaN or infinity (std::invalid_argument), found from the first
+  // layer's product (a non-finite input makes its row of x W non-finite) without another pass over x.
+  void predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch_size, bool check_finite = false);
 
   // Mean loss + penalty on (x, y) and its gradient (left in grads()); parameters unchanged.
   double loss_and_gradient(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y);
@@ -105,7 +107,7 @@ class Network {
   MatMap<Scalar> grad(std::size_t l, Index n) { return MatMap<Scalar>(gacts_[l].data(), n, layers_[l].out); }
   MatMap<Scalar> weights(const Layer& L) { return MatMap<Scalar>(params_.data() + L.w_offset, L.in, L.out); }
 
-  void forward(const Scalar* x, Index n, bool training, bool defer_last);
+  void forward(const Scalar* x, Index n, bool training, bool defer_last, bool check_finite = false);
   void backward(const Scalar* x, Index n);
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;

@@ -325,7 +325,9 @@ class ArrayNetwork(NetworkSettings):
             self._penalties(x.shape[0], False)
             return self._read_sums(len(blocks), x.shape[0])
 
-    def predict(self, x: Any, batch_size: int) -> np.ndarray:
+    def predict(self, x: Any, batch_size: int, check_finite: bool = False) -> np.ndarray:
+        if check_finite and not np.isfinite(np.asarray(x)).all():  # (host arrays: predict's input)
+            raise ValueError("x contains NaN or infinity; clean or impute it first")
         with self._claim():
             x, _ = self._check(x)
             out = self.ops.zeros((x.shape[0], self.output_dim), self.dtype)
