@@ -772,3 +772,31 @@ def test_raw_uint8_pixels_train_without_overflow():
     history = model.fit(x, y, epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert np.all(np.isfinite(model.predict(x, verbose=0)))
+
+
+def test_one_and_two_threads_train_the_same_model():
+    """Batches of 32+ split each product's columns and the optimizer's pass over the threads;
+    every element is the same sum either way (bit-identical where BLAS's kernel does not depend on
+    the product's width, as OpenBLAS's AVX-512 kernels; within float32 rounding otherwise)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((640, 784), dtype=np.float32), rng.integers(0, 10, 640)
+    weights = []
+    try:
+        for threads in (1, 2):
+            fm.config.set_num_threads(threads)
+            model = fm.Sequential(
+                [
+                    fm.layers.Input(shape=(784,)),
+                    fm.layers.Dense(128, activation="relu"),  # 100,480 weights: the parallel update
+                    fm.layers.Dense(64, activation="relu"),
+                    fm.layers.Dense(10, activation="softmax"),
+                ],
+                seed=0,
+            )
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+            weights.append(model.get_weights())
+    finally:
+        fm.config.set_num_threads(0)
+    for one, two in zip(*weights):
+        np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-6)

@@ -60,20 +60,31 @@ class FlushDenormals {
 #endif
 };
 
-// Threads for the products of a batch: one below 32 samples, where a fork/join per GEMM costs more
-// than it saves; all of them from 32 up (measured on 2 idle cores: batch 32 0.48 -> 0.36 s/epoch,
-// 256 0.36 -> 0.24 s). On cores shared with other busy processes, set_max_threads(1) is faster.
+// Threads for a batch: one below 32 samples, where a fork/join costs more than it saves; all of
+// them from 32 up. While training, the products split their columns over OpenMP's threads and
+// BLAS runs single-threaded in each part (dense.hpp), so that the optimizer's pass can use the same
+// threads without two pools fighting for the cores (measured on 2 cores: Adam over OpenMP next to
+// OpenBLAS's spinning threads took 16 s per epoch instead of 0.17). predict leaves the products
+// to BLAS's own threads, which split large products better (one whole 10,000-row product).
+// On cores shared with other busy processes, set_max_threads(1) is faster.
 std::atomic<int> g_max_threads{0};  // 0: as many as OpenMP offers
 constexpr Index kParallelBatch = 32;
 
 class ThreadScope {
  public:
-  explicit ThreadScope(Index batch) {
+  enum class Products { SplitByColumns, ByBlas };
+  explicit ThreadScope(Index batch, Products products = Products::SplitByColumns) {
+    const int threads = batch >= kParallelBatch ? max_threads() : 1;
+    const bool split = products == Products::SplitByColumns;
 #ifdef FASTMLP_HAVE_OPENMP
-    Eigen::setNbThreads(batch >= kParallelBatch ? max_threads() : 1);
+    Eigen::setNbThreads(threads);
 #endif
-    blas::set_threads(batch >= kParallelBatch ? max_threads() : 1);
+    split_products() = split;
+    blas::set_threads(split ? 1 : threads);
   }
+  ~ThreadScope() { split_products() = true; }
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
 };
 
 std::string shape_str(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
@@ -494,7 +505,7 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
   if (out.rows() != x.rows() || out.cols() != output_dim())
     throw std::invalid_argument("predict: output buffer must be " + shape_str(x.rows(), output_dim()));
   const Index batch = std::min(batch_size, x.rows());
-  ThreadScope threads(batch);
+  ThreadScope threads(batch, ThreadScope::Products::ByBlas);
   FlushDenormals ftz;
   reserve(batch);
   const std::size_t last = layers_.size() - 1;

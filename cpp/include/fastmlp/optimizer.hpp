@@ -2,6 +2,7 @@
 // (keras/src/optimizers/*.py) so that results match a Keras user's expectation.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -9,7 +10,31 @@
 
 #include "fastmlp/types.hpp"
 
+#ifdef FASTMLP_HAVE_OPENMP
+#include <omp.h>
+#endif
+
 namespace fastmlp {
+
+constexpr Index kParallelUpdate = 16384;
+
+template <typename Body>
+void for_each_part(Index n, Body&& body) {
+#ifdef FASTMLP_HAVE_OPENMP
+  const int threads = n >= kParallelUpdate ? Eigen::nbThreads() : 1;
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    {
+      const Index parts = omp_get_num_threads(), t = omp_get_thread_num();
+      const Index size = (n / parts + 15) / 16 * 16;
+      const Index begin = std::min(n, t * size), end = t + 1 == parts ? n : std::min(n, begin + size);
+      body(begin, end);
+    }
+    return;
+  }
+#endif
+  body(Index(0), n);
+}
 
 enum class OptimizerKind : int { SGD = 0, Adam, RMSprop, Adagrad, Adadelta, Count_ };
 
@@ -89,24 +114,36 @@ class Optimizer {
     const Scalar lr = Scalar(c.learning_rate);
     Scalar* __restrict wp = w.data();
     const Scalar* __restrict gp = g.data();
-    if (c.weight_decay > 0) w *= Scalar(1) - lr * Scalar(c.weight_decay);
+    const double t = static_cast<double>(iterations_);
+    const Scalar alpha =
+        Scalar(c.learning_rate * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)));
+    for_each_part(n, [&](Index lo, Index hi) { update(wp, gp, lo, hi, lr, alpha); });
+  }
+
+ private:
+  void update(Scalar* __restrict wp, const Scalar* __restrict gp, Index lo, Index hi, Scalar lr, Scalar alpha) {
+    const OptimizerConfig& c = config_;
+    if (c.weight_decay > 0) {
+      const Scalar keep = Scalar(1) - lr * Scalar(c.weight_decay);
+      for (Index i = lo; i < hi; ++i) wp[i] *= keep;
+    }
 
     switch (c.kind) {
       case OptimizerKind::SGD: {
         if (c.momentum == 0) {
-          for (Index i = 0; i < n; ++i) wp[i] -= lr * gp[i];
+          for (Index i = lo; i < hi; ++i) wp[i] -= lr * gp[i];
           break;
         }
         // m = momentum m - lr g;  w += m  (Nesterov: w += momentum m - lr g)
         const Scalar mu = Scalar(c.momentum);
         Scalar* __restrict m = slots_[0].data();
         if (c.nesterov) {
-          for (Index i = 0; i < n; ++i) {
+          for (Index i = lo; i < hi; ++i) {
             m[i] = mu * m[i] - lr * gp[i];
             wp[i] += mu * m[i] - lr * gp[i];
           }
         } else {
-          for (Index i = 0; i < n; ++i) {
+          for (Index i = lo; i < hi; ++i) {
             m[i] = mu * m[i] - lr * gp[i];
             wp[i] += m[i];
           }
@@ -116,22 +153,19 @@ class Optimizer {
       case OptimizerKind::Adam: {
         // alpha = lr sqrt(1 - b2^t) / (1 - b1^t);  m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
         // w -= alpha m / (sqrt(v) + eps)         (Kingma & Ba 2015, Algorithm 1 with eps-hat)
-        const double t = static_cast<double>(iterations_);
-        const Scalar alpha =
-            Scalar(c.learning_rate * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)));
         const Scalar a1 = Scalar(1 - c.beta_1), a2 = Scalar(1 - c.beta_2), eps = Scalar(c.epsilon);
         Scalar* __restrict m = slots_[0].data();
         Scalar* __restrict v = slots_[1].data();
         if (c.amsgrad) {
           Scalar* __restrict vhat = slots_[2].data();
-          for (Index i = 0; i < n; ++i) {
+          for (Index i = lo; i < hi; ++i) {
             m[i] += (gp[i] - m[i]) * a1;
             v[i] += (gp[i] * gp[i] - v[i]) * a2;
             vhat[i] = std::max(vhat[i], v[i]);
             wp[i] -= alpha * m[i] / (std::sqrt(vhat[i]) + eps);
           }
         } else {
-          for (Index i = 0; i < n; ++i) {
+          for (Index i = lo; i < hi; ++i) {
             m[i] += (gp[i] - m[i]) * a1;
             v[i] += (gp[i] * gp[i] - v[i]) * a2;
             wp[i] -= alpha * m[i] / (std::sqrt(v[i]) + eps);
@@ -147,7 +181,7 @@ class Optimizer {
         int next = 1;
         Scalar* __restrict mom = c.momentum > 0 ? slots_[next++].data() : nullptr;
         Scalar* __restrict avg = c.centered ? slots_[next++].data() : nullptr;
-        for (Index i = 0; i < n; ++i) {
+        for (Index i = lo; i < hi; ++i) {
           v[i] = rho * v[i] + (Scalar(1) - rho) * gp[i] * gp[i];
           Scalar denom = v[i];
           if (avg) {
@@ -168,7 +202,7 @@ class Optimizer {
         // acc += g^2;  w -= lr g / sqrt(acc + eps)
         const Scalar eps = Scalar(c.epsilon);
         Scalar* __restrict acc = slots_[0].data();
-        for (Index i = 0; i < n; ++i) {
+        for (Index i = lo; i < hi; ++i) {
           acc[i] += gp[i] * gp[i];
           wp[i] -= lr * gp[i] / std::sqrt(acc[i] + eps);
         }
@@ -181,7 +215,7 @@ class Optimizer {
         const Scalar rho = Scalar(c.rho), eps = Scalar(c.epsilon);
         Scalar* __restrict eg = slots_[0].data();
         Scalar* __restrict ed = slots_[1].data();
-        for (Index i = 0; i < n; ++i) {
+        for (Index i = lo; i < hi; ++i) {
           eg[i] = rho * eg[i] + (Scalar(1) - rho) * gp[i] * gp[i];
           const Scalar d = -std::sqrt(ed[i] + eps) / std::sqrt(eg[i] + eps) * gp[i];
           ed[i] = rho * ed[i] + (Scalar(1) - rho) * d * d;
@@ -190,11 +224,10 @@ class Optimizer {
         break;
       }
       default:
-        throw std::invalid_argument("optimizer: unknown kind");
+        break;
     }
   }
 
- private:
   void build(Index n) {
     slots_.assign(slot_count(), Vec<Scalar>::Zero(n));
     if (config_.kind == OptimizerKind::Adagrad)
