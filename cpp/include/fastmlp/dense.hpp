@@ -32,9 +32,7 @@ bool product(bool trans_a, bool trans_b, Index m, Index n, Index k, const Scalar
   if (threads > 1 && split_products() && n >= 32 * threads) {
 #pragma omp parallel num_threads(threads)
     {
-      const Index parts = omp_get_num_threads(), t = omp_get_thread_num();
-      const Index size = (n / parts + 15) / 16 * 16;  // whole 64-byte lines of C per thread
-      const Index begin = std::min(n, t * size), end = t + 1 == parts ? n : std::min(n, begin + size);
+      const auto [begin, end] = part_of(n, omp_get_num_threads(), omp_get_thread_num());
       if (end > begin) {
         blas::set_threads(1);
         blas::gemm(trans_a, trans_b, m, end - begin, k, a, lda, trans_b ? b + begin * ldb : b + begin, ldb,

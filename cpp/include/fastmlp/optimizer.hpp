@@ -16,6 +16,8 @@
 
 namespace fastmlp {
 
+// Below this many parameters one thread updates them all; above, each of the step's threads
+// (Eigen::nbThreads()) updates a contiguous part. Every element gets the same formula either way.
 constexpr Index kParallelUpdate = 16384;
 
 template <typename Body>
@@ -25,9 +27,7 @@ void for_each_part(Index n, Body&& body) {
   if (threads > 1) {
 #pragma omp parallel num_threads(threads)
     {
-      const Index parts = omp_get_num_threads(), t = omp_get_thread_num();
-      const Index size = (n / parts + 15) / 16 * 16;
-      const Index begin = std::min(n, t * size), end = t + 1 == parts ? n : std::min(n, begin + size);
+      const auto [begin, end] = part_of(n, omp_get_num_threads(), omp_get_thread_num());
       body(begin, end);
     }
     return;

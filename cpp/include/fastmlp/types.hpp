@@ -2,7 +2,9 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
+#include <utility>
 
 namespace fastmlp {
 
@@ -24,5 +26,13 @@ template <typename Scalar>
 using RowVecMap = Eigen::Map<RowVec<Scalar>>;
 template <typename Scalar>
 using VecMap = Eigen::Map<Vec<Scalar>>;
+
+// Thread t's share [begin, end) of n items split over `parts` threads: whole multiples of 16
+// (64-byte lines of floats), the last thread taking the rest.
+inline std::pair<Index, Index> part_of(Index n, Index parts, Index t) {
+  const Index size = (n / parts + 15) / 16 * 16;
+  const Index begin = std::min(n, t * size);
+  return {begin, t + 1 == parts ? n : std::min(n, begin + size)};
+}
 
 }  // namespace fastmlp
