@@ -1,10 +1,8 @@
 """Callbacks a user adds to `fit`: LearningRateScheduler, TerminateOnNaN, CSVLogger, LambdaCallback.
 
-The ones that watch a metric (EarlyStopping, ReduceLROnPlateau, ModelCheckpoint) are in
-_monitoring.py; all are public as `fastmlp.callbacks.X`.
-
-They are public as `fastmlp.callbacks.X`; the base class and the machinery `fit` drives them with
-(CallbackList, History, ProgbarLogger) are in callbacks.py.
+They are public as `fastmlp.callbacks.X`. The ones that watch a metric (EarlyStopping,
+ReduceLROnPlateau, ModelCheckpoint) are in _monitoring.py; the base class and the machinery `fit`
+drives them with (CallbackList, History, ProgbarLogger) are in callbacks.py.
 """
 
 from __future__ import annotations
