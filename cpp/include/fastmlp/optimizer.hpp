@@ -10,31 +10,11 @@
 
 #include "fastmlp/types.hpp"
 
-#ifdef FASTMLP_HAVE_OPENMP
-#include <omp.h>
-#endif
-
 namespace fastmlp {
 
 // Below this many parameters one thread updates them all; above, each of the step's threads
 // (Eigen::nbThreads()) updates a contiguous part. Every element gets the same formula either way.
 constexpr Index kParallelUpdate = 16384;
-
-template <typename Body>
-void for_each_part(Index n, Body&& body) {
-#ifdef FASTMLP_HAVE_OPENMP
-  const int threads = n >= kParallelUpdate ? Eigen::nbThreads() : 1;
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    {
-      const auto [begin, end] = part_of(n, omp_get_num_threads(), omp_get_thread_num());
-      body(begin, end);
-    }
-    return;
-  }
-#endif
-  body(Index(0), n);
-}
 
 enum class OptimizerKind : int { SGD = 0, Adam, RMSprop, Adagrad, Adadelta, Count_ };
 
@@ -117,7 +97,7 @@ class Optimizer {
     const double t = static_cast<double>(iterations_);
     const Scalar alpha =
         Scalar(c.learning_rate * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)));
-    for_each_part(n, [&](Index lo, Index hi) { update(wp, gp, lo, hi, lr, alpha); });
+    for_each_part(n, kParallelUpdate, [&](Index lo, Index hi) { update(wp, gp, lo, hi, lr, alpha); });
   }
 
  private:

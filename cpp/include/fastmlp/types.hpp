@@ -6,6 +6,10 @@
 #include <cstdint>
 #include <utility>
 
+#ifdef FASTMLP_HAVE_OPENMP
+#include <omp.h>
+#endif
+
 namespace fastmlp {
 
 using Index = Eigen::Index;
@@ -33,6 +37,24 @@ inline std::pair<Index, Index> part_of(Index n, Index parts, Index t) {
   const Index size = (n / parts + 15) / 16 * 16;
   const Index begin = std::min(n, t * size);
   return {begin, t + 1 == parts ? n : std::min(n, begin + size)};
+}
+
+// body(begin, end) over [0, n): split by part_of() over the step's threads (Eigen::nbThreads(),
+// set per batch by the network) when n >= parallel_from, else one call on this thread.
+template <typename Body>
+void for_each_part(Index n, Index parallel_from, Body&& body) {
+#ifdef FASTMLP_HAVE_OPENMP
+  const int threads = n >= parallel_from ? Eigen::nbThreads() : 1;
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    {
+      const auto [begin, end] = part_of(n, omp_get_num_threads(), omp_get_thread_num());
+      if (end > begin) body(begin, end);
+    }
+    return;
+  }
+#endif
+  body(Index(0), n);
 }
 
 }  // namespace fastmlp
