@@ -187,6 +187,8 @@ void bind_network(py::module_& m, const char* name) {
           py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("max_steps"), py::arg("max_seconds") = 0.0)
       .def_property_readonly("epoch_done", &Net::epoch_done)
       .def_property_readonly("epoch_position", &Net::epoch_position)
+      .def_property_readonly("last_batch_sparse", &Net::last_batch_sparse,
+                             "Whether the last batch ran the first layer on its nonzeros only.")
       .def(
           "evaluate",
           [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size) {
@@ -297,6 +299,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_num_threads", &set_max_threads, py::arg("threads"),
         "Most threads for batches of 32 samples and more (0: all cores); smaller batches use one.");
   m.def("get_num_threads", &max_threads);
+  m.def("set_sparse_inputs", &set_sparse_inputs, py::arg("enabled"),
+        "Whether a first Dense layer runs on the nonzeros of sparse float32 inputs.");
+  m.def("get_sparse_inputs", &sparse_inputs);
   m.def(
       "load_blas",
       [](const std::string& path) {
@@ -310,6 +315,7 @@ PYBIND11_MODULE(_core, m) {
     d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                  std::to_string(EIGEN_MINOR_VERSION);
     d["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
+    d["sparse_kernels"] = kSparseKernels;
 #ifdef FASTMLP_HAVE_OPENMP
     d["openmp"] = true;
 #else

@@ -9,9 +9,11 @@ __all__ = [
     "floatx",
     "get_device",
     "get_num_threads",
+    "get_sparse_inputs",
     "set_device",
     "set_floatx",
     "set_num_threads",
+    "set_sparse_inputs",
 ]
 
 _FLOATX = "float32"
@@ -90,6 +92,32 @@ def get_num_threads() -> int:
     from fastmlp import _core
 
     return int(_core.get_num_threads())
+
+
+def set_sparse_inputs(enabled: bool) -> None:
+    """Whether a first Dense layer skips the zeros of its input (default True).
+
+    With float32 inputs that are mostly zeros (MNIST's pixels: 81%; one-hot or bag-of-words
+    features), the first layer's products then cost per nonzero instead of per element: on MNIST a
+    training epoch and a prediction take about half the time. The engine checks each batch and
+    uses dense products when more than a quarter of it is nonzero, or the CPU lacks AVX2 and FMA.
+    Results agree with dense products to float rounding (the sums are taken in another order).
+
+    Args:
+        enabled: False makes every product dense.
+    """
+    from fastmlp import _core
+
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    _core.set_sparse_inputs(enabled)
+
+
+def get_sparse_inputs() -> bool:
+    """Whether first Dense layers may skip the zeros of sparse inputs (see `set_sparse_inputs`)."""
+    from fastmlp import _core
+
+    return bool(_core.get_sparse_inputs())
 
 
 def clear_session() -> None:

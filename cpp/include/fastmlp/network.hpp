@@ -13,6 +13,7 @@
 #include "fastmlp/optimizer.hpp"
 #include "fastmlp/random.hpp"
 #include "fastmlp/regularizer.hpp"
+#include "fastmlp/sparse.hpp"
 #include "fastmlp/types.hpp"
 
 #include <Eigen/StdVector>
@@ -91,6 +92,9 @@ class Network {
   // Mean loss + penalty on (x, y) and its gradient (left in grads()); parameters unchanged.
   double loss_and_gradient(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y);
 
+  // Whether the last batch computed ran its first layer on the batch's nonzeros (sparse.hpp).
+  bool last_batch_sparse() const { return sparse_active_; }
+
   // Held by every call that computes or touches parameters: one model, one thread at a time.
   std::mutex& busy() { return busy_; }
 
@@ -115,6 +119,18 @@ class Network {
   void count_metrics(const Scalar* y, Index n, Sums& s);
   void step(const Scalar* x, const Scalar* y, Index n, Sums& s);
   void evaluate_batch(const Scalar* x, const Scalar* y, Index n, Sums& s);
+  // Whether the first layer may run on a batch's nonzeros (sparse.hpp): float, a Dense first
+  // layer, inputs wide enough, and set_sparse_inputs(true).
+  bool sparse_wanted() const;
+  // Compresses rows row_of(0 .. n-1) of this batch into sparse_ when they are sparse enough, and
+  // says whether the first layer will use them (sparse_active_); the dense x is then not read.
+  template <typename RowOf>
+  bool use_sparse(RowOf row_of, Index n);
+  void sparse_first_forward(Index n, MatMap<Scalar> z);
+  void sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Scalar> dw, Scalar* db);
+  bool use_sparse(const Scalar* x, Index n) {
+    return use_sparse([x, this](Index i) { return x + i * input_dim_; }, n);
+  }
 
   Index input_dim_;
   std::vector<Layer> layers_;
@@ -128,6 +144,8 @@ class Network {
   std::vector<Buffer> gacts_;  // per layer: (capacity, out) dL/da_l
   std::vector<Buffer> masks_;  // per Dropout layer: (capacity, out) keep / (1 - rate)
   Buffer xbuf_, ybuf_;         // (capacity, in), (capacity, target_dim): a gathered batch
+  SparseBatch sparse_;         // the batch's nonzeros, when sparse_active_
+  bool sparse_active_ = false;
   Index capacity_ = 0;
 
   LossKind loss_ = LossKind::MeanSquaredError;
@@ -145,6 +163,11 @@ class Network {
   bool epoch_shuffled_ = false;
   std::mutex busy_;
 };
+
+// Whether first Dense layers run on the nonzeros of sparse inputs (default true; results agree with
+// the dense products to float rounding). Off: every product is a dense GEMM.
+void set_sparse_inputs(bool enabled);
+bool sparse_inputs();
 
 // The most threads a large batch may use (0: all that OpenMP offers); small batches use one.
 void set_max_threads(int threads);

@@ -1,0 +1,207 @@
+// A first Dense layer whose input is mostly zeros (MNIST's pixels are 81% zeros) computes
+// z = x W + b and dW = x^T gz from the nonzeros alone: the batch is compressed row by row (CSR),
+// and every product costs per nonzero instead of per element, with W's rows or gz's rows added
+// straight into accumulators held in registers (no packing, no zero ever multiplied).
+// Float with AVX2 and FMA only (kSparseKernels); elsewhere, and for dense inputs, products are
+// dense GEMMs. Each output element is a sum in a different order than the GEMM's, so results
+// agree with the dense path to float rounding, not bit for bit.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "fastmlp/types.hpp"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define FASTMLP_HAVE_SPARSE_KERNELS 1
+#endif
+
+namespace fastmlp {
+
+#ifdef FASTMLP_HAVE_SPARSE_KERNELS
+constexpr bool kSparseKernels = true;
+#else
+constexpr bool kSparseKernels = false;
+#endif
+
+// A batch's input without its zeros: row i's nonzeros are value[start[i], start[i + 1]) in
+// columns index[...]; the same by column (for dW) after by_column().
+struct SparseBatch {
+  Index rows = 0, cols = 0;
+  std::vector<std::int32_t> start, index, col_start, col_row;
+  std::vector<float> value, col_value;
+
+  std::int64_t nonzeros() const { return rows ? start[static_cast<std::size_t>(rows)] : 0; }
+  void by_column();
+
+ private:
+  std::vector<std::int32_t> col_fill_;  // by_column()'s workspace
+};
+
+#ifdef FASTMLP_HAVE_SPARSE_KERNELS
+
+namespace detail {
+// For each 8-bit mask, the positions of its set bits, first to last (then zeros): the
+// permutation that packs the selected lanes of a vector to its front.
+inline const std::array<std::array<std::int32_t, 8>, 256>& pack_table() {
+  static const auto table = [] {
+    std::array<std::array<std::int32_t, 8>, 256> t{};
+    for (int mask = 0; mask < 256; ++mask) {
+      int k = 0;
+      for (int bit = 0; bit < 8; ++bit)
+        if (mask >> bit & 1) t[mask][k++] = bit;
+    }
+    return t;
+  }();
+  return table;
+}
+}  // namespace detail
+
+// Compresses rows row_of(0) .. row_of(n - 1), each `cols` floats, into s. Gives up (returns
+// false) once the nonzeros pass max_density * n * cols: the dense product is then faster. NaN and
+// infinities count as nonzeros, so they reach the product as they would in the dense path.
+template <typename RowOf>
+bool compress(RowOf row_of, Index n, Index cols, double max_density, SparseBatch& s) {
+  const auto& table = detail::pack_table();
+  const auto limit = static_cast<std::int64_t>(max_density * static_cast<double>(n * cols));
+  // Checked after each row, so a row may pass the limit; whole-vector stores write up to 7 more.
+  const std::size_t capacity = static_cast<std::size_t>(limit + cols) + 8;
+  if (s.value.size() < capacity) {
+    s.value.resize(capacity);
+    s.index.resize(capacity);
+  }
+  s.start.resize(static_cast<std::size_t>(n) + 1);
+  s.rows = n;
+  s.cols = cols;
+  std::int32_t* index = s.index.data();
+  float* value = s.value.data();
+  std::int32_t nz = 0;
+  const __m256 zero = _mm256_setzero_ps();
+  const std::size_t row_bytes = sizeof(float) * static_cast<std::size_t>(cols);
+  for (Index i = 0; i < n; ++i) {
+    s.start[static_cast<std::size_t>(i)] = nz;
+    const float* row = row_of(i);
+    // The rows are often random rows of a large array (a shuffled epoch): ask for the next one
+    // now, so that it streams in while this one is compressed, instead of a cache miss per line.
+    if (i + 1 < n) {
+      const char* next = reinterpret_cast<const char*>(row_of(i + 1));
+      for (std::size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b, 0, 3);
+    }
+    Index j = 0;
+    for (; j + 8 <= cols; j += 8) {
+      const __m256 v = _mm256_loadu_ps(row + j);
+      const int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ));
+      const __m256i lanes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(table[mask].data()));
+      _mm256_storeu_ps(value + nz, _mm256_permutevar8x32_ps(v, lanes));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(index + nz),
+                          _mm256_add_epi32(lanes, _mm256_set1_epi32(static_cast<int>(j))));
+      nz += __builtin_popcount(static_cast<unsigned>(mask));
+    }
+    for (; j < cols; ++j)
+      if (!(row[j] == 0.0f)) {
+        index[nz] = static_cast<std::int32_t>(j);
+        value[nz++] = row[j];
+      }
+    if (nz > limit) return false;
+  }
+  s.start[static_cast<std::size_t>(n)] = nz;
+  return true;
+}
+
+namespace detail {
+// out[0, 8V) = init + sum over p of val[p] * rows[idx[p] * ld + (0, 8V)], accumulated in V
+// registers. init may be null (zeros).
+template <int V>
+inline void accumulate_rows(const std::int32_t* idx, const float* val, std::int32_t count, const float* rows,
+                            Index ld, const float* init, float* out) {
+  __m256 acc[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) acc[v] = init ? _mm256_loadu_ps(init + 8 * v) : _mm256_setzero_ps();
+  for (std::int32_t p = 0; p < count; ++p) {
+    const float* r = rows + static_cast<Index>(idx[p]) * ld;
+    const __m256 s = _mm256_broadcast_ss(val + p);
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(s, _mm256_loadu_ps(r + 8 * v), acc[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
+}
+
+// The same over columns [c0, c1) of rows `ld` floats long: 64 at a time, then one block of
+// 8..56, then one by one.
+inline void accumulate_columns(const std::int32_t* idx, const float* val, std::int32_t count, const float* rows,
+                               Index ld, Index c0, Index c1, const float* init, float* out) {
+  Index c = c0;
+  for (; c + 64 <= c1; c += 64) accumulate_rows<8>(idx, val, count, rows + c, ld, init ? init + c : nullptr, out + c);
+  const float* init_c = init ? init + c : nullptr;
+  switch ((c1 - c) / 8) {
+    case 7: accumulate_rows<7>(idx, val, count, rows + c, ld, init_c, out + c); break;
+    case 6: accumulate_rows<6>(idx, val, count, rows + c, ld, init_c, out + c); break;
+    case 5: accumulate_rows<5>(idx, val, count, rows + c, ld, init_c, out + c); break;
+    case 4: accumulate_rows<4>(idx, val, count, rows + c, ld, init_c, out + c); break;
+    case 3: accumulate_rows<3>(idx, val, count, rows + c, ld, init_c, out + c); break;
+    case 2: accumulate_rows<2>(idx, val, count, rows + c, ld, init_c, out + c); break;
+    case 1: accumulate_rows<1>(idx, val, count, rows + c, ld, init_c, out + c); break;
+    default: break;
+  }
+  c += (c1 - c) / 8 * 8;
+  for (; c < c1; ++c) {
+    float sum = init ? init[c] : 0.0f;
+    for (std::int32_t p = 0; p < count; ++p) sum += val[p] * rows[static_cast<Index>(idx[p]) * ld + c];
+    out[c] = sum;
+  }
+}
+}  // namespace detail
+
+// Rows [r0, r1) of z = x W + b.  W: (cols, out) row-major; b: (out,) or null; z: (rows, out).
+inline void sparse_forward(const SparseBatch& x, const float* w, const float* b, Index out, float* z, Index r0,
+                           Index r1) {
+  for (Index i = r0; i < r1; ++i) {
+    const std::int32_t begin = x.start[static_cast<std::size_t>(i)], end = x.start[static_cast<std::size_t>(i) + 1];
+    detail::accumulate_columns(x.index.data() + begin, x.value.data() + begin, end - begin, w, out, 0, out, b,
+                               z + i * out);
+  }
+}
+
+// Rows [j0, j1) of dW = x^T gz (each row j: the sum over the samples whose x_j is nonzero of
+// x_j gz_sample).  gz: (rows, out); dW: (cols, out). Needs by_column(). The samples of a column
+// are scattered over gz, so gz is taken in strips of columns that stay in the L1 cache (16 KB:
+// all 128 columns of a 32-sample batch, 16 of a 256-sample one) rather than read from L2 per
+// nonzero.
+inline void sparse_weight_gradient(const SparseBatch& x, const float* gz, Index out, float* dw, Index j0, Index j1) {
+  constexpr Index kStripFloats = 4096;
+  const Index strip = std::max<Index>(8, std::min<Index>(64, kStripFloats / std::max<Index>(x.rows, 1) / 8 * 8));
+  for (Index c0 = 0; c0 < out; c0 += strip) {
+    const Index c1 = std::min(out, c0 + strip);
+    for (Index j = j0; j < j1; ++j) {
+      const std::int32_t begin = x.col_start[static_cast<std::size_t>(j)];
+      const std::int32_t end = x.col_start[static_cast<std::size_t>(j) + 1];
+      detail::accumulate_columns(x.col_row.data() + begin, x.col_value.data() + begin, end - begin, gz, out, c0, c1,
+                                 nullptr, dw + j * out);
+    }
+  }
+}
+
+#endif  // FASTMLP_HAVE_SPARSE_KERNELS
+
+// The column-major copy: a counting sort of the nonzeros by column, rows ascending in each.
+inline void SparseBatch::by_column() {
+  const std::size_t nz = static_cast<std::size_t>(nonzeros());
+  col_start.assign(static_cast<std::size_t>(cols) + 1, 0);
+  col_row.resize(nz);
+  col_value.resize(nz);
+  for (std::size_t p = 0; p < nz; ++p) ++col_start[static_cast<std::size_t>(index[p]) + 1];
+  for (std::size_t j = 0; j < static_cast<std::size_t>(cols); ++j) col_start[j + 1] += col_start[j];
+  col_fill_.assign(col_start.begin(), col_start.end() - 1);
+  for (Index i = 0; i < rows; ++i)
+    for (std::int32_t p = start[static_cast<std::size_t>(i)]; p < start[static_cast<std::size_t>(i) + 1]; ++p) {
+      const std::int32_t q = col_fill_[static_cast<std::size_t>(index[static_cast<std::size_t>(p)])]++;
+      col_row[static_cast<std::size_t>(q)] = static_cast<std::int32_t>(i);
+      col_value[static_cast<std::size_t>(q)] = value[static_cast<std::size_t>(p)];
+    }
+}
+
+}  // namespace fastmlp

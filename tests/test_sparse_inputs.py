@@ -1,0 +1,234 @@
+"""A first Dense layer that runs on the nonzeros of a mostly-zero float32 input (cpp/.../sparse.hpp).
+
+The sparse kernels are checked against references written here in NumPy (float64): the first
+layer's output, the loss and every gradient of a two-layer network, over widths that exercise each
+kind of column block (64 at a time, 8..56, single columns) and batch sizes that split over threads
+or not. `last_batch_sparse` shows which path ran, so a test cannot pass on the dense path by
+accident; the same computations with `set_sparse_inputs(False)` must agree too. Then the engine as
+a user meets it: predict refusing NaN, training on MNIST-like data, and inputs too dense for the
+sparse path.
+"""
+
+from __future__ import annotations
+
+import fastmlp as fm
+import numpy as np
+import pytest
+from fastmlp import _core, config
+
+pytestmark = pytest.mark.skipif(
+    not _core.build_info()["sparse_kernels"], reason="engine built without AVX2/FMA sparse kernels"
+)
+
+DENSE, LINEAR, RELU, MSE = 0, 0, 1, 3
+
+
+@pytest.fixture(autouse=True)
+def sparse_inputs_on():
+    config.set_sparse_inputs(True)
+    yield
+    config.set_sparse_inputs(True)
+
+
+def sparse_x(rng: np.random.Generator, n: int, width: int, density: float) -> np.ndarray:
+    x = rng.normal(size=(n, width)).astype(np.float32)
+    x[rng.random(x.shape) >= density] = 0.0
+    return x
+
+
+def two_layer_net(width: int, units: int, outputs: int, seed: int = 0):
+    net = _core.NetworkF32(
+        width,
+        [
+            _core.LayerSpec(DENSE, units=units, activation=RELU),
+            _core.LayerSpec(DENSE, units=outputs),
+        ],
+        0,
+    )
+    net.set_loss(MSE)
+    params = np.random.default_rng(seed).normal(scale=0.3, size=net.param_count).astype(np.float32)
+    net.set_params(params)
+    return net, params
+
+
+def unpack(params: np.ndarray, width: int, units: int, outputs: int):
+    sizes = [width * units, units, units * outputs, outputs]
+    w1, b1, w2, b2 = np.split(params.astype(np.float64), np.cumsum(sizes)[:-1])
+    return w1.reshape(width, units), b1, w2.reshape(units, outputs), b2
+
+
+def numpy_loss_and_gradient(params, x, y, width, units, outputs):
+    """relu(x W1 + b1) W2 + b2 with Keras's mean squared error, and its gradient, in float64."""
+    w1, b1, w2, b2 = unpack(params, width, units, outputs)
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    z1 = x @ w1 + b1
+    h = np.maximum(z1, 0.0)
+    out = h @ w2 + b2
+    loss = np.mean((out - y) ** 2)
+    d_out = 2.0 * (out - y) / out.size
+    d_z1 = (d_out @ w2.T) * (z1 > 0)
+    grad = np.concatenate([(x.T @ d_z1).ravel(), d_z1.sum(0), (h.T @ d_out).ravel(), d_out.sum(0)])
+    return loss, grad
+
+
+# Widths of the first layer's output: one column (scalar tail only), 7, 8, 13, 64, 72 (64 + 8),
+# 130 (2 x 64 + 2) and 200 (3 x 64 + 8); input widths around the 8-wide compression steps.
+SHAPES = [(32, 1), (33, 7), (40, 8), (64, 13), (100, 64), (127, 72), (784, 130), (300, 200)]
+
+
+@pytest.mark.parametrize("width,units", SHAPES)
+@pytest.mark.parametrize("n", [1, 5, 32, 257])
+def test_loss_and_gradient_match_numpy(width, units, n):
+    rng = np.random.default_rng(width * 1000 + n)
+    net, params = two_layer_net(width, units, 3)
+    x, y = sparse_x(rng, n, width, 0.15), rng.normal(size=(n, 3)).astype(np.float32)
+    loss, grad = net.loss_and_gradient(x, y)
+    assert net.last_batch_sparse
+    ref_loss, ref_grad = numpy_loss_and_gradient(params, x, y, width, units, 3)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-4, atol=1e-5 * np.abs(ref_grad).max())
+
+
+@pytest.mark.parametrize("width,units", SHAPES)
+@pytest.mark.parametrize("n", [1, 31, 1000])
+def test_first_layer_output_matches_numpy(width, units, n):
+    rng = np.random.default_rng(width + n)
+    net = _core.NetworkF32(width, [_core.LayerSpec(DENSE, units=units)], 0)
+    params = rng.normal(size=net.param_count).astype(np.float32)
+    net.set_params(params)
+    x = sparse_x(rng, n, width, 0.2)
+    out = net.predict(x, n)
+    assert net.last_batch_sparse
+    w = params[: width * units].reshape(width, units).astype(np.float64)
+    expected = x.astype(np.float64) @ w + params[width * units :]
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_rows_without_any_nonzero_give_the_bias():
+    net = _core.NetworkF32(50, [_core.LayerSpec(DENSE, units=70)], 0)
+    params = np.random.default_rng(0).normal(size=net.param_count).astype(np.float32)
+    net.set_params(params)
+    x = np.zeros((20, 50), dtype=np.float32)
+    x[3, 49], x[7, 0] = 2.0, -1.0
+    out = net.predict(x, 20)
+    assert net.last_batch_sparse
+    w, b = params[:3500].reshape(50, 70), params[3500:]
+    expected = np.tile(b, (20, 1))
+    expected[3] += 2.0 * w[49]
+    expected[7] -= w[0]
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [32, 256])
+def test_sparse_and_dense_paths_agree(n):
+    rng = np.random.default_rng(n)
+    x, y = sparse_x(rng, n, 784, 0.19), rng.normal(size=(n, 10)).astype(np.float32)
+    results = []
+    for enabled in (True, False):
+        config.set_sparse_inputs(enabled)
+        net, _ = two_layer_net(784, 128, 10)
+        loss, grad = net.loss_and_gradient(x, y)
+        assert net.last_batch_sparse == enabled
+        results.append((loss, grad.copy(), net.predict(x, n)))
+    (loss_s, grad_s, out_s), (loss_d, grad_d, out_d) = results
+    assert loss_s == pytest.approx(loss_d, rel=1e-5)
+    np.testing.assert_allclose(grad_s, grad_d, rtol=1e-4, atol=1e-5 * np.abs(grad_d).max())
+    np.testing.assert_allclose(out_s, out_d, rtol=1e-5, atol=1e-5 * np.abs(out_d).max())
+
+
+@pytest.mark.parametrize("density,sparse", [(0.1, True), (0.2, True), (0.4, False), (1.0, False)])
+def test_only_inputs_mostly_zero_take_the_sparse_path(density, sparse):
+    rng = np.random.default_rng(1)
+    net, _ = two_layer_net(200, 16, 2)
+    net.predict(sparse_x(rng, 64, 200, density), 64)
+    assert net.last_batch_sparse == sparse
+
+
+def test_narrow_inputs_float64_and_the_switch_keep_dense_products():
+    rng = np.random.default_rng(2)
+    x = sparse_x(rng, 16, 8, 0.1)  # 8 features: below the sparse path's minimum width
+    net = _core.NetworkF32(8, [_core.LayerSpec(DENSE, units=16)], 0)
+    net.predict(x, 16)
+    assert not net.last_batch_sparse
+    net64 = _core.NetworkF64(784, [_core.LayerSpec(DENSE, units=16)], 0)
+    net64.predict(sparse_x(rng, 16, 784, 0.1).astype(np.float64), 16)
+    assert not net64.last_batch_sparse
+    config.set_sparse_inputs(False)
+    assert config.get_sparse_inputs() is False
+    net32, _ = two_layer_net(784, 16, 2)
+    net32.predict(sparse_x(rng, 16, 784, 0.1), 16)
+    assert not net32.last_batch_sparse
+
+
+def test_set_sparse_inputs_refuses_non_booleans():
+    with pytest.raises(TypeError, match="enabled must be True or False"):
+        config.set_sparse_inputs(1)
+
+
+def mnist_like(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Ten classes of 28x28 'digits': a class-specific blob of lit pixels, the rest zeros (~20%)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=n)
+    templates = rng.random((10, 784)) < 0.2
+    lit = templates[labels] & (rng.random((n, 784)) < 0.9)
+    x = np.where(lit, rng.uniform(0.2, 1.0, size=(n, 784)), 0.0).astype(np.float32)
+    return x, labels
+
+
+def lecture_model(seed: int = 0) -> fm.Sequential:
+    model = fm.Sequential(
+        [
+            fm.layers.Input(shape=(784,)),
+            fm.layers.Dense(128, activation="relu"),
+            fm.layers.Dense(64, activation="relu"),
+            fm.layers.Dense(10, activation="softmax"),
+        ],
+        seed=seed,
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_training_with_and_without_the_sparse_path_follows_the_same_trajectory():
+    x, y = mnist_like(640)
+    weights = []
+    for enabled in (True, False):
+        config.set_sparse_inputs(enabled)
+        model = lecture_model()
+        model.fit(x, y, batch_size=32, epochs=1, shuffle=True, verbose=0)
+        assert model._engine.last_batch_sparse == enabled
+        weights.append(model.get_weights())
+    for sparse, dense in zip(*weights):
+        np.testing.assert_allclose(sparse, dense, rtol=1e-3, atol=1e-5)
+
+
+def test_training_on_sparse_inputs_learns():
+    x, y = mnist_like(3000)
+    model = lecture_model(seed=1)
+    history = model.fit(x[:2500], y[:2500], batch_size=32, epochs=3, verbose=0)
+    assert model._engine.last_batch_sparse
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert model.evaluate(x[2500:], y[2500:], verbose=0)[1] > 0.9
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_predict_refuses_nan_and_infinity_in_sparse_inputs(bad):
+    x, _ = mnist_like(3000)
+    model = lecture_model()
+    model.predict(x[:100], verbose=0)
+    assert model._engine.last_batch_sparse
+    x[2500, 400] = bad  # in the third of the engine's 1024-row blocks
+    with pytest.raises(ValueError, match="x contains NaN or infinity"):
+        model.predict(x, verbose=0)
+    x[2500, 400] = 0.0
+    assert np.isfinite(model.predict(x, verbose=0)).all()
+
+
+def test_a_dense_block_after_sparse_ones_is_computed_densely_and_right():
+    rng = np.random.default_rng(3)
+    x = sparse_x(rng, 3000, 784, 0.1)
+    x[2048:] = rng.normal(size=(952, 784))  # the third block is dense
+    model = lecture_model()
+    out = model.predict(x, verbose=0)
+    config.set_sparse_inputs(False)
+    np.testing.assert_allclose(out, model.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
