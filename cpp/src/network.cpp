@@ -9,6 +9,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
 
 #include "fastmlp/dense.hpp"
@@ -78,9 +79,8 @@ constexpr Index kParallelBatch = 32;
 std::atomic<bool> g_sparse_inputs{true};
 constexpr Index kSparseMinInputs = 32;
 constexpr double kSparseDensity = 0.25;
-// Rows (forward) and input columns (dW) of a sparse first layer are split over the step's threads
-// from this many per thread up.
-constexpr Index kSparseRowsPerThread = 8, kSparseColumnsPerThread = 64;
+// A sparse batch is split over the step's threads from this many rows per thread up.
+constexpr Index kSparseRowsPerThread = 8;
 
 class ThreadScope {
  public:
@@ -246,7 +246,7 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
     switch (L.spec.kind) {
       case LayerKind::Dense:
         if (l == 0 && sparse_active_)
-          sparse_first_forward(n, a);
+          sparse_first_forward(a);
         else
           dense_forward<Scalar>(xin, weights(L), L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr, a);
         if (check_here && !a.allFinite() && !xin.allFinite())
@@ -286,20 +286,36 @@ template <typename Scalar>
 template <typename RowOf>
 bool Network<Scalar>::use_sparse(RowOf row_of, Index n) {
   sparse_active_ = false;
-  if constexpr (std::is_same_v<Scalar, float>)
-    if (sparse_wanted()) sparse_active_ = compress(row_of, n, input_dim_, kSparseDensity, sparse_);
+#ifdef FASTMLP_HAVE_SPARSE_KERNELS
+  if constexpr (std::is_same_v<Scalar, float>) {
+    if (!sparse_wanted()) return false;
+    // One part of the rows per thread of the step, compressed and multiplied by that thread.
+    const int parts = n >= 2 * kSparseRowsPerThread ? std::max(1, Eigen::nbThreads()) : 1;
+    sparse_.rows = n;
+    sparse_.cols = input_dim_;
+    sparse_.parts.resize(static_cast<std::size_t>(parts));
+    std::atomic<bool> sparse{true};
+    for_each_thread(parts, [&](int t) {
+      SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
+      std::tie(p.begin, p.end) = part_of(n, parts, t);
+      if (!compress(row_of, input_dim_, kSparseDensity, p)) sparse = false;
+    });
+    sparse_active_ = sparse.load();
+  }
+#endif
   return sparse_active_;
 }
 
 template <typename Scalar>
-void Network<Scalar>::sparse_first_forward(Index n, MatMap<Scalar> z) {
+void Network<Scalar>::sparse_first_forward(MatMap<Scalar> z) {
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
     const Layer& L = layers_[0];
     const float* w = params_.data() + L.w_offset;
     const float* b = L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr;
-    for_each_part(n, 2 * kSparseRowsPerThread,
-                  [&](Index r0, Index r1) { sparse_forward(sparse_, w, b, L.out, z.data(), r0, r1); });
+    for_each_thread(static_cast<int>(sparse_.parts.size()), [&](int t) {
+      sparse_forward(sparse_.parts[static_cast<std::size_t>(t)], w, b, L.out, z.data());
+    });
     return;
   }
 #endif
@@ -311,9 +327,34 @@ void Network<Scalar>::sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Sca
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
     const Index out = layers_[0].out;
-    sparse_.by_column();
-    for_each_part(input_dim_, 2 * kSparseColumnsPerThread,
-                  [&](Index j0, Index j1) { sparse_weight_gradient(sparse_, gz.data(), out, dw.data(), j0, j1); });
+    const int parts = static_cast<int>(sparse_.parts.size());
+    // The by-column copy of the batch, then dW by rows (input columns), each part on its thread.
+    auto part = [&](int t) { return &sparse_.parts[static_cast<std::size_t>(t)]; };
+    auto gradient = [&](int t) {
+      const auto [j0, j1] = part_of(input_dim_, parts, t);
+      if (j1 > j0) sparse_weight_gradient(sparse_, gz.data(), out, dw.data(), j0, j1);
+    };
+#ifdef FASTMLP_HAVE_OPENMP
+    if (parts > 1) {
+#pragma omp parallel num_threads(parts)
+      {
+        const int id = omp_get_thread_num(), team = omp_get_num_threads();
+        for (int t = id; t < parts; t += team) sparse_.count_columns(*part(t));
+#pragma omp barrier
+#pragma omp single
+        sparse_.lay_out_columns();
+        for (int t = id; t < parts; t += team) sparse_.place_columns(*part(t));
+#pragma omp barrier
+        for (int t = id; t < parts; t += team) gradient(t);
+      }
+    } else
+#endif
+    {
+      for (int t = 0; t < parts; ++t) sparse_.count_columns(*part(t));
+      sparse_.lay_out_columns();
+      for (int t = 0; t < parts; ++t) sparse_.place_columns(*part(t));
+      for (int t = 0; t < parts; ++t) gradient(t);
+    }
     if (db) Eigen::Map<RowVec<Scalar>>(db, out).noalias() = gz.colwise().sum();
     return;
   }
@@ -582,16 +623,17 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
     throw std::invalid_argument("predict: output buffer must be " + shape_str(x.rows(), output_dim()));
   const Index batch = std::min(batch_size, x.rows());
   // With a sparse first layer the rest are small products, split like a training step's; dense
-  // ones go to BLAS's own threads, which split a 10,000-row product better. The first block
-  // decides for the whole call (the two kinds of threads must not run side by side).
-  bool sparse = use_sparse(x.data(), batch);
+  // ones go to BLAS's own threads, which split a 10,000-row product better. A look at the first
+  // rows decides for the whole call (the two kinds of threads must not run side by side); a
+  // block too dense for the sparse path turns it off for the blocks after it.
+  bool sparse = use_sparse(x.data(), std::min<Index>(batch, 256));  // a look at the first rows
   ThreadScope threads(batch, sparse ? ThreadScope::Products::SplitByColumns : ThreadScope::Products::ByBlas);
   FlushDenormals ftz;
   reserve(batch);
   const std::size_t last = layers_.size() - 1;
   for (Index pos = 0; pos < x.rows(); pos += batch) {
     const Index n = std::min(batch, x.rows() - pos);
-    if (pos > 0) sparse = sparse && use_sparse(x.data() + pos * input_dim_, n);
+    sparse = sparse && use_sparse(x.data() + pos * input_dim_, n);
     sparse_active_ = sparse;
     forward(x.data() + pos * input_dim_, n, false, false, check_finite);
     out.middleRows(pos, n) = act(last, n);

@@ -126,7 +126,7 @@ class Network {
   // says whether the first layer will use them (sparse_active_); the dense x is then not read.
   template <typename RowOf>
   bool use_sparse(RowOf row_of, Index n);
-  void sparse_first_forward(Index n, MatMap<Scalar> z);
+  void sparse_first_forward(MatMap<Scalar> z);
   void sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Scalar> dw, Scalar* db);
   bool use_sparse(const Scalar* x, Index n) {
     return use_sparse([x, this](Index i) { return x + i * input_dim_; }, n);

@@ -27,18 +27,28 @@ constexpr bool kSparseKernels = true;
 constexpr bool kSparseKernels = false;
 #endif
 
-// A batch's input without its zeros: row i's nonzeros are value[start[i], start[i + 1]) in
-// columns index[...]; the same by column (for dW) after by_column().
+// A batch's input without its zeros, in parts of consecutive rows (one per thread, each
+// compressed and used by its own thread): part p holds rows [begin, end), local row i's nonzeros
+// being value[start[i], start[i + 1]) in columns index[...]. For dW the whole batch is also kept
+// by column: column j's nonzeros are col_value[col_start[j], col_start[j + 1]), from rows col_row.
 struct SparseBatch {
+  struct Part {
+    Index begin = 0, end = 0;
+    std::vector<std::int32_t> start, index;
+    std::vector<float> value;
+    std::vector<std::int32_t> fill;  // by-column counts, then next positions, per column
+  };
   Index rows = 0, cols = 0;
-  std::vector<std::int32_t> start, index, col_start, col_row;
-  std::vector<float> value, col_value;
+  std::vector<Part> parts;
+  std::vector<std::int32_t> col_start, col_row;
+  std::vector<float> col_value;
 
-  std::int64_t nonzeros() const { return rows ? start[static_cast<std::size_t>(rows)] : 0; }
-  void by_column();
-
- private:
-  std::vector<std::int32_t> col_fill_;  // by_column()'s workspace
+  // The by-column copy in three phases, each part's own work parallel, the middle one serial:
+  // count each part's nonzeros per column; lay out the columns (part 0's rows first in each);
+  // place each part's nonzeros.
+  void count_columns(Part& p) const;
+  void lay_out_columns();
+  void place_columns(Part& p);
 };
 
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
@@ -60,34 +70,33 @@ inline const std::array<std::array<std::int32_t, 8>, 256>& pack_table() {
 }
 }  // namespace detail
 
-// Compresses rows row_of(0) .. row_of(n - 1), each `cols` floats, into s. Gives up (returns
-// false) once the nonzeros pass max_density * n * cols: the dense product is then faster. NaN and
-// infinities count as nonzeros, so they reach the product as they would in the dense path.
+// Compresses rows row_of(p.begin) .. row_of(p.end - 1), each `cols` floats, into part p. Gives
+// up (returns false) once the nonzeros pass max_density * rows * cols: the dense product is then
+// faster. NaN and infinities count as nonzeros, so they reach the product as in the dense path.
 template <typename RowOf>
-bool compress(RowOf row_of, Index n, Index cols, double max_density, SparseBatch& s) {
+bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p) {
   const auto& table = detail::pack_table();
+  const Index n = p.end - p.begin;
   const auto limit = static_cast<std::int64_t>(max_density * static_cast<double>(n * cols));
   // Checked after each row, so a row may pass the limit; whole-vector stores write up to 7 more.
   const std::size_t capacity = static_cast<std::size_t>(limit + cols) + 8;
-  if (s.value.size() < capacity) {
-    s.value.resize(capacity);
-    s.index.resize(capacity);
+  if (p.value.size() < capacity) {
+    p.value.resize(capacity);
+    p.index.resize(capacity);
   }
-  s.start.resize(static_cast<std::size_t>(n) + 1);
-  s.rows = n;
-  s.cols = cols;
-  std::int32_t* index = s.index.data();
-  float* value = s.value.data();
+  p.start.resize(static_cast<std::size_t>(n) + 1);
+  std::int32_t* index = p.index.data();
+  float* value = p.value.data();
   std::int32_t nz = 0;
   const __m256 zero = _mm256_setzero_ps();
   const std::size_t row_bytes = sizeof(float) * static_cast<std::size_t>(cols);
   for (Index i = 0; i < n; ++i) {
-    s.start[static_cast<std::size_t>(i)] = nz;
-    const float* row = row_of(i);
+    p.start[static_cast<std::size_t>(i)] = nz;
+    const float* row = row_of(p.begin + i);
     // The rows are often random rows of a large array (a shuffled epoch): ask for the next one
     // now, so that it streams in while this one is compressed, instead of a cache miss per line.
     if (i + 1 < n) {
-      const char* next = reinterpret_cast<const char*>(row_of(i + 1));
+      const char* next = reinterpret_cast<const char*>(row_of(p.begin + i + 1));
       for (std::size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b, 0, 3);
     }
     Index j = 0;
@@ -107,7 +116,7 @@ bool compress(RowOf row_of, Index n, Index cols, double max_density, SparseBatch
       }
     if (nz > limit) return false;
   }
-  s.start[static_cast<std::size_t>(n)] = nz;
+  p.start[static_cast<std::size_t>(n)] = nz;
   return true;
 }
 
@@ -156,18 +165,17 @@ inline void accumulate_columns(const std::int32_t* idx, const float* val, std::i
 }
 }  // namespace detail
 
-// Rows [r0, r1) of z = x W + b.  W: (cols, out) row-major; b: (out,) or null; z: (rows, out).
-inline void sparse_forward(const SparseBatch& x, const float* w, const float* b, Index out, float* z, Index r0,
-                           Index r1) {
-  for (Index i = r0; i < r1; ++i) {
-    const std::int32_t begin = x.start[static_cast<std::size_t>(i)], end = x.start[static_cast<std::size_t>(i) + 1];
-    detail::accumulate_columns(x.index.data() + begin, x.value.data() + begin, end - begin, w, out, 0, out, b,
-                               z + i * out);
+// Part p's rows of z = x W + b.  W: (cols, out) row-major; b: (out,) or null; z: (rows, out).
+inline void sparse_forward(const SparseBatch::Part& p, const float* w, const float* b, Index out, float* z) {
+  for (Index i = 0; i < p.end - p.begin; ++i) {
+    const std::int32_t begin = p.start[static_cast<std::size_t>(i)], end = p.start[static_cast<std::size_t>(i) + 1];
+    detail::accumulate_columns(p.index.data() + begin, p.value.data() + begin, end - begin, w, out, 0, out, b,
+                               z + (p.begin + i) * out);
   }
 }
 
 // Rows [j0, j1) of dW = x^T gz (each row j: the sum over the samples whose x_j is nonzero of
-// x_j gz_sample).  gz: (rows, out); dW: (cols, out). Needs by_column(). The samples of a column
+// x_j gz_sample).  gz: (rows, out); dW: (cols, out). Needs the by-column copy. The samples of a column
 // are scattered over gz, so gz is taken in strips of columns that stay in the L1 cache (16 KB:
 // all 128 columns of a 32-sample batch, 16 of a 256-sample one) rather than read from L2 per
 // nonzero.
@@ -187,20 +195,34 @@ inline void sparse_weight_gradient(const SparseBatch& x, const float* gz, Index 
 
 #endif  // FASTMLP_HAVE_SPARSE_KERNELS
 
-// The column-major copy: a counting sort of the nonzeros by column, rows ascending in each.
-inline void SparseBatch::by_column() {
-  const std::size_t nz = static_cast<std::size_t>(nonzeros());
-  col_start.assign(static_cast<std::size_t>(cols) + 1, 0);
-  col_row.resize(nz);
-  col_value.resize(nz);
-  for (std::size_t p = 0; p < nz; ++p) ++col_start[static_cast<std::size_t>(index[p]) + 1];
-  for (std::size_t j = 0; j < static_cast<std::size_t>(cols); ++j) col_start[j + 1] += col_start[j];
-  col_fill_.assign(col_start.begin(), col_start.end() - 1);
-  for (Index i = 0; i < rows; ++i)
-    for (std::int32_t p = start[static_cast<std::size_t>(i)]; p < start[static_cast<std::size_t>(i) + 1]; ++p) {
-      const std::int32_t q = col_fill_[static_cast<std::size_t>(index[static_cast<std::size_t>(p)])]++;
-      col_row[static_cast<std::size_t>(q)] = static_cast<std::int32_t>(i);
-      col_value[static_cast<std::size_t>(q)] = value[static_cast<std::size_t>(p)];
+inline void SparseBatch::count_columns(Part& p) const {
+  p.fill.assign(static_cast<std::size_t>(cols), 0);
+  const std::int32_t nz = p.start.back();
+  for (std::int32_t q = 0; q < nz; ++q) ++p.fill[static_cast<std::size_t>(p.index[static_cast<std::size_t>(q)])];
+}
+
+inline void SparseBatch::lay_out_columns() {
+  col_start.resize(static_cast<std::size_t>(cols) + 1);
+  std::int32_t total = 0;
+  for (std::size_t j = 0; j < static_cast<std::size_t>(cols); ++j) {
+    col_start[j] = total;
+    for (Part& p : parts) {  // count -> where this part's nonzeros of column j go
+      const std::int32_t count = p.fill[j];
+      p.fill[j] = total;
+      total += count;
+    }
+  }
+  col_start[static_cast<std::size_t>(cols)] = total;
+  col_row.resize(static_cast<std::size_t>(total));
+  col_value.resize(static_cast<std::size_t>(total));
+}
+
+inline void SparseBatch::place_columns(Part& p) {
+  for (Index i = 0; i < p.end - p.begin; ++i)
+    for (std::int32_t q = p.start[static_cast<std::size_t>(i)]; q < p.start[static_cast<std::size_t>(i) + 1]; ++q) {
+      const std::int32_t at = p.fill[static_cast<std::size_t>(p.index[static_cast<std::size_t>(q)])]++;
+      col_row[static_cast<std::size_t>(at)] = static_cast<std::int32_t>(p.begin + i);
+      col_value[static_cast<std::size_t>(at)] = p.value[static_cast<std::size_t>(q)];
     }
 }
 

@@ -57,4 +57,17 @@ void for_each_part(Index n, Index parallel_from, Body&& body) {
   body(Index(0), n);
 }
 
+// body(t) for each t in [0, parts): the parts shared out over up to `parts` OpenMP threads.
+template <typename Body>
+void for_each_thread(int parts, Body&& body) {
+#ifdef FASTMLP_HAVE_OPENMP
+  if (parts > 1) {
+#pragma omp parallel num_threads(parts)
+    for (int t = omp_get_thread_num(); t < parts; t += omp_get_num_threads()) body(t);
+    return;
+  }
+#endif
+  for (int t = 0; t < parts; ++t) body(t);
+}
+
 }  // namespace fastmlp
