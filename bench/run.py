@@ -58,6 +58,17 @@ def variants(cores: int) -> list[Variant]:
     two = min(2, cores)
     out = [
         Variant("fastmlp", "fastmlp", "impl_fastmlp", "fastmlp", ("fastmlp",)),
+        # The same engine with its sparse first layer off: every product a dense GEMM.
+        Variant(
+            "fastmlp-dense",
+            "fastmlp",
+            "impl_fastmlp",
+            "fastmlp, dense products only (set_sparse_inputs(False))",
+            ("fastmlp",),
+            {"sparse_inputs": False},
+            ("lecture", "predict"),
+            extra=True,
+        ),
         Variant(
             "torch",
             "torch",
@@ -120,7 +131,7 @@ def variants(cores: int) -> list[Variant]:
             "floor",
             "floor",
             "impl_floor",
-            "the GEMMs alone (NumPy's BLAS): the floor",
+            "the dense GEMMs alone (NumPy's BLAS)",
             ("numpy",),
             workloads=("lecture", "predict"),
             extra=True,
@@ -140,7 +151,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--frameworks",
         help="comma-separated: fastmlp,torch,sklearn,numpy,keras,gpu "
-        "(or one row: torch-fused, floor, fastmlp-gpu, torch-cuda); default: all",
+        "(or one row: fastmlp-dense, torch-fused, floor, fastmlp-gpu, torch-cuda); default: all",
     )
     p.add_argument(
         "--batch-sizes",
