@@ -79,8 +79,9 @@ constexpr Index kParallelBatch = 32;
 std::atomic<bool> g_sparse_inputs{true};
 constexpr Index kSparseMinInputs = 32;
 constexpr double kSparseDensity = 0.25;
-// A sparse batch is split over the step's threads from this many rows per thread up.
-constexpr Index kSparseRowsPerThread = 8;
+// A sparse batch is split over the step's threads from this many rows per thread up; predict
+// compresses at most kSparsePredictRows at a time.
+constexpr Index kSparseRowsPerThread = 8, kSparsePredictRows = 4096;
 
 class ThreadScope {
  public:
@@ -626,13 +627,15 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
   // ones go to BLAS's own threads, which split a 10,000-row product better. A look at the first
   // rows decides for the whole call (the two kinds of threads must not run side by side); a
   // block too dense for the sparse path turns it off for the blocks after it.
+  // Sparse blocks are at most kSparsePredictRows long, so that the compressed copy stays small.
   bool sparse = use_sparse(x.data(), std::min<Index>(batch, 256));  // a look at the first rows
-  ThreadScope threads(batch, sparse ? ThreadScope::Products::SplitByColumns : ThreadScope::Products::ByBlas);
+  const Index block = sparse ? std::min(batch, kSparsePredictRows) : batch;
+  ThreadScope threads(block, sparse ? ThreadScope::Products::SplitByColumns : ThreadScope::Products::ByBlas);
   FlushDenormals ftz;
-  reserve(batch);
+  reserve(block);
   const std::size_t last = layers_.size() - 1;
-  for (Index pos = 0; pos < x.rows(); pos += batch) {
-    const Index n = std::min(batch, x.rows() - pos);
+  for (Index pos = 0; pos < x.rows(); pos += block) {
+    const Index n = std::min(block, x.rows() - pos);
     sparse = sparse && use_sparse(x.data() + pos * input_dim_, n);
     sparse_active_ = sparse;
     forward(x.data() + pos * input_dim_, n, false, false, check_finite);
