@@ -45,13 +45,20 @@ bool product(bool trans_a, bool trans_b, Index m, Index n, Index k, const Scalar
   return blas::gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
 }
 
+// Products of at most this many multiply-adds (the playground's 10 x 8 x 8) are computed in place
+// by Eigen, coefficient by coefficient: a BLAS call costs more than the arithmetic.
+constexpr Index kTinyProduct = 4096;
+inline bool tiny(Index m, Index n, Index k) { return m * n * k <= kTinyProduct; }
+
 // z = x W + b
 //   x: (batch, in)   W: (in, out)   b: (out,) or null   z: (batch, out)
 template <typename Scalar>
 void dense_forward(const ConstMatMap<Scalar>& x, const MatMap<Scalar>& w, const Scalar* b,
                    MatMap<Scalar> z) {
-  if (!product<Scalar>(false, false, x.rows(), w.cols(), x.cols(), x.data(), x.cols(), w.data(), w.cols(),
-                  z.data(), z.cols()))
+  if (tiny(x.rows(), w.cols(), x.cols()))
+    z.noalias() = x.lazyProduct(w);
+  else if (!product<Scalar>(false, false, x.rows(), w.cols(), x.cols(), x.data(), x.cols(), w.data(), w.cols(),
+                            z.data(), z.cols()))
     z.noalias() = x * w;
   if (b) z.rowwise() += Eigen::Map<const RowVec<Scalar>>(b, w.cols());
 }
@@ -63,10 +70,15 @@ template <typename Scalar>
 void dense_backward(const ConstMatMap<Scalar>& x, const MatMap<Scalar>& w, const MatMap<Scalar>& gz,
                     MatMap<Scalar> dw, Scalar* db, Scalar* dx) {
   const Index n = x.rows(), in = x.cols(), out = w.cols();
-  if (!product<Scalar>(true, false, in, out, n, x.data(), in, gz.data(), out, dw.data(), out))
+  if (tiny(in, out, n))
+    dw.noalias() = x.transpose().lazyProduct(gz);
+  else if (!product<Scalar>(true, false, in, out, n, x.data(), in, gz.data(), out, dw.data(), out))
     dw.noalias() = x.transpose() * gz;
   if (db) Eigen::Map<RowVec<Scalar>>(db, out).noalias() = gz.colwise().sum();
-  if (dx && !product<Scalar>(false, true, n, in, out, gz.data(), out, w.data(), out, dx, in))
+  if (!dx) return;
+  if (tiny(n, in, out))
+    MatMap<Scalar>(dx, n, in).noalias() = gz.lazyProduct(w.transpose());
+  else if (!product<Scalar>(false, true, n, in, out, gz.data(), out, w.data(), out, dx, in))
     MatMap<Scalar>(dx, n, in).noalias() = gz * w.transpose();
 }
 
