@@ -14,7 +14,7 @@
 
 #include "fastmlp/types.hpp"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && defined(__FMA__) && (defined(__GNUC__) || defined(__clang__))  // builtins below
 #include <immintrin.h>
 #define FASTMLP_HAVE_SPARSE_KERNELS 1
 #endif
