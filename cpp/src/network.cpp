@@ -289,7 +289,10 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n) {
   sparse_active_ = false;
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
-    if (!sparse_wanted()) return false;
+    // Positions in the by-column copy are int32: a batch too large for them stays dense.
+    if (!sparse_wanted() ||
+        kSparseDensity * static_cast<double>(n) * static_cast<double>(input_dim_) >= 1.5e9)
+      return false;
     // One part of the rows per thread of the step, compressed and multiplied by that thread.
     const int parts = n >= 2 * kSparseRowsPerThread ? std::max(1, Eigen::nbThreads()) : 1;
     sparse_.rows = n;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "fastmlp/types.hpp"
@@ -78,6 +79,8 @@ bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p
   const auto& table = detail::pack_table();
   const Index n = p.end - p.begin;
   const auto limit = static_cast<std::int64_t>(max_density * static_cast<double>(n * cols));
+  // Positions are int32: a part too large for them stays dense.
+  if (limit + cols + 8 > std::numeric_limits<std::int32_t>::max()) return false;
   // Checked after each row, so a row may pass the limit; whole-vector stores write up to 7 more.
   const std::size_t capacity = static_cast<std::size_t>(limit + cols) + 8;
   if (p.value.size() < capacity) {
