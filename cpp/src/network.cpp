@@ -295,7 +295,6 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n) {
       return false;
     // One part of the rows per thread of the step, compressed and multiplied by that thread.
     const int parts = n >= 2 * kSparseRowsPerThread ? std::max(1, Eigen::nbThreads()) : 1;
-    sparse_.rows = n;
     sparse_.cols = input_dim_;
     sparse_.parts.resize(static_cast<std::size_t>(parts));
     std::atomic<bool> sparse{true};
@@ -332,33 +331,27 @@ void Network<Scalar>::sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Sca
   if constexpr (std::is_same_v<Scalar, float>) {
     const Index out = layers_[0].out;
     const int parts = static_cast<int>(sparse_.parts.size());
-    // The by-column copy of the batch, then dW by rows (input columns), each part on its thread.
-    auto part = [&](int t) { return &sparse_.parts[static_cast<std::size_t>(t)]; };
-    auto gradient = [&](int t) {
-      const auto [j0, j1] = part_of(input_dim_, parts, t);
-      if (j1 > j0) sparse_weight_gradient(sparse_, gz.data(), out, dw.data(), j0, j1);
-    };
-#ifdef FASTMLP_HAVE_OPENMP
-    if (parts > 1) {
-#pragma omp parallel num_threads(parts)
-      {
-        const int id = omp_get_thread_num(), team = omp_get_num_threads();
-        for (int t = id; t < parts; t += team) sparse_.count_columns(*part(t));
+    // The by-column copy of the batch, then dW by rows (input columns), each part on its thread
+    // (team members take parts id, id + team, ...); with one part, or without OpenMP, one thread
+    // runs the phases in turn and the barriers are no-ops.
+    auto phases = [&](int id, int team) {
+      for (int t = id; t < parts; t += team) sparse_.count_columns(sparse_.parts[static_cast<std::size_t>(t)]);
 #pragma omp barrier
 #pragma omp single
-        sparse_.lay_out_columns();
-        for (int t = id; t < parts; t += team) sparse_.place_columns(*part(t));
-#pragma omp barrier
-        for (int t = id; t < parts; t += team) gradient(t);
-      }
-    } else
-#endif
-    {
-      for (int t = 0; t < parts; ++t) sparse_.count_columns(*part(t));
       sparse_.lay_out_columns();
-      for (int t = 0; t < parts; ++t) sparse_.place_columns(*part(t));
-      for (int t = 0; t < parts; ++t) gradient(t);
-    }
+      for (int t = id; t < parts; t += team) sparse_.place_columns(sparse_.parts[static_cast<std::size_t>(t)]);
+#pragma omp barrier
+      for (int t = id; t < parts; t += team) {
+        const auto [j0, j1] = part_of(input_dim_, parts, t);
+        if (j1 > j0) sparse_weight_gradient(sparse_, gz.data(), out, dw.data(), j0, j1);
+      }
+    };
+#ifdef FASTMLP_HAVE_OPENMP
+#pragma omp parallel num_threads(parts) if (parts > 1)
+    phases(omp_get_thread_num(), omp_get_num_threads());
+#else
+    phases(0, 1);
+#endif
     if (db) Eigen::Map<RowVec<Scalar>>(db, out).noalias() = gz.colwise().sum();
     return;
   }

@@ -39,7 +39,7 @@ struct SparseBatch {
     std::vector<float> value;
     std::vector<std::int32_t> fill;  // by-column counts, then next positions, per column
   };
-  Index rows = 0, cols = 0;
+  Index cols = 0;
   std::vector<Part> parts;
   std::vector<std::int32_t> col_start, col_row;
   std::vector<float> col_value;
@@ -142,27 +142,28 @@ inline void accumulate_rows(const std::int32_t* idx, const float* val, std::int3
   for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
-// The same over columns [c0, c1) of rows `ld` floats long: 64 at a time, then one block of
-// 8..56, then one by one.
+// The same over all `width` columns of rows `width` floats long: 64 at a time, then one block
+// of 8..56, then one by one.
 inline void accumulate_columns(const std::int32_t* idx, const float* val, std::int32_t count, const float* rows,
-                               Index ld, Index c0, Index c1, const float* init, float* out) {
-  Index c = c0;
-  for (; c + 64 <= c1; c += 64) accumulate_rows<8>(idx, val, count, rows + c, ld, init ? init + c : nullptr, out + c);
+                               Index width, const float* init, float* out) {
+  Index c = 0;
+  for (; c + 64 <= width; c += 64)
+    accumulate_rows<8>(idx, val, count, rows + c, width, init ? init + c : nullptr, out + c);
   const float* init_c = init ? init + c : nullptr;
-  switch ((c1 - c) / 8) {
-    case 7: accumulate_rows<7>(idx, val, count, rows + c, ld, init_c, out + c); break;
-    case 6: accumulate_rows<6>(idx, val, count, rows + c, ld, init_c, out + c); break;
-    case 5: accumulate_rows<5>(idx, val, count, rows + c, ld, init_c, out + c); break;
-    case 4: accumulate_rows<4>(idx, val, count, rows + c, ld, init_c, out + c); break;
-    case 3: accumulate_rows<3>(idx, val, count, rows + c, ld, init_c, out + c); break;
-    case 2: accumulate_rows<2>(idx, val, count, rows + c, ld, init_c, out + c); break;
-    case 1: accumulate_rows<1>(idx, val, count, rows + c, ld, init_c, out + c); break;
+  switch ((width - c) / 8) {
+    case 7: accumulate_rows<7>(idx, val, count, rows + c, width, init_c, out + c); break;
+    case 6: accumulate_rows<6>(idx, val, count, rows + c, width, init_c, out + c); break;
+    case 5: accumulate_rows<5>(idx, val, count, rows + c, width, init_c, out + c); break;
+    case 4: accumulate_rows<4>(idx, val, count, rows + c, width, init_c, out + c); break;
+    case 3: accumulate_rows<3>(idx, val, count, rows + c, width, init_c, out + c); break;
+    case 2: accumulate_rows<2>(idx, val, count, rows + c, width, init_c, out + c); break;
+    case 1: accumulate_rows<1>(idx, val, count, rows + c, width, init_c, out + c); break;
     default: break;
   }
-  c += (c1 - c) / 8 * 8;
-  for (; c < c1; ++c) {
+  c += (width - c) / 8 * 8;
+  for (; c < width; ++c) {
     float sum = init ? init[c] : 0.0f;
-    for (std::int32_t p = 0; p < count; ++p) sum += val[p] * rows[static_cast<Index>(idx[p]) * ld + c];
+    for (std::int32_t p = 0; p < count; ++p) sum += val[p] * rows[static_cast<Index>(idx[p]) * width + c];
     out[c] = sum;
   }
 }
@@ -172,7 +173,7 @@ inline void accumulate_columns(const std::int32_t* idx, const float* val, std::i
 inline void sparse_forward(const SparseBatch::Part& p, const float* w, const float* b, Index out, float* z) {
   for (Index i = 0; i < p.end - p.begin; ++i) {
     const std::int32_t begin = p.start[static_cast<std::size_t>(i)], end = p.start[static_cast<std::size_t>(i) + 1];
-    detail::accumulate_columns(p.index.data() + begin, p.value.data() + begin, end - begin, w, out, 0, out, b,
+    detail::accumulate_columns(p.index.data() + begin, p.value.data() + begin, end - begin, w, out, b,
                                z + (p.begin + i) * out);
   }
 }
@@ -184,8 +185,8 @@ inline void sparse_weight_gradient(const SparseBatch& x, const float* gz, Index 
   for (Index j = j0; j < j1; ++j) {
     const std::int32_t begin = x.col_start[static_cast<std::size_t>(j)];
     const std::int32_t end = x.col_start[static_cast<std::size_t>(j) + 1];
-    detail::accumulate_columns(x.col_row.data() + begin, x.col_value.data() + begin, end - begin, gz, out, 0, out,
-                               nullptr, dw + j * out);
+    detail::accumulate_columns(x.col_row.data() + begin, x.col_value.data() + begin, end - begin, gz, out, nullptr,
+                               dw + j * out);
   }
 }
 
