@@ -39,24 +39,6 @@ inline std::pair<Index, Index> part_of(Index n, Index parts, Index t) {
   return {begin, t + 1 == parts ? n : std::min(n, begin + size)};
 }
 
-// body(begin, end) over [0, n): split by part_of() over the step's threads (Eigen::nbThreads(),
-// set per batch by the network) when n >= parallel_from, else one call on this thread.
-template <typename Body>
-void for_each_part(Index n, Index parallel_from, Body&& body) {
-#ifdef FASTMLP_HAVE_OPENMP
-  const int threads = n >= parallel_from ? Eigen::nbThreads() : 1;
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    {
-      const auto [begin, end] = part_of(n, omp_get_num_threads(), omp_get_thread_num());
-      if (end > begin) body(begin, end);
-    }
-    return;
-  }
-#endif
-  body(Index(0), n);
-}
-
 // body(t) for each t in [0, parts): the parts shared out over up to `parts` OpenMP threads.
 template <typename Body>
 void for_each_thread(int parts, Body&& body) {
@@ -68,6 +50,17 @@ void for_each_thread(int parts, Body&& body) {
   }
 #endif
   for (int t = 0; t < parts; ++t) body(t);
+}
+
+// body(begin, end) over [0, n): split by part_of() over the step's threads (Eigen::nbThreads(),
+// set per batch by the network) when n >= parallel_from, else one call on this thread.
+template <typename Body>
+void for_each_part(Index n, Index parallel_from, Body&& body) {
+  const int parts = n >= parallel_from ? Eigen::nbThreads() : 1;
+  for_each_thread(parts, [&](int t) {
+    const auto [begin, end] = part_of(n, parts, t);
+    if (end > begin) body(begin, end);
+  });
 }
 
 }  // namespace fastmlp
