@@ -331,19 +331,16 @@ void Network<Scalar>::sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Sca
   if constexpr (std::is_same_v<Scalar, float>) {
     const Index out = layers_[0].out;
     const int parts = static_cast<int>(sparse_.parts.size());
-    // The by-column copy of the batch, then dW by rows (input columns), each part on its thread
+    // Each part's by-column copy, then dW by rows (input columns), each part on its thread
     // (team members take parts id, id + team, ...); with one part, or without OpenMP, one thread
-    // runs the phases in turn and the barriers are no-ops.
+    // runs the phases in turn and the barrier is a no-op.
     auto phases = [&](int id, int team) {
-      for (int t = id; t < parts; t += team) sparse_.count_columns(sparse_.parts[static_cast<std::size_t>(t)]);
+      for (int t = id; t < parts; t += team) sparse_.by_columns(sparse_.parts[static_cast<std::size_t>(t)]);
 #pragma omp barrier
-#pragma omp single
-      sparse_.lay_out_columns();
-      for (int t = id; t < parts; t += team) sparse_.place_columns(sparse_.parts[static_cast<std::size_t>(t)]);
-#pragma omp barrier
+      std::vector<detail::Run> runs(static_cast<std::size_t>(parts));
       for (int t = id; t < parts; t += team) {
         const auto [j0, j1] = part_of(input_dim_, parts, t);
-        if (j1 > j0) sparse_weight_gradient(sparse_, gz.data(), out, dw.data(), j0, j1);
+        if (j1 > j0) sparse_weight_gradient(sparse_, gz.data(), out, dw.data(), j0, j1, runs.data());
       }
     };
 #ifdef FASTMLP_HAVE_OPENMP

@@ -30,26 +30,23 @@ constexpr bool kSparseKernels = false;
 
 // A batch's input without its zeros, in parts of consecutive rows (one per thread, each
 // compressed and used by its own thread): part p holds rows [begin, end), local row i's nonzeros
-// being value[start[i], start[i + 1]) in columns index[...]. For dW the whole batch is also kept
-// by column: column j's nonzeros are col_value[col_start[j], col_start[j + 1]), from rows col_row.
+// being value[start[i], start[i + 1]) in columns index[...]. For dW each part is also kept by
+// column (by_columns()): column j's nonzeros are col_value[col_start[j], col_start[j + 1]), from
+// the batch's rows col_row[...]. Each part's copy is its own, written by its own thread: one
+// shared copy had the threads writing the same cache lines (at 32 rows, 10x slower).
 struct SparseBatch {
   struct Part {
     Index begin = 0, end = 0;
     std::vector<std::int32_t> start, index;
     std::vector<float> value;
-    std::vector<std::int32_t> fill;  // by-column counts, then next positions, per column
+    std::vector<std::int32_t> col_start, col_row;
+    std::vector<float> col_value;
   };
   Index cols = 0;
   std::vector<Part> parts;
-  std::vector<std::int32_t> col_start, col_row;
-  std::vector<float> col_value;
 
-  // The by-column copy in three phases, each part's own work parallel, the middle one serial:
-  // count each part's nonzeros per column; lay out the columns (part 0's rows first in each);
-  // place each part's nonzeros.
-  void count_columns(Part& p) const;
-  void lay_out_columns();
-  void place_columns(Part& p);
+  // Fills part p's by-column copy from its rows (a counting sort by column).
+  void by_columns(Part& p) const;
 };
 
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
@@ -124,19 +121,29 @@ bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p
 }
 
 namespace detail {
-// out[0, 8V) = init + sum over p of val[p] * rows[idx[p] * ld + (0, 8V)], accumulated in V
-// registers. init may be null (zeros).
+// A list of nonzeros: values val[0, count) at positions idx[0, count).
+struct Run {
+  const std::int32_t* idx;
+  const float* val;
+  std::int32_t count;
+};
+
+// out[0, 8V) = init + sum over the runs' nonzeros (p, v) of v * rows[p * ld + (0, 8V)],
+// accumulated in V registers. init may be null (zeros).
 template <int V>
-inline void accumulate_rows(const std::int32_t* idx, const float* val, std::int32_t count, const float* rows,
-                            Index ld, const float* init, float* out) {
+inline void accumulate_rows(const Run* runs, int n_runs, const float* rows, Index ld, const float* init, float* out) {
   __m256 acc[V];
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) acc[v] = init ? _mm256_loadu_ps(init + 8 * v) : _mm256_setzero_ps();
-  for (std::int32_t p = 0; p < count; ++p) {
-    const float* r = rows + static_cast<Index>(idx[p]) * ld;
-    const __m256 s = _mm256_broadcast_ss(val + p);
+  for (int r = 0; r < n_runs; ++r) {
+    const std::int32_t* idx = runs[r].idx;
+    const float* val = runs[r].val;
+    for (std::int32_t p = 0; p < runs[r].count; ++p) {
+      const float* row = rows + static_cast<Index>(idx[p]) * ld;
+      const __m256 s = _mm256_broadcast_ss(val + p);
 #pragma GCC unroll 8
-    for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(s, _mm256_loadu_ps(r + 8 * v), acc[v]);
+      for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(s, _mm256_loadu_ps(row + 8 * v), acc[v]);
+    }
   }
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
@@ -144,26 +151,28 @@ inline void accumulate_rows(const std::int32_t* idx, const float* val, std::int3
 
 // The same over all `width` columns of rows `width` floats long: 64 at a time, then one block
 // of 8..56, then one by one.
-inline void accumulate_columns(const std::int32_t* idx, const float* val, std::int32_t count, const float* rows,
-                               Index width, const float* init, float* out) {
+inline void accumulate_columns(const Run* runs, int n_runs, const float* rows, Index width, const float* init,
+                               float* out) {
   Index c = 0;
   for (; c + 64 <= width; c += 64)
-    accumulate_rows<8>(idx, val, count, rows + c, width, init ? init + c : nullptr, out + c);
+    accumulate_rows<8>(runs, n_runs, rows + c, width, init ? init + c : nullptr, out + c);
   const float* init_c = init ? init + c : nullptr;
   switch ((width - c) / 8) {
-    case 7: accumulate_rows<7>(idx, val, count, rows + c, width, init_c, out + c); break;
-    case 6: accumulate_rows<6>(idx, val, count, rows + c, width, init_c, out + c); break;
-    case 5: accumulate_rows<5>(idx, val, count, rows + c, width, init_c, out + c); break;
-    case 4: accumulate_rows<4>(idx, val, count, rows + c, width, init_c, out + c); break;
-    case 3: accumulate_rows<3>(idx, val, count, rows + c, width, init_c, out + c); break;
-    case 2: accumulate_rows<2>(idx, val, count, rows + c, width, init_c, out + c); break;
-    case 1: accumulate_rows<1>(idx, val, count, rows + c, width, init_c, out + c); break;
+    case 7: accumulate_rows<7>(runs, n_runs, rows + c, width, init_c, out + c); break;
+    case 6: accumulate_rows<6>(runs, n_runs, rows + c, width, init_c, out + c); break;
+    case 5: accumulate_rows<5>(runs, n_runs, rows + c, width, init_c, out + c); break;
+    case 4: accumulate_rows<4>(runs, n_runs, rows + c, width, init_c, out + c); break;
+    case 3: accumulate_rows<3>(runs, n_runs, rows + c, width, init_c, out + c); break;
+    case 2: accumulate_rows<2>(runs, n_runs, rows + c, width, init_c, out + c); break;
+    case 1: accumulate_rows<1>(runs, n_runs, rows + c, width, init_c, out + c); break;
     default: break;
   }
   c += (width - c) / 8 * 8;
   for (; c < width; ++c) {
     float sum = init ? init[c] : 0.0f;
-    for (std::int32_t p = 0; p < count; ++p) sum += val[p] * rows[static_cast<Index>(idx[p]) * width + c];
+    for (int r = 0; r < n_runs; ++r)
+      for (std::int32_t p = 0; p < runs[r].count; ++p)
+        sum += runs[r].val[p] * rows[static_cast<Index>(runs[r].idx[p]) * width + c];
     out[c] = sum;
   }
 }
@@ -172,55 +181,58 @@ inline void accumulate_columns(const std::int32_t* idx, const float* val, std::i
 // Part p's rows of z = x W + b.  W: (cols, out) row-major; b: (out,) or null; z: (rows, out).
 inline void sparse_forward(const SparseBatch::Part& p, const float* w, const float* b, Index out, float* z) {
   for (Index i = 0; i < p.end - p.begin; ++i) {
-    const std::int32_t begin = p.start[static_cast<std::size_t>(i)], end = p.start[static_cast<std::size_t>(i) + 1];
-    detail::accumulate_columns(p.index.data() + begin, p.value.data() + begin, end - begin, w, out, b,
-                               z + (p.begin + i) * out);
+    const auto at = static_cast<std::size_t>(i);
+    const detail::Run run{p.index.data() + p.start[at], p.value.data() + p.start[at], p.start[at + 1] - p.start[at]};
+    detail::accumulate_columns(&run, 1, w, out, b, z + (p.begin + i) * out);
   }
 }
 
 // Rows [j0, j1) of dW = x^T gz (each row j: the sum over the samples whose x_j is nonzero of
-// x_j gz_sample).  gz: (rows, out); dW: (cols, out). Needs the by-column copy. (Narrower strips
-// of gz that stay in L1 were slower: at 256 samples, 16 columns took 1.45x the time of 64.)
-inline void sparse_weight_gradient(const SparseBatch& x, const float* gz, Index out, float* dw, Index j0, Index j1) {
+// x_j gz_sample, all parts' samples in turn).  gz: (rows, out); dW: (cols, out). Needs every
+// part's by-column copy. runs: room for one Run per part. (Narrower strips of gz that stay in L1
+// were slower: at 256 samples, 16 columns took 1.45x the time of 64.)
+inline void sparse_weight_gradient(const SparseBatch& x, const float* gz, Index out, float* dw, Index j0, Index j1,
+                                   detail::Run* runs) {
+  const int n_runs = static_cast<int>(x.parts.size());
   for (Index j = j0; j < j1; ++j) {
-    const std::int32_t begin = x.col_start[static_cast<std::size_t>(j)];
-    const std::int32_t end = x.col_start[static_cast<std::size_t>(j) + 1];
-    detail::accumulate_columns(x.col_row.data() + begin, x.col_value.data() + begin, end - begin, gz, out, nullptr,
-                               dw + j * out);
+    const auto at = static_cast<std::size_t>(j);
+    for (int r = 0; r < n_runs; ++r) {
+      const SparseBatch::Part& p = x.parts[static_cast<std::size_t>(r)];
+      const std::int32_t begin = p.col_start[at];
+      runs[r] = {p.col_row.data() + begin, p.col_value.data() + begin, p.col_start[at + 1] - begin};
+    }
+    detail::accumulate_columns(runs, n_runs, gz, out, nullptr, dw + j * out);
   }
 }
 
 #endif  // FASTMLP_HAVE_SPARSE_KERNELS
 
-inline void SparseBatch::count_columns(Part& p) const {
-  p.fill.assign(static_cast<std::size_t>(cols), 0);
+inline void SparseBatch::by_columns(Part& p) const {
+  const auto n_cols = static_cast<std::size_t>(cols);
   const std::int32_t nz = p.start.back();
-  for (std::int32_t q = 0; q < nz; ++q) ++p.fill[static_cast<std::size_t>(p.index[static_cast<std::size_t>(q)])];
-}
-
-inline void SparseBatch::lay_out_columns() {
-  col_start.resize(static_cast<std::size_t>(cols) + 1);
-  std::int32_t total = 0;
-  for (std::size_t j = 0; j < static_cast<std::size_t>(cols); ++j) {
-    col_start[j] = total;
-    for (Part& p : parts) {  // count -> where this part's nonzeros of column j go
-      const std::int32_t count = p.fill[j];
-      p.fill[j] = total;
-      total += count;
+  const std::int32_t* index = p.index.data();
+  // Counts per column, shifted by one, summed into the columns' starts.
+  p.col_start.assign(n_cols + 1, 0);
+  std::int32_t* col_start = p.col_start.data();
+  for (std::int32_t q = 0; q < nz; ++q) ++col_start[index[q] + 1];
+  for (std::size_t j = 0; j < n_cols; ++j) col_start[j + 1] += col_start[j];
+  p.col_row.resize(static_cast<std::size_t>(nz));
+  p.col_value.resize(static_cast<std::size_t>(nz));
+  std::int32_t* __restrict row = p.col_row.data();
+  float* __restrict value = p.col_value.data();
+  const float* src = p.value.data();
+  // Places each nonzero at its column's next free position (col_start[j] moves up to the next
+  // column's start), then shifts the starts back.
+  for (Index i = 0; i < p.end - p.begin; ++i) {
+    const auto r = static_cast<std::int32_t>(p.begin + i);
+    for (std::int32_t q = p.start[static_cast<std::size_t>(i)]; q < p.start[static_cast<std::size_t>(i) + 1]; ++q) {
+      const std::int32_t at = col_start[index[q]]++;
+      row[at] = r;
+      value[at] = src[q];
     }
   }
-  col_start[static_cast<std::size_t>(cols)] = total;
-  col_row.resize(static_cast<std::size_t>(total));
-  col_value.resize(static_cast<std::size_t>(total));
-}
-
-inline void SparseBatch::place_columns(Part& p) {
-  for (Index i = 0; i < p.end - p.begin; ++i)
-    for (std::int32_t q = p.start[static_cast<std::size_t>(i)]; q < p.start[static_cast<std::size_t>(i) + 1]; ++q) {
-      const std::int32_t at = p.fill[static_cast<std::size_t>(p.index[static_cast<std::size_t>(q)])]++;
-      col_row[static_cast<std::size_t>(at)] = static_cast<std::int32_t>(p.begin + i);
-      col_value[static_cast<std::size_t>(at)] = p.value[static_cast<std::size_t>(q)];
-    }
+  for (std::size_t j = n_cols; j > 0; --j) col_start[j] = col_start[j - 1];
+  col_start[0] = 0;
 }
 
 }  // namespace fastmlp
