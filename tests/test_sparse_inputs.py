@@ -232,3 +232,47 @@ def test_a_dense_block_after_sparse_ones_is_computed_densely_and_right():
     out = model.predict(x, verbose=0)
     config.set_sparse_inputs(False)
     np.testing.assert_allclose(out, model.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
+
+
+# While training on sparse inputs, the first layer's weights are updated row by row as soon as
+# their gradient is computed (unless a penalty on them or clipping needs the whole gradient
+# first); every optimizer must give the trajectory of the dense path, which updates all at once.
+OPTIMIZERS = {
+    "sgd": lambda: fm.optimizers.SGD(0.05),
+    "nesterov": lambda: fm.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    "adam_amsgrad": lambda: fm.optimizers.Adam(2e-3, amsgrad=True),
+    "adamw": lambda: fm.optimizers.AdamW(2e-3, weight_decay=0.05),
+    "rmsprop": lambda: fm.optimizers.RMSprop(1e-3, momentum=0.5, centered=True),
+    "adagrad": lambda: fm.optimizers.Adagrad(0.05),
+    "adadelta": lambda: fm.optimizers.Adadelta(1.0),
+    "clipnorm": lambda: fm.optimizers.Adam(2e-3, clipnorm=0.05),
+    "global_clipnorm": lambda: fm.optimizers.Adam(2e-3, global_clipnorm=0.1),
+    "clipvalue": lambda: fm.optimizers.Adam(2e-3, clipvalue=1e-3),
+}
+
+
+@pytest.mark.parametrize("penalty", [None, "l2"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_follows_the_dense_trajectory_on_sparse_inputs(name, penalty):
+    x, y = mnist_like(320, seed=3)
+    weights = []
+    for enabled in (True, False):
+        config.set_sparse_inputs(enabled)
+        regularizer = fm.regularizers.L2(1e-3) if penalty else None
+        model = fm.Sequential(
+            [
+                fm.layers.Input(shape=(784,)),
+                fm.layers.Dense(96, activation="relu", kernel_regularizer=regularizer),
+                fm.layers.Dense(10, activation="softmax"),
+            ],
+            seed=4,
+        )
+        model.compile(optimizer=OPTIMIZERS[name](), loss="sparse_categorical_crossentropy")
+        before = model.get_weights()[0].copy()
+        model.fit(x, y, batch_size=32, epochs=2, shuffle=True, verbose=0)
+        assert model._engine.last_batch_sparse == enabled
+        # The first layer learned something.
+        assert not np.allclose(model.get_weights()[0], before, rtol=0, atol=1e-4)
+        weights.append(model.get_weights())
+    for sparse, dense in zip(*weights):
+        np.testing.assert_allclose(sparse, dense, rtol=1e-3, atol=2e-5)

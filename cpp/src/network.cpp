@@ -329,18 +329,25 @@ template <typename Scalar>
 void Network<Scalar>::sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Scalar> dw, Scalar* db) {
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
-    const Index out = layers_[0].out;
+    const Layer& L = layers_[0];
+    const Index out = L.out;
     const int parts = static_cast<int>(sparse_.parts.size());
     // Each part's by-column copy, then dW by rows (input columns), each part on its thread
     // (team members take parts id, id + team, ...); with one part, or without OpenMP, one thread
-    // runs the phases in turn and the barrier is a no-op.
+    // runs the phases in turn and the barrier is a no-op. In a fused step each row's new
+    // weights follow at once, from its gradient still in cache.
     auto phases = [&](int id, int team) {
       for (int t = id; t < parts; t += team) sparse_.by_columns(sparse_.parts[static_cast<std::size_t>(t)]);
 #pragma omp barrier
       std::vector<detail::Run> runs(static_cast<std::size_t>(parts));
       for (int t = id; t < parts; t += team) {
         const auto [j0, j1] = part_of(input_dim_, parts, t);
-        if (j1 > j0) sparse_weight_gradient(sparse_, gz.data(), out, dw.data(), j0, j1, runs.data());
+        if (j1 <= j0) continue;
+        sparse_weight_gradient(sparse_, gz.data(), out, dw.data(), j0, j1, runs.data(), [&](Index j) {
+          if (fused_step_)
+            optimizer_.apply(*fused_step_, params_.data(), grads_.data(), L.w_offset + j * out,
+                             L.w_offset + (j + 1) * out);
+        });
       }
     };
 #ifdef FASTMLP_HAVE_OPENMP
@@ -494,10 +501,21 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   const double data_loss = compute_loss<Scalar>(loss_, mode_, act(last, n),
                                                      ConstMatMap<Scalar>(y, n, target_dim()), grad(last, n));
   count_metrics(y, n, s);
+  // A sparse first layer's weights are updated row by row as their gradient is computed, unless
+  // something needs the whole gradient first (a penalty on them, clipping).
+  const Layer& first = layers_[0];
+  if (sparse_active_ && !first.spec.kernel_penalty.active() && clipvalue_ == 0 && clipnorm_ == 0 &&
+      global_clipnorm_ == 0)
+    fused_step_ = optimizer_.begin_step(params_.size());
   backward(x, n);
   const double pen = penalty_and_gradient();
   clip_gradients();
-  optimizer_.step(params(), grads());
+  if (fused_step_) {
+    optimizer_.finish_step(*fused_step_, params(), grads(), first.w_offset, first.w_offset + first.in * first.out);
+    fused_step_.reset();
+  } else {
+    optimizer_.step(params(), grads());
+  }
   s.loss += data_loss + pen * static_cast<double>(n);
   s.samples += n;
   s.steps += 1;

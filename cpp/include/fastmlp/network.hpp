@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "fastmlp/activation.hpp"
@@ -146,6 +147,9 @@ class Network {
   Buffer xbuf_, ybuf_;         // (capacity, in), (capacity, target_dim): a gathered batch
   SparseBatch sparse_;         // the batch's nonzeros, when sparse_active_
   bool sparse_active_ = false;
+  // Set during a step whose first layer's weights are updated as soon as each row of their
+  // gradient is computed (sparse_first_backward), while it is in cache.
+  std::optional<typename Optimizer<Scalar>::Step> fused_step_;
   Index capacity_ = 0;
 
   LossKind loss_ = LossKind::MeanSquaredError;

@@ -85,19 +85,36 @@ class Optimizer {
     }
   }
 
+  // One step's scalars, fixed by begin_step().
+  struct Step {
+    Scalar lr, alpha;
+  };
+
   // w <- update(w, g). w and g are the flat vectors of all trainable parameters.
-  void step(VecMap<Scalar> w, const VecMap<Scalar>& g) {
-    const Index n = w.size();
+  void step(VecMap<Scalar> w, const VecMap<Scalar>& g) { finish_step(begin_step(w.size()), w, g, 0, 0); }
+
+  // A step in pieces: begin_step() counts the iteration (and builds the state at the first step);
+  // apply() updates w[lo, hi) from g[lo, hi), for a caller that has just computed that part of the
+  // gradient (while it is still in cache); finish_step() updates everything else, all but
+  // w[skip_lo, skip_hi). Each element gets the same formula as in step().
+  Step begin_step(Index n) {
     if (static_cast<int>(slots_.size()) != slot_count()) build(n);
     ++iterations_;
     const OptimizerConfig& c = config_;
-    const Scalar lr = Scalar(c.learning_rate);
+    const double t = static_cast<double>(iterations_);
+    return {Scalar(c.learning_rate),
+            Scalar(c.learning_rate * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)))};
+  }
+  void apply(const Step& s, Scalar* w, const Scalar* g, Index lo, Index hi) { update(w, g, lo, hi, s.lr, s.alpha); }
+  void finish_step(const Step& s, VecMap<Scalar> w, const VecMap<Scalar>& g, Index skip_lo, Index skip_hi) {
     Scalar* __restrict wp = w.data();
     const Scalar* __restrict gp = g.data();
-    const double t = static_cast<double>(iterations_);
-    const Scalar alpha =
-        Scalar(c.learning_rate * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)));
-    for_each_part(n, kParallelUpdate, [&](Index lo, Index hi) { update(wp, gp, lo, hi, lr, alpha); });
+    const Index skipped = skip_hi - skip_lo;
+    // [lo, hi) count the parameters outside the skipped range.
+    for_each_part(w.size() - skipped, kParallelUpdate, [&](Index lo, Index hi) {
+      if (lo < skip_lo) update(wp, gp, lo, std::min(hi, skip_lo), s.lr, s.alpha);
+      if (hi > skip_lo) update(wp, gp, std::max(lo, skip_lo) + skipped, hi + skipped, s.lr, s.alpha);
+    });
   }
 
  private:
