@@ -276,3 +276,49 @@ def test_every_optimizer_follows_the_dense_trajectory_on_sparse_inputs(name, pen
         weights.append(model.get_weights())
     for sparse, dense in zip(*weights):
         np.testing.assert_allclose(sparse, dense, rtol=1e-3, atol=2e-5)
+
+
+def numpy_two_layer_outputs(params, x, width, units, outputs):
+    w1, b1, w2, b2 = unpack(params, width, units, outputs)
+    return np.maximum(x.astype(np.float64) @ w1 + b1, 0.0) @ w2 + b2
+
+
+# With more than one thread, predict takes sparse inputs through all layers in chunks of rows,
+# one thread per chunk; a chunk too dense for the sparse path is computed densely on its own.
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("batch", [100, 256, 1000, 2500])
+def test_predict_in_chunks_matches_numpy_with_dense_chunks_between(threads, batch):
+    rng = np.random.default_rng(batch + threads)
+    x = sparse_x(rng, 2500, 784, 0.15)
+    x[700:900] = rng.normal(size=(200, 784))  # dense rows inside the chunks around them
+    net, params = two_layer_net(784, 130, 3)
+    previous = config.get_num_threads()
+    config.set_num_threads(threads)
+    try:
+        out = net.predict(x, batch)
+    finally:
+        config.set_num_threads(previous)
+    expected = numpy_two_layer_outputs(params, x, 784, 130, 3)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    if threads > 1:  # chunks of at most 256 rows: those holding the dense rows went the dense way
+        assert not net.last_batch_sparse
+    sparse_only = np.delete(x, np.s_[700:900], axis=0)
+    out = net.predict(sparse_only, batch)
+    assert net.last_batch_sparse
+    np.testing.assert_allclose(
+        out, expected[np.r_[0:700, 900:2500]], rtol=1e-4, atol=1e-4 * np.abs(expected).max()
+    )
+
+
+@pytest.mark.parametrize("row", [0, 1000, 2499])
+def test_predict_in_chunks_refuses_nan_in_any_chunk_and_keeps_working(row):
+    rng = np.random.default_rng(row)
+    x = sparse_x(rng, 2500, 784, 0.15)
+    net, params = two_layer_net(784, 64, 3)
+    x[row, 5] = np.nan
+    with pytest.raises(ValueError, match="x contains NaN or infinity"):
+        net.predict(x, 2500, True)
+    x[row, 5] = 0.0
+    expected = numpy_two_layer_outputs(params, x, 784, 64, 3)
+    out = net.predict(x, 2500, True)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())

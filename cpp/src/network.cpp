@@ -82,6 +82,9 @@ constexpr double kSparseDensity = 0.25;
 // A sparse batch is split over the step's threads from this many rows per thread up; predict
 // compresses at most kSparsePredictRows at a time.
 constexpr Index kSparseRowsPerThread = 8, kSparsePredictRows = 4096;
+// With more than one thread, predict takes sparse inputs through all layers in chunks of this
+// many rows per thread (predict_by_rows): a chunk's outputs stay in its core's caches.
+constexpr Index kSparseChunkRows = 256;
 
 class ThreadScope {
  public:
@@ -231,12 +234,13 @@ void Network<Scalar>::check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<S
 }
 
 template <typename Scalar>
-void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defer_last, bool check_finite) {
+void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defer_last, bool check_finite, Index row0,
+                              const SparseBatch::Part* part) {
   const Scalar* in = x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     ConstMatMap<Scalar> xin(in, n, L.in);
-    MatMap<Scalar> a = act(l, n);  // (n, out)
+    MatMap<Scalar> a(acts_[l].data() + row0 * L.out, n, L.out);
     const bool last = l + 1 == layers_.size();
     // A NaN or infinity in x makes its row of x W (+ b) NaN or infinite (x_j W_jk is NaN or +-inf,
     // also for W_jk = 0), so the (n, out) product is checked instead of the (n, in) input; x
@@ -246,8 +250,8 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
       throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
     switch (L.spec.kind) {
       case LayerKind::Dense:
-        if (l == 0 && sparse_active_)
-          sparse_first_forward(a);
+        if (l == 0 && (part || sparse_active_))
+          sparse_first_forward(a, part);
         else
           dense_forward<Scalar>(xin, weights(L), L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr, a);
         if (check_here && !a.allFinite() && !xin.allFinite())
@@ -264,7 +268,7 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
           break;
         }
         // Inverted dropout: keep with probability 1 - rate and scale by 1 / (1 - rate).
-        MatMap<Scalar> mask(masks_[l].data(), n, L.out);
+        MatMap<Scalar> mask(masks_[l].data() + row0 * L.out, n, L.out);
         const Scalar scale = Scalar(1) / Scalar(1 - L.spec.rate);
         Scalar* m = mask.data();
         for (Index i = 0, size = n * L.out; i < size; ++i)
@@ -310,12 +314,16 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n) {
 }
 
 template <typename Scalar>
-void Network<Scalar>::sparse_first_forward(MatMap<Scalar> z) {
+void Network<Scalar>::sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part) {
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
     const Layer& L = layers_[0];
     const float* w = params_.data() + L.w_offset;
     const float* b = L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr;
+    if (part) {
+      sparse_forward(*part, w, b, L.out, z.data() - part->begin * L.out);
+      return;
+    }
     for_each_thread(static_cast<int>(sparse_.parts.size()), [&](int t) {
       sparse_forward(sparse_.parts[static_cast<std::size_t>(t)], w, b, L.out, z.data());
     });
@@ -634,12 +642,14 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
   if (out.rows() != x.rows() || out.cols() != output_dim())
     throw std::invalid_argument("predict: output buffer must be " + shape_str(x.rows(), output_dim()));
   const Index batch = std::min(batch_size, x.rows());
-  // With a sparse first layer the rest are small products, split like a training step's; dense
-  // ones go to BLAS's own threads, which split a 10,000-row product better. A look at the first
-  // rows decides for the whole call (the two kinds of threads must not run side by side); a
-  // block too dense for the sparse path turns it off for the blocks after it.
+  // A look at the first rows decides for the whole call. Sparse ones go through all the layers
+  // in chunks of rows, one thread per chunk (predict_by_rows); with one thread, sparse blocks
+  // have the rest of their products split like a training step's, and a block too dense for the
+  // sparse path turns it off for the blocks after it; dense inputs go to BLAS's own threads,
+  // which split a 10,000-row product better.
   // Sparse blocks are at most kSparsePredictRows long, so that the compressed copy stays small.
   bool sparse = use_sparse(x.data(), std::min<Index>(batch, 256));  // a look at the first rows
+  if (sparse && predict_by_rows(x, out, batch, check_finite)) return;
   const Index block = sparse ? std::min(batch, kSparsePredictRows) : batch;
   ThreadScope threads(block, sparse ? ThreadScope::Products::SplitByColumns : ThreadScope::Products::ByBlas);
   FlushDenormals ftz;
@@ -652,6 +662,58 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
     forward(x.data() + pos * input_dim_, n, false, false, check_finite);
     out.middleRows(pos, n) = act(last, n);
   }
+}
+
+template <typename Scalar>
+bool Network<Scalar>::predict_by_rows(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch,
+                                      bool check_finite) {
+#if defined(FASTMLP_HAVE_OPENMP) && defined(FASTMLP_HAVE_SPARSE_KERNELS)
+  if constexpr (std::is_same_v<Scalar, float>) {
+    const Index chunk = std::min(batch, kSparseChunkRows);
+    const Index chunks = (x.rows() + chunk - 1) / chunk;
+    const int threads = static_cast<int>(std::min<Index>(max_threads(), chunks));
+    if (threads < 2) return false;
+    ThreadScope scope(kParallelBatch);  // Eigen::nbThreads() for FlushDenormals
+    FlushDenormals ftz;
+    reserve(threads * chunk);  // thread t's rows of every buffer: [t * chunk, (t + 1) * chunk)
+    sparse_.parts.resize(static_cast<std::size_t>(threads));
+    sparse_active_ = false;  // each thread says where its first layer comes from
+    const std::size_t last = layers_.size() - 1;
+    std::atomic<bool> all_sparse{true}, failed{false};
+    std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      split_products() = false;  // products of this thread's rows, by BLAS on this thread
+      blas::set_threads(1);
+      SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
+#pragma omp for schedule(dynamic, 1)
+      for (Index k = 0; k < chunks; ++k) {
+        if (failed.load()) continue;
+        const Index r0 = k * chunk, n = std::min(chunk, x.rows() - r0);
+        const Scalar* xk = x.data() + r0 * input_dim_;
+        p.begin = t * chunk;
+        p.end = p.begin + n;
+        try {
+          const bool sparse = compress([&](Index i) { return xk + (i - p.begin) * input_dim_; }, input_dim_,
+                                       kSparseDensity, p);
+          if (!sparse) all_sparse = false;
+          forward(xk, n, false, false, check_finite, t * chunk, sparse ? &p : nullptr);
+          out.middleRows(r0, n) = MatMap<Scalar>(acts_[last].data() + t * chunk * output_dim(), n, output_dim());
+        } catch (...) {
+#pragma omp critical(fastmlp_predict_error)
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
+      }
+      split_products() = true;
+    }
+    if (error) std::rethrow_exception(error);
+    sparse_active_ = all_sparse.load();
+    return true;
+  }
+#endif
+  return false;
 }
 
 template <typename Scalar>

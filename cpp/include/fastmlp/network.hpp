@@ -4,6 +4,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <exception>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -112,7 +114,15 @@ class Network {
   MatMap<Scalar> grad(std::size_t l, Index n) { return MatMap<Scalar>(gacts_[l].data(), n, layers_[l].out); }
   MatMap<Scalar> weights(const Layer& L) { return MatMap<Scalar>(params_.data() + L.w_offset, L.in, L.out); }
 
-  void forward(const Scalar* x, Index n, bool training, bool defer_last, bool check_finite = false);
+  // Writes rows [row0, row0 + n) of the layers' outputs. The first layer comes from `part` when
+  // given (its rows, on the calling thread), else from all of sparse_'s parts when
+  // sparse_active_, else from the dense x.
+  void forward(const Scalar* x, Index n, bool training, bool defer_last, bool check_finite = false, Index row0 = 0,
+               const SparseBatch::Part* part = nullptr);
+  // predict's way for sparse inputs and more than one thread: each thread takes chunks of rows
+  // through all the layers, compressing and multiplying them itself (no fork/join per layer, no
+  // serial pass); false when it does not apply.
+  bool predict_by_rows(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch, bool check_finite);
   void backward(const Scalar* x, Index n);
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;
@@ -127,7 +137,7 @@ class Network {
   // says whether the first layer will use them (sparse_active_); the dense x is then not read.
   template <typename RowOf>
   bool use_sparse(RowOf row_of, Index n);
-  void sparse_first_forward(MatMap<Scalar> z);
+  void sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part);
   void sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Scalar> dw, Scalar* db);
   bool use_sparse(const Scalar* x, Index n) {
     return use_sparse([x, this](Index i) { return x + i * input_dim_; }, n);
