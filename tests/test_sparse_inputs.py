@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
     not _core.build_info()["sparse_kernels"], reason="engine built without AVX2/FMA sparse kernels"
 )
 
-DENSE, LINEAR, RELU, MSE = 0, 0, 1, 3
+DENSE, LINEAR, RELU, MSE, SPARSE_CE, ADAM = 0, 0, 1, 3, 0, 1
 
 
 @pytest.fixture(autouse=True)
@@ -322,3 +322,49 @@ def test_predict_in_chunks_refuses_nan_in_any_chunk_and_keeps_working(row):
     expected = numpy_two_layer_outputs(params, x, 784, 64, 3)
     out = net.predict(x, 2500, True)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+# With a sparse first layer and more than one thread, a training step takes each thread's part of
+# the batch through all the layers, the parts' loss, metrics and gradients summed at the end.
+def test_a_step_reports_the_loss_and_metrics_of_the_weights_it_started_from():
+    x, labels = mnist_like(96, seed=5)
+    y = np.eye(10, dtype=np.float32)[labels]
+    model = fm.Sequential(
+        [
+            fm.layers.Input(shape=(784,)),
+            fm.layers.Dense(128, activation="relu"),
+            fm.layers.Dense(10, activation="softmax"),
+        ],
+        seed=6,
+    )
+    model.compile(
+        optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy", "mse", "mae"]
+    )
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # somewhere away from the start
+    before = model.evaluate(x, y, batch_size=96, verbose=0, return_dict=True)
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert model._engine.last_batch_sparse
+    for name in ("loss", "accuracy", "mse", "mae"):
+        assert logs[name] == pytest.approx(before[name], rel=1e-5, abs=1e-7), name
+
+
+def test_a_step_failing_on_a_label_in_any_part_changes_nothing():
+    net = _core.NetworkF32(
+        784,
+        [_core.LayerSpec(DENSE, units=64, activation=RELU), _core.LayerSpec(DENSE, units=10)],
+        0,
+    )
+    net.set_loss(SPARSE_CE)
+    net.set_optimizer(_core.OptimizerConfig(ADAM))
+    x = sparse_x(np.random.default_rng(7), 64, 784, 0.15)
+    y = np.arange(64, dtype=np.float32).reshape(-1, 1) % 10
+    y[50] = 10.0  # in the second thread's rows
+    before = net.get_params()
+    with pytest.raises(ValueError, match="labels must be integers"):
+        net.train_on_batch(x, y)
+    assert net.last_batch_sparse
+    np.testing.assert_array_equal(net.get_params(), before)
+    assert net.get_optimizer_state() == (0, [])
+    y[50] = 3.0
+    assert net.train_on_batch(x, y).steps == 1
+    assert net.iterations == 1

@@ -347,16 +347,7 @@ void Network<Scalar>::sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Sca
     auto phases = [&](int id, int team) {
       for (int t = id; t < parts; t += team) sparse_.by_columns(sparse_.parts[static_cast<std::size_t>(t)]);
 #pragma omp barrier
-      std::vector<detail::Run> runs(static_cast<std::size_t>(parts));
-      for (int t = id; t < parts; t += team) {
-        const auto [j0, j1] = part_of(input_dim_, parts, t);
-        if (j1 <= j0) continue;
-        sparse_weight_gradient(sparse_, gz.data(), out, dw.data(), j0, j1, runs.data(), [&](Index j) {
-          if (fused_step_)
-            optimizer_.apply(*fused_step_, params_.data(), grads_.data(), L.w_offset + j * out,
-                             L.w_offset + (j + 1) * out);
-        });
-      }
+      for (int t = id; t < parts; t += team) sparse_weight_rows(gz, dw.data(), t);
     };
 #ifdef FASTMLP_HAVE_OPENMP
 #pragma omp parallel num_threads(parts) if (parts > 1)
@@ -372,19 +363,40 @@ void Network<Scalar>::sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Sca
 }
 
 template <typename Scalar>
-void Network<Scalar>::backward(const Scalar* x, Index n) {
+void Network<Scalar>::sparse_weight_rows(const MatMap<Scalar>& gz, Scalar* dw, int t) {
+#ifdef FASTMLP_HAVE_SPARSE_KERNELS
+  if constexpr (std::is_same_v<Scalar, float>) {
+    const Layer& L = layers_[0];
+    const Index out = L.out;
+    const auto [j0, j1] = part_of(input_dim_, static_cast<Index>(sparse_.parts.size()), t);
+    if (j1 <= j0) return;
+    std::vector<detail::Run> runs(sparse_.parts.size());
+    sparse_weight_gradient(sparse_, gz.data(), out, dw, j0, j1, runs.data(), [&](Index j) {
+      if (fused_step_)
+        optimizer_.apply(*fused_step_, params_.data(), grads_.data(), L.w_offset + j * out, L.w_offset + (j + 1) * out);
+    });
+    return;
+  }
+#endif
+  throw std::logic_error("sparse first layer without sparse kernels");
+}
+
+template <typename Scalar>
+void Network<Scalar>::backward(const Scalar* x, Index n, Index row0, Scalar* partial) {
   // On entry grad(last) holds dL/da_last (or dL/dz_last when the loss was fused with the activation).
   for (std::size_t l = layers_.size(); l-- > 0;) {
     const Layer& L = layers_[l];
-    MatMap<Scalar> a = act(l, n), g = grad(l, n);
+    MatMap<Scalar> a(acts_[l].data() + row0 * L.out, n, L.out), g(gacts_[l].data() + row0 * L.out, n, L.out);
     const bool skip_activation = l + 1 == layers_.size() && mode_ == LossMode::Fused;
-    Scalar* g_in = l > 0 ? gacts_[l - 1].data() : nullptr;  // dL/d(input of this layer)
+    Scalar* g_in = l > 0 ? gacts_[l - 1].data() + row0 * L.in : nullptr;  // dL/d(input of this layer)
     switch (L.spec.kind) {
       case LayerKind::Dense: {
         if (!skip_activation) activation_backward<Scalar>(L.spec.activation, a, g);
-        const Scalar* in = l > 0 ? acts_[l - 1].data() : x;
-        MatMap<Scalar> dw(grads_.data() + L.w_offset, L.in, L.out);
-        Scalar* db = L.b_offset >= 0 ? grads_.data() + L.b_offset : nullptr;
+        if (l == 0 && partial) break;
+        const Scalar* in = l > 0 ? acts_[l - 1].data() + row0 * L.in : x;
+        Scalar* gp = partial ? partial : grads_.data();
+        MatMap<Scalar> dw(gp + L.w_offset, L.in, L.out);
+        Scalar* db = L.b_offset >= 0 ? gp + L.b_offset : nullptr;
         if (l == 0 && sparse_active_)
           sparse_first_backward(g, dw, db);
         else
@@ -401,7 +413,7 @@ void Network<Scalar>::backward(const Scalar* x, Index n) {
           if (L.spec.rate == 0)
             gi = g;
           else
-            gi.array() = g.array() * MatMap<Scalar>(masks_[l].data(), n, L.out).array();
+            gi.array() = g.array() * MatMap<Scalar>(masks_[l].data() + row0 * L.out, n, L.out).array();
         }
         break;
     }
@@ -460,9 +472,9 @@ void Network<Scalar>::clip_gradients() {
 }
 
 template <typename Scalar>
-void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s) {
+void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row0) {
   const Index k = output_dim();
-  MatMap<Scalar> a = act(layers_.size() - 1, n);
+  MatMap<Scalar> a(acts_[layers_.size() - 1].data() + row0 * k, n, k);
   switch (accuracy_) {
     case AccuracyMode::None:
       break;
@@ -504,18 +516,22 @@ void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s) {
 
 template <typename Scalar>
 void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
-  forward(x, n, true, mode_ == LossMode::Fused);
-  const std::size_t last = layers_.size() - 1;
-  const double data_loss = compute_loss<Scalar>(loss_, mode_, act(last, n),
-                                                     ConstMatMap<Scalar>(y, n, target_dim()), grad(last, n));
-  count_metrics(y, n, s);
   // A sparse first layer's weights are updated row by row as their gradient is computed, unless
   // something needs the whole gradient first (a penalty on them, clipping).
+  // (A step that fails before any update, on a bad label, is not counted.)
   const Layer& first = layers_[0];
+  fused_step_.reset();
   if (sparse_active_ && !first.spec.kernel_penalty.active() && clipvalue_ == 0 && clipnorm_ == 0 &&
       global_clipnorm_ == 0)
     fused_step_ = optimizer_.begin_step(params_.size());
-  backward(x, n);
+  double data_loss;
+  try {
+    data_loss = by_rows() ? forward_backward_by_rows(x, y, n, s) : forward_backward(x, y, n, s);
+  } catch (...) {
+    if (fused_step_) optimizer_.cancel_step(*fused_step_);
+    fused_step_.reset();
+    throw;
+  }
   const double pen = penalty_and_gradient();
   clip_gradients();
   if (fused_step_) {
@@ -527,6 +543,103 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   s.loss += data_loss + pen * static_cast<double>(n);
   s.samples += n;
   s.steps += 1;
+}
+
+template <typename Scalar>
+double Network<Scalar>::forward_backward(const Scalar* x, const Scalar* y, Index n, Sums& s) {
+  forward(x, n, true, mode_ == LossMode::Fused);
+  const std::size_t last = layers_.size() - 1;
+  const double data_loss =
+      compute_loss<Scalar>(loss_, mode_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()), grad(last, n));
+  count_metrics(y, n, s);
+  backward(x, n);
+  return data_loss;
+}
+
+template <typename Scalar>
+bool Network<Scalar>::by_rows() const {
+  return sparse_active_ && sparse_.parts.size() > 1 &&
+         std::all_of(layers_.begin(), layers_.end(),
+                     [](const Layer& L) { return L.spec.kind != LayerKind::Dropout || L.spec.rate == 0; });
+}
+
+template <typename Scalar>
+double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* y, Index n, Sums& s) {
+#ifdef FASTMLP_HAVE_OPENMP
+  const int parts = static_cast<int>(sparse_.parts.size());
+  const Index total = params_.size(), ty = target_dim();
+  const Layer& first = layers_[0];
+  const Index rest = first.b_offset >= 0 ? first.b_offset + first.out : first.w_offset + first.in * first.out;
+  const std::size_t last = layers_.size() - 1;
+  partial_grads_.resize(static_cast<std::size_t>(parts));
+  for (Buffer& b : partial_grads_) b.resize(static_cast<std::size_t>(total));
+  std::vector<double> losses(static_cast<std::size_t>(parts), 0.0);
+  std::vector<Sums> sums(static_cast<std::size_t>(parts));
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  auto guarded = [&](auto&& work) {
+    if (failed.load()) return;
+    try {
+      work();
+    } catch (...) {
+#pragma omp critical(fastmlp_step_error)
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
+  };
+#pragma omp parallel num_threads(parts)
+  {
+    const int id = omp_get_thread_num(), team = omp_get_num_threads();
+    split_products() = false;  // products of one part's rows, by BLAS on its thread
+    blas::set_threads(1);
+    // Each part's rows through every layer, its by-column copy for dW of the first layer.
+    for (int t = id; t < parts; t += team)
+      guarded([&] {
+        SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
+        const Index r0 = p.begin, m = p.end - p.begin;
+        forward(x + r0 * input_dim_, m, true, mode_ == LossMode::Fused, false, r0, &p);
+        MatMap<Scalar> a(acts_[last].data() + r0 * output_dim(), m, output_dim());
+        MatMap<Scalar> g(gacts_[last].data() + r0 * output_dim(), m, output_dim());
+        const auto at = static_cast<std::size_t>(t);
+        losses[at] = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(y + r0 * ty, m, ty), g, n);
+        count_metrics(y + r0 * ty, m, sums[at], r0);
+        backward(x + r0 * input_dim_, m, r0, partial_grads_[at].data());
+        sparse_.by_columns(p);
+      });
+#pragma omp barrier
+    guarded([&] {
+      // The later layers' gradients: the parts' sums, in part order.
+      const auto [lo, hi] = part_of(total - rest, team, id);
+      for (Index i = rest + lo; i < rest + hi; ++i) {
+        Scalar sum = partial_grads_[0][static_cast<std::size_t>(i)];
+        for (int t = 1; t < parts; ++t) sum += partial_grads_[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)];
+        grads_[i] = sum;
+      }
+      // The first layer's: bias by columns, weights by rows.
+      const MatMap<Scalar> gz(gacts_[0].data(), n, first.out);
+      if (first.b_offset >= 0) {
+        const auto [c0, c1] = part_of(first.out, team, id);
+        auto db = Eigen::Map<RowVec<Scalar>>(grads_.data() + first.b_offset + c0, c1 - c0);
+        db = gz.row(0).segment(c0, c1 - c0);
+        for (Index i = 1; i < n; ++i) db += gz.row(i).segment(c0, c1 - c0);
+      }
+      for (int t = id; t < parts; t += team) sparse_weight_rows(gz, grads_.data() + first.w_offset, t);
+    });
+    split_products() = true;
+  }
+  if (error) std::rethrow_exception(error);
+  double data_loss = 0;
+  for (std::size_t t = 0; t < sums.size(); ++t) {
+    data_loss += losses[t];
+    s.correct += sums[t].correct;
+    s.compared += sums[t].compared;
+    s.squared_error += sums[t].squared_error;
+    s.absolute_error += sums[t].absolute_error;
+  }
+  return data_loss;
+#else
+  return forward_backward(x, y, n, s);
+#endif
 }
 
 template <typename Scalar>

@@ -54,12 +54,13 @@ inline void check_class_index(double y, Index classes) {
 }
 
 // Returns the SUM over the batch of per-sample losses (in double); writes g = d(sum / n)/d(input).
-// a: (n, k) network output (see modes above); y: (n, 1) for sparse CE, else (n, k).
+// a: (n, k) network output (see modes above); y: (n, 1) for sparse CE, else (n, k). The rows may
+// be a part of a larger batch of `batch` samples (0: just these), whose mean loss g is then of.
 template <typename Scalar>
 double compute_loss(LossKind kind, LossMode mode, MatMap<Scalar> a, const ConstMatMap<Scalar>& y,
-                         MatMap<Scalar> g) {
+                         MatMap<Scalar> g, Index batch = 0) {
   const Index n = a.rows(), k = a.cols();
-  const Scalar inv_n = Scalar(1) / Scalar(n);
+  const Scalar inv_n = Scalar(1) / Scalar(batch > 0 ? batch : n);
   const Scalar inv_nk = inv_n / Scalar(k);
   const Scalar eps = Scalar(kProbEpsilon);
   double total = 0;  // accumulated in double: a float sum over 60,000 samples drifts

@@ -123,12 +123,25 @@ class Network {
   // through all the layers, compressing and multiplying them itself (no fork/join per layer, no
   // serial pass); false when it does not apply.
   bool predict_by_rows(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch, bool check_finite);
-  void backward(const Scalar* x, Index n);
+  // Over rows [row0, row0 + n) of the layers' buffers. With `partial` (a vector like grads_), the
+  // parameter gradients of these rows go there and the first layer's are left to the caller (a
+  // part of the batch in step_by_rows).
+  void backward(const Scalar* x, Index n, Index row0 = 0, Scalar* partial = nullptr);
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;
   void clip_gradients();
-  void count_metrics(const Scalar* y, Index n, Sums& s);
+  void count_metrics(const Scalar* y, Index n, Sums& s, Index row0 = 0);
   void step(const Scalar* x, const Scalar* y, Index n, Sums& s);
+  // The forward pass, loss, metrics and backward pass of a step (parameters' gradients in
+  // grads_), returning the data loss: whole-batch products split over the threads, or, for a
+  // sparse first layer and no dropout, each thread taking its part's rows through all of them
+  // (one parallel region per step; the parts' gradients summed at the end).
+  double forward_backward(const Scalar* x, const Scalar* y, Index n, Sums& s);
+  bool by_rows() const;
+  double forward_backward_by_rows(const Scalar* x, const Scalar* y, Index n, Sums& s);
+  // dW rows of the sparse first layer for part t's share of input columns (after every part's
+  // by-column copy), each row followed by its update in a fused step.
+  void sparse_weight_rows(const MatMap<Scalar>& gz, Scalar* dw, int t);
   void evaluate_batch(const Scalar* x, const Scalar* y, Index n, Sums& s);
   // Whether the first layer may run on a batch's nonzeros (sparse.hpp): float, a Dense first
   // layer, inputs wide enough, and set_sparse_inputs(true).
@@ -160,6 +173,7 @@ class Network {
   // Set during a step whose first layer's weights are updated as soon as each row of their
   // gradient is computed (sparse_first_backward), while it is in cache.
   std::optional<typename Optimizer<Scalar>::Step> fused_step_;
+  std::vector<Buffer> partial_grads_;  // per part of a step by rows: its rows' gradients
   Index capacity_ = 0;
 
   LossKind loss_ = LossKind::MeanSquaredError;

@@ -88,6 +88,7 @@ class Optimizer {
   // One step's scalars, fixed by begin_step().
   struct Step {
     Scalar lr, alpha;
+    bool built;  // the state was built by this step's begin_step()
   };
 
   // w <- update(w, g). w and g are the flat vectors of all trainable parameters.
@@ -98,14 +99,20 @@ class Optimizer {
   // gradient (while it is still in cache); finish_step() updates everything else, all but
   // w[skip_lo, skip_hi). Each element gets the same formula as in step().
   Step begin_step(Index n) {
-    if (static_cast<int>(slots_.size()) != slot_count()) build(n);
+    const bool built = static_cast<int>(slots_.size()) != slot_count();
+    if (built) build(n);
     ++iterations_;
     const OptimizerConfig& c = config_;
     const double t = static_cast<double>(iterations_);
     return {Scalar(c.learning_rate),
-            Scalar(c.learning_rate * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)))};
+            Scalar(c.learning_rate * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t))), built};
   }
   void apply(const Step& s, Scalar* w, const Scalar* g, Index lo, Index hi) { update(w, g, lo, hi, s.lr, s.alpha); }
+  // Forgets a step begun but given up before any update: as if begin_step() had not been called.
+  void cancel_step(const Step& s) {
+    --iterations_;
+    if (s.built) slots_.clear();
+  }
   void finish_step(const Step& s, VecMap<Scalar> w, const VecMap<Scalar>& g, Index skip_lo, Index skip_hi) {
     Scalar* __restrict wp = w.data();
     const Scalar* __restrict gp = g.data();
