@@ -251,19 +251,24 @@ OPTIMIZERS = {
 }
 
 
-@pytest.mark.parametrize("penalty", [None, "l2"])
+@pytest.mark.parametrize("penalty", [None, "first", "second"])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_every_optimizer_follows_the_dense_trajectory_on_sparse_inputs(name, penalty):
     x, y = mnist_like(320, seed=3)
     weights = []
     for enabled in (True, False):
         config.set_sparse_inputs(enabled)
-        regularizer = fm.regularizers.L2(1e-3) if penalty else None
+        regularizers = {
+            layer: fm.regularizers.L2(1e-3) if penalty == layer else None
+            for layer in ("first", "second")
+        }
         model = fm.Sequential(
             [
                 fm.layers.Input(shape=(784,)),
-                fm.layers.Dense(96, activation="relu", kernel_regularizer=regularizer),
-                fm.layers.Dense(10, activation="softmax"),
+                fm.layers.Dense(96, activation="relu", kernel_regularizer=regularizers["first"]),
+                fm.layers.Dense(
+                    10, activation="softmax", kernel_regularizer=regularizers["second"]
+                ),
             ],
             seed=4,
         )

@@ -522,8 +522,10 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   const Layer& first = layers_[0];
   fused_step_.reset();
   if (sparse_active_ && !first.spec.kernel_penalty.active() && clipvalue_ == 0 && clipnorm_ == 0 &&
-      global_clipnorm_ == 0)
+      global_clipnorm_ == 0) {
     fused_step_ = optimizer_.begin_step(params_.size());
+    fused_updated_ = first.w_offset + first.in * first.out;  // the first layer's weights (w_offset 0)
+  }
   double data_loss;
   try {
     data_loss = by_rows() ? forward_backward_by_rows(x, y, n, s) : forward_backward(x, y, n, s);
@@ -535,7 +537,7 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   const double pen = penalty_and_gradient();
   clip_gradients();
   if (fused_step_) {
-    optimizer_.finish_step(*fused_step_, params(), grads(), first.w_offset, first.w_offset + first.in * first.out);
+    optimizer_.finish_step(*fused_step_, params(), grads(), 0, fused_updated_);
     fused_step_.reset();
   } else {
     optimizer_.step(params(), grads());
@@ -575,6 +577,9 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
   for (Buffer& b : partial_grads_) b.resize(static_cast<std::size_t>(total));
   std::vector<double> losses(static_cast<std::size_t>(parts), 0.0);
   std::vector<Sums> sums(static_cast<std::size_t>(parts));
+  const bool update_all = fused_step_ && std::none_of(layers_.begin(), layers_.end(), [](const Layer& L) {
+                            return L.spec.kernel_penalty.active() || L.spec.bias_penalty.active();
+                          });
   std::atomic<bool> failed{false};
   std::exception_ptr error;
   auto guarded = [&](auto&& work) {
@@ -608,6 +613,11 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
       });
 #pragma omp barrier
     guarded([&] {
+      // In a fused step with no penalty anywhere, every part of the gradient is followed at once
+      // by its update (then all parameters are updated here).
+      auto update = [&](Index lo, Index hi) {
+        if (update_all && hi > lo) optimizer_.apply(*fused_step_, params_.data(), grads_.data(), lo, hi);
+      };
       // The later layers' gradients: the parts' sums, in part order.
       const auto [lo, hi] = part_of(total - rest, team, id);
       for (Index i = rest + lo; i < rest + hi; ++i) {
@@ -615,6 +625,7 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
         for (int t = 1; t < parts; ++t) sum += partial_grads_[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)];
         grads_[i] = sum;
       }
+      update(rest + lo, rest + hi);
       // The first layer's: bias by columns, weights by rows.
       const MatMap<Scalar> gz(gacts_[0].data(), n, first.out);
       if (first.b_offset >= 0) {
@@ -622,12 +633,14 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
         auto db = Eigen::Map<RowVec<Scalar>>(grads_.data() + first.b_offset + c0, c1 - c0);
         db = gz.row(0).segment(c0, c1 - c0);
         for (Index i = 1; i < n; ++i) db += gz.row(i).segment(c0, c1 - c0);
+        update(first.b_offset + c0, first.b_offset + c1);
       }
       for (int t = id; t < parts; t += team) sparse_weight_rows(gz, grads_.data() + first.w_offset, t);
     });
     split_products() = true;
   }
   if (error) std::rethrow_exception(error);
+  if (update_all) fused_updated_ = total;
   double data_loss = 0;
   for (std::size_t t = 0; t < sums.size(); ++t) {
     data_loss += losses[t];

@@ -173,6 +173,7 @@ class Network {
   // Set during a step whose first layer's weights are updated as soon as each row of their
   // gradient is computed (sparse_first_backward), while it is in cache.
   std::optional<typename Optimizer<Scalar>::Step> fused_step_;
+  Index fused_updated_ = 0;  // in such a step: parameters [0, fused_updated_) were updated
   std::vector<Buffer> partial_grads_;  // per part of a step by rows: its rows' gradients
   Index capacity_ = 0;
 
