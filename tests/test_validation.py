@@ -767,3 +767,20 @@ def test_predict_accepts_finite_inputs_whose_products_overflow():
     x = np.full((4, 2), 3e38, dtype=np.float32)  # finite, but x W overflows float32
     out = model.predict(x, verbose=0)
     assert np.isinf(out).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_the_finite_check_of_large_arrays_sees_every_element(dtype, bad):
+    from fastmlp._validation import _FINITE_CHUNK, all_finite
+
+    size = 5 * (3 * _FINITE_CHUNK // 5 + 7)  # rows of 5; three chunks and a partial one
+    x = np.ones(size, dtype=dtype)
+    assert all_finite(x.reshape(-1, 5))
+    for at in (0, _FINITE_CHUNK - 1, _FINITE_CHUNK, 2 * _FINITE_CHUNK + 1, size - 1):
+        x[at] = bad
+        assert not all_finite(x.reshape(-1, 5)), at
+        strided = x.reshape(-1, 5)[:, ::2]  # not contiguous: checked whole
+        assert all_finite(strided) == bool(np.isfinite(strided).all())
+        x[at] = 1.0
+    assert all_finite(x.reshape(-1, 5))

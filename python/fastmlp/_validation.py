@@ -12,6 +12,23 @@ import numpy as np
 
 from fastmlp import losses as losses_module
 
+# all_finite() looks at this many elements at a time.
+_FINITE_CHUNK = 1 << 18
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """Whether arr holds no NaN or infinity: np.isfinite(arr).all() without a boolean array as
+    large as arr (for MNIST's 47 million pixels, its fresh pages cost half as much as the check)."""
+    if arr.size <= _FINITE_CHUNK or not arr.flags.c_contiguous:
+        return bool(np.isfinite(arr).all())
+    flat = arr.reshape(-1)
+    seen = np.empty(_FINITE_CHUNK, dtype=bool)
+    for start in range(0, flat.size, _FINITE_CHUNK):
+        part = flat[start : start + _FINITE_CHUNK]
+        if not np.isfinite(part, out=seen[: part.size]).all():
+            return False
+    return True
+
 
 def as_float_array(
     x: Any, name: str, dtype: np.dtype, *, allow_empty: bool = False, check_finite: bool = True
@@ -44,11 +61,11 @@ def as_float_array(
     if arr.size == 0 and arr.shape[0] != 0:
         raise ValueError(f"{name} has no features: got shape {arr.shape}")
     as_is = arr.dtype == dtype and arr.flags.c_contiguous
-    if kind == "f" and (check_finite or not as_is) and not np.isfinite(arr).all():
+    if kind == "f" and (check_finite or not as_is) and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
     with np.errstate(over="ignore"):  # overflow is reported below, as an error
         out = np.ascontiguousarray(arr, dtype=dtype)
-    if kind in "iuf" and out.dtype != arr.dtype and not np.isfinite(out).all():
+    if kind in "iuf" and out.dtype != arr.dtype and not all_finite(out):
         raise ValueError(
             f"{name} holds values too large for {np.dtype(dtype).name} "
             f"(largest {np.finfo(dtype).max:.3g}); rescale it or use dtype='float64'"
