@@ -329,22 +329,28 @@ def test_predict_in_chunks_refuses_nan_in_any_chunk_and_keeps_working(row):
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+def one_hot_model(units: int, seed: int) -> fm.Sequential:
+    """784-units-10 relu/softmax with categorical cross-entropy and every kind of metric."""
+    model = fm.Sequential(
+        [
+            fm.layers.Input(shape=(784,)),
+            fm.layers.Dense(units, activation="relu"),
+            fm.layers.Dense(10, activation="softmax"),
+        ],
+        seed=seed,
+    )
+    model.compile(
+        optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy", "mse", "mae"]
+    )
+    return model
+
+
 # With a sparse first layer and more than one thread, a training step takes each thread's part of
 # the batch through all the layers, the parts' loss, metrics and gradients summed at the end.
 def test_a_step_reports_the_loss_and_metrics_of_the_weights_it_started_from():
     x, labels = mnist_like(96, seed=5)
     y = np.eye(10, dtype=np.float32)[labels]
-    model = fm.Sequential(
-        [
-            fm.layers.Input(shape=(784,)),
-            fm.layers.Dense(128, activation="relu"),
-            fm.layers.Dense(10, activation="softmax"),
-        ],
-        seed=6,
-    )
-    model.compile(
-        optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy", "mse", "mae"]
-    )
+    model = one_hot_model(128, seed=6)
     model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # somewhere away from the start
     before = model.evaluate(x, y, batch_size=96, verbose=0, return_dict=True)
     logs = model.train_on_batch(x, y, return_dict=True)
@@ -373,3 +379,49 @@ def test_a_step_failing_on_a_label_in_any_part_changes_nothing():
     y[50] = 3.0
     assert net.train_on_batch(x, y).steps == 1
     assert net.iterations == 1
+
+
+# evaluate takes sparse inputs through all layers in chunks of rows too, one thread per chunk,
+# adding the chunks' loss and metric sums.
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch_size", [32, 1000])
+def test_evaluate_in_chunks_matches_numpy(threads, batch_size):
+    rng = np.random.default_rng(batch_size + threads)
+    x = sparse_x(rng, 2500, 784, 0.15)
+    x[700:900] = rng.normal(size=(200, 784))  # dense rows between sparse ones
+    labels = rng.integers(0, 10, size=2500)
+    y = np.eye(10, dtype=np.float32)[labels]
+    model = one_hot_model(64, seed=9)
+    previous = config.get_num_threads()
+    config.set_num_threads(threads)
+    try:
+        logs = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+    finally:
+        config.set_num_threads(previous)
+    w1, b1, w2, b2 = (w.astype(np.float64) for w in model.get_weights())
+    logits = np.maximum(x.astype(np.float64) @ w1 + b1, 0.0) @ w2 + b2
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    p = np.exp(log_p)
+    assert logs["loss"] == pytest.approx(-(y * log_p).sum(axis=1).mean(), rel=1e-5)
+    assert logs["accuracy"] == pytest.approx((p.argmax(axis=1) == labels).mean(), abs=1e-12)
+    assert logs["mse"] == pytest.approx(((p - y) ** 2).mean(), rel=1e-5)
+    assert logs["mae"] == pytest.approx(np.abs(p - y).mean(), rel=1e-5)
+
+
+def test_evaluate_in_chunks_refuses_a_bad_label_in_a_late_chunk():
+    net = _core.NetworkF32(
+        784,
+        [_core.LayerSpec(DENSE, units=64, activation=RELU), _core.LayerSpec(DENSE, units=10)],
+        0,
+    )
+    net.set_loss(SPARSE_CE)
+    x = sparse_x(np.random.default_rng(10), 3000, 784, 0.15)
+    y = np.arange(3000, dtype=np.float32).reshape(-1, 1) % 10
+    y[2900] = 12.0  # in the last chunk
+    with pytest.raises(ValueError, match="labels must be integers"):
+        net.evaluate(x, y, 3000)
+    y[2900] = 1.0
+    sums = net.evaluate(x, y, 3000)
+    assert net.last_batch_sparse
+    assert (sums.samples, sums.steps) == (3000, 1) and np.isfinite(sums.loss)

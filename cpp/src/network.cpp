@@ -83,7 +83,7 @@ constexpr double kSparseDensity = 0.25;
 // compresses at most kSparsePredictRows at a time.
 constexpr Index kSparseRowsPerThread = 8, kSparsePredictRows = 4096;
 // With more than one thread, predict takes sparse inputs through all layers in chunks of this
-// many rows per thread (predict_by_rows): a chunk's outputs stay in its core's caches.
+// many rows per thread (forward_in_chunks): a chunk's outputs stay in its core's caches.
 constexpr Index kSparseChunkRows = 256;
 
 class ThreadScope {
@@ -102,6 +102,14 @@ class ThreadScope {
   ThreadScope(const ThreadScope&) = delete;
   ThreadScope& operator=(const ThreadScope&) = delete;
 };
+
+// Adds the metric counts of a part of the rows (not the loss, steps or samples).
+void add_counts(Sums& s, const Sums& part) {
+  s.correct += part.correct;
+  s.compared += part.compared;
+  s.squared_error += part.squared_error;
+  s.absolute_error += part.absolute_error;
+}
 
 std::string shape_str(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
 
@@ -644,10 +652,7 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
   double data_loss = 0;
   for (std::size_t t = 0; t < sums.size(); ++t) {
     data_loss += losses[t];
-    s.correct += sums[t].correct;
-    s.compared += sums[t].compared;
-    s.squared_error += sums[t].squared_error;
-    s.absolute_error += sums[t].absolute_error;
+    add_counts(s, sums[t]);
   }
   return data_loss;
 #else
@@ -748,10 +753,34 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
   check_xy(x, &y);
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
   const Index batch = std::min(batch_size, x.rows());
+  Sums s;
+  // Sparse inputs: in chunks of rows, one thread per chunk, as predict (each row's loss and
+  // metrics do not depend on the batch it is in); the chunks' sums are added in chunk order.
+  if (use_sparse(x.data(), std::min<Index>(batch, 256))) {
+    const std::size_t last = layers_.size() - 1;
+    const Index k = output_dim(), ty = target_dim();
+    std::vector<Sums> sums(static_cast<std::size_t>((x.rows() + kSparseChunkRows - 1) / kSparseChunkRows));
+    auto chunk_sums = [&](Index c, Index r0, Index n, Index row0) {
+      Sums& cs = sums[static_cast<std::size_t>(c)];
+      const Scalar* yc = y.data() + r0 * ty;
+      MatMap<Scalar> a(acts_[last].data() + row0 * k, n, k), g(gacts_[last].data() + row0 * k, n, k);
+      cs.loss = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(yc, n, ty), g);
+      count_metrics(yc, n, cs, row0);
+    };
+    if (forward_in_chunks(x, kSparseChunkRows, mode_ == LossMode::Fused, false, chunk_sums)) {
+      for (const Sums& cs : sums) {
+        s.loss += cs.loss;
+        add_counts(s, cs);
+      }
+      s.samples = x.rows();
+      s.steps = (x.rows() + batch - 1) / batch;
+      s.loss += penalty() * static_cast<double>(s.samples);
+      return s;
+    }
+  }
   ThreadScope threads(batch);
   FlushDenormals ftz;
   reserve(batch);
-  Sums s;
   for (Index pos = 0; pos < x.rows(); pos += batch) {
     const Index n = std::min(batch, x.rows() - pos);
     evaluate_batch(x.data() + pos * input_dim_, y.data() + pos * target_dim(), n, s);
@@ -769,18 +798,23 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
     throw std::invalid_argument("predict: output buffer must be " + shape_str(x.rows(), output_dim()));
   const Index batch = std::min(batch_size, x.rows());
   // A look at the first rows decides for the whole call. Sparse ones go through all the layers
-  // in chunks of rows, one thread per chunk (predict_by_rows); with one thread, sparse blocks
+  // in chunks of rows, one thread per chunk (forward_in_chunks); with one thread, sparse blocks
   // have the rest of their products split like a training step's, and a block too dense for the
   // sparse path turns it off for the blocks after it; dense inputs go to BLAS's own threads,
   // which split a 10,000-row product better.
   // Sparse blocks are at most kSparsePredictRows long, so that the compressed copy stays small.
   bool sparse = use_sparse(x.data(), std::min<Index>(batch, 256));  // a look at the first rows
-  if (sparse && predict_by_rows(x, out, batch, check_finite)) return;
+  const std::size_t last = layers_.size() - 1;
+  const Index k = output_dim();
+  if (sparse && forward_in_chunks(x, std::min(batch, kSparseChunkRows), false, check_finite,
+                                  [&](Index, Index r0, Index n, Index row0) {
+                                    out.middleRows(r0, n) = MatMap<Scalar>(acts_[last].data() + row0 * k, n, k);
+                                  }))
+    return;
   const Index block = sparse ? std::min(batch, kSparsePredictRows) : batch;
   ThreadScope threads(block, sparse ? ThreadScope::Products::SplitByColumns : ThreadScope::Products::ByBlas);
   FlushDenormals ftz;
   reserve(block);
-  const std::size_t last = layers_.size() - 1;
   for (Index pos = 0; pos < x.rows(); pos += block) {
     const Index n = std::min(block, x.rows() - pos);
     sparse = sparse && use_sparse(x.data() + pos * input_dim_, n);
@@ -791,11 +825,11 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
 }
 
 template <typename Scalar>
-bool Network<Scalar>::predict_by_rows(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch,
-                                      bool check_finite) {
+template <typename Done>
+bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chunk, bool defer_last,
+                                        bool check_finite, Done&& done) {
 #if defined(FASTMLP_HAVE_OPENMP) && defined(FASTMLP_HAVE_SPARSE_KERNELS)
   if constexpr (std::is_same_v<Scalar, float>) {
-    const Index chunk = std::min(batch, kSparseChunkRows);
     const Index chunks = (x.rows() + chunk - 1) / chunk;
     const int threads = static_cast<int>(std::min<Index>(max_threads(), chunks));
     if (threads < 2) return false;
@@ -804,7 +838,6 @@ bool Network<Scalar>::predict_by_rows(const ConstMatMap<Scalar>& x, MatMap<Scala
     reserve(threads * chunk);  // thread t's rows of every buffer: [t * chunk, (t + 1) * chunk)
     sparse_.parts.resize(static_cast<std::size_t>(threads));
     sparse_active_ = false;  // each thread says where its first layer comes from
-    const std::size_t last = layers_.size() - 1;
     std::atomic<bool> all_sparse{true}, failed{false};
     std::exception_ptr error;
 #pragma omp parallel num_threads(threads)
@@ -824,10 +857,10 @@ bool Network<Scalar>::predict_by_rows(const ConstMatMap<Scalar>& x, MatMap<Scala
           const bool sparse = compress([&](Index i) { return xk + (i - p.begin) * input_dim_; }, input_dim_,
                                        kSparseDensity, p);
           if (!sparse) all_sparse = false;
-          forward(xk, n, false, false, check_finite, t * chunk, sparse ? &p : nullptr);
-          out.middleRows(r0, n) = MatMap<Scalar>(acts_[last].data() + t * chunk * output_dim(), n, output_dim());
+          forward(xk, n, false, defer_last, check_finite, t * chunk, sparse ? &p : nullptr);
+          done(k, r0, n, t * chunk);
         } catch (...) {
-#pragma omp critical(fastmlp_predict_error)
+#pragma omp critical(fastmlp_chunk_error)
           if (!error) error = std::current_exception();
           failed = true;
         }

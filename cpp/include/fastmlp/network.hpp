@@ -119,10 +119,13 @@ class Network {
   // sparse_active_, else from the dense x.
   void forward(const Scalar* x, Index n, bool training, bool defer_last, bool check_finite = false, Index row0 = 0,
                const SparseBatch::Part* part = nullptr);
-  // predict's way for sparse inputs and more than one thread: each thread takes chunks of rows
-  // through all the layers, compressing and multiplying them itself (no fork/join per layer, no
-  // serial pass); false when it does not apply.
-  bool predict_by_rows(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch, bool check_finite);
+  // predict's and evaluate's way for sparse inputs and more than one thread: each thread takes
+  // chunks of `chunk` rows through all the layers, compressing and multiplying them itself (no
+  // fork/join per layer, no serial pass), then calls done(k, r0, n, row0) for chunk k (x's rows
+  // [r0, r0 + n), outputs in rows [row0, row0 + n) of the layers' buffers). False when it does
+  // not apply (one thread, or one chunk).
+  template <typename Done>
+  bool forward_in_chunks(const ConstMatMap<Scalar>& x, Index chunk, bool defer_last, bool check_finite, Done&& done);
   // Over rows [row0, row0 + n) of the layers' buffers. With `partial` (a vector like grads_), the
   // parameter gradients of these rows go there and the first layer's are left to the caller (a
   // part of the batch in step_by_rows).
