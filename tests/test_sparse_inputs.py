@@ -425,3 +425,23 @@ def test_evaluate_in_chunks_refuses_a_bad_label_in_a_late_chunk():
     sums = net.evaluate(x, y, 3000)
     assert net.last_batch_sparse
     assert (sums.samples, sums.steps) == (3000, 1) and np.isfinite(sums.loss)
+
+
+def test_a_single_softmax_layer_follows_the_dense_trajectory_on_sparse_inputs():
+    # Softmax regression: the sparse first layer is also the output layer (no later layers).
+    x, y = mnist_like(640, seed=2)
+    weights, losses = [], []
+    for enabled in (True, False):
+        config.set_sparse_inputs(enabled)
+        model = fm.Sequential(
+            [fm.layers.Input(shape=(784,)), fm.layers.Dense(10, activation="softmax")], seed=3
+        )
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        history = model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        assert model._engine.last_batch_sparse == enabled
+        weights.append(model.get_weights())
+        losses.append(history.history["loss"])
+    assert losses[1][-1] < 0.7 * losses[1][0]  # it learned
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+    for sparse, dense in zip(*weights):
+        np.testing.assert_allclose(sparse, dense, rtol=1e-4, atol=1e-6)
