@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -101,6 +102,45 @@ class ThreadScope {
   ~ThreadScope() { split_products() = true; }
   ThreadScope(const ThreadScope&) = delete;
   ThreadScope& operator=(const ThreadScope&) = delete;
+};
+
+// Inside a parallel region: products of this thread's own rows, by BLAS on this thread (not
+// split over the team), until the end of the scope.
+class OwnProducts {
+ public:
+  OwnProducts() {
+    split_products() = false;
+    blas::set_threads(1);
+  }
+  ~OwnProducts() { split_products() = true; }
+  OwnProducts(const OwnProducts&) = delete;
+  OwnProducts& operator=(const OwnProducts&) = delete;
+};
+
+// Work shared by a parallel region that may throw: run() runs a piece on the calling thread
+// unless a piece has failed already (the others skip theirs; the threads still meet at every
+// barrier); rethrow() raises the first failure once the region is over. An exception must not
+// leave an OpenMP region.
+class FirstError {
+ public:
+  template <typename Work>
+  void run(Work&& work) {
+    if (failed_.load()) return;
+    try {
+      work();
+    } catch (...) {
+#pragma omp critical(fastmlp_first_error)
+      if (!error_) error_ = std::current_exception();
+      failed_ = true;
+    }
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;
 };
 
 // Adds the metric counts of a part of the rows (not the loss, steps or samples).
@@ -527,16 +567,21 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   // A sparse first layer's weights are updated row by row as their gradient is computed, unless
   // something needs the whole gradient first (a penalty on them, clipping).
   // (A step that fails before any update, on a bad label, is not counted.)
+  // A step by rows with no penalty anywhere updates every parameter so (parameters [0, updated)
+  // are updated during the backward pass; the first layer's weights lie at the start).
   const Layer& first = layers_[0];
+  const bool rows = by_rows();
+  const bool update_all = rows && std::none_of(layers_.begin(), layers_.end(), [](const Layer& L) {
+                            return L.spec.kernel_penalty.active() || L.spec.bias_penalty.active();
+                          });
+  const Index updated = update_all ? params_.size() : first.w_offset + first.in * first.out;
   fused_step_.reset();
   if (sparse_active_ && !first.spec.kernel_penalty.active() && clipvalue_ == 0 && clipnorm_ == 0 &&
-      global_clipnorm_ == 0) {
+      global_clipnorm_ == 0)
     fused_step_ = optimizer_.begin_step(params_.size());
-    fused_updated_ = first.w_offset + first.in * first.out;  // the first layer's weights (w_offset 0)
-  }
   double data_loss;
   try {
-    data_loss = by_rows() ? forward_backward_by_rows(x, y, n, s) : forward_backward(x, y, n, s);
+    data_loss = rows ? forward_backward_by_rows(x, y, n, s, update_all) : forward_backward(x, y, n, s);
   } catch (...) {
     if (fused_step_) optimizer_.cancel_step(*fused_step_);
     fused_step_.reset();
@@ -545,7 +590,7 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   const double pen = penalty_and_gradient();
   clip_gradients();
   if (fused_step_) {
-    optimizer_.finish_step(*fused_step_, params(), grads(), 0, fused_updated_);
+    optimizer_.finish_step(*fused_step_, params(), grads(), 0, updated);
     fused_step_.reset();
   } else {
     optimizer_.step(params(), grads());
@@ -574,7 +619,8 @@ bool Network<Scalar>::by_rows() const {
 }
 
 template <typename Scalar>
-double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* y, Index n, Sums& s) {
+double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* y, Index n, Sums& s,
+                                                 bool update_all) {
 #ifdef FASTMLP_HAVE_OPENMP
   const int parts = static_cast<int>(sparse_.parts.size());
   const Index total = params_.size(), ty = target_dim();
@@ -583,44 +629,29 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
   const std::size_t last = layers_.size() - 1;
   partial_grads_.resize(static_cast<std::size_t>(parts));
   for (Buffer& b : partial_grads_) b.resize(static_cast<std::size_t>(total));
-  std::vector<double> losses(static_cast<std::size_t>(parts), 0.0);
-  std::vector<Sums> sums(static_cast<std::size_t>(parts));
-  const bool update_all = fused_step_ && std::none_of(layers_.begin(), layers_.end(), [](const Layer& L) {
-                            return L.spec.kernel_penalty.active() || L.spec.bias_penalty.active();
-                          });
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  auto guarded = [&](auto&& work) {
-    if (failed.load()) return;
-    try {
-      work();
-    } catch (...) {
-#pragma omp critical(fastmlp_step_error)
-      if (!error) error = std::current_exception();
-      failed = true;
-    }
-  };
+  std::vector<Sums> sums(static_cast<std::size_t>(parts));  // each part's loss and metric counts
+  update_all = update_all && fused_step_;
+  FirstError error;
 #pragma omp parallel num_threads(parts)
   {
     const int id = omp_get_thread_num(), team = omp_get_num_threads();
-    split_products() = false;  // products of one part's rows, by BLAS on its thread
-    blas::set_threads(1);
+    OwnProducts own;
     // Each part's rows through every layer, its by-column copy for dW of the first layer.
     for (int t = id; t < parts; t += team)
-      guarded([&] {
+      error.run([&] {
         SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
         const Index r0 = p.begin, m = p.end - p.begin;
         forward(x + r0 * input_dim_, m, true, mode_ == LossMode::Fused, false, r0, &p);
         MatMap<Scalar> a(acts_[last].data() + r0 * output_dim(), m, output_dim());
         MatMap<Scalar> g(gacts_[last].data() + r0 * output_dim(), m, output_dim());
-        const auto at = static_cast<std::size_t>(t);
-        losses[at] = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(y + r0 * ty, m, ty), g, n);
-        count_metrics(y + r0 * ty, m, sums[at], r0);
-        backward(x + r0 * input_dim_, m, r0, partial_grads_[at].data());
+        Sums& ps = sums[static_cast<std::size_t>(t)];
+        ps.loss = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(y + r0 * ty, m, ty), g, n);
+        count_metrics(y + r0 * ty, m, ps, r0);
+        backward(x + r0 * input_dim_, m, r0, partial_grads_[static_cast<std::size_t>(t)].data());
         sparse_.by_columns(p);
       });
 #pragma omp barrier
-    guarded([&] {
+    error.run([&] {
       // In a fused step with no penalty anywhere, every part of the gradient is followed at once
       // by its update (then all parameters are updated here).
       auto update = [&](Index lo, Index hi) {
@@ -645,17 +676,16 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
       }
       for (int t = id; t < parts; t += team) sparse_weight_rows(gz, grads_.data() + first.w_offset, t);
     });
-    split_products() = true;
   }
-  if (error) std::rethrow_exception(error);
-  if (update_all) fused_updated_ = total;
+  error.rethrow();
   double data_loss = 0;
-  for (std::size_t t = 0; t < sums.size(); ++t) {
-    data_loss += losses[t];
-    add_counts(s, sums[t]);
+  for (const Sums& ps : sums) {
+    data_loss += ps.loss;
+    add_counts(s, ps);
   }
   return data_loss;
 #else
+  (void)update_all;
   return forward_backward(x, y, n, s);
 #endif
 }
@@ -838,36 +868,28 @@ bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chun
     reserve(threads * chunk);  // thread t's rows of every buffer: [t * chunk, (t + 1) * chunk)
     sparse_.parts.resize(static_cast<std::size_t>(threads));
     sparse_active_ = false;  // each thread says where its first layer comes from
-    std::atomic<bool> all_sparse{true}, failed{false};
-    std::exception_ptr error;
+    std::atomic<bool> all_sparse{true};
+    FirstError error;
 #pragma omp parallel num_threads(threads)
     {
       const int t = omp_get_thread_num();
-      split_products() = false;  // products of this thread's rows, by BLAS on this thread
-      blas::set_threads(1);
+      OwnProducts own;
       SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
 #pragma omp for schedule(dynamic, 1)
-      for (Index k = 0; k < chunks; ++k) {
-        if (failed.load()) continue;
-        const Index r0 = k * chunk, n = std::min(chunk, x.rows() - r0);
-        const Scalar* xk = x.data() + r0 * input_dim_;
-        p.begin = t * chunk;
-        p.end = p.begin + n;
-        try {
+      for (Index k = 0; k < chunks; ++k)
+        error.run([&] {
+          const Index r0 = k * chunk, n = std::min(chunk, x.rows() - r0);
+          const Scalar* xk = x.data() + r0 * input_dim_;
+          p.begin = t * chunk;
+          p.end = p.begin + n;
           const bool sparse = compress([&](Index i) { return xk + (i - p.begin) * input_dim_; }, input_dim_,
                                        kSparseDensity, p);
           if (!sparse) all_sparse = false;
           forward(xk, n, false, defer_last, check_finite, t * chunk, sparse ? &p : nullptr);
           done(k, r0, n, t * chunk);
-        } catch (...) {
-#pragma omp critical(fastmlp_chunk_error)
-          if (!error) error = std::current_exception();
-          failed = true;
-        }
-      }
-      split_products() = true;
+        });
     }
-    if (error) std::rethrow_exception(error);
+    error.rethrow();
     sparse_active_ = all_sparse.load();
     return true;
   }

@@ -4,8 +4,6 @@
 #pragma once
 
 #include <array>
-#include <atomic>
-#include <exception>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -128,7 +126,7 @@ class Network {
   bool forward_in_chunks(const ConstMatMap<Scalar>& x, Index chunk, bool defer_last, bool check_finite, Done&& done);
   // Over rows [row0, row0 + n) of the layers' buffers. With `partial` (a vector like grads_), the
   // parameter gradients of these rows go there and the first layer's are left to the caller (a
-  // part of the batch in step_by_rows).
+  // part of the batch in forward_backward_by_rows).
   void backward(const Scalar* x, Index n, Index row0 = 0, Scalar* partial = nullptr);
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;
@@ -141,7 +139,9 @@ class Network {
   // (one parallel region per step; the parts' gradients summed at the end).
   double forward_backward(const Scalar* x, const Scalar* y, Index n, Sums& s);
   bool by_rows() const;
-  double forward_backward_by_rows(const Scalar* x, const Scalar* y, Index n, Sums& s);
+  // update_all: in a fused step, every parameter is updated right after its gradient (no
+  // penalty anywhere), not just the first layer's weights.
+  double forward_backward_by_rows(const Scalar* x, const Scalar* y, Index n, Sums& s, bool update_all);
   // dW rows of the sparse first layer for part t's share of input columns (after every part's
   // by-column copy), each row followed by its update in a fused step.
   void sparse_weight_rows(const MatMap<Scalar>& gz, Scalar* dw, int t);
@@ -174,9 +174,8 @@ class Network {
   SparseBatch sparse_;         // the batch's nonzeros, when sparse_active_
   bool sparse_active_ = false;
   // Set during a step whose first layer's weights are updated as soon as each row of their
-  // gradient is computed (sparse_first_backward), while it is in cache.
+  // gradient is computed (sparse_weight_rows), while it is in cache.
   std::optional<typename Optimizer<Scalar>::Step> fused_step_;
-  Index fused_updated_ = 0;  // in such a step: parameters [0, fused_updated_) were updated
   std::vector<Buffer> partial_grads_;  // per part of a step by rows: its rows' gradients
   Index capacity_ = 0;
 
