@@ -11,6 +11,9 @@ sparse path.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import fastmlp as fm
 import numpy as np
 import pytest
@@ -28,6 +31,16 @@ def sparse_inputs_on():
     config.set_sparse_inputs(True)
     yield
     config.set_sparse_inputs(True)
+
+
+@contextlib.contextmanager
+def num_threads(threads: int) -> Iterator[None]:
+    previous = config.get_num_threads()
+    config.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        config.set_num_threads(previous)
 
 
 def sparse_x(rng: np.random.Generator, n: int, width: int, density: float) -> np.ndarray:
@@ -297,12 +310,8 @@ def test_predict_in_chunks_matches_numpy_with_dense_chunks_between(threads, batc
     x = sparse_x(rng, 2500, 784, 0.15)
     x[700:900] = rng.normal(size=(200, 784))  # dense rows inside the chunks around them
     net, params = two_layer_net(784, 130, 3)
-    previous = config.get_num_threads()
-    config.set_num_threads(threads)
-    try:
+    with num_threads(threads):
         out = net.predict(x, batch)
-    finally:
-        config.set_num_threads(previous)
     expected = numpy_two_layer_outputs(params, x, 784, 130, 3)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
     if threads > 1:  # chunks of at most 256 rows: those holding the dense rows went the dense way
@@ -392,12 +401,8 @@ def test_evaluate_in_chunks_matches_numpy(threads, batch_size):
     labels = rng.integers(0, 10, size=2500)
     y = np.eye(10, dtype=np.float32)[labels]
     model = one_hot_model(64, seed=9)
-    previous = config.get_num_threads()
-    config.set_num_threads(threads)
-    try:
+    with num_threads(threads):
         logs = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
-    finally:
-        config.set_num_threads(previous)
     w1, b1, w2, b2 = (w.astype(np.float64) for w in model.get_weights())
     logits = np.maximum(x.astype(np.float64) @ w1 + b1, 0.0) @ w2 + b2
     logits -= logits.max(axis=1, keepdims=True)
