@@ -23,7 +23,7 @@ from fastmlp.backend._reference import SHUFFLE_STREAM, SOFTMAX
 
 SOURCE = Path(__file__).with_name("kernels.cu")
 TEMPLATES = (
-    "bias_activation", "softmax_rows", "activation_backward", "softmax_backward_rows", "column_sums",
+    "bias_activation", "softmax_rows", "activation_backward", "softmax_backward_rows",
     "dropout", "multiply", "gather", "crossentropy_rows", "elementwise_loss_rows", "metrics_rows",
     "penalty", "squared_norm", "scale_to_norm", "clip_values", "sgd", "adam", "rmsprop", "adagrad",
     "adadelta",
@@ -31,6 +31,7 @@ TEMPLATES = (
 PLAIN = ("shuffle_keys", "advance")
 BLOCK = 256
 MAX_BLOCKS = 4096  # grid-stride loops cover the rest
+OPTIONS = ("-std=c++17",)  # NVRTC of CUDA 12 and 13
 
 
 def name_expressions() -> list[str]:
@@ -42,7 +43,7 @@ def name_expressions() -> list[str]:
 def _module(device: int) -> cupy.RawModule:
     with cupy.cuda.Device(device):
         module = cupy.RawModule(
-            code=SOURCE.read_text(), options=("-std=c++14",), name_expressions=name_expressions()
+            code=SOURCE.read_text(), options=OPTIONS, name_expressions=name_expressions()
         )
         module.compile()
     return module
@@ -63,6 +64,7 @@ class CudaOps:
         with self.device:
             self.stream = cupy.cuda.Stream(non_blocking=True)
             self.scratch = cupy.zeros(2, dtype=np.float64)  # squared norms for clipping
+            self.ones = cupy.ones(0, dtype=dtype)  # bias gradients: 1ᵀ g, grown as batches grow
         scalar = "float" if np.dtype(dtype) == np.float32 else "double"
         self.scalar = np.dtype(dtype).type
         module = _module(device)
@@ -130,7 +132,12 @@ class CudaOps:
         cublas.gemm("T" if ta else "N", "T" if tb else "N", a, b, out=out)
 
     def column_sums(self, g, out) -> None:
-        self._launch("column_sums", g.shape[1], g, out, np.int64(g.shape[0]), np.int64(g.shape[1]))
+        """out = 1ᵀ g as a cuBLAS product: all rows at once, where a thread per column would
+        walk a 4096-row batch alone."""
+        rows = g.shape[0]
+        if self.ones.size < rows:  # (in the eager step that precedes a capture of this size)
+            self.ones = cupy.ones(rows, dtype=self.ones.dtype)
+        cublas.gemm("N", "N", self.ones[:rows].reshape(1, rows), g, out=out.reshape(1, -1))
 
     def bias_activation(self, a, bias, code: int, apply: bool) -> None:
         rows, cols = a.shape

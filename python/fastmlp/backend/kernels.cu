@@ -122,16 +122,6 @@ __global__ void softmax_backward_rows(const T* a, T* g, i64 rows, i64 cols) {
   }
 }
 
-// out[j] = sum over rows of g[., j] (a bias gradient), accumulated in double.
-template <typename T>
-__global__ void column_sums(const T* g, T* out, i64 rows, i64 cols) {
-  FM_FOR_EACH(j, cols) {
-    double s = 0;
-    for (i64 r = 0; r < rows; ++r) s += (double)g[r * cols + j];
-    out[j] = T(s);
-  }
-}
-
 // Inverted dropout: mask = [u >= rate] / (1 - rate), out = x * mask; u from the layer's stream.
 template <typename T>
 __global__ void dropout(const T* x, T* out, T* mask, i64 size, double rate, u64 seed, const i64* state, int layer) {
