@@ -9,8 +9,11 @@ training step be captured once as a CUDA graph and replayed with a single launch
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import functools
 import os
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,7 @@ PLAIN = ("shuffle_keys", "advance")
 BLOCK = 256
 MAX_BLOCKS = 4096  # grid-stride loops cover the rest
 OPTIONS = ("-std=c++17",)  # NVRTC of CUDA 12 and 13
+WORKSPACE_BYTES = 32 << 20  # cuBLAS's recommendation for Hopper; also enough for older GPUs
 
 
 def name_expressions() -> list[str]:
@@ -49,6 +53,75 @@ def _module(device: int) -> cupy.RawModule:
     return module
 
 
+@functools.cache
+def _cublas_library() -> ctypes.CDLL:
+    """The cuBLAS that CuPy loaded (found in /proc/self/maps; else by name)."""
+    cupy.cuda.device.get_cublas_handle()  # CuPy loads its cuBLAS
+    path = None
+    with contextlib.suppress(OSError), open("/proc/self/maps") as maps:
+        for line in maps:
+            name = line.rsplit("/", 1)[-1].strip()
+            if name.startswith("libcublas.so"):
+                path = line[line.index("/") :].strip()
+                break
+    path = path or ctypes.util.find_library("cublas")
+    if path is None:
+        raise OSError("cuBLAS library not found in this process")
+    lib = ctypes.CDLL(path)
+    pointer, integer = ctypes.c_void_p, ctypes.c_int
+    for name in ("cublasSgemm_v2", "cublasDgemm_v2"):
+        fn = getattr(lib, name)
+        fn.argtypes = [pointer, integer, integer, integer, integer, integer, pointer, pointer, integer,
+                       pointer, integer, pointer, pointer, integer]  # fmt: skip
+        fn.restype = integer
+    return lib
+
+
+class DirectGemm:
+    """Row-major products through cuBLAS called directly, on a handle of this model's own.
+
+    CuPy's cuBLAS wrappers refuse every call while a stream is being captured; cuBLAS itself
+    supports capture when the handle has a workspace of its own, so that no call allocates
+    (cuBLAS documentation, "CUDA Graphs Support"). The handle is bound once to the model's stream.
+    """
+
+    def __init__(self, stream: cupy.cuda.Stream, dtype: Any) -> None:
+        lib = _cublas_library()
+        handle = ctypes.c_void_p()
+        self._check(lib.cublasCreate_v2(ctypes.byref(handle)), "cublasCreate")
+        self.workspace = cupy.empty(WORKSPACE_BYTES, dtype=np.uint8)
+        # the handle goes before its workspace: the finalizer holds both
+        weakref.finalize(self, lambda h, _w: lib.cublasDestroy_v2(h), handle, self.workspace)
+        self._check(lib.cublasSetStream_v2(handle, ctypes.c_void_p(stream.ptr)), "cublasSetStream")
+        self._check(
+            lib.cublasSetWorkspace_v2(
+                handle, ctypes.c_void_p(self.workspace.data.ptr), ctypes.c_size_t(WORKSPACE_BYTES)
+            ),
+            "cublasSetWorkspace",
+        )
+        single = np.dtype(dtype) == np.float32
+        self.handle = handle
+        self.fn = lib.cublasSgemm_v2 if single else lib.cublasDgemm_v2
+        scalar = ctypes.c_float if single else ctypes.c_double
+        self.one, self.zero = scalar(1.0), scalar(0.0)  # host scalars: read when the call is made
+
+    @staticmethod
+    def _check(status: int, what: str) -> None:
+        if status != 0:
+            raise RuntimeError(f"{what} failed with cuBLAS status {status}")
+
+    def __call__(self, a, b, out, ta: bool = False, tb: bool = False) -> None:
+        """out = op(a) @ op(b) for C-contiguous a, b, out: as column-major, outᵀ = op(b)ᵀ op(a)ᵀ."""
+        m, n = out.shape
+        k = a.shape[0] if ta else a.shape[1]
+        status = self.fn(
+            self.handle, int(tb), int(ta), n, m, k, ctypes.byref(self.one), b.data.ptr, b.shape[1],
+            a.data.ptr, a.shape[1], ctypes.byref(self.zero), out.data.ptr, n,
+        )  # fmt: skip
+        if status != 0:
+            self._check(status, "cublasGemm")
+
+
 def graphs_enabled() -> bool:
     """CUDA graphs are used unless FASTMLP_CUDA_GRAPHS=0 (to measure what they bring)."""
     return os.environ.get("FASTMLP_CUDA_GRAPHS", "1") not in ("0", "false", "off")
@@ -61,16 +134,20 @@ class CudaOps:
 
     def __init__(self, device: int, dtype: Any) -> None:
         self.device = cupy.cuda.Device(device)
+        self.graph_error: str | None = None
         with self.device:
             self.stream = cupy.cuda.Stream(non_blocking=True)
             self.scratch = cupy.zeros(2, dtype=np.float64)  # squared norms for clipping
             self.ones = cupy.ones(0, dtype=dtype)  # bias gradients: 1ᵀ g, grown as batches grow
+            try:
+                self.gemm_direct: DirectGemm | None = DirectGemm(self.stream, dtype)
+            except (OSError, AttributeError, RuntimeError) as error:  # CuPy's gemm, no graphs
+                self.gemm_direct, self.graph_error = None, f"cuBLAS not callable directly: {error}"
         scalar = "float" if np.dtype(dtype) == np.float32 else "double"
         self.scalar = np.dtype(dtype).type
         module = _module(device)
         self._k = {name: module.get_function(f"{name}<{scalar}>") for name in TEMPLATES}
         self._k.update({name: module.get_function(name) for name in PLAIN})
-        self.graph_error: str | None = None
 
     # -- launching --------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -129,7 +206,10 @@ class CudaOps:
 
     # -- products and layers ----------------------------------------------------------------
     def gemm(self, a, b, out, ta: bool = False, tb: bool = False) -> None:
-        cublas.gemm("T" if ta else "N", "T" if tb else "N", a, b, out=out)
+        if self.gemm_direct is not None:
+            self.gemm_direct(a, b, out, ta, tb)
+        else:
+            cublas.gemm("T" if ta else "N", "T" if tb else "N", a, b, out=out)
 
     def column_sums(self, g, out) -> None:
         """out = 1ᵀ g as a cuBLAS product: all rows at once, where a thread per column would
@@ -137,7 +217,7 @@ class CudaOps:
         rows = g.shape[0]
         if self.ones.size < rows:  # (in the eager step that precedes a capture of this size)
             self.ones = cupy.ones(rows, dtype=self.ones.dtype)
-        cublas.gemm("N", "N", self.ones[:rows].reshape(1, rows), g, out=out.reshape(1, -1))
+        self.gemm(self.ones[:rows].reshape(1, rows), g, out.reshape(1, -1))
 
     def bias_activation(self, a, bias, code: int, apply: bool) -> None:
         rows, cols = a.shape
