@@ -31,6 +31,7 @@ from fastmlp.backend._settings import (
 )
 
 MIN_INFERENCE_ROWS = 1024  # evaluate / predict blocks: rows are independent, larger is faster
+INFERENCE_ELEMENTS = 1 << 24  # ... up to this many values in the widest layer's block
 
 
 class ArrayNetwork(NetworkSettings):
@@ -310,7 +311,8 @@ class ArrayNetwork(NetworkSettings):
     def _blocks(self, rows: int, batch_size: int):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
-        block = min(max(batch_size, MIN_INFERENCE_ROWS), rows)
+        widest = max([self.input_dim] + [layer.n_out for layer in self._layers])
+        block = min(max(batch_size, MIN_INFERENCE_ROWS, INFERENCE_ELEMENTS // widest), rows)
         self._reserve(block)
         return [(pos, min(block, rows - pos)) for pos in range(0, rows, block)]
 
