@@ -1,7 +1,8 @@
 """fastmlp against PyTorch, scikit-learn, NumPy and Keras on real MNIST, side by side.
 
-    python bench/run.py [--quick] [--frameworks fastmlp,torch,sklearn,numpy,keras]
+    python bench/run.py [--quick] [--frameworks fastmlp,torch,sklearn,numpy,keras,gpu]
                         [--batch-sizes 32,256] [--repeats N] [--epochs N] [--json out.json]
+                        [--workloads ...] [--wide-width 4096] [--wide-batch 4096]
 
 Each framework that is installed runs in a process of its own per repetition (bench/worker.py),
 so that thread pools, BLAS libraries and allocators never share a process; the frameworks take
@@ -33,7 +34,11 @@ import report as report_module
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_JSON = BENCH / "results" / "latest.json"
-ALL_WORKLOADS = ("lecture", "predict", "playground", "l2")
+CPU_WORKLOADS = ("lecture", "predict", "playground", "l2")
+# "wide" (4096-4096-4096-10 against the GEMM rate) runs by default on the GPU rows only: on a
+# CPU it takes minutes. --workloads wide runs it on the fastmlp and PyTorch CPU rows too.
+ALL_WORKLOADS = (*CPU_WORKLOADS, "wide")
+GPU_WORKLOADS = ("lecture", "predict", "wide")
 # Old OpenBLAS builds need these set on this machine; current NumPy and PyTorch wheels choose their
 # own kernels, and a forced core type would benchmark the wrong one. Removed for every worker.
 UNSET_FOR_WORKERS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -50,14 +55,21 @@ class Variant:
     label: str
     packages: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
-    workloads: tuple[str, ...] = ALL_WORKLOADS
+    workloads: tuple[str, ...] = CPU_WORKLOADS  # what it runs unless --workloads says otherwise
+    on_request: tuple[str, ...] = ()  # what it runs only when --workloads names it
     extra: bool = False  # a second row of the family, left out of --quick runs
+
+    def runs(self, workloads: list[str], named: bool) -> list[str]:
+        """The workloads of `workloads` this row runs; `named`: --workloads was given."""
+        return [w for w in workloads if w in self.workloads or (named and w in self.on_request)]
 
 
 def variants(cores: int) -> list[Variant]:
     two = min(2, cores)
     out = [
-        Variant("fastmlp", "fastmlp", "impl_fastmlp", "fastmlp", ("fastmlp",)),
+        Variant(
+            "fastmlp", "fastmlp", "impl_fastmlp", "fastmlp", ("fastmlp",), on_request=("wide",)
+        ),
         # The same engine with its sparse first layer off: every product a dense GEMM.
         Variant(
             "fastmlp-dense",
@@ -76,6 +88,7 @@ def variants(cores: int) -> list[Variant]:
             f"PyTorch eager, {two} threads",
             ("torch",),
             {"threads": two},
+            on_request=("wide",),
         ),
         Variant(
             "torch-fused",
@@ -105,8 +118,9 @@ def variants(cores: int) -> list[Variant]:
         Variant("sklearn", "sklearn", "impl_sklearn", "scikit-learn MLPClassifier", ("sklearn",)),
         Variant("numpy", "numpy", "impl_numpy", "NumPy by hand", ("numpy",)),
         Variant("keras", "keras", "impl_keras", "Keras / TensorFlow fit", ("keras", "tensorflow")),
-        # The GPU column (--frameworks gpu): same workloads, on an NVIDIA GPU; reported as not
-        # supported where CuPy, a CUDA build of torch or a GPU is missing. Try --batch-sizes 32,256,4096.
+        # The GPU column (--frameworks gpu): the lecture model, predict and the wide model on an
+        # NVIDIA GPU; reported as not supported where CuPy, a CUDA build of torch or a GPU is
+        # missing. Try --batch-sizes 32,256,4096.
         Variant(
             "fastmlp-gpu",
             "gpu",
@@ -114,8 +128,7 @@ def variants(cores: int) -> list[Variant]:
             "fastmlp on the GPU (CuPy, CUDA graphs)",
             ("fastmlp", "cupy"),
             {"device": "gpu"},
-            ("lecture", "predict"),
-            extra=True,
+            GPU_WORKLOADS,
         ),
         Variant(
             "torch-cuda",
@@ -124,7 +137,28 @@ def variants(cores: int) -> list[Variant]:
             "PyTorch eager on the GPU (CUDA)",
             ("torch",),
             {"device": "cuda"},
-            ("lecture", "predict"),
+            GPU_WORKLOADS,
+        ),
+        # What CUDA-graph replay brings to fastmlp (FASTMLP_CUDA_GRAPHS=0 in its worker), and
+        # PyTorch with the same trick: its whole training step captured and replayed.
+        Variant(
+            "fastmlp-gpu-eager",
+            "gpu",
+            "impl_fastmlp",
+            "fastmlp on the GPU, CUDA graphs off",
+            ("fastmlp", "cupy"),
+            {"device": "gpu", "cuda_graphs": False},
+            ("lecture", "wide"),
+            extra=True,
+        ),
+        Variant(
+            "torch-cuda-graph",
+            "gpu",
+            "impl_torch",
+            "PyTorch on the GPU, whole step captured as a CUDA graph",
+            ("torch",),
+            {"device": "cuda", "cuda_graph": True},
+            ("lecture", "wide"),
             extra=True,
         ),
         Variant(
@@ -150,8 +184,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--frameworks",
-        help="comma-separated: fastmlp,torch,sklearn,numpy,keras,gpu "
-        "(or one row: fastmlp-dense, torch-fused, floor, fastmlp-gpu, torch-cuda); default: all",
+        help="comma-separated: fastmlp,torch,sklearn,numpy,keras,gpu (or one row: "
+        "fastmlp-dense, torch-fused, floor, fastmlp-gpu, torch-cuda, fastmlp-gpu-eager, "
+        "torch-cuda-graph); default: all",
     )
     p.add_argument(
         "--batch-sizes",
@@ -164,8 +199,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--workloads",
-        default=",".join(ALL_WORKLOADS),
-        help=f"comma-separated subset of {','.join(ALL_WORKLOADS)}",
+        help=f"comma-separated subset of {','.join(ALL_WORKLOADS)} (default: each row's own: "
+        f"{','.join(CPU_WORKLOADS)} on the CPU, {','.join(GPU_WORKLOADS)} on the GPU)",
+    )
+    p.add_argument(
+        "--wide-width", type=int, default=4096, help="width of the wide model (default 4096)"
+    )
+    p.add_argument(
+        "--wide-batch", type=int, default=4096, help="batch size of the wide model (default 4096)"
+    )
+    p.add_argument(
+        "--wide-samples",
+        type=int,
+        default=8192,
+        help="synthetic training samples of the wide model (default 8192)",
+    )
+    p.add_argument(
+        "--wide-epochs",
+        type=int,
+        default=20,
+        help="epochs per timed `fit` call of the wide model (default 20: 40 steps, ~0.5 s on an H200)",
     )
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where the JSON goes")
     p.add_argument(
@@ -179,7 +232,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
-    workloads = [w for w in args.workloads.split(",") if w]
+    named = args.workloads is not None
+    workloads = [w for w in args.workloads.split(",") if w] if named else list(ALL_WORKLOADS)
     unknown = sorted(set(workloads) - set(ALL_WORKLOADS))
     if unknown:
         sys.exit(
@@ -201,6 +255,13 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
         "playground_seconds": 0.2 if quick else 1.0,
         "predict_calls": 5 if quick else 20,
         "workloads": workloads,
+        "workloads_named": named,
+        "wide_width": args.wide_width,
+        "wide_batch": args.wide_batch,
+        "wide_samples": args.wide_samples,
+        "wide_epochs": args.wide_epochs,
+        "wide_calls": 3,  # timed `fit` calls, after one untimed
+        "gemm_calls": 20,  # products per timed block, 3 blocks after a warm-up
     }
 
 
@@ -353,7 +414,7 @@ def run_all(
                     **settings,
                     "module": v.module,
                     "options": v.options,
-                    "workloads": [w for w in settings["workloads"] if w in v.workloads],
+                    "workloads": v.runs(settings["workloads"], settings["workloads_named"]),
                     "seed": rep,
                     "mnist": str(mnist_path),
                     "playground": str(playground_path),

@@ -24,6 +24,8 @@ import numpy as np
 
 WARMUP_STEPS = 10  # minibatches trained before the timed epochs (first-call costs, tracing)
 PREDICT_WARMUP_CALLS = 2
+WIDE_DATA_SEED = 0  # the same synthetic set for every framework and repetition
+GEMM_WARMUP_CALLS, GEMM_BLOCKS = 3, 3
 
 
 def _say(text: str) -> None:
@@ -89,6 +91,57 @@ def playground(fw: Any, data: dict[str, np.ndarray], cfg: dict[str, Any]) -> dic
     }
 
 
+def wide_data(width: int, samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic but learnable: x ~ N(0, 1) float32, label = argmax of x T for a fixed random
+    teacher T (width, 10). The same arrays in every worker (a fixed seed)."""
+    rng = np.random.default_rng(WIDE_DATA_SEED)
+    x = rng.standard_normal((samples, width), dtype=np.float32)
+    teacher = rng.standard_normal((width, 10), dtype=np.float32)
+    return x, np.argmax(x @ teacher, axis=1).astype(np.int64)
+
+
+def wide(fw: Any, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The wide model (width-width-width-10) trained by `fit` calls of cfg["wide_epochs"] epochs,
+    one untimed, then cfg["wide_calls"] timed; and the seconds of one float32 width x width
+    product through the framework's own BLAS on its device, in the same process."""
+    width, batch, epochs = cfg["wide_width"], cfg["wide_batch"], cfg["wide_epochs"]
+    x, y = wide_data(width, cfg["wide_samples"])
+    train = fw.prepare(x, y)
+    model = fw.wide_model(width, seed=cfg["seed"])
+    fw.train_epochs(model, train, batch, epochs)
+    call_s = [
+        _seconds(fw.train_epochs, model, train, batch, epochs) for _ in range(cfg["wide_calls"])
+    ]
+    # Accuracy on the training set: a check that the timed steps did train (chance is ~0.1).
+    accuracy = float(np.mean(np.asarray(fw.predict(model, train)).argmax(axis=1) == y))
+    return {
+        "width": width,
+        "batch": batch,
+        "samples": cfg["wide_samples"],
+        "epochs": epochs,
+        "call_s": call_s,
+        "train_accuracy": accuracy,
+        "gemm_s": gemm(fw, width, cfg["gemm_calls"]),
+    }
+
+
+def gemm(fw: Any, n: int, calls: int) -> list[float]:
+    """Seconds per float32 (n, n) @ (n, n) product, one number per block of `calls` products;
+    the device is synchronized before each block's clock starts and before it stops."""
+    a, b = fw.gemm_operands(n)
+    for _ in range(GEMM_WARMUP_CALLS):
+        fw.matmul(a, b)
+    fw.synchronize()
+    blocks = []
+    for _ in range(GEMM_BLOCKS):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fw.matmul(a, b)
+        fw.synchronize()
+        blocks.append((time.perf_counter() - start) / calls)
+    return blocks
+
+
 def _blas() -> list[dict[str, Any]]:
     """Which BLAS / OpenMP libraries this process loaded, their kernels and thread counts."""
     try:
@@ -131,6 +184,13 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         run_ = lecture(fw, mnist, cfg, cfg["l2_batch_size"], cfg["l2_epochs"], l2=cfg["l2"])
         res["l2"] = {k: run_[k] for k in ("epoch_s", "accuracy")}
         _say(f"L2: epochs {_list(run_['epoch_s'])} s")
+    if "wide" in workloads:
+        res["wide"] = wide(fw, cfg)
+        w = res["wide"]
+        _say(
+            f"wide {w['width']}: fit calls {_list(w['call_s'])} s, "
+            f"GEMM {_list([1000 * t for t in w['gemm_s']])} ms, accuracy {w['train_accuracy']:.3f}"
+        )
     if hasattr(fw, "extra"):
         res["extra"] = fw.extra()
     out["blas"] = _blas()  # after the work, so that lazily loaded libraries are listed too
