@@ -12,6 +12,7 @@ MNIST_TRAIN, MNIST_TEST, PLAYGROUND_BATCH = 60_000, 10_000, 10
 # A run during which other processes used more CPU than this (on average) is "disturbed": a
 # two-thread BLAS or OpenMP loop then waits at every barrier for its descheduled second thread.
 DISTURBED_CPUS = 0.2
+GPU_PAIR = ("fastmlp-gpu", "torch-cuda")  # issue 6's targets: fastmlp on the GPU, PyTorch on CUDA
 
 
 def forward_flops(sizes: list[int], samples: int) -> int:
@@ -25,6 +26,16 @@ def train_flops(sizes: list[int], samples: int) -> int:
     of the lecture model."""
     fwd = forward_flops(sizes, samples)
     return fwd + 2 * fwd - 2 * samples * sizes[0] * sizes[1]
+
+
+def wide_sizes(width: int) -> list[int]:
+    """The wide model: width inputs, two relu layers of width units, 10 softmax outputs."""
+    return [width, width, width, 10]
+
+
+def gemm_flops(n: int) -> int:
+    """(n, n) @ (n, n): n^2 outputs, each n multiplies and n adds."""
+    return 2 * n**3
 
 
 def stats(values: list[float]) -> dict[str, float] | None:
@@ -97,11 +108,34 @@ def summarize(runs: list[dict[str, Any]], settings: dict[str, Any]) -> dict[str,
                 ],
                 "accuracy": stats([r["accuracy"] for r in l2 if r["accuracy"] is not None]),
             }
+        wides = [r["wide"] for r in results if "wide" in r]
+        if wides:
+            s["wide"] = summarize_wide(wides)
         extra = [r["extra"] for r in results if "extra" in r]
         if extra:
             s["sgemm_peak_gflops"] = stats([e["sgemm_peak_gflops"] for e in extra])
         out[fw] = s
     return out
+
+
+def summarize_wide(wides: list[dict[str, Any]]) -> dict[str, Any]:
+    """TFLOP/s of the wide model's `fit` calls and of the same process's GEMMs, pooled over the
+    repetitions; the ratio of the two is taken per repetition (same process, same moment)."""
+    first = wides[0]
+    flops = train_flops(wide_sizes(first["width"]), first["epochs"] * first["samples"])
+    gemm = gemm_flops(first["width"])
+    train_rates = [[flops / t / 1e12 for t in w["call_s"]] for w in wides]
+    gemm_rates = [[gemm / t / 1e12 for t in w["gemm_s"]] for w in wides]
+    return {
+        **{k: first[k] for k in ("width", "batch", "samples", "epochs")},
+        "tflop_per_call": flops / 1e12,
+        "tflops": stats([r for rates in train_rates for r in rates]),
+        "gemm_tflops": stats([r for rates in gemm_rates for r in rates]),
+        "ratio": stats(
+            [statistics.median(t) / statistics.median(g) for t, g in zip(train_rates, gemm_rates)]
+        ),
+        "train_accuracy": stats([w["train_accuracy"] for w in wides]),
+    }
 
 
 def _num(v: float) -> str:
@@ -140,6 +174,8 @@ def results_table(report: dict[str, Any]) -> str:
         columns.append(("playground steps/s", lambda s: _cell(s["playground"]["steps_per_s"])))
     if "l2" in ran:
         columns.append((f"L2 epoch {settings['l2_epochs']} / epoch 1", _l2_cell))
+    if any("wide" in s for s in summary.values()):
+        columns.append(("wide model TFLOP/s · GEMM TFLOP/s · ratio", _wide_cell))
     head += [title for title, _ in columns]
     head.append(f"test acc after {settings['epochs']} epochs (batch {' / '.join(sizes)})")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -170,6 +206,11 @@ def _l2_cell(s: dict[str, Any]) -> str:
     return f"{_cell(s['l2']['ratio'])} · {_num(per_epoch[0])} → {_num(per_epoch[-1])} s"
 
 
+def _wide_cell(s: dict[str, Any]) -> str:
+    w = s["wide"]
+    return f"{_cell(w['tflops'])} · {_cell(w['gemm_tflops'])} · {w['ratio']['median']:.0%}"
+
+
 def _median(summary: dict[str, Any], *path: str) -> float | None:
     """summary[path...]["median"] (or the number at the path), None where it was not measured."""
     node: Any = summary
@@ -181,7 +222,8 @@ def _median(summary: dict[str, Any], *path: str) -> float | None:
 
 
 def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """fastmlp against issue 4's targets; PyTorch eager (2 threads) from the same run.
+    """fastmlp against issue 4's targets, PyTorch eager (2 threads) from the same run; and, where
+    the GPU column ran, fastmlp on the GPU against issue 6's, PyTorch eager on CUDA alongside.
 
     Each row: workload, target, fastmlp's and PyTorch's medians, unit, met (None: not measured).
     """
@@ -189,9 +231,17 @@ def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     fm, pt, floor = (summary.get(k, {}) for k in ("fastmlp", "torch", "floor"))
     rows = []
 
-    def row(workload: str, target: str, path: tuple[str, ...], unit: str, ok: Any) -> None:
-        a, b = _median(fm, *path), _median(pt, *path)
-        met = None if a is None else bool(ok(a, b))
+    def row(
+        workload: str,
+        target: str,
+        path: tuple[str, ...],
+        unit: str,
+        ok: Any,
+        pair: tuple[dict[str, Any], dict[str, Any]] = (fm, pt),
+        floor: dict[str, Any] = floor,
+    ) -> None:
+        a, b = _median(pair[0], *path), _median(pair[1], *path)
+        met = None if a is None else ok(a, b)  # ok may say None: its yardstick is missing
         rows.append(
             {
                 "workload": workload,
@@ -200,7 +250,7 @@ def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "pytorch": b,
                 "floor": _median(floor, *path) if unit in ("s", "ms") else None,
                 "unit": unit,
-                "met": met,
+                "met": None if met is None else bool(met),
             }
         )
 
@@ -243,6 +293,26 @@ def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         "",
         lambda a, b: a >= 0.97,
     )
+    if any(k in report["frameworks"] for k in GPU_PAIR):
+        gpu = (summary.get(GPU_PAIR[0], {}), summary.get(GPU_PAIR[1], {}))
+        row(
+            "GPU: lecture model, batch 32",
+            "≥ 3× PyTorch CUDA eager",
+            ("lecture", "32", "s_per_epoch"),
+            "s",
+            lambda a, b: None if b is None else b / a >= 3,
+            gpu,
+            {},  # the CPU's GEMM floor says nothing about a GPU
+        )
+        row(
+            "GPU: wide model {0}-{0}-{0}-10".format(report["settings"].get("wide_width", 4096)),
+            "training ≥ 80% of the GEMM rate (same run)",
+            ("wide", "ratio"),
+            "× GEMM rate",
+            lambda a, b: a >= 0.8,
+            gpu,
+            {},
+        )
     return rows
 
 
@@ -342,6 +412,27 @@ def versions_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def wide_note(report: dict[str, Any]) -> list[str]:
+    """What the wide model's column means, if any row ran it."""
+    wides = [s["wide"] for s in report["summary"].values() if "wide" in s]
+    if not wides:
+        return []
+    w = wides[0]
+    n = w["width"]
+    return [
+        (
+            f"Wide model: {n}-{n}-{n}-10 relu/relu/softmax, Adam 1e-3, sparse cross-entropy, float32, "
+            f"batch {w['batch']}, {w['samples']:,} synthetic samples (Gaussian inputs, labels from a "
+            f"fixed random linear teacher), one `fit` of {w['epochs']} epochs timed 3 times after an "
+            f"untimed one: {_num(w['tflop_per_call'])} TFLOP per call (forward, weight and input "
+            "gradients; not the first layer's input gradient). GEMM: float32 "
+            f"{n}×{n} @ {n}×{n} through the row's own BLAS on its device (cuBLAS via CuPy or "
+            "torch.matmul on a GPU; NumPy's or PyTorch's BLAS on the CPU), no TF32, in the same "
+            "process; ratio: training TFLOP/s ÷ GEMM TFLOP/s, median per repetition."
+        )
+    ]
+
+
 def markdown(report: dict[str, Any]) -> str:
     parts = [
         header(report),
@@ -355,7 +446,11 @@ def markdown(report: dict[str, Any]) -> str:
             "first's, then the median seconds of both (a ratio well above 1 means subnormal "
             "floats)."
         ),
-        "fastmlp against the targets of issue 4 (PyTorch eager from the same run):",
+        *wide_note(report),
+        (
+            "fastmlp against the targets of issue 4 (PyTorch eager from the same run) and, where "
+            "the GPU column ran, fastmlp on the GPU against those of issue 6 (PyTorch eager on CUDA):"
+        ),
         targets_table(report["targets"], report["settings"]["quick"]),
         versions_table(report),
     ]
