@@ -342,3 +342,79 @@ def test_lecture_model_reaches_097_on_mnist_in_5_epochs(device):
         model.predict(x_test[:500] / 255.0, verbose=0),
         atol=1e-4,
     )
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("where", ["x", "validation_data", "predict"])
+def test_nan_in_host_inputs_is_refused_before_any_step(device, where):
+    """The GPU engine checks x for NaN / infinity on the device it copied x to, not on the host."""
+    x, labels = _data()
+    bad = x.copy()
+    bad[97, 4] = np.inf if where == "predict" else np.nan
+    model = _mlp()("float32", device)
+    model.fit(x[:32], labels[:32], epochs=1, verbose=0)
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=f"{where if where != 'predict' else 'x'} contains NaN"):
+        if where == "x":
+            model.fit(bad, labels, verbose=0)
+        elif where == "validation_data":
+            model.fit(x, labels, validation_data=(bad, labels), verbose=0)
+        else:
+            model.predict(bad, verbose=0)
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+@pytest.mark.parametrize("device", GPU_ONLY)
+def test_cupy_inputs_give_the_results_of_host_inputs(device):
+    cupy = pytest.importorskip("cupy")
+    x, labels = _data(n=320)
+    runs = []
+    for wrap in (np.asarray, cupy.asarray):
+        model = _mlp()("float32", device)
+        history = model.fit(
+            wrap(x), wrap(labels), epochs=2, batch_size=32, verbose=0,
+            validation_data=(wrap(x[:64]), wrap(labels[:64])),
+        )  # fmt: skip
+        runs.append(
+            (
+                model.get_weights(),
+                history.history,
+                model.evaluate(wrap(x), wrap(labels), verbose=0),
+                model.predict(wrap(x), verbose=0),
+                model.train_on_batch(wrap(x[:32]), wrap(labels[:32])),
+            )
+        )
+    (w_host, h_host, e_host, p_host, t_host), (w_dev, h_dev, e_dev, p_dev, t_dev) = runs
+    for a, b in zip(w_host, w_dev):
+        np.testing.assert_array_equal(a, b)
+    for key in h_host:  # loss sums are added with atomics: the same up to their order
+        np.testing.assert_allclose(h_host[key], h_dev[key], rtol=1e-6)
+    np.testing.assert_allclose(e_host, e_dev, rtol=1e-6)
+    np.testing.assert_array_equal(p_host, p_dev)
+    assert isinstance(p_dev, np.ndarray)
+    np.testing.assert_allclose(t_host, t_dev, rtol=1e-6)
+
+
+@pytest.mark.parametrize("device", GPU_ONLY)
+def test_cupy_inputs_are_checked_on_the_gpu_and_copied_for_a_cpu_model(device):
+    cupy = pytest.importorskip("cupy")
+    x, labels = _data()
+    model = _mlp()("float32", device)
+    model.fit(cupy.asarray(x[:32]), cupy.asarray(labels[:32]), epochs=1, verbose=0)
+    before = model.get_weights()
+    bad = cupy.asarray(x)
+    bad[100, 2] = cupy.nan
+    with pytest.raises(ValueError, match="x contains NaN"):
+        model.fit(bad, cupy.asarray(labels), verbose=0)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        model.predict(bad, verbose=0)
+    with pytest.raises(ValueError, match="expects samples of shape"):
+        model.fit(cupy.asarray(x[:, :5]), cupy.asarray(labels), verbose=0)
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    cpu = _mlp()("float32", "cpu")  # a CPU model takes CuPy arrays too: copied to the host
+    cpu.set_weights(model.get_weights())
+    np.testing.assert_allclose(
+        cpu.predict(cupy.asarray(x), verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )

@@ -95,14 +95,18 @@ def fit(
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
 
-    x, y = self._prepare(x, y)
+    # A GPU engine checks x for NaN / infinity where x is copied to, the GPU (_place).
+    host_check = getattr(self._engine, "to_device", None) is None
+    x, y = self._prepare(x, y, check_finite=host_check)
     if y is None:
         raise ValueError("fit needs targets y")
     val = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a tuple (x_val, y_val)")
-        val = self._prepare(validation_data[0], validation_data[1], name="validation_data")
+        val = self._prepare(
+            validation_data[0], validation_data[1], name="validation_data", check_finite=host_check
+        )
     elif validation_split > 0:
         split = int(x.shape[0] * (1 - validation_split))
         if split == 0 or split == x.shape[0]:
@@ -117,8 +121,8 @@ def fit(
     place = getattr(engine, "to_device", None)  # a GPU engine: one copy of the data for the fit
     y_host, val_y_host = y, None if val is None else val[1]  # the accuracy rule reads the host copy
     if place is not None:
-        x, y = place(x), place(y)
-        val = None if val is None else (place(val[0]), place(val[1]))
+        x, y = _place(engine, x, "x"), place(y)
+        val = None if val is None else (_place(engine, val[0], "validation_data"), place(val[1]))
     n = x.shape[0]
     batch_size = min(batch_size, n)  # a batch larger than the data is the whole data
     steps = math.ceil(n / batch_size)
@@ -158,6 +162,14 @@ def fit(
             break
     cbs.on_train_end(logs)
     return self.history
+
+
+def _place(engine: Any, x: Any, name: str) -> Any:
+    """x in the GPU engine's memory, checked there for NaN / infinity (before any step)."""
+    x = engine.to_device(x)
+    if not engine.all_finite(x):
+        raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
+    return x
 
 
 def _parts(x: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -16,9 +16,22 @@ from fastmlp import losses as losses_module
 _FINITE_CHUNK = 1 << 18
 
 
-def all_finite(arr: np.ndarray) -> bool:
+def device_module(x: Any) -> Any:
+    """CuPy when x is a CuPy array (data already on a GPU), else None."""
+    if type(x).__module__.split(".")[0] != "cupy":
+        return None
+    import cupy  # already imported: x is one of its arrays
+
+    return cupy
+
+
+def all_finite(arr: Any) -> bool:
     """Whether arr holds no NaN or infinity: np.isfinite(arr).all() without a boolean array as
-    large as arr (for MNIST's 47 million pixels, its fresh pages cost half as much as the check)."""
+    large as arr (for MNIST's 47 million pixels, its fresh pages cost half as much as the check).
+    A CuPy array is checked where it is, on its GPU."""
+    xp = device_module(arr)
+    if xp is not None:
+        return bool(xp.isfinite(arr).all())
     if arr.size <= _FINITE_CHUNK or not arr.flags.c_contiguous:
         return bool(np.isfinite(arr).all())
     flat = arr.reshape(-1)
@@ -37,13 +50,15 @@ def as_float_array(
 
     check_finite=False leaves the NaN / infinity check of an array used as it is to the engine
     (predict finds them without another pass over x); a converted array is always checked here.
+    A CuPy array stays a CuPy array, on its GPU, and is checked and converted there.
     """
     if x is None:
         raise ValueError(f"{name} is required, got None")
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}")
+    xp = device_module(x) or np
     try:
-        arr = np.asarray(x)
+        arr = xp.asarray(x)
     except (ValueError, TypeError) as err:  # ragged nested lists
         raise ValueError(f"{name} could not be converted to an array: {err}") from None
     kind = arr.dtype.kind
@@ -64,7 +79,7 @@ def as_float_array(
     if kind == "f" and (check_finite or not as_is) and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
     with np.errstate(over="ignore"):  # overflow is reported below, as an error
-        out = np.ascontiguousarray(arr, dtype=dtype)
+        out = xp.ascontiguousarray(arr, dtype=dtype)
     if kind in "iuf" and out.dtype != arr.dtype and not all_finite(out):
         raise ValueError(
             f"{name} holds values too large for {np.dtype(dtype).name} "

@@ -17,7 +17,7 @@ from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
-from fastmlp._validation import as_float_array, as_samples, as_targets
+from fastmlp._validation import as_float_array, as_samples, as_targets, device_module
 
 __all__ = ["Sequential", "load_model", "model_from_json"]
 
@@ -383,7 +383,11 @@ class Sequential:
         """Checked, converted (x, y); builds the model from x's shape if needed.
 
         check_finite=False: the engine's predict(check_finite=True) refuses NaN / infinity in x.
+        A CuPy x stays on its GPU for a GPU model (else it is copied to the host); CuPy targets
+        are checked on the host (one copy: they are small next to x).
         """
+        if device_module(y) is not None:
+            y = y.get()
         if not self.built:
             if not self._layers:
                 raise ValueError("the model has no layers; add some first")
@@ -394,6 +398,8 @@ class Sequential:
                 )
             self._build(tuple(arr.shape[1:]))
         xs = as_samples(x, self._input_shape, self.dtype, name, check_finite=check_finite)
+        if device_module(xs) is not None and not getattr(self._engine, "on_gpu", False):
+            xs = xs.get()
         ys = None
         if y is not None:
             ys = as_targets(

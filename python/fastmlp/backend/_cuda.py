@@ -193,6 +193,9 @@ class CudaOps:
                 return cupy.ascontiguousarray(array, dtype=dtype)
             return cupy.asarray(np.ascontiguousarray(array, dtype=dtype))
 
+    def all_finite(self, array) -> bool:
+        return bool(cupy.isfinite(array).all())
+
     def to_host(self, array) -> np.ndarray:
         out = cupy.asnumpy(array, stream=self.stream)
         self.stream.synchronize()

@@ -177,6 +177,9 @@ class ReferenceOps:
     def to_device(self, array, dtype=None):
         return np.ascontiguousarray(array, dtype=dtype)
 
+    def all_finite(self, array) -> bool:
+        return bool(np.isfinite(array).all())
+
     def to_host(self, array) -> np.ndarray:
         return np.array(array, copy=True)
 

@@ -100,6 +100,16 @@ class ArrayNetwork(NetworkSettings):
             return self.ops.to_host(self._grads)
 
     # -- data -------------------------------------------------------------------------------
+    @property
+    def on_gpu(self) -> bool:
+        """Whether this engine's memory is a GPU's (CuPy arrays are then used where they are)."""
+        return self.ops.name == "cuda"
+
+    def all_finite(self, array: Any) -> bool:
+        """Whether an array of this engine's memory holds no NaN or infinity."""
+        with self._claim():
+            return self.ops.all_finite(array)
+
     def to_device(self, array: Any) -> Any:
         """The array in this engine's memory (one copy, kept for the whole of fit)."""
         return self.ops.to_device(array, self.dtype)
@@ -328,10 +338,10 @@ class ArrayNetwork(NetworkSettings):
             return self._read_sums(len(blocks), x.shape[0])
 
     def predict(self, x: Any, batch_size: int, check_finite: bool = False) -> np.ndarray:
-        if check_finite and not np.isfinite(np.asarray(x)).all():  # (host arrays: predict's input)
-            raise ValueError("x contains NaN or infinity; clean or impute it first")
         with self._claim():
             x, _ = self._check(x)
+            if check_finite and not self.ops.all_finite(x):  # checked where it was copied to
+                raise ValueError("x contains NaN or infinity; clean or impute it first")
             out = self.ops.zeros((x.shape[0], self.output_dim), self.dtype)
             for pos, n in self._blocks(x.shape[0], batch_size):
                 self.ops.copy(self._forward(x[pos : pos + n], n, False, False), out[pos : pos + n])
