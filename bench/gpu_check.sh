@@ -62,7 +62,7 @@ fi
 if [[ " $STAGES " == *" bench "* ]]; then
   stage "benchmark"
   # shellcheck disable=SC2086
-  timeout 600 $PY bench/run.py --frameworks gpu ${BENCH_ARGS:---batch-sizes 32,256,4096 --repeats 2 --epochs 3} \
+  timeout 600 $PY bench/run.py --frameworks gpu ${BENCH_ARGS:---batch-sizes 32,256,4096 --repeats 3 --epochs 3} \
     --json "$OUT/bench-gpu.json" 2>"$OUT/bench-gpu.log"
   [ $? = 0 ] || { status=1; tail -30 "$OUT/bench-gpu.log"; }
 fi
