@@ -70,9 +70,16 @@ def plot(report: dict[str, Any], out: Path) -> Path:
     used = [run for runs in used_runs(report["runs"]).values() for run in runs]
     if any(run.get("others_cpus", 0.0) > DISTURBED_CPUS for run in used):
         quick += " — busy machine: times inflated"
+    gpus = sorted(
+        {
+            fw["versions"]["gpu"]
+            for fw in report["frameworks"].values()
+            if fw.get("versions", {}).get("gpu")
+        }
+    )
     ax.set_title(
-        f"MLP 784-128-64-10, Adam, MNIST{quick}\n{m['cpu']}, {m['logical_cpus']} CPUs, "
-        f"{report['date'][:10]}",
+        f"MLP 784-128-64-10, Adam, MNIST{quick}\n{', '.join(gpus) + ' with ' if gpus else ''}"
+        f"{m['cpu']}, {m['logical_cpus']} CPUs, {report['date'][:10]}",
         fontsize=10,
     )
     ax.grid(True, which="both", alpha=0.3)

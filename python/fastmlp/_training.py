@@ -60,7 +60,8 @@ def fit(
     """Train the model for a number of epochs.
 
     Args:
-        x: Samples, shape (samples, *input_shape); any real dtype, converted once.
+        x: Samples, shape (samples, *input_shape); any real dtype, converted once. A CuPy array
+            is used on the GPU where it is (a GPU model) or copied to the host (a CPU model).
         y: Targets: class labels (samples,) for sparse cross-entropy, else (samples, outputs).
         batch_size: Samples per gradient step. Defaults to 32.
         epochs: Index of the last epoch (as Keras: trains epochs - initial_epoch epochs). Defaults to 1.
