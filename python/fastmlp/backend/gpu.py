@@ -1,8 +1,8 @@
 """The GPU engine's devices: an NVIDIA GPU through CuPy, and NumPy standing in for one.
 
 CuPy is imported only here and only when a GPU is asked for, so that everything else works
-without it. `pip install "fastmlp[gpu]"` installs `cupy-cuda12x`; with CUDA 13 install
-`cupy-cuda13x` instead.
+without it. `pip install "fastmlp[gpu]"` installs `cupy-cuda12x`, `"fastmlp[gpu-cuda13]"`
+`cupy-cuda13x` (for CUDA 13 drivers).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from fastmlp.backend.engine import ArrayNetwork
 
-INSTALL_HINT = 'pip install "fastmlp[gpu]" (CuPy for CUDA 12 with its libraries; for CUDA 13: pip install "cupy-cuda13x[ctk]")'
+INSTALL_HINT = 'pip install "fastmlp[gpu]" (CuPy for CUDA 12 with its libraries; for CUDA 13: "fastmlp[gpu-cuda13]")'
 
 
 class GPUUnavailableError(RuntimeError):
