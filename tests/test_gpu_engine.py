@@ -9,6 +9,8 @@ formulas and PyTorch in the other test modules. Tolerances are the issue's: rela
 
 from __future__ import annotations
 
+import gc
+
 import fastmlp as fm
 import numpy as np
 import pytest
@@ -345,20 +347,29 @@ def test_lecture_model_reaches_097_on_mnist_in_5_epochs(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("where", ["x", "validation_data", "predict"])
+@pytest.mark.parametrize("where", ["x", "validation_data", "validation_split", "predict"])
 def test_nan_in_host_inputs_is_refused_before_any_step(device, where):
-    """The GPU engine checks x for NaN / infinity on the device it copied x to, not on the host."""
+    """The GPU engine checks float32 x (used as it is, no conversion that would check it) for
+    NaN / infinity on the device it copied x to, not on the host."""
     x, labels = _data()
+    x = x.astype(np.float32)
     bad = x.copy()
-    bad[97, 4] = np.inf if where == "predict" else np.nan
+    bad[150, 4] = (
+        np.inf if where == "predict" else np.nan
+    )  # (in the part validation_split holds out)
     model = _mlp()("float32", device)
     model.fit(x[:32], labels[:32], epochs=1, verbose=0)
     before = model.get_weights()
-    with pytest.raises(ValueError, match=f"{where if where != 'predict' else 'x'} contains NaN"):
+    with pytest.raises(
+        ValueError,
+        match=f"^{'validation_data' if where == 'validation_data' else 'x'} contains NaN",
+    ):
         if where == "x":
             model.fit(bad, labels, verbose=0)
         elif where == "validation_data":
             model.fit(x, labels, validation_data=(bad, labels), verbose=0)
+        elif where == "validation_split":
+            model.fit(bad, labels, validation_split=0.25, verbose=0)
         else:
             model.predict(bad, verbose=0)
     for old, new in zip(before, model.get_weights()):
@@ -369,6 +380,7 @@ def test_nan_in_host_inputs_is_refused_before_any_step(device, where):
 def test_cupy_inputs_give_the_results_of_host_inputs(device):
     cupy = pytest.importorskip("cupy")
     x, labels = _data(n=320)
+    x = x.astype(np.float32)  # used where it is: no conversion
     runs = []
     for wrap in (np.asarray, cupy.asarray):
         model = _mlp()("float32", device)
@@ -400,6 +412,7 @@ def test_cupy_inputs_give_the_results_of_host_inputs(device):
 def test_cupy_inputs_are_checked_on_the_gpu_and_copied_for_a_cpu_model(device):
     cupy = pytest.importorskip("cupy")
     x, labels = _data()
+    x = x.astype(np.float32)  # used where it is: no conversion, which would check it too
     model = _mlp()("float32", device)
     model.fit(cupy.asarray(x[:32]), cupy.asarray(labels[:32]), epochs=1, verbose=0)
     before = model.get_weights()
@@ -414,7 +427,33 @@ def test_cupy_inputs_are_checked_on_the_gpu_and_copied_for_a_cpu_model(device):
     for old, new in zip(before, model.get_weights()):
         np.testing.assert_array_equal(old, new)
     cpu = _mlp()("float32", "cpu")  # a CPU model takes CuPy arrays too: copied to the host
-    cpu.set_weights(model.get_weights())
+    cpu.set_weights([cupy.asarray(w) for w in model.get_weights()])
     np.testing.assert_allclose(
         cpu.predict(cupy.asarray(x), verbose=0), model.predict(x, verbose=0), atol=1e-5
     )
+
+
+@pytest.mark.parametrize("device", GPU_ONLY)
+def test_a_model_collected_during_another_models_capture_leaves_it_intact(device, monkeypatch):
+    """Destroying a cuBLAS handle synchronizes the device, which would end a capture under way:
+    a collected model's handle is destroyed later, outside any capture."""
+    x, labels = _data(n=320)
+    other = _mlp()("float32", device)
+    other.fit(x[:64], labels[:64], epochs=1, verbose=0)
+    held = [other]
+    del other
+    model = _mlp()("float32", device)
+    engine = model._engine
+    step = engine._gathered_step
+
+    def step_that_collects(*args):
+        if engine.ops.stream.is_capturing() and held:
+            held.clear()
+            gc.collect()
+        step(*args)
+
+    monkeypatch.setattr(engine, "_gathered_step", step_that_collects)
+    model.fit(x, labels, epochs=2, batch_size=32, verbose=0)
+    assert not held
+    assert engine.ops.graph_error is None
+    assert engine._graphs

@@ -123,7 +123,8 @@ def fit(
     y_host, val_y_host = y, None if val is None else val[1]  # the accuracy rule reads the host copy
     if place is not None:
         x, y = _place(engine, x, "x"), place(y)
-        val = None if val is None else (_place(engine, val[0], "validation_data"), place(val[1]))
+        name = "validation_data" if validation_data is not None else "x"  # (else: split off x)
+        val = None if val is None else (_place(engine, val[0], name), place(val[1]))
     n = x.shape[0]
     batch_size = min(batch_size, n)  # a batch larger than the data is the whole data
     steps = math.ceil(n / batch_size)

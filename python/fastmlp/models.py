@@ -296,6 +296,8 @@ class Sequential:
         flat = self._engine.get_params()
         for offset, shapes, arrays, name in entries:
             for i, (shape, value) in enumerate(zip(shapes, arrays)):
+                if device_module(value) is not None:  # weights are set through the host
+                    value = value.get()
                 arr = as_float_array(
                     value, f"weights[{i}] of layer {name!r}", self.dtype, allow_empty=True
                 )

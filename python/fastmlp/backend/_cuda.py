@@ -69,12 +69,32 @@ def _cublas_library() -> ctypes.CDLL:
         raise OSError("cuBLAS library not found in this process")
     lib = ctypes.CDLL(path)
     pointer, integer = ctypes.c_void_p, ctypes.c_int
-    for name in ("cublasSgemm_v2", "cublasDgemm_v2"):
+    gemm = [pointer, integer, integer, integer, integer, integer, pointer, pointer, integer,
+            pointer, integer, pointer, pointer, integer]  # fmt: skip
+    for name, args in (
+        ("cublasSgemm_v2", gemm), ("cublasDgemm_v2", gemm), ("cublasCreate_v2", [pointer]),
+        ("cublasDestroy_v2", [pointer]), ("cublasSetStream_v2", [pointer, pointer]),
+        ("cublasSetWorkspace_v2", [pointer, pointer, ctypes.c_size_t]),
+    ):  # fmt: skip
         fn = getattr(lib, name)
-        fn.argtypes = [pointer, integer, integer, integer, integer, integer, pointer, pointer, integer,
-                       pointer, integer, pointer, pointer, integer]  # fmt: skip
-        fn.restype = integer
+        fn.argtypes, fn.restype = args, integer
     return lib
+
+
+_RETIRED: list[tuple[Any, Any]] = []  # (handle, workspace) of collected models
+
+
+def _retire(handle: Any, workspace: Any) -> None:
+    """A collected model's handle is destroyed later, by destroy_retired(): cublasDestroy
+    synchronizes the device, which would end another model's graph capture under way."""
+    _RETIRED.append((handle, workspace))
+
+
+def destroy_retired() -> None:
+    """Destroy the handles of collected models (called where no capture is under way)."""
+    while _RETIRED:
+        handle, _workspace = _RETIRED.pop()
+        _cublas_library().cublasDestroy_v2(handle)
 
 
 class DirectGemm:
@@ -87,11 +107,11 @@ class DirectGemm:
 
     def __init__(self, stream: cupy.cuda.Stream, dtype: Any) -> None:
         lib = _cublas_library()
+        destroy_retired()
         handle = ctypes.c_void_p()
         self._check(lib.cublasCreate_v2(ctypes.byref(handle)), "cublasCreate")
         self.workspace = cupy.empty(WORKSPACE_BYTES, dtype=np.uint8)
-        # the handle goes before its workspace: the finalizer holds both
-        weakref.finalize(self, lambda h, _w: lib.cublasDestroy_v2(h), handle, self.workspace)
+        weakref.finalize(self, _retire, handle, self.workspace)  # the handle before its workspace
         self._check(lib.cublasSetStream_v2(handle, ctypes.c_void_p(stream.ptr)), "cublasSetStream")
         self._check(
             lib.cublasSetWorkspace_v2(
@@ -152,8 +172,11 @@ class CudaOps:
     # -- launching --------------------------------------------------------------------------
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
-        """This GPU and the model's stream, for everything queued inside."""
+        """This GPU and the model's stream, for everything queued inside; it first waits for
+        the work queued on the caller's stream (which may be making a CuPy x passed in)."""
+        caller = cupy.cuda.get_current_stream()
         with self.device, self.stream:
+            self.stream.wait_event(caller.record())
             yield
 
     def _launch(self, name: str, threads: int, *args: Any) -> None:
@@ -164,6 +187,7 @@ class CudaOps:
         """`step`'s work recorded as a CUDA graph (None if capture fails: steps then run eagerly)."""
         if not graphs_enabled() or self.graph_error is not None:
             return None
+        destroy_retired()
         try:
             self.stream.begin_capture()
             try:
@@ -189,8 +213,10 @@ class CudaOps:
 
     def to_device(self, array, dtype=None) -> cupy.ndarray:
         with self.active():
-            if isinstance(array, cupy.ndarray) and array.device.id == self.device.id:
-                return cupy.ascontiguousarray(array, dtype=dtype)
+            if isinstance(array, cupy.ndarray):  # from another GPU: copied to this one
+                if array.device.id == self.device.id:
+                    return cupy.ascontiguousarray(array, dtype=dtype)
+                return cupy.array(array, dtype=dtype, order="C")
             return cupy.asarray(np.ascontiguousarray(array, dtype=dtype))
 
     def all_finite(self, array) -> bool:
@@ -214,12 +240,16 @@ class CudaOps:
         else:
             cublas.gemm("T" if ta else "N", "T" if tb else "N", a, b, out=out)
 
+    def reserve(self, rows: int) -> None:
+        """Room for batches of `rows` (with the engine's buffers, whose growth ends captures)."""
+        if self.ones.size < rows:
+            with self.device:
+                self.ones = cupy.ones(rows, dtype=self.ones.dtype)
+
     def column_sums(self, g, out) -> None:
         """out = 1ᵀ g as a cuBLAS product: all rows at once, where a thread per column would
         walk a 4096-row batch alone."""
         rows = g.shape[0]
-        if self.ones.size < rows:  # (in the eager step that precedes a capture of this size)
-            self.ones = cupy.ones(rows, dtype=self.ones.dtype)
         self.gemm(self.ones[:rows].reshape(1, rows), g, out.reshape(1, -1))
 
     def bias_activation(self, a, bias, code: int, apply: bool) -> None:

@@ -177,6 +177,9 @@ class ReferenceOps:
     def to_device(self, array, dtype=None):
         return np.ascontiguousarray(array, dtype=dtype)
 
+    def reserve(self, rows: int) -> None:
+        """(The CUDA ops keep a vector of ones for bias gradients; NumPy sums directly.)"""
+
     def all_finite(self, array) -> bool:
         return bool(np.isfinite(array).all())
 

@@ -141,6 +141,7 @@ class ArrayNetwork(NetworkSettings):
         if rows <= self._capacity and self._yb.shape[1] == self.target_dim:
             return
         rows = max(rows, self._capacity)
+        self.ops.reserve(rows)
         zeros = self.ops.zeros
         self._acts = [zeros((rows, layer.n_out), self.dtype) for layer in self._layers]
         self._gacts = [zeros((rows, layer.n_out), self.dtype) for layer in self._layers]
