@@ -97,6 +97,13 @@ void bind_network(py::module_& m, const char* name) {
           },
           py::arg("squared"), py::arg("absolute"))
       .def(
+          "set_error_targets",
+          [](Net& n, double scale, double offset) {
+            auto lock = claim(n);
+            n.set_error_targets(scale, offset);
+          },
+          py::arg("scale"), py::arg("offset"))
+      .def(
           "set_clipping",
           [](Net& n, double clipnorm, double clipvalue, double global_clipnorm) {
             auto lock = claim(n);

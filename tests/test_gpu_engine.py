@@ -457,3 +457,35 @@ def test_a_model_collected_during_another_models_capture_leaves_it_intact(device
     assert not held
     assert engine.ops.graph_error is None
     assert engine._graphs
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_error_metrics_use_the_targets_as_passed_like_the_cpu_engine(device):
+    """mse / mae against y as passed, where the loss prepared other targets ({0, 1} -> {-1, +1}
+    for the hinge loss; label smoothing): training and validation sets each with their own."""
+    x, labels = _data()
+    y01 = (labels[:, None] > 0).astype(float)
+    cases = [
+        (_mlp(last="tanh", units=1, loss="hinge", metrics=("mae", "mse")), y01, 2 * y01 - 1),
+        (
+            _mlp(loss=losses.CategoricalCrossentropy(label_smoothing=0.2), metrics=("mse", "mae")),
+            np.eye(3)[labels],
+            np.eye(3)[(labels + 1) % 3],
+        ),
+    ]
+    for make, y, y_val in cases:
+        models = _pair(make, device)
+        histories = [
+            m.fit(
+                x, y, batch_size=16, epochs=2, shuffle=False, validation_data=(x, y_val), verbose=0
+            )
+            for m in models
+        ]
+        for key in histories[0].history:
+            np.testing.assert_allclose(
+                histories[1].history[key], histories[0].history[key], rtol=1e-9
+            )
+        p = models[1].predict(x, verbose=0)
+        logs = models[1].evaluate(x, y_val, verbose=0, return_dict=True)
+        assert logs["mse"] == pytest.approx(np.mean((p - y_val) ** 2), rel=1e-9)
+        assert logs["mae"] == pytest.approx(np.mean(np.abs(p - y_val)), rel=1e-9)

@@ -188,11 +188,6 @@ def test_mse_metric_with_sparse_labels_is_refused_at_compile() -> None:
         model_for(4, "softmax", "sparse_categorical_crossentropy", ["mse"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: metrics see the loss's prepared targets (label smoothing applied), "
-    "not the y the user passed, unlike Keras",
-)
 def test_metrics_use_raw_targets_with_label_smoothing() -> None:
     loss = losses.CategoricalCrossentropy(label_smoothing=0.2)
     model = model_for(4, "softmax", loss, ["mse"])
@@ -201,16 +196,55 @@ def test_metrics_use_raw_targets_with_label_smoothing() -> None:
     assert logs["mse"] == pytest.approx(np.mean((p - ONE_HOT) ** 2), rel=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: metrics see the hinge loss's {-1, +1} targets, not the {0, 1} y passed",
-)
 def test_metrics_use_raw_targets_with_hinge_zero_one_labels() -> None:
     y01 = (PM1 + 1) / 2
     model = model_for(1, "tanh", "hinge", ["mae"])
     p = model.predict(X, verbose=0)
     logs = model.evaluate(X, y01, verbose=0, return_dict=True)
     assert logs["mae"] == pytest.approx(np.mean(np.abs(p - y01)), rel=1e-12)
+
+
+# Losses that prepare their targets (smoothing, {0, 1} -> {-1, +1}) with the targets as passed.
+PREPARED_TARGETS = {
+    "categorical, label smoothing": (4, "softmax", lambda: losses.CategoricalCrossentropy(label_smoothing=0.2), ONE_HOT),
+    "binary, label smoothing": (3, "sigmoid", lambda: losses.BinaryCrossentropy(label_smoothing=0.1), MULTI_LABEL),
+    "hinge, {0, 1}": (1, "tanh", lambda: "hinge", (PM1 + 1) / 2),
+    "hinge, {-1, +1}": (1, "tanh", lambda: "hinge", PM1),
+    "logistic, {0, 1}": (1, None, lambda: "logistic", (PM1 + 1) / 2),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", sorted(PREPARED_TARGETS))
+def test_error_metrics_compare_with_the_targets_as_passed(case, dtype) -> None:
+    units, activation, loss, y = PREPARED_TARGETS[case]
+    model = fm.Sequential(
+        [layers.Input(shape=(IN,)), layers.Dense(units, activation=activation)], dtype=dtype
+    )
+    model.compile(optimizer="sgd", loss=loss(), metrics=["mse", "mae"])
+    model.set_weights([np.random.default_rng(3).normal(size=(IN, units)), np.zeros(units)])
+    d = model.predict(X, verbose=0).astype(np.float64) - y
+    logs = model.evaluate(X, y, verbose=0, return_dict=True)
+    rel = 1e-12 if dtype == "float64" else 1e-5
+    assert logs["mse"] == pytest.approx(np.mean(d**2), rel=rel)
+    assert logs["mae"] == pytest.approx(np.mean(np.abs(d)), rel=rel)
+
+
+def test_training_and_validation_metrics_each_use_their_own_targets_as_passed() -> None:
+    """Training y in {0, 1}, validation y in {-1, +1}: with a learning rate of 0 the weights stay,
+    so the epoch's metrics are evaluate's on each set."""
+    model = model_for(1, "tanh", "hinge", ["mae", "mse"])
+    model.compile(
+        optimizer=fm.optimizers.SGD(learning_rate=0.0), loss="hinge", metrics=["mae", "mse"]
+    )
+    y01 = (PM1 + 1) / 2
+    history = model.fit(X, y01, batch_size=8, epochs=2, validation_data=(X, PM1), verbose=0)
+    train = model.evaluate(X, y01, verbose=0, return_dict=True)
+    val = model.evaluate(X, PM1, verbose=0, return_dict=True)
+    for name in ("mae", "mse"):
+        assert history.history[name] == pytest.approx([train[name]] * 2, rel=1e-12)
+        assert history.history[f"val_{name}"] == pytest.approx([val[name]] * 2, rel=1e-12)
+    assert train["mae"] != pytest.approx(val["mae"])  # the two sets differ as passed
 
 
 # -- names and return forms ----------------------------------------------------------------------

@@ -243,6 +243,12 @@ void Network<Scalar>::set_error_metrics(bool squared, bool absolute) {
 }
 
 template <typename Scalar>
+void Network<Scalar>::set_error_targets(double scale, double offset) {
+  error_scale_ = Scalar(scale);
+  error_offset_ = Scalar(offset);
+}
+
+template <typename Scalar>
 void Network<Scalar>::set_clipping(double clipnorm, double clipvalue, double global_clipnorm) {
   for (double v : {clipnorm, clipvalue, global_clipnorm})
     if (!(v >= 0) || !std::isfinite(v)) throw std::invalid_argument("clipping values must be finite and >= 0");
@@ -556,9 +562,9 @@ void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row
   if (squared_metric_ || absolute_metric_) {
     if (target_dim() != k) return;  // sparse labels: error metrics are not defined
     ConstMatMap<Scalar> t(y, n, k);
-    if (squared_metric_) s.squared_error += static_cast<double>((a - t).squaredNorm()) / static_cast<double>(k);
-    if (absolute_metric_)
-      s.absolute_error += static_cast<double>((a - t).array().abs().sum()) / static_cast<double>(k);
+    const auto d = a.array() - (t.array() * error_scale_ + error_offset_);  // (t itself for 1, 0)
+    if (squared_metric_) s.squared_error += static_cast<double>(d.square().sum()) / static_cast<double>(k);
+    if (absolute_metric_) s.absolute_error += static_cast<double>(d.abs().sum()) / static_cast<double>(k);
   }
 }
 

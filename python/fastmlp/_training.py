@@ -101,13 +101,15 @@ def fit(
     x, y = self._prepare(x, y, check_finite=host_check)
     if y is None:
         raise ValueError("fit needs targets y")
-    val = None
+    val, target_map = None, self._target_map
+    val_map = target_map
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a tuple (x_val, y_val)")
         val = self._prepare(
             validation_data[0], validation_data[1], name="validation_data", check_finite=host_check
         )
+        val_map = self._target_map
     elif validation_split > 0:
         split = int(x.shape[0] * (1 - validation_split))
         if split == 0 or split == x.shape[0]:
@@ -116,7 +118,7 @@ def fit(
                 f"out of {x.shape[0]}"
             )
         val, x, y = (x[split:], y[split:]), x[:split], y[:split]
-    self._set_accuracy_rule(y)
+    self._use_targets(y, target_map)
 
     engine = self._engine
     place = getattr(engine, "to_device", None)  # a GPU engine: one copy of the data for the fit
@@ -154,11 +156,11 @@ def fit(
                 break
         logs = self._logs(totals)
         if val is not None and (epoch + 1) % validation_freq == 0:
-            self._set_accuracy_rule(val_y_host)
+            self._use_targets(val_y_host, val_map)
             logs.update(
                 self._logs(_evaluate(engine, val[0], val[1], val_batch_size), prefix="val_")
             )
-            self._set_accuracy_rule(y_host)
+            self._use_targets(y_host, target_map)
         cbs.on_epoch_end(epoch, logs)
         if self.stop_training:
             break

@@ -119,8 +119,9 @@ def as_targets(
     samples: int,
     dtype: np.dtype,
     name: str = "y",
-) -> np.ndarray:
-    """`y` as the engine reads it for `loss`: (samples, 1) class indices or (samples, outputs)."""
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """`y` as the engine reads it for `loss`: (samples, 1) class indices or (samples, outputs);
+    and the map back from those targets to y's values (`Loss.target_map`) for mse / mae."""
     arr = as_float_array(y, name, np.float64)
     if arr.shape[0] != samples:
         raise ValueError(
@@ -144,7 +145,7 @@ def as_targets(
                 f"{name}: {loss_name} expects integer class labels in [0, {output_dim}) "
                 f"(the output layer has {output_dim} units), got {value:g}"
             )
-        return np.ascontiguousarray(labels, dtype=dtype)
+        return np.ascontiguousarray(labels, dtype=dtype), (1.0, 0.0)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[1] != output_dim:
@@ -166,7 +167,7 @@ def as_targets(
     pm1_loss = isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss))
     if pm1_loss and not (np.isin(arr, (-1, 1)).all() or np.isin(arr, (0, 1)).all()):
         raise ValueError(f"{name}: {loss_name} expects labels in {{-1, +1}} (or {{0, 1}})")
-    return np.ascontiguousarray(loss.prepare_targets(arr), dtype=dtype)
+    return np.ascontiguousarray(loss.prepare_targets(arr), dtype=dtype), loss.target_map(arr)
 
 
 def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:

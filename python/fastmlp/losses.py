@@ -65,6 +65,11 @@ class Loss:
         """Targets as the engine reads them (label smoothing, {0, 1} -> {-1, +1}, ...)."""
         return y
 
+    def target_map(self, y: np.ndarray) -> tuple[float, float]:
+        """(scale, offset) with y == scale * prepare_targets(y) + offset: how the mse / mae
+        metrics get back the targets as passed (Keras's metrics never see prepared ones)."""
+        return 1.0, 0.0
+
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
 
@@ -143,6 +148,10 @@ class CategoricalCrossentropy(_Crossentropy):
             y = y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[1]
         return y
 
+    def target_map(self, y):
+        ls = self.label_smoothing
+        return 1 / (1 - ls), -ls / y.shape[1] / (1 - ls)
+
     def per_sample(self, y_true, y_pred):
         y_true = self.prepare_targets(y_true)
         if self.from_logits:
@@ -169,6 +178,10 @@ class BinaryCrossentropy(_Crossentropy):
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
         return y
+
+    def target_map(self, y):
+        ls = self.label_smoothing
+        return 1 / (1 - ls), -0.5 * ls / (1 - ls)
 
     def per_sample(self, y_true, y_pred):
         t = self.prepare_targets(y_true)
@@ -207,14 +220,26 @@ class MeanAbsoluteError(Loss):
         return np.mean(np.abs(y_pred - y_true), axis=1)
 
 
+def _zero_one(y: np.ndarray) -> bool:
+    return bool(np.all((y == 0) | (y == 1)))
+
+
 def _to_pm1(y: np.ndarray) -> np.ndarray:
     """{0, 1} targets become {-1, +1}; targets already in {-1, +1} are kept."""
-    if np.all((y == 0) | (y == 1)):
-        return 2 * y - 1
-    return y
+    return 2 * y - 1 if _zero_one(y) else y
 
 
-class Hinge(Loss):
+class _PlusMinusOne(Loss):
+    """A loss for labels in {-1, +1}, to which {0, 1} labels are converted."""
+
+    def prepare_targets(self, y):
+        return _to_pm1(y)
+
+    def target_map(self, y):
+        return (0.5, 0.5) if _zero_one(y) else (1.0, 0.0)
+
+
+class Hinge(_PlusMinusOne):
     """mean(max(1 - y * y_pred, 0)) for labels in {-1, +1} ({0, 1} labels are converted).
 
     Args:
@@ -224,14 +249,11 @@ class Hinge(Loss):
     kind = 5
     default_name = "hinge"
 
-    def prepare_targets(self, y):
-        return _to_pm1(y)
-
     def per_sample(self, y_true, y_pred):
         return np.mean(np.maximum(1 - _to_pm1(y_true) * y_pred, 0), axis=1)
 
 
-class LogisticLoss(Loss):
+class LogisticLoss(_PlusMinusOne):
     """Logistic regression's loss log(1 + exp(-y * score)) for labels in {-1, +1}.
 
     The model's output is read as a score w.x + b (use a linear output layer); {0, 1} labels are
@@ -243,9 +265,6 @@ class LogisticLoss(Loss):
 
     kind = 6
     default_name = "logistic"
-
-    def prepare_targets(self, y):
-        return _to_pm1(y)
 
     def per_sample(self, y_true, y_pred):
         m = -_to_pm1(y_true) * y_pred

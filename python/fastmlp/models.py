@@ -404,7 +404,7 @@ class Sequential:
             xs = xs.get()
         ys = None
         if y is not None:
-            ys = as_targets(
+            ys, self._target_map = as_targets(
                 y,
                 self.loss,
                 self._output_dim,
@@ -412,8 +412,14 @@ class Sequential:
                 self.dtype,
                 "y" if name == "x" else f"y of {name}",
             )
-            self._set_accuracy_rule(ys)
+            self._use_targets(ys, self._target_map)
         return xs, ys
+
+    def _use_targets(self, targets: np.ndarray, target_map: tuple[float, float]) -> None:
+        """How the engine's metrics read these (prepared) targets: the accuracy rule, and for
+        mse / mae the map back to the targets as passed."""
+        self._set_accuracy_rule(targets)
+        self._engine.set_error_targets(*target_map)
 
     def _set_accuracy_rule(self, targets: np.ndarray) -> None:
         rules = {

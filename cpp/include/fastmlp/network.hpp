@@ -67,6 +67,9 @@ class Network {
   void set_loss(LossKind kind, bool from_logits);
   void set_accuracy(AccuracyMode mode, double output_threshold, double target_threshold);
   void set_error_metrics(bool squared, bool absolute);
+  // The mse / mae metrics compare the outputs with scale * y + offset: the targets as the user
+  // passed them, where the loss's preparation (label smoothing, {0, 1} -> {-1, +1}) changed y.
+  void set_error_targets(double scale, double offset);
   // Clipping as Keras's optimizer arguments; 0 = off.
   void set_clipping(double clipnorm, double clipvalue, double global_clipnorm);
   Optimizer<Scalar>& optimizer() { return optimizer_; }
@@ -185,6 +188,7 @@ class Network {
   AccuracyMode accuracy_ = AccuracyMode::None;
   Scalar out_threshold_ = Scalar(0.5), target_threshold_ = Scalar(0.5);
   bool squared_metric_ = false, absolute_metric_ = false;
+  Scalar error_scale_ = Scalar(1), error_offset_ = Scalar(0);
   double clipnorm_ = 0, clipvalue_ = 0, global_clipnorm_ = 0;
   Optimizer<Scalar> optimizer_;
   Random rng_;

@@ -332,14 +332,16 @@ class CudaOps:
             )
 
     def metrics(
-        self, mode: int, out_t: float, target_t: float, squared: bool, absolute: bool, a, y, sums
-    ):
+        self, mode: int, out_t: float, target_t: float, squared: bool, absolute: bool,
+        scale: float, offset: float, a, y, sums,
+    ):  # fmt: skip
         if mode == 0 and not (squared or absolute):
             return
         n, k = a.shape
         self._launch(
             "metrics_rows", n, np.int32(mode), np.float64(out_t), np.float64(target_t), np.int32(squared),
-            np.int32(absolute), a, y, np.int64(n), np.int64(k), np.int64(y.shape[1]), sums,
+            np.int32(absolute), np.float64(scale), np.float64(offset), a, y, np.int64(n), np.int64(k),
+            np.int64(y.shape[1]), sums,
         )  # fmt: skip
 
     # -- penalties, clipping, updates -------------------------------------------------------

@@ -281,9 +281,11 @@ class ReferenceOps:
                 raise ValueError(f"loss: unknown kind {kind}")
 
     def metrics(
-        self, mode: int, out_t: float, target_t: float, squared: bool, absolute: bool, a, y, sums
-    ):
-        """Accuracy counts and error sums of one batch (network.cpp count_metrics)."""
+        self, mode: int, out_t: float, target_t: float, squared: bool, absolute: bool,
+        scale: float, offset: float, a, y, sums,
+    ):  # fmt: skip
+        """Accuracy counts and error sums of one batch (network.cpp count_metrics); the errors
+        against scale * y + offset (the targets before the loss prepared them)."""
         n, k = a.shape
         if mode == 1:
             sums[CORRECT] += float(np.sum(np.argmax(a, axis=1) == y[:, 0]))
@@ -296,7 +298,8 @@ class ReferenceOps:
             sums[CORRECT] += float(np.sum((a > t(out_t)) == (y > t(target_t))))
             sums[COMPARED] += n * k
         if (squared or absolute) and y.shape[1] == k:
-            diff = (a - y).astype(np.float64)
+            t = a.dtype.type
+            diff = (a - (y * t(scale) + t(offset))).astype(np.float64)
             if squared:
                 sums[SQUARED] += float(np.sum(diff * diff)) / k
             if absolute:

@@ -137,8 +137,14 @@ class NetworkSettings:
             self._changed()
 
     def set_error_metrics(self, squared: bool, absolute: bool) -> None:
-        self._errors = (bool(squared), bool(absolute))
+        self._errors = (bool(squared), bool(absolute), *self._errors[2:])
         self._changed()
+
+    def set_error_targets(self, scale: float, offset: float) -> None:
+        errors = (*self._errors[:2], float(scale), float(offset))
+        if errors != self._errors:
+            self._errors = errors
+            self._changed()
 
     def set_clipping(self, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
         for value in (clipnorm, clipvalue, global_clipnorm):

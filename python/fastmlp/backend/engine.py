@@ -56,7 +56,7 @@ class ArrayNetwork(NetworkSettings):
         self._order: Any = None
         self._epoch_n = self._epoch_pos = 0
         self._accuracy = (0, 0.5, 0.5)
-        self._errors = (False, False)
+        self._errors = (False, False, 1.0, 0.0)  # mse, mae; their targets: scale * y + offset
         self._clipping = (0.0, 0.0, 0.0)
         self._optimizer = SimpleNamespace(
             kind=1, learning_rate=1e-3, momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,

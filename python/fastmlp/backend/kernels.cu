@@ -266,10 +266,10 @@ __global__ void elementwise_loss_rows(int kind, int mode, T* a, const T* y, T* g
 }
 
 // Accuracy (mode 1: argmax == label, 2: argmax == argmax of y, 3: per element thresholds) and
-// the mse / mae metric sums, of one batch.
+// the mse / mae metric sums against scale * y + offset (y as the user passed it), of one batch.
 template <typename T>
-__global__ void metrics_rows(int mode, double out_t, double target_t, int squared, int absolute, const T* a,
-                             const T* y, i64 n, i64 k, i64 ty, double* sums) {
+__global__ void metrics_rows(int mode, double out_t, double target_t, int squared, int absolute, double scale,
+                             double offset, const T* a, const T* y, i64 n, i64 k, i64 ty, double* sums) {
   FM_FOR_EACH(r, n) {
     const T* ar = a + r * k;
     const T* yr = y + r * ty;
@@ -292,7 +292,7 @@ __global__ void metrics_rows(int mode, double out_t, double target_t, int square
     if ((squared || absolute) && ty == k) {
       double sq = 0, ab = 0;
       for (i64 j = 0; j < k; ++j) {
-        const double d = (double)(ar[j] - yr[j]);
+        const double d = (double)(ar[j] - (yr[j] * T(scale) + T(offset)));
         sq += d * d;
         ab += fabs(d);
       }
