@@ -192,6 +192,18 @@ void bind_network(py::module_& m, const char* name) {
             return n.train_steps(X, Y, batch_size, max_steps, max_seconds);
           },
           py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("max_steps"), py::arg("max_seconds") = 0.0)
+      .def(
+          "train_epochs",
+          [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size, Index epochs, bool shuffle,
+             double max_seconds) {
+            auto X = as_matrix(x, "x");
+            auto Y = as_matrix(y, "y");
+            auto lock = claim(n);
+            py::gil_scoped_release release;
+            return n.train_epochs(X, Y, batch_size, epochs, shuffle, max_seconds);
+          },
+          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("epochs"), py::arg("shuffle"),
+          py::arg("max_seconds") = 0.0)
       .def_property_readonly("epoch_done", &Net::epoch_done)
       .def_property_readonly("epoch_position", &Net::epoch_position)
       .def_property_readonly("last_batch_sparse", &Net::last_batch_sparse,

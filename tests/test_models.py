@@ -800,3 +800,56 @@ def test_one_and_two_threads_train_the_same_model():
         fm.config.set_num_threads(0)
     for one, two in zip(*weights):
         np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_short_epochs_run_whole_in_the_engine_with_the_per_epoch_loops_results(
+    dtype, shuffle, monkeypatch
+):
+    """With nothing to run between epochs (no callback but History, verbose 0, no validation),
+    short epochs run several per engine call: same weights, losses and epochs as fit's loop."""
+    from fastmlp import _training
+
+    monkeypatch.setattr(_training, "CHUNK_SECONDS", 0.002)  # several engine calls per fit
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(95, 2))
+    y = np.tanh(x[:, :1] * x[:, 1:])
+
+    def fitted(callbacks):
+        model = fm.Sequential(
+            [layers.Input(shape=(2,)), layers.Dense(8, activation="tanh"), layers.Dense(1)],
+            seed=3,
+            dtype=dtype,
+        )
+        model.compile(optimizer=fm.optimizers.SGD(learning_rate=0.05), loss="mse", metrics=["mae"])
+        history = model.fit(
+            x, y, batch_size=10, epochs=300, initial_epoch=20, shuffle=shuffle, verbose=0,
+            callbacks=callbacks,
+        )  # fmt: skip
+        return model, history
+
+    (whole, h_whole), (looped, h_looped) = fitted(None), fitted([fm.callbacks.Callback()])
+    for a, b in zip(whole.get_weights(), looped.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert h_whole.epoch == h_looped.epoch == list(range(20, 300))
+    assert list(h_whole.history) == list(h_looped.history) == ["loss", "mae"]
+    for key in h_whole.history:
+        np.testing.assert_allclose(h_whole.history[key], h_looped.history[key], rtol=1e-12)
+    assert whole.history is h_whole
+
+
+def test_train_epochs_refuses_bad_arguments_before_changing_anything():
+    model = fm.Sequential([layers.Input(shape=(2,)), layers.Dense(1)], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((10, 2), np.float32), np.ones((10, 1), np.float32)
+    model.fit(x, y, verbose=0)
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="epochs must be > 0"):
+        model._engine.train_epochs(x, y, 5, 0, True)
+    with pytest.raises(ValueError, match="batch_size must be > 0"):
+        model._engine.train_epochs(x, y, 0, 3, True)
+    with pytest.raises(ValueError, match="y"):
+        model._engine.train_epochs(x, y[:5], 5, 3, True)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)

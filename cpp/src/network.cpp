@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -770,6 +771,25 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
       break;
   }
   return s;
+}
+
+template <typename Scalar>
+std::vector<Sums> Network<Scalar>::train_epochs(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y,
+                                                Index batch_size, Index epochs, bool shuffle, double max_seconds) {
+  check_xy(x, &y);  // (before begin_epoch draws a permutation)
+  if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
+  if (epochs <= 0) throw std::invalid_argument("epochs must be > 0, got " + std::to_string(epochs));
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Sums> out;
+  out.reserve(static_cast<std::size_t>(epochs));
+  for (Index e = 0; e < epochs; ++e) {
+    begin_epoch(x.rows(), shuffle);
+    out.push_back(train_steps(x, y, batch_size, std::numeric_limits<std::int64_t>::max(), 0.0));
+    if (max_seconds > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= max_seconds)
+      break;
+  }
+  return out;
 }
 
 template <typename Scalar>

@@ -122,6 +122,11 @@ class CallbackList(Callback):
         self.set_model(model)
         self.set_params(params)
 
+    @property
+    def history(self) -> History | None:
+        """The `History` in the list (added or given), if any."""
+        return self._history
+
     def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
         if params:

@@ -85,6 +85,10 @@ class Network {
   // have passed (0 = no limit) or the epoch is over. x and y must be the epoch's arrays.
   Sums train_steps(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
                    std::int64_t max_steps, double max_seconds);
+  // Whole epochs (begin_epoch + train_steps each), for a fit with nothing to run between them:
+  // each epoch's sums, stopping after `epochs` or, at an epoch's end, once max_seconds have passed.
+  std::vector<Sums> train_epochs(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
+                                 Index epochs, bool shuffle, double max_seconds);
   bool epoch_done() const { return epoch_pos_ >= epoch_n_; }
   Index epoch_position() const { return epoch_pos_; }
 
