@@ -808,7 +808,8 @@ def test_short_epochs_run_whole_in_the_engine_with_the_per_epoch_loops_results(
     dtype, shuffle, monkeypatch
 ):
     """With nothing to run between epochs (no callback but History, verbose 0, no validation),
-    short epochs run several per engine call: same weights, losses and epochs as fit's loop."""
+    epochs shorter than a chunk run several per engine call (after a first one, timed):
+    same weights, losses and epochs as fit's loop."""
     from fastmlp import _training
 
     monkeypatch.setattr(_training, "CHUNK_SECONDS", 0.002)  # several engine calls per fit

@@ -7,6 +7,7 @@ GIL released; between chunks Python draws the progress bar, runs callbacks and l
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -15,9 +16,6 @@ from fastmlp import callbacks as callbacks_module
 from fastmlp._validation import fraction, positive_int, verbosity
 
 CHUNK_SECONDS = 0.1  # how long the engine runs before Python wakes up
-# Epochs of at most this many steps run whole in the engine, several per call, when nothing
-# needs Python between them (no callback but History, no progress bar, no validation).
-WHOLE_EPOCH_STEPS = 100
 PART_ROWS = 65536  # rows per engine call in evaluate / predict (tens of ms for the lecture model)
 _SUM_FIELDS = ("samples", "loss", "correct", "compared", "squared_error", "absolute_error")
 
@@ -145,21 +143,23 @@ def fit(
     self.stop_training = False
     cbs.on_train_begin()
     logs: dict[str, float] = {}
+    # Epochs shorter than a chunk run whole in the engine, several per call, when nothing needs
+    # Python between them (no callback but History, no progress bar, no validation): the
+    # playground's thousands of epochs. The first epoch runs as any other, to time one.
     whole_epochs = (
-        cbs.callbacks == [cbs.history]
-        and val is None
-        and steps <= WHOLE_EPOCH_STEPS
-        and hasattr(engine, "train_epochs")
+        cbs.callbacks == [cbs.history] and val is None and hasattr(engine, "train_epochs")
     )
-    start = initial_epoch
-    while whole_epochs and start < epochs:  # (the playground's many short epochs)
-        for sums in engine.train_epochs(
-            x, y, batch_size, epochs - start, bool(shuffle), CHUNK_SECONDS
-        ):
-            logs = self._logs(_sums(sums))
-            cbs.history.on_epoch_end(start, logs)  # the only callback, called directly
-            start += 1
-    for epoch in range(start, epochs):
+    epoch, short = initial_epoch, False
+    while epoch < epochs:
+        if whole_epochs and short:
+            for sums in engine.train_epochs(
+                x, y, batch_size, epochs - epoch, bool(shuffle), CHUNK_SECONDS
+            ):
+                logs = self._logs(_sums(sums))
+                cbs.history.on_epoch_end(epoch, logs)  # the only callback, called directly
+                epoch += 1
+            continue
+        began = time.perf_counter()
         cbs.on_epoch_begin(epoch)
         engine.begin_epoch(n, bool(shuffle))
         totals, done = _zero(), 0
@@ -179,6 +179,8 @@ def fit(
             )
             self._use_targets(y_host, target_map)
         cbs.on_epoch_end(epoch, logs)
+        short = time.perf_counter() - began < CHUNK_SECONDS
+        epoch += 1
         if self.stop_training:
             break
     cbs.on_train_end(logs)
