@@ -97,8 +97,8 @@ def fit(
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
 
-    # A GPU engine checks x for NaN / infinity where x is copied to, the GPU (_place).
-    host_check = getattr(self._engine, "to_device", None) is None
+    # The GPU engine (and its NumPy twin) checks x for NaN / infinity where x is copied to (_place).
+    host_check = self.device == "cpu"
     x, y = self._prepare(x, y, check_finite=host_check)
     if y is None:
         raise ValueError("fit needs targets y")

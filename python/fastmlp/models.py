@@ -66,6 +66,8 @@ class Sequential:
         self._layer_inputs: dict[int, tuple[int, ...]] = {}
         self._engine: Any = None
         self._kept: dict[int, list[np.ndarray]] = {}  # weights to restore when rebuilt
+        # (scale, offset) from the last prepared targets back to the y passed (Loss.target_map)
+        self._target_map = (1.0, 0.0)
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss: losses_module.Loss | None = None
         self.compiled_metrics: list[metrics_module.Metric] = []
@@ -418,10 +420,6 @@ class Sequential:
     def _use_targets(self, targets: np.ndarray, target_map: tuple[float, float]) -> None:
         """How the engine's metrics read these (prepared) targets: the accuracy rule, and for
         mse / mae the map back to the targets as passed."""
-        self._set_accuracy_rule(targets)
-        self._engine.set_error_targets(*target_map)
-
-    def _set_accuracy_rule(self, targets: np.ndarray) -> None:
         rules = {
             metrics_module.accuracy_rule(m, self.loss, targets)
             for m in self.compiled_metrics
@@ -431,6 +429,7 @@ class Sequential:
             raise ValueError("metrics: use one kind of accuracy per model")
         rule = rules.pop() if rules else metrics_module.AccuracyRule()
         self._engine.set_accuracy(rule.mode, rule.output_threshold, rule.target_threshold)
+        self._engine.set_error_targets(*target_map)
 
     def _logs(self, sums: dict[str, float], prefix: str = "") -> dict[str, float]:
         n = max(sums["samples"], 1)
