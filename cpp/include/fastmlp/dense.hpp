@@ -58,6 +58,50 @@ inline bool tiny(Index m, Index n, Index k) { return m * n * k <= kTinyProduct; 
 
 namespace detail {
 #ifdef FASTMLP_HAVE_TINY_KERNELS
+// Columns [0, w) of C (m x w, w <= 8; Full: w == 8) = start + sum over p of A(r, p) B[p, :].
+// Four rows at a time: four independent sums (each a chain of k dependent FMAs), each row of B
+// loaded once for the four.
+template <bool Full>
+inline void tiny_columns(Index m, Index k, const float* a, Index ars, Index aps, const float* b, Index ldb,
+                         __m256 start, __m256i mask, Index w, float* c, Index ldc) {
+  auto load = [&](Index p) {
+    if constexpr (Full) return _mm256_loadu_ps(b + p * ldb);
+    else return _mm256_maskload_ps(b + p * ldb, mask);
+  };
+  auto store = [&](Index r, __m256 acc) {
+    if constexpr (Full) {
+      _mm256_storeu_ps(c + r * ldc, acc);
+    } else {
+      alignas(32) float row[8];
+      _mm256_store_ps(row, acc);
+      std::copy(row, row + w, c + r * ldc);
+    }
+  };
+  Index r = 0;
+  for (; r + 4 <= m; r += 4) {
+    const float* ar = a + r * ars;
+    __m256 acc0 = start, acc1 = start, acc2 = start, acc3 = start;
+    for (Index p = 0; p < k; ++p) {
+      const __m256 bp = load(p);
+      const float* ap = ar + p * aps;
+      acc0 = _mm256_fmadd_ps(_mm256_set1_ps(ap[0]), bp, acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_set1_ps(ap[ars]), bp, acc1);
+      acc2 = _mm256_fmadd_ps(_mm256_set1_ps(ap[2 * ars]), bp, acc2);
+      acc3 = _mm256_fmadd_ps(_mm256_set1_ps(ap[3 * ars]), bp, acc3);
+    }
+    store(r, acc0);
+    store(r + 1, acc1);
+    store(r + 2, acc2);
+    store(r + 3, acc3);
+  }
+  for (; r < m; ++r) {
+    const float* ar = a + r * ars;
+    __m256 acc = start;
+    for (Index p = 0; p < k; ++p) acc = _mm256_fmadd_ps(_mm256_set1_ps(ar[p * aps]), load(p), acc);
+    store(r, acc);
+  }
+}
+
 // C (m x n) = init + sum over p of A(r, p) B[p, :], with A(r, p) = a[r * ars + p * aps] (any
 // layout: a transpose is a choice of strides), B's rows ldb apart, init a row added to every row
 // of C (or null). Vectorised over C's columns, 8 at a time (masked loads for the last few), each
@@ -85,22 +129,10 @@ inline void tiny_gemm(Index m, Index n, Index k, const float* a, Index ars, Inde
     const Index w = std::min<Index>(8, n - j);
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(w)), lane);
     const __m256 start = init ? _mm256_maskload_ps(init + j, mask) : _mm256_setzero_ps();
-    for (Index r = 0; r < m; ++r) {
-      const float* ar = a + r * ars;
-      const float* bj = b + j;
-      __m256 acc = start;
-      if (w == 8) {
-        for (Index p = 0; p < k; ++p)
-          acc = _mm256_fmadd_ps(_mm256_set1_ps(ar[p * aps]), _mm256_loadu_ps(bj + p * ldb), acc);
-        _mm256_storeu_ps(c + r * ldc + j, acc);
-      } else {
-        for (Index p = 0; p < k; ++p)
-          acc = _mm256_fmadd_ps(_mm256_set1_ps(ar[p * aps]), _mm256_maskload_ps(bj + p * ldb, mask), acc);
-        alignas(32) float row[8];
-        _mm256_store_ps(row, acc);
-        std::copy(row, row + w, c + r * ldc + j);
-      }
-    }
+    if (w == 8)
+      tiny_columns<true>(m, k, a, ars, aps, b + j, ldb, start, mask, w, c + j, ldc);
+    else
+      tiny_columns<false>(m, k, a, ars, aps, b + j, ldb, start, mask, w, c + j, ldc);
   }
 }
 #endif
