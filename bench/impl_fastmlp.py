@@ -113,6 +113,9 @@ class Framework:
     def train_playground(self, model: fm.Sequential, data: Any, epochs: int) -> None:
         self.train_epochs(model, data, 10, epochs)
 
+    def weights(self, model: fm.Sequential) -> list[np.ndarray]:
+        return model.get_weights()
+
     def predict(self, model: fm.Sequential, data: Any) -> np.ndarray:
         return model.predict(data[0], verbose=0)
 

@@ -62,6 +62,9 @@ class Framework:
     def train_playground(self, model: keras.Sequential, data: Any, epochs: int) -> None:
         model.fit(data[0], data[1], batch_size=10, epochs=epochs, verbose=0)
 
+    def weights(self, model: keras.Sequential) -> list[np.ndarray]:
+        return model.get_weights()
+
     def predict(self, model: keras.Sequential, x: Any) -> np.ndarray:
         # One batch of all samples, as the other frameworks' single call (Keras's default is 32).
         return model.predict(x[0], batch_size=x[0].shape[0], verbose=0)

@@ -153,5 +153,8 @@ class Framework:
         for _ in range(epochs):
             self.train_epoch(model, data, 10)
 
+    def weights(self, model: tuple[MLP, Any]) -> list[np.ndarray]:
+        return model[0].params
+
     def predict(self, model: tuple[MLP, Any], data: Any) -> np.ndarray:
         return model[0].forward(data[0])[-1]

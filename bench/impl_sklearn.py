@@ -78,5 +78,8 @@ class Framework:
         model.set_params(max_iter=epochs)
         model.fit(*data)
 
+    def weights(self, model: dict[str, Any]) -> list[np.ndarray]:
+        return [*model["clf"].coefs_, *model["clf"].intercepts_]
+
     def predict(self, model: dict[str, Any], x: Any) -> np.ndarray:
         return model["clf"].predict_proba(x[0])

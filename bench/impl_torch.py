@@ -180,6 +180,9 @@ class Framework:
     def train_playground(self, model: Model, data: Any, epochs: int) -> None:
         self.train_epochs(model, data, 10, epochs)
 
+    def weights(self, model: Model) -> list[np.ndarray]:
+        return [p.detach().cpu().numpy() for p in model.net.parameters()]
+
     def predict(self, model: Model, x: Any) -> np.ndarray:
         net = model.net
         net.eval()

@@ -108,6 +108,9 @@ def summarize(runs: list[dict[str, Any]], settings: dict[str, Any]) -> dict[str,
                 ],
                 "accuracy": stats([r["accuracy"] for r in l2 if r["accuracy"] is not None]),
             }
+            counts = [r["subnormal_weights"] for r in l2 if "subnormal_weights" in r]
+            if counts:
+                s["l2"]["subnormal_weights"] = max(counts)  # the worst repetition
         wides = [r["wide"] for r in results if "wide" in r]
         if wides:
             s["wide"] = summarize_wide(wides)
@@ -203,7 +206,10 @@ def results_table(report: dict[str, Any]) -> str:
 
 def _l2_cell(s: dict[str, Any]) -> str:
     per_epoch = s["l2"]["s_per_epoch"]
-    return f"{_cell(s['l2']['ratio'])} · {_num(per_epoch[0])} → {_num(per_epoch[-1])} s"
+    cell = f"{_cell(s['l2']['ratio'])} · {_num(per_epoch[0])} → {_num(per_epoch[-1])} s"
+    if "subnormal_weights" in s["l2"]:
+        cell += f" · {s['l2']['subnormal_weights']:,} subnormal weights"
+    return cell
 
 
 def _wide_cell(s: dict[str, Any]) -> str:
@@ -444,7 +450,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"with L2 {report['settings']['l2']:g} on its kernels, batch "
             f"{report['settings']['l2_batch_size']}: ratio of the last epoch's time to the "
             "first's, then the median seconds of both (a ratio well above 1 means subnormal "
-            "floats)."
+            "floats), then how many weights and biases were subnormal after the last epoch (the "
+            "most of any repetition): a count that the machine's speed cannot move."
         ),
         *wide_note(report),
         (

@@ -61,6 +61,16 @@ def lecture(
     return {"epoch_s": epoch_s, "accuracy": accuracy, "model": model, "test": test}
 
 
+def subnormal_count(weights: list[Any]) -> int:
+    """Weights (and biases) that are subnormal floats after training: what makes products slow
+    where flush-to-zero / denormals-are-zero is off."""
+    count = 0
+    for w in weights:
+        a = np.asarray(w)
+        count += int(np.count_nonzero((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)))
+    return count
+
+
 def predict(fw: Any, model: Any, test: Any, calls: int) -> dict[str, Any]:
     """Milliseconds of one predict call on the 10,000 test samples, `calls` times."""
     for _ in range(PREDICT_WARMUP_CALLS):
@@ -183,7 +193,11 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     if "l2" in workloads:
         run_ = lecture(fw, mnist, cfg, cfg["l2_batch_size"], cfg["l2_epochs"], l2=cfg["l2"])
         res["l2"] = {k: run_[k] for k in ("epoch_s", "accuracy")}
-        _say(f"L2: epochs {_list(run_['epoch_s'])} s")
+        if hasattr(fw, "weights"):
+            res["l2"]["subnormal_weights"] = subnormal_count(fw.weights(run_["model"]))
+        _say(
+            f"L2: epochs {_list(run_['epoch_s'])} s, {res['l2'].get('subnormal_weights')} subnormal weights"
+        )
     if "wide" in workloads:
         res["wide"] = wide(fw, cfg)
         w = res["wide"]

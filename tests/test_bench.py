@@ -106,8 +106,22 @@ def test_quick_run_json_holds_every_workload_for_every_framework(
         assert s["predict"]["ms"]["median"] > 0
         assert s["playground"]["steps_per_s"]["median"] > 0
         assert len(s["l2"]["s_per_epoch"]) == 5 and s["l2"]["ratio"]["median"] > 0
+    # L2 decay drives weights into subnormal floats where nothing flushes them (NumPy by hand);
+    # fastmlp's flush-to-zero leaves none (they become exact zeros).
+    assert report["summary"]["numpy"]["l2"]["subnormal_weights"] > 0
+    assert report["summary"]["fastmlp"]["l2"]["subnormal_weights"] == 0
+    assert "0 subnormal weights" in report["markdown"]
     assert report["targets"][0]["workload"] == "lecture model, batch 32"
     assert report["markdown"].startswith("fastmlp benchmark")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_subnormal_count_counts_only_nonzero_values_below_the_smallest_normal(dtype) -> None:
+    worker = bench_module("worker")
+    tiny = np.finfo(dtype).tiny
+    w = np.array([0.0, -0.0, tiny, -tiny, tiny / 2, -tiny / 4, 1.0, np.nan], dtype=dtype)
+    assert worker.subnormal_count([w, w[4:6].reshape(1, 2)]) == 4
+    assert worker.subnormal_count([]) == 0
 
 
 def test_one_epoch_of_the_lecture_model_is_27_3_gflop() -> None:
