@@ -1,9 +1,9 @@
 """Products too small for a BLAS call (at most 4,096 multiply-adds: the playground's nets).
 
-float32 engines built with AVX2/FMA compute them with their own vectorised loops (dense.hpp:
-`tiny_gemm`, with a dot-product path for one output column and masked loads for widths that are
-not multiples of 8); float64 ones with Eigen. Both are checked here against a NumPy float64
-reference written in this file: the loss, every gradient and predict of a two-layer net over widths
+Engines built with AVX2/FMA compute them with their own vectorised loops (dense.hpp: `tiny_gemm`,
+8 floats or 4 doubles at a time, with a dot-product path for one output column and masked loads
+for widths that are not multiples of the register's), others with Eigen. Both dtypes are checked
+here against a NumPy float64 reference written in this file: the loss, every gradient and predict of a two-layer net over widths
 that exercise each path (1, 3, 8, 9, 16 columns; 1, 2, 13 inputs; batches of 1, 3 and 10 rows).
 Then an epoch whose last batch splits over two threads with one part left empty: that part's
 products run on zero rows, and its gradient must be zero whatever the layer sizes.

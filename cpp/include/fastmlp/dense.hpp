@@ -3,7 +3,6 @@
 #pragma once
 
 #include <algorithm>
-#include <type_traits>
 
 #include "fastmlp/blas.hpp"
 #include "fastmlp/types.hpp"
@@ -58,36 +57,83 @@ inline bool tiny(Index m, Index n, Index k) { return m * n * k <= kTinyProduct; 
 
 namespace detail {
 #ifdef FASTMLP_HAVE_TINY_KERNELS
-// Columns [0, w) of C (m x w, w <= 8; Full: w == 8) = start + sum over p of A(r, p) B[p, :].
-// Four rows at a time: four independent sums (each a chain of k dependent FMAs), each row of B
-// loaded once for the four.
-template <bool Full>
-inline void tiny_columns(Index m, Index k, const float* a, Index ars, Index aps, const float* b, Index ldb,
-                         __m256 start, __m256i mask, Index w, float* c, Index ldc) {
+// One AVX register of Scalar: 8 floats or 4 doubles, and the operations the tiny products use.
+template <typename Scalar>
+struct Lanes;
+
+template <>
+struct Lanes<float> {
+  using V = __m256;
+  static constexpr Index kWidth = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float a) { return _mm256_set1_ps(a); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V load(const float* p, __m256i mask) { return _mm256_maskload_ps(p, mask); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  // Lanes [0, w) on; w in [0, 8].
+  static __m256i mask(Index w) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(w)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static float sum(V v) {
+    const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    return _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
+  }
+};
+
+template <>
+struct Lanes<double> {
+  using V = __m256d;
+  static constexpr Index kWidth = 4;
+  static V zero() { return _mm256_setzero_pd(); }
+  static V set1(double a) { return _mm256_set1_pd(a); }
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static V load(const double* p, __m256i mask) { return _mm256_maskload_pd(p, mask); }
+  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  // Lanes [0, w) on; w in [0, 4].
+  static __m256i mask(Index w) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(w)), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  static double sum(V v) {
+    const __m128d half = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(half, _mm_unpackhi_pd(half, half)));
+  }
+};
+
+// Columns [0, w) of C (m x w, w <= the register's width; Full: w == it) = start + sum over p of
+// A(r, p) B[p, :]. Four rows at a time: four independent sums (each a chain of k dependent FMAs),
+// each row of B loaded once for the four.
+template <typename Scalar, bool Full>
+inline void tiny_columns(Index m, Index k, const Scalar* a, Index ars, Index aps, const Scalar* b, Index ldb,
+                         typename Lanes<Scalar>::V start, __m256i mask, Index w, Scalar* c, Index ldc) {
+  using L = Lanes<Scalar>;
+  using V = typename L::V;
   auto load = [&](Index p) {
-    if constexpr (Full) return _mm256_loadu_ps(b + p * ldb);
-    else return _mm256_maskload_ps(b + p * ldb, mask);
+    if constexpr (Full) return L::load(b + p * ldb);
+    else return L::load(b + p * ldb, mask);
   };
-  auto store = [&](Index r, __m256 acc) {
+  auto store = [&](Index r, V acc) {
     if constexpr (Full) {
-      _mm256_storeu_ps(c + r * ldc, acc);
+      L::store(c + r * ldc, acc);
     } else {
-      alignas(32) float row[8];
-      _mm256_store_ps(row, acc);
+      alignas(32) Scalar row[L::kWidth];
+      L::store(row, acc);
       std::copy(row, row + w, c + r * ldc);
     }
   };
   Index r = 0;
   for (; r + 4 <= m; r += 4) {
-    const float* ar = a + r * ars;
-    __m256 acc0 = start, acc1 = start, acc2 = start, acc3 = start;
+    const Scalar* ar = a + r * ars;
+    V acc0 = start, acc1 = start, acc2 = start, acc3 = start;
     for (Index p = 0; p < k; ++p) {
-      const __m256 bp = load(p);
-      const float* ap = ar + p * aps;
-      acc0 = _mm256_fmadd_ps(_mm256_set1_ps(ap[0]), bp, acc0);
-      acc1 = _mm256_fmadd_ps(_mm256_set1_ps(ap[ars]), bp, acc1);
-      acc2 = _mm256_fmadd_ps(_mm256_set1_ps(ap[2 * ars]), bp, acc2);
-      acc3 = _mm256_fmadd_ps(_mm256_set1_ps(ap[3 * ars]), bp, acc3);
+      const V bp = load(p);
+      const Scalar* ap = ar + p * aps;
+      acc0 = L::fma(L::set1(ap[0]), bp, acc0);
+      acc1 = L::fma(L::set1(ap[ars]), bp, acc1);
+      acc2 = L::fma(L::set1(ap[2 * ars]), bp, acc2);
+      acc3 = L::fma(L::set1(ap[3 * ars]), bp, acc3);
     }
     store(r, acc0);
     store(r + 1, acc1);
@@ -95,44 +141,44 @@ inline void tiny_columns(Index m, Index k, const float* a, Index ars, Index aps,
     store(r + 3, acc3);
   }
   for (; r < m; ++r) {
-    const float* ar = a + r * ars;
-    __m256 acc = start;
-    for (Index p = 0; p < k; ++p) acc = _mm256_fmadd_ps(_mm256_set1_ps(ar[p * aps]), load(p), acc);
+    const Scalar* ar = a + r * ars;
+    V acc = start;
+    for (Index p = 0; p < k; ++p) acc = L::fma(L::set1(ar[p * aps]), load(p), acc);
     store(r, acc);
   }
 }
 
 // C (m x n) = init + sum over p of A(r, p) B[p, :], with A(r, p) = a[r * ars + p * aps] (any
 // layout: a transpose is a choice of strides), B's rows ldb apart, init a row added to every row
-// of C (or null). Vectorised over C's columns, 8 at a time (masked loads for the last few), each
-// element summed over p in order. Eigen's coefficient-based product ran these tiny products as
-// strided scalar dot products: 3-8x slower at the playground's sizes.
-inline void tiny_gemm(Index m, Index n, Index k, const float* a, Index ars, Index aps, const float* b, Index ldb,
-                      const float* init, float* c, Index ldc) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+// of C (or null). Vectorised over C's columns, a register's width at a time (masked loads for
+// the last few), each element summed over p in order. Eigen's coefficient-based product ran
+// these tiny products as strided scalar dot products: 3-8x slower at the playground's sizes.
+template <typename Scalar>
+inline void tiny_gemm(Index m, Index n, Index k, const Scalar* a, Index ars, Index aps, const Scalar* b, Index ldb,
+                      const Scalar* init, Scalar* c, Index ldc) {
+  using L = Lanes<Scalar>;
+  constexpr Index width = L::kWidth;
   if (n == 1 && aps == 1 && ldb == 1) {
     // One column of C from contiguous rows of A and a contiguous column of B: dot products.
     for (Index r = 0; r < m; ++r) {
-      const float* ar = a + r * ars;
-      __m256 acc = _mm256_setzero_ps();
-      for (Index p = 0; p < k; p += 8) {
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<Index>(8, k - p))), lane);
-        acc = _mm256_fmadd_ps(_mm256_maskload_ps(ar + p, mask), _mm256_maskload_ps(b + p, mask), acc);
+      const Scalar* ar = a + r * ars;
+      typename L::V acc = L::zero();
+      for (Index p = 0; p < k; p += width) {
+        const __m256i mask = L::mask(std::min(width, k - p));
+        acc = L::fma(L::load(ar + p, mask), L::load(b + p, mask), acc);
       }
-      const __m128 half = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-      const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
-      c[r * ldc] = _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair))) + (init ? init[0] : 0.0f);
+      c[r * ldc] = L::sum(acc) + (init ? init[0] : Scalar(0));
     }
     return;
   }
-  for (Index j = 0; j < n; j += 8) {
-    const Index w = std::min<Index>(8, n - j);
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(w)), lane);
-    const __m256 start = init ? _mm256_maskload_ps(init + j, mask) : _mm256_setzero_ps();
-    if (w == 8)
-      tiny_columns<true>(m, k, a, ars, aps, b + j, ldb, start, mask, w, c + j, ldc);
+  for (Index j = 0; j < n; j += width) {
+    const Index w = std::min(width, n - j);
+    const __m256i mask = L::mask(w);
+    const typename L::V start = init ? L::load(init + j, mask) : L::zero();
+    if (w == width)
+      tiny_columns<Scalar, true>(m, k, a, ars, aps, b + j, ldb, start, mask, w, c + j, ldc);
     else
-      tiny_columns<false>(m, k, a, ars, aps, b + j, ldb, start, mask, w, c + j, ldc);
+      tiny_columns<Scalar, false>(m, k, a, ars, aps, b + j, ldb, start, mask, w, c + j, ldc);
   }
 }
 #endif
@@ -146,12 +192,11 @@ void dense_forward(const ConstMatMap<Scalar>& x, const MatMap<Scalar>& w, const 
   const Index n = x.rows(), in = x.cols(), out = w.cols();
   if (tiny(n, out, in)) {
 #ifdef FASTMLP_HAVE_TINY_KERNELS
-    if constexpr (std::is_same_v<Scalar, float>) {
-      detail::tiny_gemm(n, out, in, x.data(), in, 1, w.data(), out, b, z.data(), out);
-      return;
-    }
-#endif
+    detail::tiny_gemm<Scalar>(n, out, in, x.data(), in, 1, w.data(), out, b, z.data(), out);
+    return;
+#else
     z.noalias() = x.lazyProduct(w);
+#endif
   } else if (!product<Scalar>(false, false, n, out, in, x.data(), in, w.data(), out, z.data(), out)) {
     z.noalias() = x * w;
   }
@@ -168,29 +213,28 @@ void dense_backward(const ConstMatMap<Scalar>& x, const MatMap<Scalar>& w, const
   if (db) Eigen::Map<RowVec<Scalar>>(db, out).noalias() = gz.colwise().sum();
   if (tiny(n, in, out)) {
 #ifdef FASTMLP_HAVE_TINY_KERNELS
-    if constexpr (std::is_same_v<Scalar, float>) {
-      // dW: rows of x^T against gz, or, for one output, dW^T = gz^T x (vectorised over x's columns).
-      if (out == 1)
-        detail::tiny_gemm(1, in, n, gz.data(), 0, 1, x.data(), in, nullptr, dw.data(), in);
-      else
-        detail::tiny_gemm(in, out, n, x.data(), 1, in, gz.data(), out, nullptr, dw.data(), out);
-      // (No rows: dW is zero, a part of a step's rows that got none; W may be of any size.)
-      if (!dx || n == 0) return;
-      // dx = gz W^T, from W^T's rows (W itself when out is 1).
-      const float* wt = w.data();
-      alignas(32) float transposed[kTinyProduct];
-      if (out > 1) {
-        for (Index i = 0; i < in; ++i)
-          for (Index o = 0; o < out; ++o) transposed[o * in + i] = w(i, o);
-        wt = transposed;
-      }
-      detail::tiny_gemm(n, in, out, gz.data(), out, 1, wt, in, nullptr, dx, in);
-      return;
+    // dW: rows of x^T against gz, or, for one output, dW^T = gz^T x (vectorised over x's columns).
+    if (out == 1)
+      detail::tiny_gemm<Scalar>(1, in, n, gz.data(), 0, 1, x.data(), in, nullptr, dw.data(), in);
+    else
+      detail::tiny_gemm<Scalar>(in, out, n, x.data(), 1, in, gz.data(), out, nullptr, dw.data(), out);
+    // (No rows: dW is zero, a part of a step's rows that got none; W may be of any size.)
+    if (!dx || n == 0) return;
+    // dx = gz W^T, from W^T's rows (W itself when out is 1).
+    const Scalar* wt = w.data();
+    alignas(32) Scalar transposed[kTinyProduct];
+    if (out > 1) {
+      for (Index i = 0; i < in; ++i)
+        for (Index o = 0; o < out; ++o) transposed[o * in + i] = w(i, o);
+      wt = transposed;
     }
-#endif
+    detail::tiny_gemm<Scalar>(n, in, out, gz.data(), out, 1, wt, in, nullptr, dx, in);
+    return;
+#else
     dw.noalias() = x.transpose().lazyProduct(gz);
     if (dx) MatMap<Scalar>(dx, n, in).noalias() = gz.lazyProduct(w.transpose());
     return;
+#endif
   }
   if (!product<Scalar>(true, false, in, out, n, x.data(), in, gz.data(), out, dw.data(), out))
     dw.noalias() = x.transpose() * gz;
