@@ -8,6 +8,7 @@
 #include <string>
 
 #include "fastmlp/blas.hpp"
+#include "fastmlp/dense.hpp"
 #include "fastmlp/network.hpp"
 
 #ifdef FASTMLP_HAVE_OPENMP
@@ -335,6 +336,7 @@ PYBIND11_MODULE(_core, m) {
                  std::to_string(EIGEN_MINOR_VERSION);
     d["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
     d["sparse_kernels"] = kSparseKernels;
+    d["tiny_kernels"] = kTinyKernels;
 #ifdef FASTMLP_HAVE_OPENMP
     d["openmp"] = true;
 #else

@@ -60,6 +60,12 @@ def numpy_reference(params, x, y, hidden: int, outputs: int, use_bias: bool):
     return out, np.mean((out - y) ** 2), np.concatenate(parts)
 
 
+def test_engines_with_the_sparse_kernels_have_the_tiny_ones():
+    """Both need AVX2 and FMA: a build that has one and not the other tests Eigen's path only."""
+    info = _core.build_info()
+    assert info["tiny_kernels"] == info["sparse_kernels"]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("inputs", [1, 2, 13])
 @pytest.mark.parametrize("hidden", [1, 5, 8, 9])

@@ -51,8 +51,14 @@ bool product(bool trans_a, bool trans_b, Index m, Index n, Index k, const Scalar
 }
 
 // Products of at most this many multiply-adds (the playground's 10 x 8 x 8) are computed in place:
-// a BLAS call costs more than the arithmetic.
+// a BLAS call costs more than the arithmetic. With AVX2/FMA by tiny_gemm below (kTinyKernels),
+// else by Eigen.
 constexpr Index kTinyProduct = 4096;
+#ifdef FASTMLP_HAVE_TINY_KERNELS
+constexpr bool kTinyKernels = true;
+#else
+constexpr bool kTinyKernels = false;
+#endif
 inline bool tiny(Index m, Index n, Index k) { return m * n * k <= kTinyProduct; }
 
 namespace detail {
@@ -151,8 +157,10 @@ inline void tiny_columns(Index m, Index k, const Scalar* a, Index ars, Index aps
 // C (m x n) = init + sum over p of A(r, p) B[p, :], with A(r, p) = a[r * ars + p * aps] (any
 // layout: a transpose is a choice of strides), B's rows ldb apart, init a row added to every row
 // of C (or null). Vectorised over C's columns, a register's width at a time (masked loads for
-// the last few), each element summed over p in order. Eigen's coefficient-based product ran
-// these tiny products as strided scalar dot products: 3-8x slower at the playground's sizes.
+// the last few), each element summed over p in order from init; for a single column of C, dot
+// products: a register's width of partial sums, added pairwise, then init. Eigen's
+// coefficient-based product ran these tiny products as strided scalar dot products: 3-8x slower
+// at the playground's sizes.
 template <typename Scalar>
 inline void tiny_gemm(Index m, Index n, Index k, const Scalar* a, Index ars, Index aps, const Scalar* b, Index ldb,
                       const Scalar* init, Scalar* c, Index ldc) {
