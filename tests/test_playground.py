@@ -161,6 +161,13 @@ def test_layer_outputs_agree_with_the_engine():
     assert all(np.all(o >= 0) for o in outputs[1:-1])  # ReLU layers
 
 
+def test_history_holds_python_floats_and_predict_takes_no_points():
+    pg = Playground("xor", hidden=(3,), seed=0).fit(2)
+    assert all(type(v) is float for values in pg.history.values() for v in values)
+    assert all(type(v) is float for v in pg.evaluate().values())
+    assert pg.predict(np.empty((0, 2))).shape == (0,)
+
+
 def test_neuron_outputs_list_features_hidden_layers_and_output():
     pg = Playground("circle", features=["x1^2", "x2^2", "x1"], hidden=(2,), seed=0)
     points = np.array([[1.0, 2.0], [-3.0, 0.5]])

@@ -339,7 +339,10 @@ class Playground:
         # The engine's own forward pass (the one training uses): a NumPy pass over the weights in
         # float64 cost 20x more and was most of an epoch's time, since the history evaluates the
         # model after every epoch.
-        out = self.model.predict(np.asarray(inputs, dtype=self.model.dtype), verbose=0)
+        inputs = np.asarray(inputs, dtype=self.model.dtype)
+        if len(inputs) == 0:
+            return np.empty(0)
+        out = self.model.predict(inputs, verbose=0)
         return np.asarray(out, dtype=np.float64)[:, 0]
 
     def _loss_of(self, out: np.ndarray, y: np.ndarray) -> float:
@@ -385,7 +388,7 @@ class Playground:
                 correct = (self._signed(out_part) > 0) == (y > 0)
                 n_part = correct.size
                 result[prefix + "accuracy"] = (
-                    np.count_nonzero(correct) / n_part if n_part else float("nan")
+                    float(np.count_nonzero(correct)) / n_part if n_part else float("nan")
                 )
         return {key: result[key] for key in self.history}
 
