@@ -195,8 +195,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         res["l2"] = {k: run_[k] for k in ("epoch_s", "accuracy")}
         if hasattr(fw, "weights"):
             res["l2"]["subnormal_weights"] = subnormal_count(fw.weights(run_["model"]))
+        count = res["l2"].get("subnormal_weights")
         _say(
-            f"L2: epochs {_list(run_['epoch_s'])} s, {res['l2'].get('subnormal_weights')} subnormal weights"
+            f"L2: epochs {_list(run_['epoch_s'])} s"
+            + ("" if count is None else f", {count} subnormal weights")
         )
     if "wide" in workloads:
         res["wide"] = wide(fw, cfg)
