@@ -15,7 +15,6 @@ import os
 import struct
 import sys
 import tempfile
-import urllib.request
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -320,6 +319,8 @@ def _download(
 
 def _fetch(url: str, dest: Path, expected: str) -> Path:
     """Downloads `url` to `dest` atomically: a temporary file, verified, then renamed into place."""
+    import urllib.request  # here, not at the top: http and ssl were a sixth of `import fastmlp`
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     drawn = -1  # the last percentage (or MB, size unknown) drawn on the progress bar
