@@ -159,8 +159,8 @@ inline void tiny_columns(Index m, Index k, const Scalar* a, Index ars, Index aps
 // of C (or null). Vectorised over C's columns, a register's width at a time (masked loads for
 // the last few), each element summed over p in order from init; for a single column of C, dot
 // products: a register's width of partial sums, added pairwise, then init. Eigen's
-// coefficient-based product ran these tiny products as strided scalar dot products: 3-8x slower
-// at the playground's sizes.
+// coefficient-based product ran these tiny products as strided scalar dot products: 1.6-13x
+// slower at the playground's sizes (10 rows: 8 -> 8 forward 116 vs 72 ns, 2 -> 8 334 vs 25 ns).
 template <typename Scalar>
 inline void tiny_gemm(Index m, Index n, Index k, const Scalar* a, Index ars, Index aps, const Scalar* b, Index ldb,
                       const Scalar* init, Scalar* c, Index ldc) {
