@@ -188,6 +188,51 @@ def test_mse_metric_with_sparse_labels_is_refused_at_compile() -> None:
         model_for(4, "softmax", "sparse_categorical_crossentropy", ["mse"])
 
 
+# An accuracy that reads another kind of target than the loss's y (one-hot vs labels) once read
+# n * k labels from n (garbage, then a segfault for large n): refused at compile, and the engine
+# refuses the mismatch itself.
+@pytest.mark.parametrize(
+    ("metric", "loss", "match"),
+    [
+        ("categorical_accuracy", "sparse_categorical_crossentropy", "need one target per output"),
+        ("binary_accuracy", "sparse_categorical_crossentropy", "need one target per output"),
+        ("sparse_categorical_accuracy", "categorical_crossentropy", "need class labels"),
+        ("sparse_categorical_accuracy", "mse", "need class labels"),
+    ],
+)
+def test_an_accuracy_of_the_other_target_kind_is_refused_at_compile(metric, loss, match) -> None:
+    with pytest.raises(ValueError, match=rf"metrics: \['{metric}'\] {match}"):
+        model_for(4, "softmax", loss, [metric])
+    model_for(4, "softmax", loss, ["accuracy"])  # the right kind for the loss is accepted
+
+
+@pytest.mark.parametrize("mode", [metrics._ARGMAX_ONEHOT, metrics._THRESHOLD])
+def test_the_engine_refuses_a_per_output_accuracy_on_labels(mode) -> None:
+    rng = np.random.default_rng(0)
+    n, k = 65536, 10  # large enough that reading n * k labels left the array
+    x = rng.random((n, IN))
+    labels = rng.integers(0, k, (n, 1)).astype(np.float64)
+    model = model_for(k, "softmax", "sparse_categorical_crossentropy", ["accuracy"])
+    model._engine.set_accuracy(mode, 0.5, 0.5)
+    with pytest.raises(
+        ValueError, match="accuracy reads one target per output, but this loss's y has 1"
+    ):
+        model._engine.evaluate(x, labels, n)
+    with pytest.raises(ValueError, match="accuracy reads one target per output"):
+        model._engine.train_on_batch(x[:32], labels[:32])
+    model._engine.set_accuracy(metrics._ARGMAX_SPARSE, 0.5, 0.5)
+    assert model._engine.evaluate(x, labels, n).samples == n
+
+
+def test_the_engine_refuses_a_label_accuracy_on_one_hot_targets() -> None:
+    model = model_for(4, "softmax", "categorical_crossentropy", ["accuracy"])
+    model._engine.set_accuracy(metrics._ARGMAX_SPARSE, 0.5, 0.5)
+    with pytest.raises(
+        ValueError, match="accuracy reads one class label per sample, but this loss's y has 4"
+    ):
+        model._engine.evaluate(X, ONE_HOT, 8)
+
+
 def test_metrics_use_raw_targets_with_label_smoothing() -> None:
     loss = losses.CategoricalCrossentropy(label_smoothing=0.2)
     model = model_for(4, "softmax", loss, ["mse"])

@@ -285,6 +285,12 @@ void Network<Scalar>::check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<S
     if (y->cols() != target_dim())
       throw std::invalid_argument("y: expected " + std::to_string(target_dim()) + " columns for this loss, got " +
                                   std::to_string(y->cols()));
+    // The accuracy rule reads y as labels or as one target per output: it must fit the loss's y.
+    const bool per_output = accuracy_ == AccuracyMode::ArgmaxOnehot || accuracy_ == AccuracyMode::Threshold;
+    if ((per_output && target_dim() != output_dim()) || (accuracy_ == AccuracyMode::ArgmaxSparse && target_dim() != 1))
+      throw std::invalid_argument("metrics: the accuracy reads " +
+                                  std::string(per_output ? "one target per output" : "one class label per sample") +
+                                  ", but this loss's y has " + std::to_string(target_dim()) + " column(s)");
   }
 }
 

@@ -130,6 +130,30 @@ def get(identifier: str | Metric) -> Metric:
     )
 
 
+def check_targets_agree(metrics: list[Metric], loss: losses_module.Loss) -> None:
+    """Raises ValueError for a metric that reads targets of another kind than the loss's y:
+    class labels (sparse losses, sparse_categorical_accuracy) or one target per output (internal).
+    """
+    if loss.sparse:
+        wrong = [m.name for m in metrics if m.source != "accuracy" or isinstance(m, _PER_OUTPUT)]
+        if wrong:
+            raise ValueError(
+                f"metrics: {wrong} need one target per output, but {loss.default_name} takes "
+                "class labels; use metrics=['accuracy'] or ['sparse_categorical_accuracy']"
+            )
+    else:
+        wrong = [m.name for m in metrics if isinstance(m, SparseCategoricalAccuracy)]
+        if wrong:
+            raise ValueError(
+                f"metrics: {wrong} need class labels, but {loss.default_name} takes one target "
+                "per output (one-hot for categorical_crossentropy); use metrics=['accuracy'] or "
+                "['categorical_accuracy']"
+            )
+
+
+_PER_OUTPUT = (CategoricalAccuracy, BinaryAccuracy)
+
+
 @dataclass(frozen=True)
 class AccuracyRule:
     """How the engine counts a correct prediction (internal)."""

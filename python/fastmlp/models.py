@@ -346,11 +346,7 @@ class Sequential:
         names = [m.name for m in compiled_metrics]
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"metric names must be unique and not 'loss', got {names}")
-        if loss.sparse and any(m.source != "accuracy" for m in compiled_metrics):
-            raise ValueError(
-                f"metrics: {[m.name for m in compiled_metrics if m.source != 'accuracy']} need one target "
-                f"per output, but {loss.default_name} takes class labels; use metrics=['accuracy']"
-            )
+        metrics_module.check_targets_agree(compiled_metrics, loss)
         previous = (self.optimizer, self.loss, self.compiled_metrics)
         self.optimizer, self.loss, self.compiled_metrics = optimizer, loss, compiled_metrics
         if self.built:
