@@ -486,6 +486,12 @@ CASES = [
         r"to_categorical: labels must be >= 0",
     ),
     Case(
+        "to-categorical-infinite-label",
+        lambda: fm.utils.to_categorical([1.0, np.inf]),
+        ValueError,
+        r"to_categorical: y must hold integer class labels",
+    ),
+    Case(
         "model-from-json-wrong-class",
         lambda: fm.models.model_from_json('{"class_name": "Functional"}'),
         ValueError,

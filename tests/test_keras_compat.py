@@ -118,6 +118,13 @@ def test_sparse_categorical_crossentropy_from_logits_with_a_linear_last_layer():
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
 
 
+def test_to_categorical_of_booleans_is_that_of_zeros_and_ones():
+    y = np.array([True, False, True])
+    expected = np.array([[0, 1], [1, 0], [0, 1]], dtype=np.float32)
+    np.testing.assert_array_equal(tf.keras.utils.to_categorical(y), expected)
+    np.testing.assert_array_equal(tf.keras.utils.to_categorical(y, num_classes=3)[:, :2], expected)
+
+
 def test_to_categorical_with_categorical_crossentropy():
     x, y = digits_like(seed=2)
     y_onehot = tf.keras.utils.to_categorical(y, num_classes=4)

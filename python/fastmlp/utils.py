@@ -15,13 +15,13 @@ def to_categorical(y: Any, num_classes: int | None = None, dtype: str = "float32
     """One-hot encode integer class labels: [1, 0] -> [[0, 1], [1, 0]].
 
     Args:
-        y: Integer labels, any shape.
+        y: Integer labels (or booleans, as 0 / 1), any shape.
         num_classes: Number of classes. Defaults to max(y) + 1.
         dtype: Defaults to "float32".
     """
     labels = np.asarray(y)
-    if labels.dtype.kind not in "iuf" or (
-        labels.dtype.kind == "f" and (labels != np.floor(labels)).any()
+    if labels.dtype.kind not in "biuf" or (
+        labels.dtype.kind == "f" and not (np.isfinite(labels) & (labels == np.floor(labels))).all()
     ):
         raise ValueError("to_categorical: y must hold integer class labels")
     labels = labels.astype(np.int64)
