@@ -117,6 +117,26 @@ def test_plus_minus_one_labels_with_mse_and_tanh_count_sign_agreement() -> None:
     )
 
 
+def test_plus_minus_one_training_labels_fix_the_sign_rule_for_one_class_sets() -> None:
+    # After training on {-1, +1} labels, a set of +1 points alone (no negative target to tell)
+    # is still counted by sign: as validation data and in evaluate.
+    model = model_for(1, "tanh", "mse", ["accuracy"])
+    positive = PM1[:, 0] > 0
+    xp, yp = X[positive], PM1[positive]
+    history = model.fit(X, PM1, epochs=1, batch_size=N, validation_data=(xp, yp), verbose=0)
+    p = model.predict(xp, verbose=0)
+    expected = _not_trivial(np.mean(p > 0))
+    assert expected != np.mean(p > 0.5)  # the {0, 1} rule would count otherwise
+    logs = model.evaluate(xp, yp, verbose=0, return_dict=True)
+    assert logs["accuracy"] == pytest.approx(expected)
+    assert history.history["val_accuracy"] == [pytest.approx(expected)]
+    # Training on {0, 1} labels brings back the 0.5 threshold.
+    model.compile(optimizer=fm.optimizers.SGD(0.0), loss="mse", metrics=["accuracy"])
+    model.fit(X, (PM1 + 1) / 2, epochs=1, batch_size=N, verbose=0)
+    logs = model.evaluate(xp, (yp + 1) / 2, verbose=0, return_dict=True)
+    assert logs["accuracy"] == pytest.approx(np.mean(p > 0.5))
+
+
 @pytest.mark.parametrize("loss", ["hinge", "logistic"])
 def test_hinge_and_logistic_accuracy_count_sign_agreement(loss: str) -> None:
     model = model_for(1, None, loss, ["accuracy"])

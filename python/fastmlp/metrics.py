@@ -163,8 +163,13 @@ class AccuracyRule:
     target_threshold: float = 0.5
 
 
-def accuracy_rule(metric: Metric, loss: losses_module.Loss, targets: np.ndarray) -> AccuracyRule:
+def accuracy_rule(
+    metric: Metric, loss: losses_module.Loss, targets: np.ndarray, signed: bool = False
+) -> AccuracyRule:
     """The engine's accuracy rule for `metric` with `loss`, given the prepared targets (internal).
+
+    signed: the model's training targets held negative values, so labels are {-1, +1} even
+    where these targets are all positive (a set of one class).
 
     Follows Keras: "accuracy" with sparse cross-entropy compares the argmax with the label, with
     categorical cross-entropy the argmaxes, with binary cross-entropy thresholds at 0.5 (at 0 on
@@ -175,7 +180,7 @@ def accuracy_rule(metric: Metric, loss: losses_module.Loss, targets: np.ndarray)
         return AccuracyRule(_ARGMAX_SPARSE)
     if isinstance(metric, CategoricalAccuracy):
         return AccuracyRule(_ARGMAX_ONEHOT)
-    pm1 = targets.size > 0 and targets.min() < 0
+    pm1 = signed or (targets.size > 0 and targets.min() < 0)
     logits = loss.from_logits or isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss))
     if isinstance(metric, BinaryAccuracy):
         return AccuracyRule(_THRESHOLD, metric.threshold, 0.0 if pm1 else 0.5)

@@ -68,6 +68,9 @@ class Sequential:
         self._kept: dict[int, list[np.ndarray]] = {}  # weights to restore when rebuilt
         # (scale, offset) from the last prepared targets back to the y passed (Loss.target_map)
         self._target_map = (1.0, 0.0)
+        # Whether the last training targets held negative values ({-1, +1} labels): the accuracy
+        # of a regression loss then thresholds at 0 for any later data, positive-only sets too.
+        self._signed_targets = False
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss: losses_module.Loss | None = None
         self.compiled_metrics: list[metrics_module.Metric] = []
@@ -378,9 +381,17 @@ class Sequential:
 
     # -- data ---------------------------------------------------------------------------------
     def _prepare(
-        self, x: Any, y: Any = None, *, name: str = "x", check_finite: bool = True
+        self,
+        x: Any,
+        y: Any = None,
+        *,
+        name: str = "x",
+        check_finite: bool = True,
+        training: bool = False,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Checked, converted (x, y); builds the model from x's shape if needed.
+
+        training: y is training data, whose signs set the accuracy rule for later data.
 
         check_finite=False: the engine's predict(check_finite=True) refuses NaN / infinity in x.
         A CuPy x stays on its GPU for a GPU model (else it is copied to the host); CuPy targets
@@ -410,6 +421,8 @@ class Sequential:
                 self.dtype,
                 "y" if name == "x" else f"y of {name}",
             )
+            if training:
+                self._signed_targets = ys.size > 0 and bool(ys.min() < 0)
             self._use_targets(ys, self._target_map)
         return xs, ys
 
@@ -417,7 +430,7 @@ class Sequential:
         """How the engine's metrics read these (prepared) targets: the accuracy rule, and for
         mse / mae the map back to the targets as passed."""
         rules = {
-            metrics_module.accuracy_rule(m, self.loss, targets)
+            metrics_module.accuracy_rule(m, self.loss, targets, self._signed_targets)
             for m in self.compiled_metrics
             if m.source == "accuracy"
         }
