@@ -222,10 +222,13 @@ class ModelCheckpoint(Callback):
             Defaults to `False`.
         save_weights_only: Save the weights only. Defaults to `False`.
         mode: `"min"`, `"max"` or `"auto"` (max for names with "acc"/"auc"). Defaults to `"auto"`.
-        save_freq: `"epoch"`, or an integer: save every that many steps. Defaults to `"epoch"`.
+        save_freq: `"epoch"`, or an integer: save once that many steps have passed since the
+            last save, at the end of a chunk of steps (about 0.1 s). Defaults to `"epoch"`.
         initial_value_threshold: Initial best value to beat when `save_best_only`.
             Defaults to `None`.
     """
+
+    _chunked_batch_hooks = True  # counts the steps of each chunk
 
     def __init__(
         self,

@@ -149,6 +149,7 @@ def fit(
     whole_epochs = (
         cbs.callbacks == [cbs.history] and val is None and hasattr(engine, "train_epochs")
     )
+    per_call = 1 if cbs.every_batch("train") else steps  # steps per engine call at most
     epoch, short = initial_epoch, False
     while epoch < epochs:
         if whole_epochs and short:
@@ -164,7 +165,8 @@ def fit(
         engine.begin_epoch(n, bool(shuffle))
         totals, done = _zero(), 0
         while not engine.epoch_done:
-            sums = engine.train_steps(x, y, batch_size, steps, CHUNK_SECONDS)
+            cbs.on_train_batch_begin(done)
+            sums = engine.train_steps(x, y, batch_size, per_call, CHUNK_SECONDS)
             _add(totals, sums)
             done += sums.steps
             logs = self._logs(totals)
@@ -173,10 +175,12 @@ def fit(
                 break
         logs = self._logs(totals)
         if val is not None and (epoch + 1) % validation_freq == 0:
+            # As Keras's fit, the validation calls the test hooks of the same callbacks.
             self._use_targets(val_y_host, val_map)
-            logs.update(
-                self._logs(_evaluate(engine, val[0], val[1], val_batch_size), prefix="val_")
-            )
+            cbs.on_test_begin()
+            val_logs = self._logs(_evaluate(self, val[0], val[1], val_batch_size, cbs))
+            cbs.on_test_end(val_logs)
+            logs.update({f"val_{name}": value for name, value in val_logs.items()})
             self._use_targets(y_host, target_map)
         cbs.on_epoch_end(epoch, logs)
         short = time.perf_counter() - began < CHUNK_SECONDS
@@ -195,19 +199,27 @@ def _place(engine: Any, x: Any, name: str) -> Any:
     return x
 
 
-def _parts(x: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Row blocks of about PART_ROWS (whole batches), so that Ctrl-C is seen between engine calls."""
-    rows = max(batch_size, PART_ROWS // batch_size * batch_size)
+def _parts(x: Any, batch_size: int, whole: bool = True) -> list[Any]:
+    """Row blocks of about PART_ROWS (whole batches), so that Ctrl-C is seen between engine calls;
+    whole=False: one batch per block."""
+    rows = max(batch_size, PART_ROWS // batch_size * batch_size) if whole else batch_size
     return [x[i : i + rows] for i in range(0, x.shape[0], rows)]
 
 
-def _evaluate(engine: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
-    """Sums of the engine's evaluation of (x, y), one block of rows per call."""
+def _evaluate(model: Any, x: Any, y: Any, batch_size: int, cbs: Any = None) -> dict[str, float]:
+    """Sums of the engine's evaluation of (x, y), one block of rows per call; one batch per call
+    with its test hooks when a callback of `cbs` needs them after every batch."""
+    every = cbs is not None and cbs.every_batch("test")
     totals, offset = _zero(), 0
-    for part in _parts(x, batch_size):
+    for step, part in enumerate(_parts(x, batch_size, whole=not every)):
         rows = part.shape[0]
-        _add(totals, engine.evaluate(part, y[offset : offset + rows], min(batch_size, rows)))
+        if every:
+            cbs.on_test_batch_begin(step)
+        sums = model._engine.evaluate(part, y[offset : offset + rows], min(batch_size, rows))
+        _add(totals, sums)
         offset += rows
+        if every:
+            cbs.on_test_batch_end(step, model._logs(totals))
     return totals
 
 
@@ -253,8 +265,10 @@ def evaluate(
         callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
     )
     cbs.on_test_begin()
-    logs = self._logs(_evaluate(self._engine, x, y, batch_size))
-    cbs.on_test_batch_end(n_steps - 1, logs)
+    every = cbs.every_batch("test")
+    logs = self._logs(_evaluate(self, x, y, batch_size, cbs))
+    if not every:
+        cbs.on_test_batch_end(n_steps - 1, logs)
     cbs.on_test_end(logs)
     return _result(logs, return_dict)
 
@@ -284,13 +298,20 @@ def predict(
         callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
     )
     cbs.on_predict_begin()
-    # Rows are independent, so blocks larger than batch_size give the same numbers, faster.
-    block = max(batch_size, 1024)
-    outs = [
-        self._engine.predict(part, min(block, part.shape[0]), True) for part in _parts(x, block)
-    ]
+    if cbs.every_batch("predict"):  # one batch per call, its outputs in the logs (as Keras)
+        outs = []
+        for step, part in enumerate(_parts(x, batch_size, whole=False)):
+            cbs.on_predict_batch_begin(step)
+            outs.append(self._engine.predict(part, part.shape[0], True))
+            cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
+    else:
+        # Rows are independent, so blocks larger than batch_size give the same numbers, faster.
+        block = max(batch_size, 1024)
+        outs = [
+            self._engine.predict(part, min(block, part.shape[0]), True) for part in _parts(x, block)
+        ]
+        cbs.on_predict_batch_end(n_steps - 1, {})
     out = outs[0] if len(outs) == 1 else np.concatenate(outs)  # no copy in the common case
-    cbs.on_predict_batch_end(n_steps - 1, {})
     cbs.on_predict_end()
     return out
 

@@ -77,12 +77,14 @@ class LearningRateScheduler(Callback):
 class TerminateOnNaN(Callback):
     """Stops training, with a warning, when the loss becomes NaN or infinite.
 
-    Checked after every chunk of steps and at the end of every epoch.
+    Checked after every chunk of steps (about 0.1 s of training) and at the end of every epoch.
 
     Args:
         raise_error: Raise `RuntimeError` at once instead of stopping gracefully with
             `model.stop_training = True`. Defaults to `False`.
     """
+
+    _chunked_batch_hooks = True  # a NaN loss stays NaN: a chunk's end finds it
 
     def __init__(self, raise_error: bool = False) -> None:
         super().__init__()
@@ -177,8 +179,8 @@ class LambdaCallback(Callback):
         on_epoch_end: `f(epoch, logs)` at the end of every epoch. Defaults to `None`.
         on_train_begin: `f(logs)` when training starts. Defaults to `None`.
         on_train_end: `f(logs)` when training ends. Defaults to `None`.
-        on_train_batch_begin: `f(batch, logs)` before a chunk of steps. Defaults to `None`.
-        on_train_batch_end: `f(batch, logs)` after a chunk of steps. Defaults to `None`.
+        on_train_batch_begin: `f(batch, logs)` before every batch. Defaults to `None`.
+        on_train_batch_end: `f(batch, logs)` after every batch. Defaults to `None`.
         **kwargs: Any other hook of `Callback`, by name, e.g. `on_test_end=f`.
     """
 

@@ -1,8 +1,11 @@
-"""Keras 3 callbacks: hooks that `fit`, `evaluate` and `predict` call between chunks of steps.
+"""Keras 3 callbacks: hooks that `fit`, `evaluate` and `predict` call.
 
-The training loop runs many minibatch steps in C++ per call and wakes up between chunks, so
-`on_train_batch_end(batch, logs)` comes once per chunk, with `batch` the index of the last step
-done in the epoch and `logs` the running means of the epoch so far.
+The training loop runs many minibatch steps in C++ per call and wakes up between chunks of about
+0.1 s. A callback that overrides a batch hook (`on_train_batch_begin` / `_end`, `on_batch_begin`
+/ `_end`, the test and predict ones) gets it after every batch, as in Keras: the loop then runs
+one step per call (a few tens of microseconds more per step). Without one, the progress bar and
+the library's own callbacks see `on_train_batch_end(batch, logs)` once per chunk, with `batch`
+the index of the last step done in the epoch; `logs` are the running means of the epoch so far.
 
 A callback may use of its model only `stop_training`, `get_weights()`, `set_weights()`,
 `optimizer.learning_rate`, `history`, and `save()` / `save_weights()` (ModelCheckpoint).
@@ -58,6 +61,26 @@ class Callback:
     def on_test_end(self, logs: Logs | None = None) -> None: ...
     def on_predict_begin(self, logs: Logs | None = None) -> None: ...
     def on_predict_end(self, logs: Logs | None = None) -> None: ...
+
+
+_BATCH_HOOKS = {
+    "train": ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end"),
+    "test": ("on_test_batch_begin", "on_test_batch_end"),
+    "predict": ("on_predict_batch_begin", "on_predict_batch_end"),
+}
+
+
+def _needs_every_batch(callback: Callback, kind: str) -> bool:
+    """Whether `callback` has its own batch hooks of `kind` ("train", "test", "predict"), in its
+    class or set on the instance (LambdaCallback). The library's callbacks that are content with
+    chunks of steps (progress bar, NaN check, checkpoints by step count) say so with
+    `_chunked_batch_hooks`."""
+    if getattr(callback, "_chunked_batch_hooks", False):
+        return False
+    return any(
+        hook in vars(callback) or getattr(type(callback), hook) is not getattr(Callback, hook)
+        for hook in _BATCH_HOOKS[kind]
+    )
 
 
 def _pythonify_logs(logs: Logs) -> Logs:
@@ -126,6 +149,11 @@ class CallbackList(Callback):
     def history(self) -> History | None:
         """The `History` in the list (added or given), if any."""
         return self._history
+
+    def every_batch(self, kind: str) -> bool:
+        """Whether a callback needs the batch hooks of `kind` ("train", "test" or "predict")
+        after every batch rather than once per chunk of steps."""
+        return any(_needs_every_batch(cb, kind) for cb in self.callbacks)
 
     def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
@@ -224,6 +252,8 @@ class ProgbarLogger(Callback):
 
     Logs arrive as running means, so they are shown as given, not averaged again.
     """
+
+    _chunked_batch_hooks = True
 
     def __init__(self) -> None:
         super().__init__()
