@@ -9,6 +9,8 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -234,6 +236,82 @@ def test_two_models_in_two_threads_equal_sequential_training(batch_size):
     for seq, thr in zip(sequential, threaded):
         for a, b in zip(seq, thr):
             np.testing.assert_array_equal(a, b)
+
+
+def train_sparse_float32(
+    seed: int, batch_size: int, x: np.ndarray, y: np.ndarray
+) -> list[np.ndarray]:
+    model = fm.Sequential(
+        [layers.Input(shape=(x.shape[1],)), layers.Dense(64, activation="relu"), layers.Dense(3)],
+        seed=seed,
+    )
+    model.compile(optimizers.Adam(1e-3), fm.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=batch_size, epochs=2, verbose=0)
+    return model.get_weights()
+
+
+def test_models_training_at_different_batch_sizes_in_two_threads_equal_sequential_training():
+    # Each call chooses its threads by its batch size (one thread below 32 rows): a choice kept
+    # per calling thread, so the small-batch model does not change the other's split (float32
+    # partial sums of a sparse first layer depend on it) while both train.
+    rng = np.random.default_rng(3)
+    x = (rng.random((2048, 784)) * (rng.random((2048, 784)) < 0.2)).astype(np.float32)
+    y = rng.integers(0, 3, size=2048)
+    jobs = [(21, 256), (22, 8)]
+    sequential = [train_sparse_float32(seed, batch, x, y) for seed, batch in jobs]
+    for _ in range(2):
+        threaded = run_in_threads(
+            [lambda s=seed, b=batch: train_sparse_float32(s, b, x, y) for seed, batch in jobs]
+        )
+        for seq, thr in zip(sequential, threaded):
+            for a, b in zip(seq, thr):
+                np.testing.assert_array_equal(a, b)
+
+
+FORKED_CHILD = """
+import multiprocessing, sys
+import numpy as np
+import fastmlp as fm
+
+rng = np.random.default_rng(0)
+x = (rng.random((2000, 784)) * (rng.random((2000, 784)) < 0.2)).astype(np.float32)
+y = rng.integers(0, 5, 2000)
+model = fm.Sequential(
+    [fm.Input(shape=(784,)), fm.layers.Dense(64, activation="relu"),
+     fm.layers.Dense(5, activation="softmax")], seed=1)
+model.compile("adam", "sparse_categorical_crossentropy")
+model.fit(x, y, epochs=1, verbose=0)  # the parent's OpenMP threads exist now
+expected = model.predict(x, verbose=0)
+
+
+def child(seed):
+    out = model.predict(x, verbose=0)
+    fresh = fm.Sequential(
+        [fm.Input(shape=(784,)), fm.layers.Dense(64, activation="relu"),
+         fm.layers.Dense(5, activation="softmax")], seed=seed)
+    fresh.compile("adam", "sparse_categorical_crossentropy")
+    history = fresh.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    return float(np.abs(out - expected).max()), history.history["loss"][0]
+
+
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    results = pool.map(child, [2, 3], chunksize=1)
+print(results)
+assert all(diff < 1e-6 and np.isfinite(loss) for diff, loss in results), results
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
+def test_a_forked_child_predicts_and_trains_instead_of_hanging():
+    # GNU OpenMP's threads do not survive fork(): the engine computes on one thread in a child.
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_CHILD],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def hammer(model: fm.Sequential, x: np.ndarray, y: np.ndarray, seconds: float) -> dict[str, int]:

@@ -16,6 +16,9 @@
 
 #include "fastmlp/dense.hpp"
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 #if defined(__SSE__) || defined(_M_X64)
 #include <xmmintrin.h>
 #define FASTMLP_HAVE_MXCSR 1
@@ -40,7 +43,7 @@ class FlushDenormals {
     // The workers keep their MXCSR between parallel regions: set it once per pool size, not per
     // call (a parallel region per call costs milliseconds when the cores are busy).
     static std::atomic<int> prepared{0};
-    const int threads = Eigen::nbThreads();
+    const int threads = step_threads();
     if (threads > 1 && prepared.load() < threads) {
 #pragma omp parallel num_threads(threads)
       _mm_setcsr(_mm_getcsr() | kFtzDaz);
@@ -72,6 +75,13 @@ class FlushDenormals {
 // to BLAS's own threads, which split large products better (one whole 10,000-row product).
 // On cores shared with other busy processes, set_max_threads(1) is faster.
 std::atomic<int> g_max_threads{0};  // 0: as many as OpenMP offers
+// Set in the child of a fork(): GNU OpenMP's thread pool does not survive a fork (the child's
+// next parallel region waits forever for the parent's workers), so a forked child computes on
+// one thread. pthread_atfork runs the handler in the child only.
+std::atomic<bool> g_forked{false};
+#if defined(__unix__) || defined(__APPLE__)
+const int g_fork_handler = pthread_atfork(nullptr, nullptr, [] { g_forked.store(true); });
+#endif
 constexpr Index kParallelBatch = 32;
 
 // Sparse first layers (sparse.hpp): only for inputs at least this wide, and batches with at most
@@ -91,18 +101,25 @@ constexpr Index kSparseChunkRows = 256;
 class ThreadScope {
  public:
   enum class Products { SplitByColumns, ByBlas };
-  explicit ThreadScope(Index batch, Products products = Products::SplitByColumns) {
+  explicit ThreadScope(Index batch, Products products = Products::SplitByColumns) : saved_(step_threads()) {
     const int threads = batch >= kParallelBatch ? max_threads() : 1;
     const bool split = products == Products::SplitByColumns;
+    step_threads() = threads;
 #ifdef FASTMLP_HAVE_OPENMP
-    Eigen::setNbThreads(threads);
+    Eigen::setNbThreads(threads);  // for Eigen's own products (no BLAS loaded)
 #endif
     split_products() = split;
     blas::set_threads(split ? 1 : threads);
   }
-  ~ThreadScope() { split_products() = true; }
+  ~ThreadScope() {
+    split_products() = true;
+    step_threads() = saved_;
+  }
   ThreadScope(const ThreadScope&) = delete;
   ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int saved_;
 };
 
 // Inside a parallel region: products of this thread's own rows, by BLAS on this thread (not
@@ -359,7 +376,7 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n) {
         kSparseDensity * static_cast<double>(n) * static_cast<double>(input_dim_) >= 1.5e9)
       return false;
     // One part of the rows per thread of the step, compressed and multiplied by that thread.
-    const int parts = n >= 2 * kSparseRowsPerThread ? std::max(1, Eigen::nbThreads()) : 1;
+    const int parts = n >= 2 * kSparseRowsPerThread ? step_threads() : 1;
     sparse_.cols = input_dim_;
     sparse_.parts.resize(static_cast<std::size_t>(parts));
     std::atomic<bool> sparse{true};
@@ -895,7 +912,7 @@ bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chun
     const Index chunks = (x.rows() + chunk - 1) / chunk;
     const int threads = static_cast<int>(std::min<Index>(max_threads(), chunks));
     if (threads < 2) return false;
-    ThreadScope scope(kParallelBatch);  // Eigen::nbThreads() for FlushDenormals
+    ThreadScope scope(kParallelBatch);  // step_threads() for FlushDenormals
     FlushDenormals ftz;
     reserve(threads * chunk);  // thread t's rows of every buffer: [t * chunk, (t + 1) * chunk)
     sparse_.parts.resize(static_cast<std::size_t>(threads));
@@ -955,6 +972,7 @@ void set_max_threads(int threads) {
 
 int max_threads() {
 #ifdef FASTMLP_HAVE_OPENMP
+  if (g_forked.load()) return 1;
   const int most = g_max_threads.load();
   return most > 0 ? most : omp_get_max_threads();
 #else

@@ -76,6 +76,11 @@ def set_num_threads(threads: int) -> None:
     """Most threads the engine uses for batches of 32 samples and more; smaller batches use one.
 
     On a machine whose cores are busy with other work, 1 is faster than fighting for them.
+    In a process forked after the engine has computed (multiprocessing's "fork" start method),
+    the engine uses one thread whatever this says: GNU OpenMP's threads do not survive a fork.
+    For parallel workers that each use several threads, use the "spawn" or "forkserver" method.
+    Results in float32 can differ in the last bits between thread counts (partial sums are
+    added in another grouping); the same count gives the same bits.
 
     Args:
         threads: A positive number, or 0 for all cores (the default).

@@ -25,7 +25,7 @@ inline bool& split_products() {
 }
 
 // C = op(A) op(B) through BLAS (false if none is loaded). With more than one thread for the step
-// (Eigen::nbThreads(), set per batch size by the network), the columns of C are split over the
+// (step_threads(), set per batch size by the network), the columns of C are split over the
 // OpenMP threads, each calling a single-threaded BLAS: one pool of threads for all the work, not
 // OpenMP's and BLAS's fighting for the same cores. Each element of C is the same sum either way.
 template <typename Scalar>
@@ -33,7 +33,7 @@ bool product(bool trans_a, bool trans_b, Index m, Index n, Index k, const Scalar
              Index ldb, Scalar* c, Index ldc) {
   if (!blas::available()) return false;
 #ifdef FASTMLP_HAVE_OPENMP
-  const int threads = Eigen::nbThreads();
+  const int threads = step_threads();
   if (threads > 1 && split_products() && n >= 32 * threads) {
 #pragma omp parallel num_threads(threads)
     {

@@ -13,7 +13,7 @@
 namespace fastmlp {
 
 // Below this many parameters one thread updates them all; above, each of the step's threads
-// (Eigen::nbThreads()) updates a contiguous part. Every element gets the same formula either way.
+// (step_threads()) updates a contiguous part. Every element gets the same formula either way.
 constexpr Index kParallelUpdate = 16384;
 
 enum class OptimizerKind : int { SGD = 0, Adam, RMSprop, Adagrad, Adadelta, Count_ };

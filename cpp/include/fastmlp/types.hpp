@@ -39,6 +39,15 @@ inline std::pair<Index, Index> part_of(Index n, Index parts, Index t) {
   return {begin, t + 1 == parts ? n : std::min(n, begin + size)};
 }
 
+// The threads of the calling thread's current engine call (set per batch size by the network's
+// ThreadScope), for the splits below. Kept per calling thread, so that models trained from
+// several Python threads at once do not change each other's split, hence results; an OpenMP
+// worker sees 1.
+inline int& step_threads() {
+  static thread_local int threads = 1;
+  return threads;
+}
+
 // body(t) for each t in [0, parts): the parts shared out over up to `parts` OpenMP threads.
 template <typename Body>
 void for_each_thread(int parts, Body&& body) {
@@ -52,11 +61,11 @@ void for_each_thread(int parts, Body&& body) {
   for (int t = 0; t < parts; ++t) body(t);
 }
 
-// body(begin, end) over [0, n): split by part_of() over the step's threads (Eigen::nbThreads(),
-// set per batch by the network) when n >= parallel_from, else one call on this thread.
+// body(begin, end) over [0, n): split by part_of() over the step's threads (step_threads())
+// when n >= parallel_from, else one call on this thread.
 template <typename Body>
 void for_each_part(Index n, Index parallel_from, Body&& body) {
-  const int parts = n >= parallel_from ? Eigen::nbThreads() : 1;
+  const int parts = n >= parallel_from ? step_threads() : 1;
   for_each_thread(parts, [&](int t) {
     const auto [begin, end] = part_of(n, parts, t);
     if (end > begin) body(begin, end);
