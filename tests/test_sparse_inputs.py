@@ -296,6 +296,44 @@ def test_every_optimizer_follows_the_dense_trajectory_on_sparse_inputs(name, pen
         np.testing.assert_allclose(sparse, dense, rtol=1e-3, atol=2e-5)
 
 
+# A penalty on the sparse first layer's weights (its gradient added to the whole gradient before
+# the update, its value in the loss): losses and weights must be the dense path's, for one part
+# of the batch or several.
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "regularizer",
+    [fm.regularizers.L2(1e-3), fm.regularizers.L1(1e-4), fm.regularizers.L1L2(1e-4, 1e-3)],
+    ids=["l2", "l1", "l1l2"],
+)
+def test_a_penalty_on_sparse_first_weights_gives_the_dense_losses_and_weights(threads, regularizer):
+    x, y = mnist_like(320, seed=5)
+    runs = []
+    for enabled in (True, False):
+        config.set_sparse_inputs(enabled)
+        model = fm.Sequential(
+            [
+                fm.layers.Input(shape=(784,)),
+                fm.layers.Dense(96, activation="relu", kernel_regularizer=regularizer),
+                fm.layers.Dense(10, activation="softmax"),
+            ],
+            seed=6,
+        )
+        model.compile(optimizer=fm.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+        with num_threads(threads):
+            history = model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+            evaluated = model.evaluate(x, y, verbose=0)
+        assert model._engine.last_batch_sparse == enabled
+        runs.append((history.history["loss"], evaluated, model.get_weights()))
+    (sparse_loss, sparse_eval, sparse_w), (dense_loss, dense_eval, dense_w) = runs
+    # The penalty is a visible part of the loss (else this test could not see it go missing).
+    penalty = regularizer(sparse_w[0])
+    assert penalty > 0.01 * sparse_eval
+    np.testing.assert_allclose(sparse_loss, dense_loss, rtol=1e-4)
+    np.testing.assert_allclose(sparse_eval, dense_eval, rtol=1e-4)
+    for sparse, dense in zip(sparse_w, dense_w):
+        np.testing.assert_allclose(sparse, dense, rtol=1e-3, atol=2e-5)
+
+
 def numpy_two_layer_outputs(params, x, width, units, outputs):
     w1, b1, w2, b2 = unpack(params, width, units, outputs)
     return np.maximum(x.astype(np.float64) @ w1 + b1, 0.0) @ w2 + b2
