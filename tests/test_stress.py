@@ -314,6 +314,57 @@ def test_a_forked_child_predicts_and_trains_instead_of_hanging():
     assert done.returncode == 0, done.stderr
 
 
+def test_compile_or_a_learning_rate_refused_while_busy_leave_model_and_engine_unchanged():
+    # compile() and optimizer.learning_rate = ... from one thread while another thread's call
+    # holds the engine: a clear RuntimeError, and neither the Python side nor the engine changed.
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(20000, 512)).astype(np.float32)
+    labels = rng.integers(0, 10, size=64)
+    model = fm.Sequential(
+        [
+            layers.Input(shape=(512,)),
+            layers.Dense(2048, activation="relu"),
+            layers.Dense(2048, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ],
+        seed=5,
+    )
+    model.compile(optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    refused = {"compile": 0, "learning_rate": 0}
+    for _ in range(10):  # each try: a predict of ~1 s in another thread, then both changes
+        worker = threading.Thread(target=model.predict, args=(x,), kwargs={"verbose": 0})
+        worker.start()
+        time.sleep(0.05)
+        try:
+            model.compile(optimizers.SGD(0.5), "mse", metrics=["mae"])
+        except RuntimeError as err:
+            assert "another thread" in str(err)
+            refused["compile"] += 1
+        else:  # the predict was over already: back to the first settings
+            worker.join()
+            model.compile(optimizers.Adam(1e-3), "sparse_categorical_crossentropy", ["accuracy"])
+            continue
+        try:
+            model.optimizer.learning_rate = 0.5
+        except RuntimeError:
+            refused["learning_rate"] += 1
+        worker.join()
+        if refused["learning_rate"]:
+            break
+    assert refused["compile"] and refused["learning_rate"], refused
+    assert isinstance(model.loss, fm.losses.SparseCategoricalCrossentropy)
+    assert model.metrics_names == ["loss", "accuracy"]
+    assert model.optimizer.learning_rate == 1e-3
+    # The engine still takes integer labels, and steps with Adam(1e-3): a first step moves no
+    # weight by much more than the learning rate (0.5 would move them by ~0.5).
+    loss, accuracy = model.evaluate(x[:64], labels, verbose=0)
+    assert np.isfinite(loss) and 0 <= accuracy <= 1
+    before = model.get_weights()
+    model.train_on_batch(x[:64], labels)
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(model.get_weights(), before))
+    assert 1e-4 < moved < 2e-3
+
+
 def hammer(model: fm.Sequential, x: np.ndarray, y: np.ndarray, seconds: float) -> dict[str, int]:
     """Call fit / predict / evaluate / set_weights on a shared model for `seconds`; count outcomes."""
     counts = {"ok": 0, "busy": 0}

@@ -6,6 +6,7 @@ minibatch steps per call and Python wakes between chunks for the progress bar an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any
@@ -355,10 +356,12 @@ class Sequential:
         if self.built:
             try:
                 self._configure_engine(self._engine)
-            except ValueError:
+            except Exception:  # a bad setting, or the engine busy in another thread's fit
                 self.optimizer, self.loss, self.compiled_metrics = previous
                 if self.loss is not None:
-                    self._configure_engine(self._engine)
+                    # What the failed call may have changed (nothing, if the engine was busy).
+                    with contextlib.suppress(RuntimeError):
+                        self._configure_engine(self._engine)
                 raise
 
     @property

@@ -80,9 +80,10 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
-        self._learning_rate = _check_number(value, "learning_rate")
-        if getattr(self, "_engine", None) is not None:
-            self._engine.set_learning_rate(self._learning_rate)
+        value = _check_number(value, "learning_rate")
+        if getattr(self, "_engine", None) is not None:  # first: it may refuse (another thread)
+            self._engine.set_learning_rate(value)
+        self._learning_rate = value
 
     @property
     def iterations(self) -> int:
