@@ -11,7 +11,9 @@ import io
 import json
 import os
 import pathlib
+import stat
 import struct
+import threading
 import tracemalloc
 import warnings
 import zipfile
@@ -718,3 +720,35 @@ def test_a_missing_file_is_a_file_not_found_error(tmp_path):
 def test_save_refuses_a_non_model():
     with pytest.raises(TypeError, match="model must be a fastmlp Sequential model, got dict"):
         saving.save_model({}, "x.fastmlp")
+
+
+# -- special paths ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_saving_through_a_symbolic_link_updates_its_target_and_keeps_the_link(tmp_path):
+    target = trained(tmp_path / "v1.fastmlp")
+    link = tmp_path / "latest.fastmlp"
+    link.symlink_to(target.name)
+    model = make_model(seed=9)
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == target.name
+    assert_same_weights(models.load_model(target).get_weights(), model.get_weights())
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_a_fifo_is_neither_replaced_by_save_nor_read_by_load(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="exists and is not a regular file"):
+        make_model().save(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    # Without the check, open() would wait for a writer: one comes after 5 s to end the test.
+    rescue = threading.Timer(5.0, lambda: open(fifo, "wb").close())
+    rescue.start()
+    try:
+        with pytest.raises(ValueError, match="is not a regular file"):
+            models.load_model(fifo)
+    finally:
+        rescue.cancel()
+        rescue.join()

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import stat
 import struct
 import zipfile
 import zlib
@@ -40,6 +41,9 @@ class Archive:
 
     def __init__(self, filepath: str | os.PathLike[str]) -> None:
         self.path = os.fspath(filepath)
+        # Not a FIFO or a device (open would wait forever, or read without end).
+        if os.path.exists(self.path) and not stat.S_ISREG(os.stat(self.path).st_mode):
+            raise ValueError(f"{self.path} is not a regular file")
         self._file = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         self._used = {"config.json"}
         try:

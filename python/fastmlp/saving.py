@@ -25,6 +25,7 @@ import contextlib
 import json
 import math
 import os
+import stat
 import tempfile
 import zipfile
 from typing import Any, Union
@@ -132,12 +133,17 @@ def _write_archive(
     members: list[tuple[str, np.ndarray]],
     overwrite: bool,
 ) -> None:
-    """Write config.json and the arrays to a temporary file, then rename it over `filepath`."""
+    """Write config.json and the arrays to a temporary file, then rename it over `filepath`
+    (over the file a symbolic link points to: the link stays)."""
     path = os.fspath(filepath)
     if not isinstance(path, str):
         raise TypeError(f"filepath must be a str or a path, got {type(filepath).__name__}")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    path = os.path.realpath(path)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a folder, FIFO or device is not replaced
+            raise ValueError(f"filepath: {filepath} exists and is not a regular file")
     folder = os.path.dirname(os.path.abspath(path))
     try:
         mode = os.stat(path).st_mode & 0o777
