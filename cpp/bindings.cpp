@@ -209,6 +209,7 @@ void bind_network(py::module_& m, const char* name) {
       .def_property_readonly("epoch_position", &Net::epoch_position)
       .def_property_readonly("last_batch_sparse", &Net::last_batch_sparse,
                              "Whether the last batch ran the first layer on its nonzeros only.")
+      .def("threads_for", &Net::threads_for, py::arg("rows"), "Threads a call on batches of `rows` rows uses.")
       .def(
           "evaluate",
           [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size) {
@@ -319,6 +320,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_num_threads", &set_max_threads, py::arg("threads"),
         "Most threads for batches of 32 samples and more (0: all cores); smaller batches use one.");
   m.def("get_num_threads", &max_threads);
+  m.def("set_parallel_work", &set_parallel_work, py::arg("multiply_adds"),
+        "Multiply-adds a step (rows x parameters) needs to use more than one thread (0: any batch of "
+        "32 rows or more; for tests of the parallel paths).");
+  m.def("get_parallel_work", &parallel_work);
   m.def("set_sparse_inputs", &set_sparse_inputs, py::arg("enabled"),
         "Whether a first Dense layer runs on the nonzeros of sparse float32 inputs.");
   m.def("get_sparse_inputs", &sparse_inputs);

@@ -774,6 +774,30 @@ def test_raw_uint8_pixels_train_without_overflow():
     assert np.all(np.isfinite(model.predict(x, verbose=0)))
 
 
+def test_a_step_uses_threads_from_32_rows_and_a_million_multiply_adds():
+    # threads_for(rows): rows x parameters multiply-adds a step decide (a fork/join per product
+    # costs more than a small step saves); set_parallel_work(0) restores the 32-row rule alone.
+    from fastmlp import _core
+
+    tiny = small_model()  # 6 -> 8 -> 3: 83 parameters
+    lecture = lecture_model()  # 109,386 parameters
+    tiny.build((None, 6))
+    lecture.build((None, 28, 28))
+    try:
+        fm.config.set_num_threads(2)
+        assert [lecture._engine.threads_for(r) for r in (16, 31, 32, 256)] == [1, 1, 2, 2]
+        assert [tiny._engine.threads_for(r) for r in (32, 10000, 12633, 12634)] == [1, 1, 1, 2]
+        work = _core.get_parallel_work()
+        assert work == 2**20 and 12633 * 83 < work <= 12634 * 83
+        _core.set_parallel_work(0)
+        assert [tiny._engine.threads_for(r) for r in (31, 32)] == [1, 2]
+        with pytest.raises(ValueError, match="multiply_adds must be >= 0"):
+            _core.set_parallel_work(-1)
+    finally:
+        _core.set_parallel_work(2**20)
+        fm.config.set_num_threads(0)
+
+
 def test_one_and_two_threads_train_the_same_model():
     """Batches of 32+ split each product's columns and the optimizer's pass over the threads;
     every element is the same sum either way (bit-identical where BLAS's kernel does not depend on

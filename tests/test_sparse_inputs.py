@@ -35,12 +35,16 @@ def sparse_inputs_on():
 
 @contextlib.contextmanager
 def num_threads(threads: int) -> Iterator[None]:
-    previous = config.get_num_threads()
+    """`threads` for every batch of 32 rows or more, however small the model (the parallel
+    paths of small test models)."""
+    previous, work = config.get_num_threads(), _core.get_parallel_work()
     config.set_num_threads(threads)
+    _core.set_parallel_work(0)
     try:
         yield
     finally:
         config.set_num_threads(previous)
+        _core.set_parallel_work(work)
 
 
 def sparse_x(rng: np.random.Generator, n: int, width: int, density: float) -> np.ndarray:

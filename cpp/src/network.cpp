@@ -67,8 +67,11 @@ class FlushDenormals {
 #endif
 };
 
-// Threads for a batch: one below 32 samples, where a fork/join costs more than it saves; all of
-// them from 32 up. While training, the products split their columns over OpenMP's threads and
+// Threads for a batch (Network::threads_for): one below 32 samples or below 1M multiply-adds a
+// step (batch x parameters), where a fork/join costs more than it saves; all of them above.
+// Measured on 2 idle cores, 2 threads / 1: 0.14M multiply-adds a step 1.11x the time, 0.49M 1.05,
+// 1.1M 0.92, 3.8M (the lecture model at batch 32) 0.83, 37M 0.60; on busy cores the small ones
+// lost up to 2x. While training, the products split their columns over OpenMP's threads and
 // BLAS runs single-threaded in each part (dense.hpp), so that the optimizer's pass can use the same
 // threads without two pools fighting for the cores (measured on 2 cores: Adam over OpenMP next to
 // OpenBLAS's spinning threads took 16 s per epoch instead of 0.17). predict leaves the products
@@ -83,6 +86,7 @@ std::atomic<bool> g_forked{false};
 const int g_fork_handler = pthread_atfork(nullptr, nullptr, [] { g_forked.store(true); });
 #endif
 constexpr Index kParallelBatch = 32;
+std::atomic<std::int64_t> g_parallel_work{1 << 20};  // multiply-adds a step; set_parallel_work()
 
 // Sparse first layers (sparse.hpp): only for inputs at least this wide, and batches with at most
 // this share of nonzeros. Measured on MNIST-shaped products (AVX2, one
@@ -101,8 +105,7 @@ constexpr Index kSparseChunkRows = 256;
 class ThreadScope {
  public:
   enum class Products { SplitByColumns, ByBlas };
-  explicit ThreadScope(Index batch, Products products = Products::SplitByColumns) : saved_(step_threads()) {
-    const int threads = batch >= kParallelBatch ? max_threads() : 1;
+  explicit ThreadScope(int threads, Products products = Products::SplitByColumns) : saved_(step_threads()) {
     const bool split = products == Products::SplitByColumns;
     step_threads() = threads;
 #ifdef FASTMLP_HAVE_OPENMP
@@ -220,6 +223,11 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
   gacts_.resize(layers_.size());
   masks_.resize(layers_.size());
   set_loss(loss_, false);
+}
+
+template <typename Scalar>
+int Network<Scalar>::threads_for(Index rows) const {
+  return rows >= kParallelBatch && rows * params_.size() >= g_parallel_work.load() ? max_threads() : 1;
 }
 
 template <typename Scalar>
@@ -723,7 +731,7 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
 template <typename Scalar>
 Sums Network<Scalar>::train_on_batch(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y) {
   check_xy(x, &y);
-  ThreadScope threads(x.rows());
+  ThreadScope threads(threads_for(x.rows()));
   FlushDenormals ftz;
   reserve(x.rows());
   use_sparse(x.data(), x.rows());
@@ -754,7 +762,7 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
     throw std::invalid_argument("train_steps: x has " + std::to_string(x.rows()) +
                                 " samples but the epoch was begun with " + std::to_string(epoch_n_));
   const Index batch = std::min(batch_size, epoch_n_);
-  ThreadScope threads(batch);
+  ThreadScope threads(threads_for(batch));
   FlushDenormals ftz;
   reserve(batch);
   const Index in = input_dim_, ty = target_dim();
@@ -857,7 +865,7 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
       return s;
     }
   }
-  ThreadScope threads(batch);
+  ThreadScope threads(threads_for(batch));
   FlushDenormals ftz;
   reserve(batch);
   for (Index pos = 0; pos < x.rows(); pos += batch) {
@@ -891,7 +899,8 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
                                   }))
     return;
   const Index block = sparse ? std::min(batch, kSparsePredictRows) : batch;
-  ThreadScope threads(block, sparse ? ThreadScope::Products::SplitByColumns : ThreadScope::Products::ByBlas);
+  ThreadScope threads(threads_for(block),
+                      sparse ? ThreadScope::Products::SplitByColumns : ThreadScope::Products::ByBlas);
   FlushDenormals ftz;
   reserve(block);
   for (Index pos = 0; pos < x.rows(); pos += block) {
@@ -910,9 +919,9 @@ bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chun
 #if defined(FASTMLP_HAVE_OPENMP) && defined(FASTMLP_HAVE_SPARSE_KERNELS)
   if constexpr (std::is_same_v<Scalar, float>) {
     const Index chunks = (x.rows() + chunk - 1) / chunk;
-    const int threads = static_cast<int>(std::min<Index>(max_threads(), chunks));
+    const int threads = static_cast<int>(std::min<Index>(threads_for(x.rows()), chunks));
     if (threads < 2) return false;
-    ThreadScope scope(kParallelBatch);  // step_threads() for FlushDenormals
+    ThreadScope scope(threads);  // step_threads() for FlushDenormals
     FlushDenormals ftz;
     reserve(threads * chunk);  // thread t's rows of every buffer: [t * chunk, (t + 1) * chunk)
     sparse_.parts.resize(static_cast<std::size_t>(threads));
@@ -949,7 +958,7 @@ bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chun
 template <typename Scalar>
 double Network<Scalar>::loss_and_gradient(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y) {
   check_xy(x, &y);
-  ThreadScope threads(x.rows());
+  ThreadScope threads(threads_for(x.rows()));
   FlushDenormals ftz;
   reserve(x.rows());
   const Index n = x.rows();
@@ -969,6 +978,14 @@ void set_max_threads(int threads) {
   if (threads < 0) throw std::invalid_argument("threads must be >= 0 (0: all), got " + std::to_string(threads));
   g_max_threads.store(threads);
 }
+
+void set_parallel_work(std::int64_t multiply_adds) {
+  if (multiply_adds < 0)
+    throw std::invalid_argument("multiply_adds must be >= 0, got " + std::to_string(multiply_adds));
+  g_parallel_work.store(multiply_adds);
+}
+
+std::int64_t parallel_work() { return g_parallel_work.load(); }
 
 int max_threads() {
 #ifdef FASTMLP_HAVE_OPENMP

@@ -73,7 +73,8 @@ def next_seed() -> int:
 
 
 def set_num_threads(threads: int) -> None:
-    """Most threads the engine uses for batches of 32 samples and more; smaller batches use one.
+    """Most threads the engine uses for large batches; smaller batches use one (below 32 samples,
+    or below about a million multiply-adds a step: samples x parameters).
 
     On a machine whose cores are busy with other work, 1 is faster than fighting for them.
     In a process forked after the engine has computed (multiprocessing's "fork" start method),

@@ -100,6 +100,10 @@ class Network {
   // Mean loss + penalty on (x, y) and its gradient (left in grads()); parameters unchanged.
   double loss_and_gradient(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y);
 
+  // Threads for a call on batches of this many rows: all (max_threads()) from 32 rows and
+  // parallel_work() multiply-adds a step (rows x parameters) up, else one.
+  int threads_for(Index rows) const;
+
   // Whether the last batch computed ran its first layer on the batch's nonzeros (sparse.hpp).
   bool last_batch_sparse() const { return sparse_active_; }
 
@@ -211,6 +215,10 @@ bool sparse_inputs();
 // The most threads a large batch may use (0: all that OpenMP offers); small batches use one.
 void set_max_threads(int threads);
 int max_threads();
+// The work a step (batch rows x parameters multiply-adds) needs before it uses more than one
+// thread (default 2^20); 0: every batch of 32 rows or more (tests of the parallel paths).
+void set_parallel_work(std::int64_t multiply_adds);
+std::int64_t parallel_work();
 
 extern template class Network<float>;
 extern template class Network<double>;
