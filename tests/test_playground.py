@@ -354,6 +354,15 @@ def test_cli_trains_prints_progress_and_saves_a_picture(tmp_path, capsys):
     assert out.stat().st_size > 10_000
 
 
+@pytest.mark.parametrize("name", ["reg-plane", "reg_plane", "Reg-Gauss"])
+def test_cli_takes_dataset_names_as_the_python_api_does(name, capsys):
+    assert cli_main(["--dataset", name, "--epochs", "2", "--quiet"]) == 0
+    assert "final after 2 epochs" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli_main(["--dataset", "reg-circle"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_cli_accepts_no_hidden_layer_and_rejects_bad_sizes(capsys):
     assert cli_main(["--hidden", "0", "--features", "x1^2,x2^2", "--epochs", "3", "--quiet"]) == 0
     assert "final after 3 epochs" in capsys.readouterr().out

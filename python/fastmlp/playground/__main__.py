@@ -44,7 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a network on one of the TensorFlow Playground's datasets.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--dataset", default="circle", choices=list(GENERATORS))
+    p.add_argument(
+        "--dataset",
+        default="circle",
+        choices=list(GENERATORS),
+        type=lambda name: name.strip().lower().replace("-", "_"),  # reg-plane, as the README
+    )
     p.add_argument(
         "--features",
         type=_name_list,
