@@ -246,6 +246,27 @@ def test_load_data_path_argument_checks_the_known_sums(tmp_path, monkeypatch, mo
     assert_dataset_equal(module.load_data(path=str(tmp_path / "mine")), arrays)
 
 
+def test_mnist_load_data_takes_keras_npz_paths(tmp_path, monkeypatch):
+    # Keras's load_data(path="mnist.npz"): an existing npz is read; a name that is no file is
+    # Keras's cache name, and the usual search runs.
+    arrays = make_dataset()
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    np.savez(tmp_path / "mine.npz", **dict(zip(keys, (arrays[f] for f in FILES))))
+    assert_dataset_equal(mnist.load_data(path=tmp_path / "mine.npz"), arrays)
+    sums = write_dataset(tmp_path / "data" / "mnist", arrays)
+    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(mnist, "SHA256SUMS", sums)
+    assert_dataset_equal(mnist.load_data(path="mnist.npz"), arrays)
+    bad = dict(zip(keys, (arrays[f] for f in FILES)))
+    bad["y_test"] = bad["y_test"] + 10
+    np.savez(tmp_path / "bad.npz", **bad)
+    with pytest.raises(DatasetError, match="y_test must hold one label 0-9 per image"):
+        mnist.load_data(path=tmp_path / "bad.npz")
+    np.savez(tmp_path / "other.npz", images=arrays[FILES[0]])
+    with pytest.raises(DatasetError, match="not an npz file with x_train"):
+        mnist.load_data(path=tmp_path / "other.npz")
+
+
 def test_load_data_looks_in_fastmlp_data_then_cache(tmp_path, monkeypatch):
     arrays = make_dataset()
     sums = write_dataset(tmp_path / "data" / "mnist", {k: arrays[k] for k in FILES[:2]})

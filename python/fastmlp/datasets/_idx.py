@@ -15,6 +15,7 @@ import os
 import struct
 import sys
 import tempfile
+import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -234,6 +235,33 @@ def cache_dir(name: str) -> Path:
     else:
         root = Path.home() / ".cache" / "fastmlp"
     return root / "datasets" / name
+
+
+def load_npz(path: str | os.PathLike[str]) -> tuple[Split, Split]:
+    """Keras's `mnist.npz` layout: arrays x_train, y_train, x_test, y_test (no pickles), checked
+    for the MNIST shapes and dtypes: uint8 images (n, 28, 28) and labels 0-9, one per image."""
+    name = os.fspath(path)
+    try:
+        with np.load(name, allow_pickle=False) as f:
+            arrays = {key: f[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as err:
+        raise DatasetError(
+            f"{name}: not an npz file with x_train, y_train, x_test and y_test ({err})"
+        ) from None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise DatasetError(
+                f"{name}: x_{split} must be uint8 (n, 28, 28), got {x.dtype} {x.shape}"
+            )
+        if (
+            y.dtype.kind not in "iu"
+            or y.shape != (len(x),)
+            or (y.size and not 0 <= y.min() <= y.max() <= 9)
+        ):
+            raise DatasetError(f"{name}: y_{split} must hold one label 0-9 per image")
+        arrays[f"y_{split}"] = y.astype(np.uint8)
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
 def load_dataset(

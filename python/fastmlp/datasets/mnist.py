@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ._idx import Split, load_dataset
+from ._idx import Split, load_dataset, load_npz
 
 # Tried in order; each serves the four original gzip IDX files under these names.
 MIRRORS = (
@@ -39,7 +39,9 @@ def load_data(path: str | os.PathLike[str] | None = None) -> tuple[Split, Split]
     Args:
         path: a folder holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
             t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz; only it is searched, and
-            nothing is downloaded. Defaults to None.
+            nothing is downloaded. A path ending in ".npz" is Keras's: an existing file is read
+            as Keras's mnist.npz; a name that is not a file (Keras's default "mnist.npz", a
+            cache name) means the usual search. Defaults to None.
 
     Returns:
         `(x_train, y_train), (x_test, y_test)`: uint8 arrays of shapes (60000, 28, 28),
@@ -55,4 +57,8 @@ def load_data(path: str | os.PathLike[str] | None = None) -> tuple[Split, Split]
     >>> (x_train, y_train), (x_test, y_test) = mnist.load_data()
     >>> x_train = x_train.reshape(-1, 784).astype("float32") / 255
     """
+    if path is not None and os.fspath(path).endswith(".npz"):
+        if os.path.isfile(path):
+            return load_npz(path)
+        path = None
     return load_dataset("mnist", SHA256SUMS, MIRRORS, path=path)
