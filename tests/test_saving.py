@@ -7,10 +7,12 @@ allocations during the load (tracemalloc) against a small bound.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
 import pathlib
+import pickle
 import stat
 import struct
 import threading
@@ -752,3 +754,33 @@ def test_a_fifo_is_neither_replaced_by_save_nor_read_by_load(tmp_path):
     finally:
         rescue.cancel()
         rescue.join()
+
+
+# -- pickle and copy ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_model_predicts_and_trains_on_exactly_as_the_original(how):
+    original = make_model()
+    original.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    twin = copy.deepcopy(original) if how == "deepcopy" else pickle.loads(pickle.dumps(original))
+    assert twin._engine is not original._engine
+    np.testing.assert_array_equal(twin.predict(X, verbose=0), original.predict(X, verbose=0))
+    # Same optimizer state and shuffling/dropout generator: the next epochs agree bit for bit.
+    a = twin.fit(X, Y, epochs=2, batch_size=16, verbose=0).history
+    b = original.fit(X, Y, epochs=2, batch_size=16, verbose=0).history
+    assert a == b
+    assert_same_weights(twin.get_weights(), original.get_weights())
+    twin.fit(X, Y, epochs=1, batch_size=16, verbose=0)  # the original does not move with it
+    assert not np.array_equal(twin.get_weights()[0], original.get_weights()[0])
+
+
+def test_unbuilt_models_and_optimizers_copy_and_a_shallow_copy_shares_the_engine():
+    unbuilt = fm.Sequential([layers.Dense(4, activation="relu"), layers.Dense(2)])
+    assert [type(layer) for layer in copy.deepcopy(unbuilt).layers] == [layers.Dense] * 2
+    model = make_model()
+    model.fit(X, Y, epochs=1, batch_size=16, verbose=0)
+    optimizer = pickle.loads(pickle.dumps(model.optimizer))
+    assert optimizer.get_config() == model.optimizer.get_config()
+    assert optimizer.iterations == 0  # detached from the model's engine
+    assert copy.copy(model)._engine is model._engine  # as Keras: a shallow copy shares variables

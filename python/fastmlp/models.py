@@ -514,6 +514,19 @@ class Sequential:
         )
 
     # -- saving (the file format and its checks live in saving.py) ----------------------------
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        """pickle and copy.deepcopy: the model as the file `save` writes (architecture, weights,
+        compile settings, optimizer and random generator state), so that a copy trains on as the
+        original would, on its own engine. (copy.copy shares the engine, as Keras's variables.)"""
+        from fastmlp import saving
+
+        return (_model_from_bytes, (saving.model_bytes(self),))
+
+    def __copy__(self) -> Sequential:
+        copy = object.__new__(Sequential)
+        copy.__dict__.update(self.__dict__)
+        return copy
+
     def save(self, filepath: Any, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Save architecture, weights, compile settings and optimizer state to one file.
 
@@ -544,6 +557,12 @@ class Sequential:
         from fastmlp import saving
 
         saving.load_weights(self, filepath)
+
+
+def _model_from_bytes(data: bytes) -> Sequential:
+    from fastmlp import saving
+
+    return saving.model_from_bytes(data)
 
 
 def load_model(filepath: Any, compile: bool = True) -> Sequential:

@@ -85,6 +85,12 @@ class Optimizer:
             self._engine.set_learning_rate(value)
         self._learning_rate = value
 
+    def __getstate__(self) -> dict[str, Any]:
+        """pickle / deepcopy: the settings, detached from any model's engine."""
+        state = self.__dict__.copy()
+        state["_engine"] = None
+        return state
+
     @property
     def iterations(self) -> int:
         """Number of update steps taken so far."""

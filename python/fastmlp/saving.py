@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -64,6 +65,30 @@ def save_model(
         include_optimizer: Save the optimizer's state so training resumes exactly. Defaults to True.
     """
     _check_model(model)
+    _write_archive(filepath, *_model_archive(model, include_optimizer), overwrite)
+
+
+def model_bytes(model: models.Sequential) -> bytes:
+    """The file `save_model` writes, as bytes (pickle and copy.deepcopy of a model)."""
+    _check_model(model)
+    buffer = io.BytesIO()
+    _write_zip(buffer, *_model_archive(model, include_optimizer=True))
+    return buffer.getvalue()
+
+
+def model_from_bytes(data: bytes) -> models.Sequential:
+    """The model of `model_bytes`, through load_model's checks."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.fastmlp")
+        with open(path, "wb") as f:
+            f.write(data)
+        return load_model(path)
+
+
+def _model_archive(
+    model: models.Sequential, include_optimizer: bool
+) -> tuple[dict[str, Any], list[tuple[str, np.ndarray]]]:
+    """The config and array members of a saved model."""
     weights = model.get_weights() if model.built else []
     config: dict[str, Any] = {
         "format": FORMAT,
@@ -92,7 +117,7 @@ def save_model(
             iterations, slots = engine.get_optimizer_state()
             config["optimizer"] = {"iterations": int(iterations), "slots": []}
             members += _array_members(config["optimizer"]["slots"], "optimizer", list(slots))
-    _write_archive(filepath, config, members, overwrite)
+    return config, members
 
 
 def save_weights(model: models.Sequential, filepath: PathLike, overwrite: bool = True) -> None:
@@ -149,14 +174,10 @@ def _write_archive(
         mode = os.stat(path).st_mode & 0o777
     except OSError:
         mode = 0o644
-    text = json.dumps(config, allow_nan=False, sort_keys=True).encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                _write_member(zf, "config.json", text)
-                for name, arr in members:
-                    _write_member(zf, name, arr)
+            _write_zip(f, config, members)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -171,6 +192,14 @@ def _write_archive(
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _write_zip(f: Any, config: dict[str, Any], members: list[tuple[str, np.ndarray]]) -> None:
+    text = json.dumps(config, allow_nan=False, sort_keys=True).encode("utf-8")
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        _write_member(zf, "config.json", text)
+        for name, arr in members:
+            _write_member(zf, name, arr)
 
 
 def _write_member(zf: zipfile.ZipFile, name: str, value: bytes | np.ndarray) -> None:
