@@ -335,6 +335,20 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("path"), "Use cblas GEMM from this shared library ('' = Eigen only); returns what was found.");
   m.def("blas_info", &blas::description);
+  m.def(
+      "_worker_flush_modes",
+      []() {
+        // Whether each OpenMP worker flushes subnormals now (MXCSR FTZ|DAZ), in a region of the
+        // pool the engine uses: for tests that the engine leaves the workers as it found them.
+        std::vector<int> modes;  // (not vector<bool>: its bits share words between threads)
+#if defined(FASTMLP_HAVE_OPENMP) && defined(FASTMLP_HAVE_MXCSR)
+        modes.resize(static_cast<std::size_t>(max_threads()));
+#pragma omp parallel num_threads(max_threads())
+        modes[static_cast<std::size_t>(omp_get_thread_num())] = (_mm_getcsr() & 0x8040) != 0;
+#endif
+        return modes;
+      },
+      "Per OpenMP thread of the engine's pool: whether it flushes subnormals to zero now.");
   m.def("build_info", []() {
     py::dict d;
     d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +

@@ -492,3 +492,25 @@ def test_a_single_softmax_layer_follows_the_dense_trajectory_on_sparse_inputs():
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
     for sparse, dense in zip(*weights):
         np.testing.assert_allclose(sparse, dense, rtol=1e-4, atol=1e-6)
+
+
+def test_subnormals_are_flushed_on_every_thread_and_the_workers_left_as_found():
+    # x = 1e-39 (subnormal) times weights of 1: with denormals-are-zero on every thread that
+    # computes, each output is 0; a thread without it would give 256e-39 = 2.6e-37 (a normal
+    # float) for its share of the columns. Afterwards OpenMP's workers, shared with any other
+    # OpenMP code in the process, flush no longer.
+    model = fm.Sequential([fm.Input(shape=(256,)), fm.layers.Dense(512, use_bias=False)])
+    model.compile("sgd", "mse", metrics=["mae"])
+    model.set_weights([np.ones((256, 512), np.float32)])
+    x = np.full((1024, 256), 1e-39, np.float32)
+    assert 0 < x[0, 0] < np.finfo(np.float32).tiny
+    with num_threads(2):
+        # (OpenMP's pool started here, by a thread not flushing: workers born not flushing.)
+        assert not any(_core._worker_flush_modes())
+        assert model._engine.threads_for(1024) == 2
+        logs = model.evaluate(
+            x, np.zeros((1024, 512)), batch_size=1024, verbose=0, return_dict=True
+        )
+        assert logs["mae"] == 0.0
+        model.fit(x, np.zeros((1024, 512)), batch_size=512, epochs=1, verbose=0)
+        assert all(not flushing for flushing in _core._worker_flush_modes())

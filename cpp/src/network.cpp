@@ -19,10 +19,6 @@
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
 #endif
-#if defined(__SSE__) || defined(_M_X64)
-#include <xmmintrin.h>
-#define FASTMLP_HAVE_MXCSR 1
-#endif
 #ifdef FASTMLP_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -30,42 +26,24 @@
 namespace fastmlp {
 namespace {
 
-// Flush-to-zero and denormals-are-zero while the engine computes. Subnormal weights (L2 decay,
-// dead units, Adam moments) otherwise make every GEMM up to 80x slower. Set on the calling thread
-// and on every OpenMP worker (Eigen's GEMM threads); the caller's mode is restored on exit.
-class FlushDenormals {
- public:
-  FlushDenormals() {
-#ifdef FASTMLP_HAVE_MXCSR
-    saved_ = _mm_getcsr();
-    _mm_setcsr(saved_ | kFtzDaz);
-#ifdef FASTMLP_HAVE_OPENMP
-    // The workers keep their MXCSR between parallel regions: set it once per pool size, not per
-    // call (a parallel region per call costs milliseconds when the cores are busy).
-    static std::atomic<int> prepared{0};
-    const int threads = step_threads();
-    if (threads > 1 && prepared.load() < threads) {
-#pragma omp parallel num_threads(threads)
-      _mm_setcsr(_mm_getcsr() | kFtzDaz);
-      prepared.store(threads);
-    }
-#endif
-#endif
-  }
-  ~FlushDenormals() {
-#ifdef FASTMLP_HAVE_MXCSR
-    _mm_setcsr(saved_);
-#endif
-  }
-  FlushDenormals(const FlushDenormals&) = delete;
-  FlushDenormals& operator=(const FlushDenormals&) = delete;
+// Flush-to-zero on the calling thread while the engine computes (the workers: FlushScope at the
+// start of each parallel region).
+using FlushDenormals = FlushScope;
 
- private:
-#ifdef FASTMLP_HAVE_MXCSR
-  static constexpr unsigned kFtzDaz = 0x8040;  // MXCSR bits 15 (FTZ) and 6 (DAZ)
-  unsigned saved_ = 0;
+// Without BLAS, Eigen's GEMM splits large products over OpenMP threads in regions of its own:
+// their workers are set to flush once (and keep it; with BLAS they are never set).
+void flush_eigen_workers(int threads) {
+#if defined(FASTMLP_HAVE_OPENMP) && defined(FASTMLP_HAVE_MXCSR)
+  static std::atomic<int> prepared{0};
+  if (threads > 1 && prepared.load() < threads) {
+#pragma omp parallel num_threads(threads)
+    _mm_setcsr(_mm_getcsr() | 0x8040);
+    prepared.store(threads);
+  }
+#else
+  (void)threads;
 #endif
-};
+}
 
 // Threads for a batch (Network::threads_for): one below 32 samples or below 1M multiply-adds a
 // step (batch x parameters), where a fork/join costs more than it saves; all of them above.
@@ -110,6 +88,7 @@ class ThreadScope {
     step_threads() = threads;
 #ifdef FASTMLP_HAVE_OPENMP
     Eigen::setNbThreads(threads);  // for Eigen's own products (no BLAS loaded)
+    if (!blas::available()) flush_eigen_workers(threads);
 #endif
     split_products() = split;
     blas::set_threads(split ? 1 : threads);
@@ -437,7 +416,10 @@ void Network<Scalar>::sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Sca
     };
 #ifdef FASTMLP_HAVE_OPENMP
 #pragma omp parallel num_threads(parts) if (parts > 1)
-    phases(omp_get_thread_num(), omp_get_num_threads());
+    {
+      FlushScope flush(omp_get_thread_num() != 0);
+      phases(omp_get_thread_num(), omp_get_num_threads());
+    }
 #else
     phases(0, 1);
 #endif
@@ -672,6 +654,7 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
   FirstError error;
 #pragma omp parallel num_threads(parts)
   {
+    FlushScope flush(omp_get_thread_num() != 0);
     const int id = omp_get_thread_num(), team = omp_get_num_threads();
     OwnProducts own;
     // Each part's rows through every layer, its by-column copy for dW of the first layer.
@@ -930,6 +913,7 @@ bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chun
     FirstError error;
 #pragma omp parallel num_threads(threads)
     {
+      FlushScope flush(omp_get_thread_num() != 0);
       const int t = omp_get_thread_num();
       OwnProducts own;
       SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];

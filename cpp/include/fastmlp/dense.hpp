@@ -37,6 +37,7 @@ bool product(bool trans_a, bool trans_b, Index m, Index n, Index k, const Scalar
   if (threads > 1 && split_products() && n >= 32 * threads) {
 #pragma omp parallel num_threads(threads)
     {
+      FlushScope flush(omp_get_thread_num() != 0);
       const auto [begin, end] = part_of(n, omp_get_num_threads(), omp_get_thread_num());
       if (end > begin) {
         blas::set_threads(1);

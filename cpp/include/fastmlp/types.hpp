@@ -9,8 +9,44 @@
 #ifdef FASTMLP_HAVE_OPENMP
 #include <omp.h>
 #endif
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define FASTMLP_HAVE_MXCSR 1
+#endif
 
 namespace fastmlp {
+
+// Flush-to-zero and denormals-are-zero on this thread for the scope. Subnormal weights (L2 decay,
+// dead units, Adam moments) otherwise make every GEMM up to 80x slower. The engine holds one on
+// the calling thread per call (its mode back at the end), and one at the start of every parallel
+// region on each thread: OpenMP's workers are shared with other OpenMP code in the process, so a
+// worker ends the region not flushing (a worker started during a call was born flushing, copying
+// its creator's mode: "its own mode back" would keep it so).
+class FlushScope {
+ public:
+  explicit FlushScope(bool worker = false) {
+#ifdef FASTMLP_HAVE_MXCSR
+    saved_ = _mm_getcsr();
+    _mm_setcsr(saved_ | kFtzDaz);
+    if (worker) saved_ &= ~kFtzDaz;
+#else
+    (void)worker;
+#endif
+  }
+  ~FlushScope() {
+#ifdef FASTMLP_HAVE_MXCSR
+    _mm_setcsr(saved_);
+#endif
+  }
+  FlushScope(const FlushScope&) = delete;
+  FlushScope& operator=(const FlushScope&) = delete;
+
+ private:
+#ifdef FASTMLP_HAVE_MXCSR
+  static constexpr unsigned kFtzDaz = 0x8040;  // MXCSR bits 15 (FTZ) and 6 (DAZ)
+  unsigned saved_ = 0;
+#endif
+};
 
 using Index = Eigen::Index;
 
@@ -54,7 +90,10 @@ void for_each_thread(int parts, Body&& body) {
 #ifdef FASTMLP_HAVE_OPENMP
   if (parts > 1) {
 #pragma omp parallel num_threads(parts)
-    for (int t = omp_get_thread_num(); t < parts; t += omp_get_num_threads()) body(t);
+    {
+      FlushScope flush(omp_get_thread_num() != 0);
+      for (int t = omp_get_thread_num(); t < parts; t += omp_get_num_threads()) body(t);
+    }
     return;
   }
 #endif
