@@ -215,3 +215,30 @@ def test_without_batch_hooks_fit_runs_chunks_and_trains_the_same():
     b.fit(x, y, batch_size=BATCH, epochs=3, callbacks=[Recorder()], verbose=0)
     for p, q in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate", "predict"])
+def test_a_callback_cannot_change_the_layers_during_a_call(call):
+    # (fit went on training the discarded engine after a pop, and reported its steps.)
+    x, y = data()
+    m = model()
+    before = m.predict(x, verbose=0)
+
+    class Pop(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.pop()
+
+        on_test_end = on_predict_end = lambda self, logs=None: self.model.pop()
+
+    with pytest.raises(RuntimeError, match=f"layers cannot be added or removed during {call}"):
+        if call == "fit":
+            m.fit(x, y, epochs=2, callbacks=[Pop()], verbose=0)
+        elif call == "evaluate":
+            m.evaluate(x, y, callbacks=[Pop()], verbose=0)
+        else:
+            m.predict(x, callbacks=[Pop()], verbose=0)
+    assert len(m.layers) == 2
+    after = m.predict(x, verbose=0)
+    assert after.shape == before.shape
+    m.pop()  # outside a call, allowed
+    assert len(m.layers) == 1

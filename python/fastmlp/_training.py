@@ -141,54 +141,55 @@ def fit(
         steps=steps,
     )
     self.stop_training = False
-    cbs.on_train_begin()
-    logs: dict[str, float] = {}
-    # Epochs shorter than a chunk run whole in the engine, several per call, when nothing needs
-    # Python between them (no callback but History, no progress bar, no validation): the
-    # playground's thousands of epochs. The first epoch runs as any other, to time one.
-    whole_epochs = (
-        cbs.callbacks == [cbs.history] and val is None and hasattr(engine, "train_epochs")
-    )
-    per_call = 1 if cbs.every_batch("train") else steps  # steps per engine call at most
-    epoch, short = initial_epoch, False
-    while epoch < epochs:
-        if whole_epochs and short:
-            for sums in engine.train_epochs(
-                x, y, batch_size, epochs - epoch, bool(shuffle), CHUNK_SECONDS
-            ):
-                logs = self._logs(_sums(sums))
-                cbs.history.on_epoch_end(epoch, logs)  # the only callback, called directly
-                epoch += 1
-            continue
-        began = time.perf_counter()
-        cbs.on_epoch_begin(epoch)
-        engine.begin_epoch(n, bool(shuffle))
-        totals, done = _zero(), 0
-        while not engine.epoch_done:
-            cbs.on_train_batch_begin(done)
-            sums = engine.train_steps(x, y, batch_size, per_call, CHUNK_SECONDS)
-            _add(totals, sums)
-            done += sums.steps
+    with self._calling("fit"):
+        cbs.on_train_begin()
+        logs: dict[str, float] = {}
+        # Epochs shorter than a chunk run whole in the engine, several per call, when nothing needs
+        # Python between them (no callback but History, no progress bar, no validation): the
+        # playground's thousands of epochs. The first epoch runs as any other, to time one.
+        whole_epochs = (
+            cbs.callbacks == [cbs.history] and val is None and hasattr(engine, "train_epochs")
+        )
+        per_call = 1 if cbs.every_batch("train") else steps  # steps per engine call at most
+        epoch, short = initial_epoch, False
+        while epoch < epochs:
+            if whole_epochs and short:
+                for sums in engine.train_epochs(
+                    x, y, batch_size, epochs - epoch, bool(shuffle), CHUNK_SECONDS
+                ):
+                    logs = self._logs(_sums(sums))
+                    cbs.history.on_epoch_end(epoch, logs)  # the only callback, called directly
+                    epoch += 1
+                continue
+            began = time.perf_counter()
+            cbs.on_epoch_begin(epoch)
+            engine.begin_epoch(n, bool(shuffle))
+            totals, done = _zero(), 0
+            while not engine.epoch_done:
+                cbs.on_train_batch_begin(done)
+                sums = engine.train_steps(x, y, batch_size, per_call, CHUNK_SECONDS)
+                _add(totals, sums)
+                done += sums.steps
+                logs = self._logs(totals)
+                cbs.on_train_batch_end(done - 1, logs)
+                if self.stop_training:
+                    break
             logs = self._logs(totals)
-            cbs.on_train_batch_end(done - 1, logs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                # As Keras's fit, the validation calls the test hooks of the same callbacks.
+                self._use_targets(val_y_host, val_map)
+                cbs.on_test_begin()
+                val_logs = self._logs(_evaluate(self, val[0], val[1], val_batch_size, cbs))
+                cbs.on_test_end(val_logs)
+                logs.update({f"val_{name}": value for name, value in val_logs.items()})
+                self._use_targets(y_host, target_map)
+            cbs.on_epoch_end(epoch, logs)
+            short = time.perf_counter() - began < CHUNK_SECONDS
+            epoch += 1
             if self.stop_training:
                 break
-        logs = self._logs(totals)
-        if val is not None and (epoch + 1) % validation_freq == 0:
-            # As Keras's fit, the validation calls the test hooks of the same callbacks.
-            self._use_targets(val_y_host, val_map)
-            cbs.on_test_begin()
-            val_logs = self._logs(_evaluate(self, val[0], val[1], val_batch_size, cbs))
-            cbs.on_test_end(val_logs)
-            logs.update({f"val_{name}": value for name, value in val_logs.items()})
-            self._use_targets(y_host, target_map)
-        cbs.on_epoch_end(epoch, logs)
-        short = time.perf_counter() - began < CHUNK_SECONDS
-        epoch += 1
-        if self.stop_training:
-            break
-    cbs.on_train_end(logs)
-    return self.history
+        cbs.on_train_end(logs)
+        return self.history
 
 
 def _place(engine: Any, x: Any, name: str) -> Any:
@@ -264,13 +265,14 @@ def evaluate(
     cbs = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
     )
-    cbs.on_test_begin()
-    every = cbs.every_batch("test")
-    logs = self._logs(_evaluate(self, x, y, batch_size, cbs))
-    if not every:
-        cbs.on_test_batch_end(n_steps - 1, logs)
-    cbs.on_test_end(logs)
-    return _result(logs, return_dict)
+    with self._calling("evaluate"):
+        cbs.on_test_begin()
+        every = cbs.every_batch("test")
+        logs = self._logs(_evaluate(self, x, y, batch_size, cbs))
+        if not every:
+            cbs.on_test_batch_end(n_steps - 1, logs)
+        cbs.on_test_end(logs)
+        return _result(logs, return_dict)
 
 
 def predict(
@@ -297,23 +299,25 @@ def predict(
     cbs = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
     )
-    cbs.on_predict_begin()
-    if cbs.every_batch("predict"):  # one batch per call, its outputs in the logs (as Keras)
-        outs = []
-        for step, part in enumerate(_parts(x, batch_size, whole=False)):
-            cbs.on_predict_batch_begin(step)
-            outs.append(self._engine.predict(part, part.shape[0], True))
-            cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
-    else:
-        # Rows are independent, so blocks larger than batch_size give the same numbers, faster.
-        block = max(batch_size, 1024)
-        outs = [
-            self._engine.predict(part, min(block, part.shape[0]), True) for part in _parts(x, block)
-        ]
-        cbs.on_predict_batch_end(n_steps - 1, {})
-    out = outs[0] if len(outs) == 1 else np.concatenate(outs)  # no copy in the common case
-    cbs.on_predict_end()
-    return out
+    with self._calling("predict"):
+        cbs.on_predict_begin()
+        if cbs.every_batch("predict"):  # one batch per call, its outputs in the logs (as Keras)
+            outs = []
+            for step, part in enumerate(_parts(x, batch_size, whole=False)):
+                cbs.on_predict_batch_begin(step)
+                outs.append(self._engine.predict(part, part.shape[0], True))
+                cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
+        else:
+            # Rows are independent, so blocks larger than batch_size give the same numbers, faster.
+            block = max(batch_size, 1024)
+            outs = [
+                self._engine.predict(part, min(block, part.shape[0]), True)
+                for part in _parts(x, block)
+            ]
+            cbs.on_predict_batch_end(n_steps - 1, {})
+        out = outs[0] if len(outs) == 1 else np.concatenate(outs)  # no copy in the common case
+        cbs.on_predict_end()
+        return out
 
 
 def train_on_batch(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -117,8 +118,22 @@ class Sequential:
         self._kept.pop(id(layer), None)
         return layer
 
+    @contextlib.contextmanager
+    def _calling(self, what: str) -> Iterator[None]:
+        """Marks a fit / evaluate / predict in progress (its callbacks may not change the layers)."""
+        outer, self._in_call = getattr(self, "_in_call", None), what
+        try:
+            yield
+        finally:
+            self._in_call = outer
+
     def _invalidate(self) -> None:
         """Forget the engine after a change of layers; the weights are kept for the rebuild."""
+        if getattr(self, "_in_call", None):
+            raise RuntimeError(
+                f"layers cannot be added or removed during {self._in_call} (from a callback); "
+                "change them before or after the call"
+            )
         if self._engine is not None:
             self._kept = {id(layer): layer.get_weights() for layer in self._layers}
             self._engine = None
