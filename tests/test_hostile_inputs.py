@@ -244,6 +244,24 @@ CASES = [
         r"steps_per_epoch is not supported",
     ),
     Case(
+        "layer-trainable-false",
+        lambda: setattr(classifier().layers[0], "trainable", False),
+        NotImplementedError,
+        r"frozen layers \(trainable=False\) are not supported yet: fit would still train them",
+    ),
+    Case(
+        "model-trainable-false",
+        lambda: setattr(classifier(), "trainable", False),
+        NotImplementedError,
+        r"frozen layers \(trainable=False\) are not supported yet",
+    ),
+    Case(
+        "sequential-trainable-false",
+        lambda: fm.Sequential([layers.Dense(2)], trainable=False),
+        NotImplementedError,
+        r"frozen layers \(trainable=False\) are not supported yet",
+    ),
+    Case(
         "callbacks-of-strings",
         fit(callbacks=["early_stopping"]),
         TypeError,

@@ -64,6 +64,14 @@ def _shape_tuple(shape: Any, name: str) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
+def _check_trainable(trainable: Any) -> None:
+    """Refuses trainable=False: fit would still train the weights (frozen layers are not there)."""
+    if not trainable:
+        raise NotImplementedError(
+            "frozen layers (trainable=False) are not supported yet: fit would still train them"
+        )
+
+
 class Layer:
     """Base class of all layers.
 
@@ -90,13 +98,21 @@ class Layer:
             input_shape = (input_dim,)
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}")
-        if not trainable:
-            raise NotImplementedError("frozen layers (trainable=False) are not supported yet")
+        _check_trainable(trainable)
         self.name = name or unique_name(_snake(type(self).__name__))
         self.input_shape = None if input_shape is None else _shape_tuple(input_shape, "input_shape")
         self.dtype = dtype
         self._model: Any = None  # set when a built model owns this layer
         self._param_offset = 0  # where this layer's weights start in the engine's flat vector
+
+    @property
+    def trainable(self) -> bool:
+        """Always True (setting False raises NotImplementedError: frozen layers are not there)."""
+        return True
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        _check_trainable(value)
 
     # -- shapes -------------------------------------------------------------------------------
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:

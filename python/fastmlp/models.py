@@ -53,6 +53,7 @@ class Sequential:
         trainable: bool = True,
         device: str | None = None,
     ) -> None:
+        layers_module._check_trainable(trainable)
         self.name = name or layers_module.unique_name("sequential")
         self.dtype = np.dtype(dtype or config.floatx())
         if self.dtype not in (np.float32, np.float64):
@@ -137,6 +138,15 @@ class Sequential:
         if self._engine is not None:
             self._kept = {id(layer): layer.get_weights() for layer in self._layers}
             self._engine = None
+
+    @property
+    def trainable(self) -> bool:
+        """Always True (setting False raises NotImplementedError: frozen layers are not there)."""
+        return True
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        layers_module._check_trainable(value)
 
     @property
     def layers(self) -> list[layers_module.Layer]:
