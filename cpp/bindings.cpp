@@ -105,6 +105,15 @@ void bind_network(py::module_& m, const char* name) {
           },
           py::arg("scale"), py::arg("offset"))
       .def(
+          "set_trainable",
+          [](Net& n, Index layer, bool trainable) {
+            auto lock = claim(n);
+            n.set_trainable(layer, trainable);
+          },
+          py::arg("layer"), py::arg("trainable"),
+          "Freeze (False) or unfreeze an engine layer: its parameters and their optimizer slots stay.")
+      .def("trainable", &Net::trainable, py::arg("layer"))
+      .def(
           "set_clipping",
           [](Net& n, double clipnorm, double clipvalue, double global_clipnorm) {
             auto lock = claim(n);

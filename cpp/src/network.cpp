@@ -254,6 +254,46 @@ void Network<Scalar>::set_error_targets(double scale, double offset) {
 }
 
 template <typename Scalar>
+void Network<Scalar>::set_trainable(Index layer, bool trainable) {
+  if (layer < 0 || layer >= static_cast<Index>(layers_.size()))
+    throw std::invalid_argument("layer: expected an index in [0, " + std::to_string(layers_.size()) + "), got " +
+                                std::to_string(layer));
+  layers_[static_cast<std::size_t>(layer)].trainable = trainable;
+  std::vector<std::pair<Index, Index>> frozen;
+  for (const Layer& L : layers_) {
+    if (L.trainable || L.spec.kind != LayerKind::Dense) continue;
+    const Index end = L.b_offset >= 0 ? L.b_offset + L.out : L.w_offset + L.in * L.out;
+    if (!frozen.empty() && frozen.back().second == L.w_offset)
+      frozen.back().second = end;  // next to the frozen layer before
+    else
+      frozen.emplace_back(L.w_offset, end);
+  }
+  optimizer_.set_frozen(std::move(frozen));
+}
+
+template <typename Scalar>
+bool Network<Scalar>::trainable(Index layer) const {
+  if (layer < 0 || layer >= static_cast<Index>(layers_.size()))
+    throw std::invalid_argument("layer: expected an index in [0, " + std::to_string(layers_.size()) + "), got " +
+                                std::to_string(layer));
+  return layers_[static_cast<std::size_t>(layer)].trainable;
+}
+
+template <typename Scalar>
+bool Network<Scalar>::any_frozen() const {
+  return std::any_of(layers_.begin(), layers_.end(), [](const Layer& L) { return !L.trainable; });
+}
+
+template <typename Scalar>
+void Network<Scalar>::zero_frozen_gradients() {
+  for (const Layer& L : layers_) {
+    if (L.trainable || L.spec.kind != LayerKind::Dense) continue;
+    VecMap<Scalar>(grads_.data() + L.w_offset, L.in * L.out).setZero();
+    if (L.b_offset >= 0) VecMap<Scalar>(grads_.data() + L.b_offset, L.out).setZero();
+  }
+}
+
+template <typename Scalar>
 void Network<Scalar>::set_clipping(double clipnorm, double clipvalue, double global_clipnorm) {
   for (double v : {clipnorm, clipvalue, global_clipnorm})
     if (!(v >= 0) || !std::isfinite(v)) throw std::invalid_argument("clipping values must be finite and >= 0");
@@ -492,7 +532,7 @@ template <typename Scalar>
 double Network<Scalar>::penalty_and_gradient() {
   double total = 0;
   for (const Layer& L : layers_) {
-    if (L.spec.kind != LayerKind::Dense) continue;
+    if (L.spec.kind != LayerKind::Dense || !L.trainable) continue;
     total += apply_penalty<Scalar>(L.spec.kernel_penalty, weights(L),
                                    MatMap<Scalar>(grads_.data() + L.w_offset, L.in, L.out));
     if (L.b_offset >= 0)
@@ -510,7 +550,7 @@ double Network<Scalar>::penalty() const {
     return p.l1 * static_cast<double>(v.array().abs().sum()) + p.l2 * static_cast<double>(v.squaredNorm());
   };
   for (const Layer& L : layers_) {
-    if (L.spec.kind != LayerKind::Dense) continue;
+    if (L.spec.kind != LayerKind::Dense || !L.trainable) continue;
     if (L.spec.kernel_penalty.active()) total += value(L.spec.kernel_penalty, params_.data() + L.w_offset, L.in * L.out);
     if (L.b_offset >= 0 && L.spec.bias_penalty.active())
       total += value(L.spec.bias_penalty, params_.data() + L.b_offset, L.out);
@@ -608,6 +648,7 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
     throw;
   }
   const double pen = penalty_and_gradient();
+  if (any_frozen()) zero_frozen_gradients();  // out of the clipping norms (and loss_and_gradient)
   clip_gradients();
   if (fused_step_) {
     optimizer_.finish_step(*fused_step_, params(), grads(), 0, updated);
@@ -952,6 +993,7 @@ double Network<Scalar>::loss_and_gradient(const ConstMatMap<Scalar>& x, const Co
   const double data_loss = compute_loss<Scalar>(loss_, mode_, act(last, n), y, grad(last, n));
   backward(x.data(), n);
   const double pen = penalty_and_gradient();
+  if (any_frozen()) zero_frozen_gradients();
   return data_loss / static_cast<double>(n) + pen;
 }
 

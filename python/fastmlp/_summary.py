@@ -52,10 +52,15 @@ def print_summary(
     lines.append(_rule("└", "┴", "┘", "─"))
     itemsize = model.dtype.itemsize
     total = model.count_params() if model.built else 0
+    frozen = (
+        sum(layer.count_params() for layer in model.layers if not layer.trainable)
+        if model.trainable
+        else total
+    )
     lines += [
         f" Total params: {total:,} ({readable_size(total * itemsize)})",
-        f" Trainable params: {total:,} ({readable_size(total * itemsize)})",
-        " Non-trainable params: 0 (0.00 B)",
+        f" Trainable params: {total - frozen:,} ({readable_size((total - frozen) * itemsize)})",
+        f" Non-trainable params: {frozen:,} ({readable_size(frozen * itemsize)})",
     ]
     if model.built and model.optimizer is not None and model.optimizer.iterations > 0:
         # Keras counts the slot variables plus the iteration counter and the learning rate.

@@ -64,12 +64,10 @@ def _shape_tuple(shape: Any, name: str) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
-def _check_trainable(trainable: Any) -> None:
-    """Refuses trainable=False: fit would still train the weights (frozen layers are not there)."""
-    if not trainable:
-        raise NotImplementedError(
-            "frozen layers (trainable=False) are not supported yet: fit would still train them"
-        )
+def _check_trainable(trainable: Any) -> bool:
+    if not isinstance(trainable, (bool, np.bool_)):
+        raise TypeError(f"trainable must be True or False, got {trainable!r}")
+    return bool(trainable)
 
 
 class Layer:
@@ -79,7 +77,10 @@ class Layer:
         name: Unique name in the model. Defaults to the snake-case class name ("dense", "dense_1").
         input_shape: Shape of one sample, for the first layer of a Sequential, e.g. (28, 28).
             Defaults to None.
-        trainable: Accepted for Keras compatibility; must be True. Defaults to True.
+        trainable: False freezes the layer's weights, as Keras's: fit leaves them (and their
+            optimizer state) as they are and their regularizer out of the loss, while gradients
+            still flow through the layer. Settable at any time; takes effect at the next step.
+            Defaults to True.
         dtype: Accepted for Keras compatibility; the model's dtype is used. Defaults to None.
     """
 
@@ -98,7 +99,7 @@ class Layer:
             input_shape = (input_dim,)
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}")
-        _check_trainable(trainable)
+        self._trainable = _check_trainable(trainable)
         self.name = name or unique_name(_snake(type(self).__name__))
         self.input_shape = None if input_shape is None else _shape_tuple(input_shape, "input_shape")
         self.dtype = dtype
@@ -107,12 +108,14 @@ class Layer:
 
     @property
     def trainable(self) -> bool:
-        """Always True (setting False raises NotImplementedError: frozen layers are not there)."""
-        return True
+        """Whether fit updates this layer's weights (settable, as Keras's)."""
+        return self._trainable
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        _check_trainable(value)
+        self._trainable = _check_trainable(value)
+        if self._model is not None:
+            self._model._sync_trainable()
 
     # -- shapes -------------------------------------------------------------------------------
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -185,6 +188,8 @@ class Layer:
         config: dict[str, Any] = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if not self._trainable:
+            config["trainable"] = False
         return config
 
     @classmethod

@@ -53,7 +53,7 @@ class Sequential:
         trainable: bool = True,
         device: str | None = None,
     ) -> None:
-        layers_module._check_trainable(trainable)
+        self._trainable = layers_module._check_trainable(trainable)
         self.name = name or layers_module.unique_name("sequential")
         self.dtype = np.dtype(dtype or config.floatx())
         if self.dtype not in (np.float32, np.float64):
@@ -141,12 +141,24 @@ class Sequential:
 
     @property
     def trainable(self) -> bool:
-        """Always True (setting False raises NotImplementedError: frozen layers are not there)."""
-        return True
+        """Whether fit may update the model's weights; setting it sets every layer's, as Keras."""
+        return self._trainable
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        layers_module._check_trainable(value)
+        self._trainable = layers_module._check_trainable(value)
+        for layer in self._layers:
+            layer._trainable = self._trainable
+        self._sync_trainable()
+
+    def _sync_trainable(self) -> None:
+        """Tells the engine which layers are frozen (a model built as not trainable: all)."""
+        if self._engine is None:
+            return
+        for layer, index in self._engine_layers.items():
+            frozen = not (layer._trainable and self._trainable)
+            if self._engine.trainable(index) == frozen:
+                self._engine.set_trainable(index, not frozen)
 
     @property
     def layers(self) -> list[layers_module.Layer]:
@@ -195,12 +207,13 @@ class Sequential:
         if not self._layers:
             self._input_shape = shape
             return
-        inputs, specs, offset = {}, [], 0
+        inputs, specs, offset, engine_layers = {}, [], 0, {}
         current = shape
         for layer in self._layers:
             inputs[id(layer)] = current
             spec = layer.engine_spec(current)
             if spec is not None:
+                engine_layers[layer] = len(specs)
                 specs.append(spec)
             layer._param_offset = offset
             offset += sum(math.prod(s) for s in layer.weight_shapes(current))
@@ -229,6 +242,8 @@ class Sequential:
         if self.loss is not None:
             self._configure_engine(engine)  # may refuse the loss: then the model stays unbuilt
         self._engine, self._layer_inputs, self._input_shape = engine, inputs, shape
+        self._engine_layers = engine_layers
+        self._sync_trainable()
         self._output_dim = current[0]
         for layer in self._layers:
             old = self._kept.get(id(layer))
@@ -513,12 +528,15 @@ class Sequential:
                     "config": {"name": "input_layer", "shape": list(self._input_shape)},
                 },
             )
-        return {
+        config = {
             "name": self.name,
             "dtype": self.dtype.name,
             "seed": self.seed,
             "layers": layer_configs,
         }
+        if not self._trainable:
+            config["trainable"] = False
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
@@ -526,6 +544,7 @@ class Sequential:
         model = cls(name=config.get("name"), seed=config.get("seed"), dtype=config.get("dtype"))
         for layer_config in config.get("layers", []):
             model.add(layers_module.deserialize(layer_config))
+        model._trainable = layers_module._check_trainable(config.get("trainable", True))
         return model
 
     def to_json(self, **kwargs: Any) -> str:

@@ -72,6 +72,11 @@ class Network {
   void set_error_targets(double scale, double offset);
   // Clipping as Keras's optimizer arguments; 0 = off.
   void set_clipping(double clipnorm, double clipvalue, double global_clipnorm);
+  // A frozen layer (trainable false, as Keras's): its weights and their optimizer slots stay as
+  // they are, and its penalty is neither in the loss nor in the gradient (Keras regularizes
+  // trainable weights only); gradients still flow through it to the layers below.
+  void set_trainable(Index layer, bool trainable);
+  bool trainable(Index layer) const;
   Optimizer<Scalar>& optimizer() { return optimizer_; }
   Random& random() { return rng_; }
   LossMode loss_mode() const { return mode_; }
@@ -115,7 +120,10 @@ class Network {
     LayerSpec spec;
     Index in = 0, out = 0;         // widths
     Index w_offset = -1, b_offset = -1;  // into params_ / grads_ (-1: none)
+    bool trainable = true;
   };
+  bool any_frozen() const;
+  void zero_frozen_gradients();
 
   void reserve(Index batch);
   void check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>* y) const;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fastmlp/types.hpp"
@@ -70,6 +71,9 @@ class Optimizer {
     config_.learning_rate = lr;
   }
   std::int64_t iterations() const { return iterations_; }
+  // Parameters [lo, hi) that no step changes (frozen layers: neither their values nor their
+  // slots), sorted and disjoint. Kept by configure().
+  void set_frozen(std::vector<std::pair<Index, Index>> ranges) { frozen_ = std::move(ranges); }
 
   // State for saving and resuming: the slot vectors (empty before the first step) and the count.
   std::vector<Vec<Scalar>>& slots() { return slots_; }
@@ -128,7 +132,20 @@ class Optimizer {
   }
 
  private:
-  void update(Scalar* __restrict wp, const Scalar* __restrict gp, Index lo, Index hi, Scalar lr, Scalar alpha) {
+  // update_range over [lo, hi) but the frozen ranges.
+  void update(Scalar* wp, const Scalar* gp, Index lo, Index hi, Scalar lr, Scalar alpha) {
+    for (const auto& [f0, f1] : frozen_) {
+      if (f1 <= lo) continue;
+      if (f0 >= hi) break;
+      if (f0 > lo) update_range(wp, gp, lo, f0, lr, alpha);
+      lo = f1;
+      if (lo >= hi) return;
+    }
+    update_range(wp, gp, lo, hi, lr, alpha);
+  }
+
+  void update_range(Scalar* __restrict wp, const Scalar* __restrict gp, Index lo, Index hi, Scalar lr,
+                    Scalar alpha) {
     const OptimizerConfig& c = config_;
     if (c.weight_decay > 0) {
       const Scalar keep = Scalar(1) - lr * Scalar(c.weight_decay);
@@ -242,6 +259,7 @@ class Optimizer {
   }
 
   OptimizerConfig config_;
+  std::vector<std::pair<Index, Index>> frozen_;
   std::vector<Vec<Scalar>> slots_;  // per-parameter state, each (n_params,)
   std::int64_t iterations_ = 0;
 };

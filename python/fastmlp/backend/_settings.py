@@ -146,6 +146,30 @@ class NetworkSettings:
             self._errors = errors
             self._changed()
 
+    def set_trainable(self, layer: int, trainable: bool) -> None:
+        """Freeze (False) or unfreeze an engine layer: its parameters and slots stay, its penalty
+        is neither in the loss nor in the gradient (as the C++ engine's)."""
+        if isinstance(layer, bool) or not 0 <= layer < len(self._layers):
+            raise ValueError(f"layer: expected an index in [0, {len(self._layers)}), got {layer}")
+        frozen = set(self._frozen) - {int(layer)} | (set() if trainable else {int(layer)})
+        if frozen != set(self._frozen):
+            self._frozen = sorted(frozen)
+            self._changed()
+
+    def trainable(self, layer: int) -> bool:
+        if isinstance(layer, bool) or not 0 <= layer < len(self._layers):
+            raise ValueError(f"layer: expected an index in [0, {len(self._layers)}), got {layer}")
+        return layer not in self._frozen
+
+    def _frozen_parts(self) -> list[tuple[int, int]]:
+        """(offset, size) of the frozen layers' kernels and biases."""
+        return [
+            part
+            for i in self._frozen
+            for part in (self._layers[i].w, self._layers[i].b)
+            if part is not None
+        ]
+
     def set_clipping(self, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
         for value in (clipnorm, clipvalue, global_clipnorm):
             if not (value >= 0 and math.isfinite(value)):

@@ -58,6 +58,7 @@ class ArrayNetwork(NetworkSettings):
         self._accuracy = (0, 0.5, 0.5)
         self._errors = (False, False, 1.0, 0.0)  # mse, mae; their targets: scale * y + offset
         self._clipping = (0.0, 0.0, 0.0)
+        self._frozen: list[int] = []  # indices of frozen layers (set_trainable)
         self._optimizer = SimpleNamespace(
             kind=1, learning_rate=1e-3, momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
             epsilon=1e-7, amsgrad=False, rho=0.9, centered=False, initial_accumulator_value=0.1,
@@ -202,7 +203,9 @@ class ArrayNetwork(NetworkSettings):
                 ops.copy(g, g_in)
 
     def _penalties(self, samples: int, with_grad: bool) -> None:
-        for layer in self._layers:
+        for i, layer in enumerate(self._layers):
+            if i in self._frozen:  # (Keras regularizes trainable weights only)
+                continue
             for part, (l1, l2) in ((layer.w, layer.kernel), (layer.b, layer.bias)):
                 if part is not None and (l1 or l2):
                     grad = self._view(self._grads, part, (part[1],)) if with_grad else None
@@ -227,14 +230,39 @@ class ArrayNetwork(NetworkSettings):
         self._loss_and_metrics(y, n)
         self._backward(x, n)
         self._penalties(n, True)
+        self._zero_frozen_gradients()  # (out of the clipping norms)
         if any(self._clipping):
             self.ops.clip(self._grads, self._variables(), *self._clipping)
         if len(self._slots) != self._slot_count():
             self._build_slots()
+        # The update runs over the whole vector; frozen parameters and slots are put back after,
+        # from buffers allocated once (a captured CUDA graph keeps their addresses).
+        kept = self._frozen_copies()
+        for flat, part, buffer in kept:
+            self.ops.copy(flat[part], buffer)
         self.ops.optimizer_step(
             self._optimizer, self._params, self._grads, self._slots, self._state, self._hyper
         )
+        for flat, part, buffer in kept:
+            self.ops.copy(buffer, flat[part])
         self.ops.advance(self._state, n, True)
+
+    def _zero_frozen_gradients(self) -> None:
+        for offset, size in self._frozen_parts():
+            self._grads[offset : offset + size].fill(0)
+
+    def _frozen_copies(self) -> list[tuple[Any, slice, Any]]:
+        """(flat vector, frozen slice, its buffer) for the parameters and every slot."""
+        flats = (self._params, *self._slots)
+        layout = (tuple(self._frozen_parts()), tuple(id(flat) for flat in flats))
+        if getattr(self, "_kept_layout", None) != layout:
+            self._kept = [
+                (flat, slice(offset, offset + size), self.ops.zeros(size, self.dtype))
+                for offset, size in layout[0]
+                for flat in flats
+            ]
+            self._kept_layout = layout
+        return self._kept
 
     def _build_slots(self) -> None:
         self._slots = [
@@ -360,5 +388,6 @@ class ArrayNetwork(NetworkSettings):
             )
             self._backward(x, n)
             self._penalties(n, True)
+            self._zero_frozen_gradients()
             self.ops.advance(self._state, 0, False)
             return float(self.ops.to_host(self._sums)[0]) / n, self.ops.to_host(self._grads)
