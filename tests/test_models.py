@@ -239,6 +239,16 @@ def test_predict_does_not_depend_on_batch_size_and_equals_predict_on_batch_and_c
     np.testing.assert_allclose(model.predict(x, batch_size=7, verbose=0), probs, atol=1e-6)
     np.testing.assert_allclose(model.predict_on_batch(x), probs, atol=1e-6)
     np.testing.assert_allclose(model(x), probs, atol=1e-6)
+    np.testing.assert_allclose(model(x, training=False), probs, atol=1e-6)
+    np.testing.assert_allclose(model(x, training=True), probs, atol=1e-6)  # no Dropout here
+
+
+def test_calling_a_model_with_dropout_in_training_mode_is_refused():
+    model = small_model(hidden=[layers.Dense(8, activation="relu"), layers.Dropout(0.5)])
+    x = np.zeros((4, 6), np.float32)
+    assert model(x, training=False).shape == (4, 3)
+    with pytest.raises(NotImplementedError, match=r"training=True\) with Dropout"):
+        model(x, training=True)
 
 
 def test_evaluate_matches_numpy_cross_entropy_and_accuracy_of_predict():

@@ -502,8 +502,22 @@ class Sequential:
     test_on_batch = _training.test_on_batch
     predict_on_batch = _training.predict_on_batch
 
-    def __call__(self, x: Any) -> np.ndarray:
-        """Predictions for x, without a progress bar."""
+    def __call__(self, x: Any, training: bool | None = None) -> np.ndarray:
+        """Predictions for x, without a progress bar, as a NumPy array.
+
+        Args:
+            x: Samples.
+            training: As Keras's: None or False is inference. True (dropout active) is taken
+                only by models whose Dropout layers drop nothing (none, or rate 0): they compute
+                the same either way. Defaults to None.
+        """
+        if training and any(
+            isinstance(layer, layers_module.Dropout) and layer.rate > 0 for layer in self._layers
+        ):
+            raise NotImplementedError(
+                "model(x, training=True) with Dropout is not supported: fit applies dropout; "
+                "call the model with training=False (or no argument) for predictions"
+            )
         return self.predict(x, verbose=0)
 
     # -- description --------------------------------------------------------------------------
