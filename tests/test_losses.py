@@ -7,6 +7,7 @@ about +-200, where only a log-sum-exp form stays finite.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -571,3 +572,21 @@ def test_train_on_batch_reports_the_loss_before_its_step() -> None:
     model, _ = engine_model(case, scale=4.0)
     before = model.evaluate(X, case.y, verbose=0)
     assert model.train_on_batch(X, case.y) == pytest.approx(before, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("activation", "loss", "warns"),
+    [
+        ("softmax", lambda: fm.losses.SparseCategoricalCrossentropy(from_logits=True), True),
+        ("sigmoid", lambda: fm.losses.BinaryCrossentropy(from_logits=True), True),
+        (None, lambda: fm.losses.SparseCategoricalCrossentropy(from_logits=True), False),
+        ("softmax", lambda: fm.losses.SparseCategoricalCrossentropy(), False),
+    ],
+)
+def test_from_logits_on_probabilities_warns_as_keras(activation, loss, warns):
+    model = fm.Sequential([fm.Input(shape=(3,)), fm.layers.Dense(4, activation=activation)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.compile("adam", loss())
+    messages = [str(w.message) for w in caught]
+    assert any("from_logits=True, but the model's output layer" in m for m in messages) == warns

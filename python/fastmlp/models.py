@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -391,6 +392,7 @@ class Sequential:
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"metric names must be unique and not 'loss', got {names}")
         metrics_module.check_targets_agree(compiled_metrics, loss)
+        self._warn_probabilities_as_logits(loss)
         previous = (self.optimizer, self.loss, self.compiled_metrics)
         self.optimizer, self.loss, self.compiled_metrics = optimizer, loss, compiled_metrics
         if self.built:
@@ -403,6 +405,22 @@ class Sequential:
                     with contextlib.suppress(RuntimeError):
                         self._configure_engine(self._engine)
                 raise
+
+    def _warn_probabilities_as_logits(self, loss: losses_module.Loss) -> None:
+        """As Keras: a warning for from_logits=True on an output of softmax or sigmoid."""
+        if not getattr(loss, "from_logits", False):
+            return
+        last = next(
+            (layer for layer in reversed(self._layers) if hasattr(layer, "activation")), None
+        )
+        name = getattr(getattr(last, "activation", None), "__name__", "")
+        if name in ("softmax", "sigmoid"):
+            warnings.warn(
+                f"{loss.default_name} received from_logits=True, but the model's output layer "
+                f"applies {name}: its outputs are probabilities, not logits. Was this intended?",
+                UserWarning,
+                stacklevel=3,
+            )
 
     @property
     def compiled(self) -> bool:
