@@ -280,6 +280,7 @@ def test_get_by_name(name, cls) -> None:
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
 def test_get_by_class_and_object(cls) -> None:
     assert type(losses.get(cls)) is cls
+    assert type(losses.get(cls.__name__)) is cls  # Keras takes class names as strings too
     loss = cls()
     assert losses.get(loss) is loss
 

@@ -340,7 +340,9 @@ def get(identifier: str | Loss | Any) -> Loss:
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
-        cls = _CLASSES.get(identifier.lower())
+        # Keras's names, and its class names as strings ("MeanSquaredError"), as keras.losses.get
+        by_class = {c.__name__.lower(): c for c in _CLASSES.values()}
+        cls = _CLASSES.get(identifier.lower()) or by_class.get(identifier.lower())
         if cls is None:
             names = ", ".join(sorted(_CLASSES))
             raise ValueError(f"Unknown loss {identifier!r}. Expected one of: {names}")
