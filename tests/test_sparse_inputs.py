@@ -504,13 +504,50 @@ def test_subnormals_are_flushed_on_every_thread_and_the_workers_left_as_found():
     model.set_weights([np.ones((256, 512), np.float32)])
     x = np.full((1024, 256), 1e-39, np.float32)
     assert 0 < x[0, 0] < np.finfo(np.float32).tiny
+    eigen_only = _core.blas_info() == "eigen"  # (Eigen's GEMM workers keep flushing: below)
     with num_threads(2):
         # (OpenMP's pool started here, by a thread not flushing: workers born not flushing.)
-        assert not any(_core._worker_flush_modes())
+        assert eigen_only or not any(_core._worker_flush_modes())
         assert model._engine.threads_for(1024) == 2
         logs = model.evaluate(
             x, np.zeros((1024, 512)), batch_size=1024, verbose=0, return_dict=True
         )
         assert logs["mae"] == 0.0
         model.fit(x, np.zeros((1024, 512)), batch_size=512, epochs=1, verbose=0)
-        assert all(not flushing for flushing in _core._worker_flush_modes())
+        assert eigen_only or not any(_core._worker_flush_modes())
+
+
+FLUSH_CHILD = """
+import numpy as np, fastmlp as fm
+from fastmlp import _core
+fm.config.set_num_threads(2)
+_core.set_parallel_work(0)
+tiny = np.float32(1e-39)
+assert tiny * np.float32(1) != 0  # this thread does not flush before
+model = fm.Sequential([fm.Input(shape=(256,)), fm.layers.Dense(512, use_bias=False)])
+model.compile("sgd", "mse", metrics=["mae"])
+model.set_weights([np.ones((256, 512), np.float32)])
+x = np.full((1024, 256), 1e-39, np.float32)
+logs = model.evaluate(x, np.zeros((1024, 512)), batch_size=1024, verbose=0, return_dict=True)
+model.fit(x, np.zeros((1024, 512)), batch_size=512, epochs=1, verbose=0)
+model.train_on_batch(x[:64], np.zeros((64, 512)))
+assert logs["mae"] == 0.0, logs
+assert tiny * np.float32(1) != 0, "the calling thread was left flushing"
+print(_core.blas_info(), _core._worker_flush_modes())
+"""
+
+
+@pytest.mark.parametrize("blas", ["numpy", "eigen"])
+def test_the_calling_thread_is_left_as_found_with_and_without_blas(blas):
+    # (Without BLAS, Eigen's GEMM workers are set to flush once and keep it; the caller, which
+    # is thread 0 of every region, must not.)
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FASTMLP_BLAS": blas}
+    done = subprocess.run(
+        [sys.executable, "-c", FLUSH_CHILD], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert ("eigen" in done.stdout) == (blas == "eigen")

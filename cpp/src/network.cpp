@@ -37,7 +37,7 @@ void flush_eigen_workers(int threads) {
   static std::atomic<int> prepared{0};
   if (threads > 1 && prepared.load() < threads) {
 #pragma omp parallel num_threads(threads)
-    _mm_setcsr(_mm_getcsr() | 0x8040);
+    if (omp_get_thread_num() != 0) _mm_setcsr(_mm_getcsr() | 0x8040);  // (0: the caller)
     prepared.store(threads);
   }
 #else
@@ -88,6 +88,7 @@ class ThreadScope {
     step_threads() = threads;
 #ifdef FASTMLP_HAVE_OPENMP
     Eigen::setNbThreads(threads);  // for Eigen's own products (no BLAS loaded)
+    FlushScope::workers_end_unflushed().store(blas::available(), std::memory_order_relaxed);
     if (!blas::available()) flush_eigen_workers(threads);
 #endif
     split_products() = split;

@@ -3,6 +3,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <utility>
 
@@ -24,11 +25,18 @@ namespace fastmlp {
 // its creator's mode: "its own mode back" would keep it so).
 class FlushScope {
  public:
+  // Whether workers end a region not flushing: not without BLAS, where Eigen's GEMM splits
+  // products over the same workers in regions of its own (set to flush once, they keep it).
+  static std::atomic<bool>& workers_end_unflushed() {
+    static std::atomic<bool> unflushed{true};
+    return unflushed;
+  }
+
   explicit FlushScope(bool worker = false) {
 #ifdef FASTMLP_HAVE_MXCSR
     saved_ = _mm_getcsr();
     _mm_setcsr(saved_ | kFtzDaz);
-    if (worker) saved_ &= ~kFtzDaz;
+    if (worker && workers_end_unflushed().load(std::memory_order_relaxed)) saved_ &= ~kFtzDaz;
 #else
     (void)worker;
 #endif
