@@ -113,9 +113,13 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        self._trainable = _check_trainable(value)
+        previous, self._trainable = self._trainable, _check_trainable(value)
         if self._model is not None:
-            self._model._sync_trainable()
+            try:
+                self._model._sync_trainable()
+            except Exception:  # the engine busy in another thread: nothing changed
+                self._trainable = previous
+                raise
 
     # -- shapes -------------------------------------------------------------------------------
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:

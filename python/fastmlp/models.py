@@ -147,10 +147,18 @@ class Sequential:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        self._trainable = layers_module._check_trainable(value)
+        value = layers_module._check_trainable(value)
+        previous = (self._trainable, [layer._trainable for layer in self._layers])
+        self._trainable = value
         for layer in self._layers:
-            layer._trainable = self._trainable
-        self._sync_trainable()
+            layer._trainable = value
+        try:
+            self._sync_trainable()
+        except Exception:  # the engine busy in another thread: nothing changed
+            self._trainable = previous[0]
+            for layer, flag in zip(self._layers, previous[1]):
+                layer._trainable = flag
+            raise
 
     def _sync_trainable(self) -> None:
         """Tells the engine which layers are frozen (a model built as not trainable: all)."""

@@ -152,9 +152,10 @@ class NetworkSettings:
         if isinstance(layer, bool) or not 0 <= layer < len(self._layers):
             raise ValueError(f"layer: expected an index in [0, {len(self._layers)}), got {layer}")
         frozen = set(self._frozen) - {int(layer)} | (set() if trainable else {int(layer)})
-        if frozen != set(self._frozen):
-            self._frozen = sorted(frozen)
-            self._changed()
+        with self._claim():  # not while a step of another thread reads the list
+            if frozen != set(self._frozen):
+                self._frozen = sorted(frozen)
+                self._changed()
 
     def trainable(self, layer: int) -> bool:
         if isinstance(layer, bool) or not 0 <= layer < len(self._layers):
