@@ -244,6 +244,18 @@ def test_the_engine_refuses_a_per_output_accuracy_on_labels(mode) -> None:
     assert model._engine.evaluate(x, labels, n).samples == n
 
 
+def test_the_gpu_engines_numpy_twin_refuses_the_mismatch_too() -> None:
+    model = fm.Sequential(
+        [layers.Input(shape=(IN,)), layers.Dense(4, activation="softmax")],
+        dtype="float64",
+        device="numpy",
+    )
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model._engine.set_accuracy(metrics._ARGMAX_ONEHOT, 0.5, 0.5)
+    with pytest.raises(ValueError, match="accuracy reads one target per output, but this loss"):
+        model._engine.evaluate(X, LABELS.reshape(-1, 1).astype(float), 8)
+
+
 def test_the_engine_refuses_a_label_accuracy_on_one_hot_targets() -> None:
     model = model_for(4, "softmax", "categorical_crossentropy", ["accuracy"])
     model._engine.set_accuracy(metrics._ARGMAX_SPARSE, 0.5, 0.5)

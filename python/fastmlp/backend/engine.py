@@ -135,6 +135,16 @@ class ArrayNetwork(NetworkSettings):
                 raise ValueError(
                     f"y: expected {self.target_dim} columns for this loss, got {y.shape[1]}"
                 )
+            # As the C++ engine: the accuracy rule must read the loss's kind of y.
+            per_output = self._accuracy[0] in (2, 3)  # one-hot argmax, threshold
+            if (per_output and self.target_dim != self.output_dim) or (
+                self._accuracy[0] == 1 and self.target_dim != 1
+            ):
+                kind = "one target per output" if per_output else "one class label per sample"
+                raise ValueError(
+                    f"metrics: the accuracy reads {kind}, but this loss's y has "
+                    f"{self.target_dim} column(s)"
+                )
             y = self.to_device(y)
         return self.to_device(x), y
 
