@@ -207,6 +207,18 @@ def test_only_callbacks_with_their_own_batch_hooks_need_every_batch(make, every)
     assert callbacks.CallbackList([make()]).every_batch("train") is every
 
 
+def test_a_subclass_of_a_chunked_library_callback_with_its_own_hook_gets_every_batch():
+    class Mine(callbacks.TerminateOnNaN):
+        def on_train_batch_end(self, batch, logs=None):
+            super().on_train_batch_end(batch, logs)
+
+    class Plain(callbacks.TerminateOnNaN):  # no hook of its own: chunks are fine
+        pass
+
+    assert callbacks.CallbackList([Mine()]).every_batch("train")
+    assert not callbacks.CallbackList([Plain()]).every_batch("train")
+
+
 def test_without_batch_hooks_fit_runs_chunks_and_trains_the_same():
     # The chunked loop (no per-batch hook) and the per-batch loop give the same weights.
     x, y = data()

@@ -74,13 +74,15 @@ def _needs_every_batch(callback: Callback, kind: str) -> bool:
     """Whether `callback` has its own batch hooks of `kind` ("train", "test", "predict"), in its
     class or set on the instance (LambdaCallback). The library's callbacks that are content with
     chunks of steps (progress bar, NaN check, checkpoints by step count) say so with
-    `_chunked_batch_hooks`."""
-    if getattr(callback, "_chunked_batch_hooks", False):
-        return False
-    return any(
-        hook in vars(callback) or getattr(type(callback), hook) is not getattr(Callback, hook)
-        for hook in _BATCH_HOOKS[kind]
-    )
+    `_chunked_batch_hooks` in the class that defines the hooks (a user's subclass overriding
+    one is called after every batch)."""
+    for hook in _BATCH_HOOKS[kind]:
+        if hook in vars(callback):
+            return True
+        owner = next(c for c in type(callback).__mro__ if hook in vars(c))
+        if owner is not Callback and not vars(owner).get("_chunked_batch_hooks", False):
+            return True
+    return False
 
 
 def _pythonify_logs(logs: Logs) -> Logs:
