@@ -784,3 +784,48 @@ def test_unbuilt_models_and_optimizers_copy_and_a_shallow_copy_shares_the_engine
     assert optimizer.get_config() == model.optimizer.get_config()
     assert optimizer.iterations == 0  # detached from the model's engine
     assert copy.copy(model)._engine is model._engine  # as Keras: a shallow copy shares variables
+
+
+def test_the_sign_rule_of_plus_minus_one_labels_survives_copies_and_files(tmp_path):
+    # Trained on {-1, +1} labels, a regression loss's accuracy counts signs, also on a set of
+    # +1 points alone; copies, files and a one-class train_on_batch keep that rule.
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, FEATURES))
+    y = np.where(x[:, 0] + 0.3 * rng.normal(size=200) > 0, 1.0, -1.0).reshape(-1, 1)
+    model = fm.Sequential(
+        [layers.Input(shape=(FEATURES,)), layers.Dense(1, activation="tanh")], dtype="float64"
+    )
+    model.compile(optimizers.SGD(0.1), "mse", metrics=["accuracy"])
+    model.fit(x, y, epochs=5, batch_size=20, verbose=0)
+    positive = y[:, 0] > 0
+    expected = float(np.mean(model.predict(x[positive], verbose=0) > 0))
+    assert expected != float(np.mean(model.predict(x[positive], verbose=0) > 0.5))
+    model.save(tmp_path / "m.fastmlp")
+    copies = [
+        copy.deepcopy(model),
+        pickle.loads(pickle.dumps(model)),
+        models.load_model(tmp_path / "m.fastmlp"),
+    ]
+    for m in [model, *copies]:
+        logs = m.evaluate(x[positive], y[positive], verbose=0, return_dict=True)
+        assert logs["accuracy"] == pytest.approx(expected)
+    model.optimizer.learning_rate = 0.0
+    model.train_on_batch(x[positive][:8], y[positive][:8])  # one class: the rule stays
+    logs = model.evaluate(x[positive], y[positive], verbose=0, return_dict=True)
+    assert logs["accuracy"] == pytest.approx(expected)
+
+
+def test_copies_stay_on_the_models_device():
+    original = make_model()
+    numpy_engine = fm.Sequential(
+        [layers.Input(shape=(FEATURES,)), layers.Dense(CLASSES, activation="softmax")],
+        device="numpy",
+    )
+    numpy_engine.compile("adam", "sparse_categorical_crossentropy")
+    numpy_engine.fit(X, Y, epochs=1, verbose=0)
+    for m in (original, numpy_engine):
+        twin = pickle.loads(pickle.dumps(m))
+        assert twin.device == m.device and type(twin._engine) is type(m._engine)
+        a = twin.fit(X, Y, epochs=1, batch_size=16, verbose=0).history
+        b = m.fit(X, Y, epochs=1, batch_size=16, verbose=0).history
+        assert a == b

@@ -99,7 +99,7 @@ def fit(
 
     # The GPU engine (and its NumPy twin) checks x for NaN / infinity where x is copied to (_place).
     host_check = self.device == "cpu"
-    x, y = self._prepare(x, y, check_finite=host_check, training=True)
+    x, y = self._prepare(x, y, check_finite=host_check, training="fit")
     if y is None:
         raise ValueError("fit needs targets y")
     val, target_map = None, self._target_map
@@ -331,7 +331,7 @@ def train_on_batch(
     """One gradient step on exactly this batch; returns its loss (and metrics, as evaluate)."""
     self._require_compiled("train_on_batch")
     _unsupported(sample_weight=sample_weight, class_weight=class_weight)
-    x, y = self._prepare(x, y, training=True)
+    x, y = self._prepare(x, y, training="batch")
     if y is None:
         raise ValueError("train_on_batch needs targets y")
     logs = self._logs(_sums(self._engine.train_on_batch(x, y)))

@@ -456,11 +456,13 @@ class Sequential:
         *,
         name: str = "x",
         check_finite: bool = True,
-        training: bool = False,
+        training: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Checked, converted (x, y); builds the model from x's shape if needed.
 
-        training: y is training data, whose signs set the accuracy rule for later data.
+        training: "fit" (y is the training data: its signs set the accuracy rule for later
+            data) or "batch" (one batch: negative targets set the {-1, +1} rule, positive ones
+            alone do not undo it).
 
         check_finite=False: the engine's predict(check_finite=True) refuses NaN / infinity in x.
         A CuPy x stays on its GPU for a GPU model (else it is copied to the host); CuPy targets
@@ -491,7 +493,8 @@ class Sequential:
                 "y" if name == "x" else f"y of {name}",
             )
             if training:
-                self._signed_targets = ys.size > 0 and bool(ys.min() < 0)
+                signed = ys.size > 0 and bool(ys.min() < 0)
+                self._signed_targets = signed or (training == "batch" and self._signed_targets)
             self._use_targets(ys, self._target_map)
         return xs, ys
 
@@ -579,9 +582,15 @@ class Sequential:
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Sequential:
-        """A new, freshly initialised model with the architecture of `get_config()`."""
-        model = cls(name=config.get("name"), seed=config.get("seed"), dtype=config.get("dtype"))
+    def from_config(cls, config: dict[str, Any], device: str | None = None) -> Sequential:
+        """A new, freshly initialised model with the architecture of `get_config()` (on `device`:
+        defaults to `config.get_device()`)."""
+        model = cls(
+            name=config.get("name"),
+            seed=config.get("seed"),
+            dtype=config.get("dtype"),
+            device=device,
+        )
         for layer_config in config.get("layers", []):
             model.add(layers_module.deserialize(layer_config))
         model._trainable = layers_module._check_trainable(config.get("trainable", True))
@@ -604,7 +613,7 @@ class Sequential:
         original would, on its own engine. (copy.copy shares the engine, as Keras's variables.)"""
         from fastmlp import saving
 
-        return (_model_from_bytes, (saving.model_bytes(self),))
+        return (_model_from_bytes, (saving.model_bytes(self), self._device))
 
     def __copy__(self) -> Sequential:
         copy = object.__new__(Sequential)
@@ -643,22 +652,23 @@ class Sequential:
         saving.load_weights(self, filepath)
 
 
-def _model_from_bytes(data: bytes) -> Sequential:
+def _model_from_bytes(data: bytes, device: str | None = None) -> Sequential:
     from fastmlp import saving
 
-    return saving.model_from_bytes(data)
+    return saving.model_from_bytes(data, device)
 
 
-def load_model(filepath: Any, compile: bool = True) -> Sequential:
+def load_model(filepath: Any, compile: bool = True, device: str | None = None) -> Sequential:
     """Load a model written by `Sequential.save`; the file is checked fully before use.
 
     Args:
         filepath: The saved file.
         compile: Restore the optimizer, loss, metrics and optimizer state. Defaults to True.
+        device: "cpu", "gpu" or "numpy"; defaults to `config.get_device()`.
     """
     from fastmlp import saving
 
-    return saving.load_model(filepath, compile=compile)
+    return saving.load_model(filepath, compile=compile, device=device)
 
 
 def model_from_json(text: str) -> Sequential:

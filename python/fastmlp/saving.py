@@ -76,13 +76,13 @@ def model_bytes(model: models.Sequential) -> bytes:
     return buffer.getvalue()
 
 
-def model_from_bytes(data: bytes) -> models.Sequential:
-    """The model of `model_bytes`, through load_model's checks."""
+def model_from_bytes(data: bytes, device: str | None = None) -> models.Sequential:
+    """The model of `model_bytes` on `device`, through load_model's checks."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.fastmlp")
         with open(path, "wb") as f:
             f.write(data)
-        return load_model(path)
+        return load_model(path, device=device)
 
 
 def _model_archive(
@@ -110,6 +110,8 @@ def _model_archive(
                 for m in model.compiled_metrics
             ],
         }
+        if model._signed_targets:  # trained on {-1, +1} labels: the accuracy's sign rule
+            config["compile"]["signed_targets"] = True
     if model.built:
         engine = model._engine
         config["rng_state"] = [int(word) for word in engine.get_rng_state()]
@@ -217,7 +219,9 @@ def _write_member(zf: zipfile.ZipFile, name: str, value: bytes | np.ndarray) -> 
 # -- loading -----------------------------------------------------------------------------------
 
 
-def load_model(filepath: PathLike, compile: bool = True) -> models.Sequential:
+def load_model(
+    filepath: PathLike, compile: bool = True, device: str | None = None
+) -> models.Sequential:
     """Load a model saved by `save_model` / `model.save`: architecture, weights, compile settings.
 
     The file is checked completely before anything is built; a truncated, corrupted or hostile
@@ -227,6 +231,8 @@ def load_model(filepath: PathLike, compile: bool = True) -> models.Sequential:
         filepath: The file written by `save_model`.
         compile: Compile the model with the saved optimizer, loss and metrics and restore the
             optimizer state. Defaults to True.
+        device: The engine to load onto ("cpu", "gpu", "numpy"); defaults to
+            `config.get_device()`.
 
     Returns:
         The model, with the weights, optimizer state and random generator state it was saved with.
@@ -238,7 +244,7 @@ def load_model(filepath: PathLike, compile: bool = True) -> models.Sequential:
                 "holds only weights (written by save_weights); use model.load_weights"
             )
         model = archive.call(
-            "config", models.Sequential.from_config, archive.entry_dict(config, "model")
+            "config", models.Sequential.from_config, archive.entry_dict(config, "model"), device
         )
         shapes = archive.call("config", _weight_shapes, model)
         weights = archive.arrays("weights", shapes)
@@ -263,6 +269,7 @@ def load_model(filepath: PathLike, compile: bool = True) -> models.Sequential:
         # Everything checked: now build (the sizes are those of the arrays just read).
         if compile_args is not None:
             archive.call("compile config", model.compile, **compile_args)
+            model._signed_targets = settings.get("signed_targets") is True
         if shapes:
             archive.call("weights", model.set_weights, weights)
             if opt_state is not None and compile_args is not None:
