@@ -77,7 +77,7 @@ def set_num_threads(threads: int) -> None:
     or below about a million multiply-adds a step: samples x parameters).
 
     On a machine whose cores are busy with other work, 1 is faster than fighting for them.
-    In a process forked after the engine has computed (multiprocessing's "fork" start method),
+    In a process forked from one that imported fastmlp (multiprocessing's "fork" start method),
     the engine uses one thread whatever this says: GNU OpenMP's threads do not survive a fork.
     For parallel workers that each use several threads, use the "spawn" or "forkserver" method.
     Results in float32 can differ in the last bits between thread counts (partial sums are
