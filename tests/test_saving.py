@@ -829,3 +829,12 @@ def test_copies_stay_on_the_models_device():
         a = twin.fit(X, Y, epochs=1, batch_size=16, verbose=0).history
         b = m.fit(X, Y, epochs=1, batch_size=16, verbose=0).history
         assert a == b
+
+
+def test_a_model_without_parameters_saves_loads_and_copies(tmp_path):
+    model = fm.Sequential([layers.Input(shape=(FEATURES,)), layers.Activation("relu")])
+    model.compile("adam", "mse")
+    model.fit(X, np.maximum(X, 0), epochs=1, verbose=0)
+    model.save(tmp_path / "m.fastmlp")
+    for twin in (models.load_model(tmp_path / "m.fastmlp"), copy.deepcopy(model)):
+        np.testing.assert_array_equal(twin.predict(X, verbose=0), np.maximum(X, 0))

@@ -115,7 +115,7 @@ def _model_archive(
     if model.built:
         engine = model._engine
         config["rng_state"] = [int(word) for word in engine.get_rng_state()]
-        if include_optimizer and model.compiled:
+        if include_optimizer and model.compiled and weights:  # (no parameters: no state)
             iterations, slots = engine.get_optimizer_state()
             config["optimizer"] = {"iterations": int(iterations), "slots": []}
             members += _array_members(config["optimizer"]["slots"], "optimizer", list(slots))
