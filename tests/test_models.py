@@ -888,3 +888,20 @@ def test_train_epochs_refuses_bad_arguments_before_changing_anything():
         model._engine.train_epochs(x, y[:5], 5, 3, True)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_refused_compile_keeps_the_optimizer_state():
+    # compile with a loss the model cannot take restores the previous settings, and with them
+    # the optimizer's slots and step count (re-attaching the optimizer had reset them).
+    model = fm.Sequential([fm.Input(shape=(3,)), layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(optimizers.Adam(0.01), "binary_crossentropy")
+    x = np.random.default_rng(0).random((20, 3)).astype(np.float32)
+    y = (x[:, :1] > 0.5).astype(np.float32)
+    model.fit(x, y, epochs=2, batch_size=5, verbose=0)
+    iterations, slots = model._engine.get_optimizer_state()
+    with pytest.raises(ValueError, match="needs an output layer with >= 2 units"):
+        model.compile("adam", "sparse_categorical_crossentropy")
+    after, kept = model._engine.get_optimizer_state()
+    assert after == iterations == 8 and len(kept) == 2
+    for a, b in zip(kept, slots):
+        np.testing.assert_array_equal(a, b)

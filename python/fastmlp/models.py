@@ -402,6 +402,8 @@ class Sequential:
         metrics_module.check_targets_agree(compiled_metrics, loss)
         self._warn_probabilities_as_logits(loss)
         previous = (self.optimizer, self.loss, self.compiled_metrics)
+        # (first: a busy engine refuses here, before anything changed)
+        state = self._engine.get_optimizer_state() if self.built and self.loss else None
         self.optimizer, self.loss, self.compiled_metrics = optimizer, loss, compiled_metrics
         if self.built:
             try:
@@ -409,9 +411,11 @@ class Sequential:
             except Exception:  # a bad setting, or the engine busy in another thread's fit
                 self.optimizer, self.loss, self.compiled_metrics = previous
                 if self.loss is not None:
-                    # What the failed call may have changed (nothing, if the engine was busy).
+                    # What the failed call may have changed (nothing, if the engine was busy),
+                    # the optimizer's slots and step count included.
                     with contextlib.suppress(RuntimeError):
                         self._configure_engine(self._engine)
+                        self._engine.set_optimizer_state(*state)
                 raise
 
     def _warn_probabilities_as_logits(self, loss: losses_module.Loss) -> None:
