@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 
@@ -113,6 +114,19 @@ void bind_network(py::module_& m, const char* name) {
           py::arg("layer"), py::arg("trainable"),
           "Freeze (False) or unfreeze an engine layer: its parameters and their optimizer slots stay.")
       .def("trainable", &Net::trainable, py::arg("layer"))
+      .def(
+          "set_frozen_layers",
+          [](Net& n, const std::vector<Index>& frozen) {
+            auto lock = claim(n);  // one call: all the layers' flags change, or none
+            const Index count = n.layer_count();
+            for (Index l : frozen)
+              if (l < 0 || l >= count)
+                throw std::invalid_argument("frozen: expected layer indices in [0, " + std::to_string(count) +
+                                            "), got " + std::to_string(l));
+            for (Index l = 0; l < count; ++l)
+              n.set_trainable(l, std::find(frozen.begin(), frozen.end(), l) == frozen.end());
+          },
+          py::arg("frozen"), "Freeze exactly these engine layers (indices), unfreeze the others.")
       .def(
           "set_clipping",
           [](Net& n, double clipnorm, double clipvalue, double global_clipnorm) {

@@ -330,7 +330,7 @@ def test_compile_or_a_learning_rate_refused_while_busy_leave_model_and_engine_un
         seed=5,
     )
     model.compile(optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    refused = {"compile": 0, "learning_rate": 0, "trainable": 0}
+    refused = {"compile": 0, "learning_rate": 0, "trainable": 0, "model trainable": 0}
     for _ in range(10):  # each try: a predict of ~1 s in another thread, then both changes
         worker = threading.Thread(target=model.predict, args=(x,), kwargs={"verbose": 0})
         worker.start()
@@ -352,11 +352,16 @@ def test_compile_or_a_learning_rate_refused_while_busy_leave_model_and_engine_un
             model.layers[0].trainable = False
         except RuntimeError:
             refused["trainable"] += 1
+        try:
+            model.trainable = False  # all layers: in one engine call, so all or none
+        except RuntimeError:
+            refused["model trainable"] += 1
         worker.join()
-        if refused["learning_rate"] and refused["trainable"]:
+        if refused["learning_rate"] and refused["trainable"] and refused["model trainable"]:
             break
-    assert refused["compile"] and refused["learning_rate"] and refused["trainable"], refused
-    assert model.layers[0].trainable and model._engine.trainable(0)
+    assert all(refused.values()), refused
+    assert model.trainable and all(layer.trainable for layer in model.layers)
+    assert all(model._engine.trainable(i) for i in range(3))
     assert isinstance(model.loss, fm.losses.SparseCategoricalCrossentropy)
     assert model.metrics_names == ["loss", "accuracy"]
     assert model.optimizer.learning_rate == 1e-3

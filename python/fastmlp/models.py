@@ -164,10 +164,13 @@ class Sequential:
         """Tells the engine which layers are frozen (a model built as not trainable: all)."""
         if self._engine is None:
             return
-        for layer, index in self._engine_layers.items():
-            frozen = not (layer._trainable and self._trainable)
-            if self._engine.trainable(index) == frozen:
-                self._engine.set_trainable(index, not frozen)
+        self._engine.set_frozen_layers(  # one engine call: all layers change, or none (busy)
+            [
+                index
+                for layer, index in self._engine_layers.items()
+                if not (layer._trainable and self._trainable)
+            ]
+        )
 
     @property
     def layers(self) -> list[layers_module.Layer]:

@@ -77,6 +77,7 @@ class Network {
   // trainable weights only); gradients still flow through it to the layers below.
   void set_trainable(Index layer, bool trainable);
   bool trainable(Index layer) const;
+  Index layer_count() const { return static_cast<Index>(layers_.size()); }
   Optimizer<Scalar>& optimizer() { return optimizer_; }
   Random& random() { return rng_; }
   LossMode loss_mode() const { return mode_; }

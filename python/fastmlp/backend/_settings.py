@@ -157,6 +157,15 @@ class NetworkSettings:
                 self._frozen = sorted(frozen)
                 self._changed()
 
+    def set_frozen_layers(self, frozen: list[int]) -> None:
+        """Freeze exactly these layers (indices), unfreeze the others: one call, all or none."""
+        if any(isinstance(i, bool) or not 0 <= i < len(self._layers) for i in frozen):
+            raise ValueError(f"frozen: expected layer indices in [0, {len(self._layers)})")
+        with self._claim():
+            if sorted(set(frozen)) != self._frozen:
+                self._frozen = sorted(set(frozen))
+                self._changed()
+
     def trainable(self, layer: int) -> bool:
         if isinstance(layer, bool) or not 0 <= layer < len(self._layers):
             raise ValueError(f"layer: expected an index in [0, {len(self._layers)}), got {layer}")
