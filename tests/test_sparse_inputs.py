@@ -533,7 +533,12 @@ model.fit(x, np.zeros((1024, 512)), batch_size=512, epochs=1, verbose=0)
 model.train_on_batch(x[:64], np.zeros((64, 512)))
 assert logs["mae"] == 0.0, logs
 assert tiny * np.float32(1) != 0, "the calling thread was left flushing"
-print(_core.blas_info(), _core._worker_flush_modes())
+modes = _core._worker_flush_modes()
+if _core.blas_info() == "eigen":  # Eigen's GEMM workers keep flushing; thread 0 is the caller
+    assert modes[0] == 0 and all(modes[1:]), modes
+else:
+    assert not any(modes), modes
+print(_core.blas_info(), modes)
 """
 
 
