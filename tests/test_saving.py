@@ -838,3 +838,51 @@ def test_a_model_without_parameters_saves_loads_and_copies(tmp_path):
     model.save(tmp_path / "m.fastmlp")
     for twin in (models.load_model(tmp_path / "m.fastmlp"), copy.deepcopy(model)):
         np.testing.assert_array_equal(twin.predict(X, verbose=0), np.maximum(X, 0))
+
+
+def test_files_of_earlier_versions_with_empty_optimizer_slots_load(tmp_path):
+    # A model without parameters trained with Adam was saved with two empty slot arrays.
+    model = fm.Sequential([layers.Input(shape=(FEATURES,)), layers.Activation("relu")])
+    model.compile("adam", "mse")
+    config, members = saving._model_archive(model, include_optimizer=True)
+    config["optimizer"] = {"iterations": 3, "slots": []}
+    members += saving._array_members(
+        config["optimizer"]["slots"], "optimizer", [np.zeros(0, np.float32)] * 2
+    )
+    saving._write_archive(tmp_path / "old.fastmlp", config, members, overwrite=True)
+    loaded = models.load_model(tmp_path / "old.fastmlp")
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), np.maximum(X, 0))
+
+
+def test_a_bad_device_is_reported_as_the_callers_before_the_file_is_read(tmp_path):
+    with pytest.raises(ValueError, match="device") as info:
+        models.load_model(tmp_path / "missing.fastmlp", device="tpu")
+    assert "cannot load" not in str(info.value)
+
+
+def test_a_pickled_model_whose_device_is_missing_here_loads_on_the_default_one():
+    from fastmlp.backend import gpu
+
+    if gpu.is_available():
+        pytest.skip("a GPU is available here")
+    data = saving.model_bytes(make_model())
+    with pytest.warns(RuntimeWarning, match="is loaded on the default device"):
+        twin = saving.model_from_bytes(data, "gpu")
+    assert twin.device == "cpu"
+
+
+def test_the_sign_rule_is_kept_by_a_load_without_compile(tmp_path):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(100, FEATURES))
+    y = np.where(x[:, :1] > 0, 1.0, -1.0)
+    model = fm.Sequential([layers.Input(shape=(FEATURES,)), layers.Dense(1, activation="tanh")])
+    model.compile(optimizers.SGD(0.1), "mse", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, verbose=0)
+    model.save(tmp_path / "m.fastmlp")
+    loaded = models.load_model(tmp_path / "m.fastmlp", compile=False)
+    loaded.compile(optimizers.SGD(0.1), "mse", metrics=["accuracy"])
+    positive = y[:, 0] > 0
+    p = loaded.predict(x[positive], verbose=0)
+    assert np.mean(p > 0) != np.mean(p > 0.5)  # the two rules differ on these points
+    logs = loaded.evaluate(x[positive], y[positive], verbose=0, return_dict=True)
+    assert logs["accuracy"] == pytest.approx(float(np.mean(p > 0)))

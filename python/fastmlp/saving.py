@@ -28,13 +28,15 @@ import math
 import os
 import stat
 import tempfile
+import warnings
 import zipfile
 from typing import Any, Union
 
 import numpy as np
 
-from fastmlp import losses, metrics, models, optimizers
+from fastmlp import backend, losses, metrics, models, optimizers
 from fastmlp._archive import FORMAT, VERSION, Archive
+from fastmlp.backend.gpu import GPUUnavailableError
 
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
 
@@ -77,7 +79,19 @@ def model_bytes(model: models.Sequential) -> bytes:
 
 
 def model_from_bytes(data: bytes, device: str | None = None) -> models.Sequential:
-    """The model of `model_bytes` on `device`, through load_model's checks."""
+    """The model of `model_bytes` on `device` (if it can be used here: else, with a warning, on
+    the default device), through load_model's checks."""
+    if device is not None:
+        try:
+            backend.require(device)
+        except GPUUnavailableError as err:  # a GPU model unpickled on a machine without one
+            warnings.warn(
+                f"the model was on {device!r}, which is not available here ({err}); "
+                "it is loaded on the default device",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            device = None
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.fastmlp")
         with open(path, "wb") as f:
@@ -237,6 +251,8 @@ def load_model(
     Returns:
         The model, with the weights, optimizer state and random generator state it was saved with.
     """
+    if device is not None:
+        device = backend.require(device)  # a bad device is the caller's, not the file's
     with Archive(filepath) as archive:
         config = archive.config
         if config["kind"] != "model":
@@ -256,7 +272,8 @@ def load_model(
             )
         slots, iterations = [], 0
         opt_state = config.get("optimizer")
-        if opt_state is not None and shapes:  # read and checked even when not compiling
+        if opt_state is not None:  # read and checked even when not compiling (and when
+            # the model has no parameters: files of earlier versions held empty slots then)
             opt_state = archive.entry_dict(config, "optimizer")
             iterations = archive.integer(opt_state.get("iterations"), "optimizer iterations")
             size = sum(math.prod(s) for s in shapes)
@@ -269,7 +286,11 @@ def load_model(
         # Everything checked: now build (the sizes are those of the arrays just read).
         if compile_args is not None:
             archive.call("compile config", model.compile, **compile_args)
-            model._signed_targets = settings.get("signed_targets") is True
+        # (kept with compile=False too: a later compile's accuracy uses it)
+        settings = config.get("compile")
+        model._signed_targets = (
+            isinstance(settings, dict) and settings.get("signed_targets") is True
+        )
         if shapes:
             archive.call("weights", model.set_weights, weights)
             if opt_state is not None and compile_args is not None:
