@@ -231,3 +231,20 @@ def test_the_gpu_engine_freezes_as_the_cpu_engine(device):
     for m, start in zip((cpu, dev), starts):
         np.testing.assert_array_equal(m.get_weights()[0], start)
     assert dev.evaluate(x, y, verbose=0) == pytest.approx(cpu.evaluate(x, y, verbose=0), rel=1e-9)
+
+
+def test_weights_lists_split_into_trainable_and_not_as_keras():
+    m = model()
+    w = m.get_weights()
+    assert len(m.weights) == 4 and len(m.trainable_weights) == 4 and m.non_trainable_weights == []
+    m.layers[0].trainable = False
+    assert [a.shape for a in m.trainable_weights] == [w[2].shape, w[3].shape]
+    np.testing.assert_array_equal(m.non_trainable_weights[0], w[0])
+    assert m.layers[0].trainable_weights == [] and len(m.layers[0].non_trainable_weights) == 2
+    assert len(m.layers[1].weights) == 2
+    m.trainable = False
+    assert m.trainable_weights == [] and len(m.non_trainable_weights) == 4
+    frozen_model = fm.Sequential(
+        [fm.Input(shape=(FEATURES,)), layers.Dense(2)], trainable=False, dtype="float64"
+    )
+    assert frozen_model.trainable_weights == [] and len(frozen_model.non_trainable_weights) == 2

@@ -154,6 +154,21 @@ class Layer:
         """Number of weights (0 before the model is built)."""
         return sum(math.prod(s) for s in self._shapes())
 
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Copies of the weights (Keras's variables, as NumPy arrays): `get_weights()`."""
+        return self.get_weights()
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights fit updates: all of them, or none for a frozen layer."""
+        return self.get_weights() if self._trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The weights fit leaves alone: those of a frozen layer."""
+        return [] if self._trainable else self.get_weights()
+
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights as NumPy arrays: [kernel, bias] for Dense."""
         if not self._shapes():
@@ -181,10 +196,6 @@ class Layer:
                 f"layer {self.name!r} expects {len(shapes)} weight arrays, got {len(weights)}"
             )
         self._model._write_weights([(self._param_offset, shapes, list(weights), self.name)])
-
-    @property
-    def weights(self) -> list[np.ndarray]:
-        return self.get_weights()
 
     # -- config -------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

@@ -320,6 +320,27 @@ class Sequential:
         self._require_built("count_params")
         return int(self._engine.param_count)
 
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Copies of all weights (Keras's variables, as NumPy arrays): `get_weights()`."""
+        return self.get_weights()
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights fit updates (none when the model is not trainable), layer by layer."""
+        self._require_built("trainable_weights")
+        if not self._trainable:
+            return []
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The weights fit leaves alone: frozen layers' (all, when the model is not trainable)."""
+        self._require_built("non_trainable_weights")
+        if not self._trainable:
+            return self.get_weights()
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights, layer by layer: [kernel_0, bias_0, kernel_1, bias_1, ...]."""
         self._require_built("get_weights")
