@@ -5,7 +5,9 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "fastmlp/blas.hpp"
@@ -30,6 +32,19 @@ ConstMatMap<S> as_matrix(const Array<S>& a, const char* name) {
     throw std::invalid_argument(std::string(name) + ": expected a 2-D array, got " + std::to_string(a.ndim()) +
                                 "-D");
   return ConstMatMap<S>(a.data(), a.shape(0), a.shape(1));
+}
+
+// Per-sample loss weights (None: none): one finite number per row of x.
+template <typename S>
+const S* sample_weights(const std::optional<Array<S>>& w, Index rows) {
+  if (!w) return nullptr;
+  if (w->ndim() != 1 || w->shape(0) != rows)
+    throw std::invalid_argument("w: expected one sample weight per row of x, shape (" + std::to_string(rows) +
+                                ",)");
+  for (Index i = 0; i < rows; ++i)
+    if (!std::isfinite(static_cast<double>(w->data()[i])))
+      throw std::invalid_argument("w: sample weights must be finite numbers");
+  return w->data();
 }
 
 // One model, one thread at a time: a second concurrent call gets a clear error, never a data race.
@@ -190,14 +205,15 @@ void bind_network(py::module_& m, const char* name) {
            })
       .def(
           "train_on_batch",
-          [](Net& n, const Array<S>& x, const Array<S>& y) {
+          [](Net& n, const Array<S>& x, const Array<S>& y, const std::optional<Array<S>>& w) {
             auto X = as_matrix(x, "x");
             auto Y = as_matrix(y, "y");
+            const S* W = sample_weights(w, X.rows());
             auto lock = claim(n);
             py::gil_scoped_release release;
-            return n.train_on_batch(X, Y);
+            return n.train_on_batch(X, Y, W);
           },
-          py::arg("x"), py::arg("y"))
+          py::arg("x"), py::arg("y"), py::arg("w") = py::none())
       .def(
           "begin_epoch",
           [](Net& n, Index samples, bool shuffle) {
@@ -208,14 +224,16 @@ void bind_network(py::module_& m, const char* name) {
       .def(
           "train_steps",
           [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size, std::int64_t max_steps,
-             double max_seconds) {
+             double max_seconds, const std::optional<Array<S>>& w) {
             auto X = as_matrix(x, "x");
             auto Y = as_matrix(y, "y");
+            const S* W = sample_weights(w, X.rows());
             auto lock = claim(n);
             py::gil_scoped_release release;
-            return n.train_steps(X, Y, batch_size, max_steps, max_seconds);
+            return n.train_steps(X, Y, batch_size, max_steps, max_seconds, W);
           },
-          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("max_steps"), py::arg("max_seconds") = 0.0)
+          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("max_steps"), py::arg("max_seconds") = 0.0,
+          py::arg("w") = py::none())
       .def(
           "train_epochs",
           [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size, Index epochs, bool shuffle,
@@ -235,14 +253,15 @@ void bind_network(py::module_& m, const char* name) {
       .def("threads_for", &Net::threads_for, py::arg("rows"), "Threads a call on batches of `rows` rows uses.")
       .def(
           "evaluate",
-          [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size) {
+          [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size, const std::optional<Array<S>>& w) {
             auto X = as_matrix(x, "x");
             auto Y = as_matrix(y, "y");
+            const S* W = sample_weights(w, X.rows());
             auto lock = claim(n);
             py::gil_scoped_release release;
-            return n.evaluate(X, Y, batch_size);
+            return n.evaluate(X, Y, batch_size, W);
           },
-          py::arg("x"), py::arg("y"), py::arg("batch_size"))
+          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("w") = py::none())
       .def(
           "predict",
           [](Net& n, const Array<S>& x, Index batch_size, bool check_finite) {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import fastmlp as fm
 import numpy as np
@@ -45,6 +46,20 @@ def num_threads(threads: int) -> Iterator[None]:
     finally:
         config.set_num_threads(previous)
         _core.set_parallel_work(work)
+
+
+def on_both_paths(threads: int, run: Any) -> list[Any]:
+    """[run(True), run(False)]: with sparse inputs on, then off, `threads` for any batch of 32
+    rows or more (num_threads); sparse inputs on again after."""
+    results = []
+    with num_threads(threads):
+        try:
+            for sparse in (True, False):
+                config.set_sparse_inputs(sparse)
+                results.append(run(sparse))
+        finally:
+            config.set_sparse_inputs(True)
+    return results
 
 
 def sparse_x(rng: np.random.Generator, n: int, width: int, density: float) -> np.ndarray:

@@ -10,8 +10,9 @@ import io
 import fastmlp as fm
 import numpy as np
 import pytest
-from fastmlp import _core, layers, optimizers, regularizers
+from fastmlp import layers, optimizers, regularizers
 from fastmlp.backend import gpu
+from test_sparse_inputs import on_both_paths
 
 N, FEATURES, HIDDEN, CLASSES = 64, 6, 8, 3
 
@@ -128,34 +129,27 @@ def test_a_frozen_sparse_first_layer_matches_the_dense_path(threads):
     rng = np.random.default_rng(2)
     x = (rng.random((256, 784)) * (rng.random((256, 784)) < 0.2)).astype(np.float32)
     y = rng.integers(0, 10, 256)
-    results = []
-    previous_threads, previous_work = fm.config.get_num_threads(), _core.get_parallel_work()
-    try:
-        fm.config.set_num_threads(threads)
-        _core.set_parallel_work(0)
-        for sparse in (True, False):
-            fm.config.set_sparse_inputs(sparse)
-            m = fm.Sequential(
-                [
-                    fm.Input(shape=(784,)),
-                    layers.Dense(32, activation="relu"),
-                    layers.Dense(32, activation="relu"),
-                    layers.Dense(10, activation="softmax"),
-                ],
-                seed=3,
-            )
-            m.compile(optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-            m.layers[0].trainable = False
-            start = m.get_weights()
-            m.fit(x, y, batch_size=64, epochs=2, verbose=0)
-            assert m._engine.last_batch_sparse == sparse
-            np.testing.assert_array_equal(m.get_weights()[0], start[0])
-            np.testing.assert_array_equal(m.get_weights()[1], start[1])
-            results.append(m.get_weights())
-    finally:
-        fm.config.set_sparse_inputs(True)
-        fm.config.set_num_threads(previous_threads)
-        _core.set_parallel_work(previous_work)
+
+    def run(sparse: bool) -> list[np.ndarray]:
+        m = fm.Sequential(
+            [
+                fm.Input(shape=(784,)),
+                layers.Dense(32, activation="relu"),
+                layers.Dense(32, activation="relu"),
+                layers.Dense(10, activation="softmax"),
+            ],
+            seed=3,
+        )
+        m.compile(optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+        m.layers[0].trainable = False
+        start = m.get_weights()
+        m.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        assert m._engine.last_batch_sparse == sparse
+        np.testing.assert_array_equal(m.get_weights()[0], start[0])
+        np.testing.assert_array_equal(m.get_weights()[1], start[1])
+        return m.get_weights()
+
+    results = on_both_paths(threads, run)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=2e-5)
 

@@ -298,10 +298,10 @@ CASES = [
         r"validation_data must be a tuple \(x_val, y_val\)",
     ),
     Case(
-        "validation-data-triple",
-        fit(validation_data=(X, LABELS, LABELS)),
+        "validation-data-quadruple",
+        fit(validation_data=(X, LABELS, LABELS, LABELS)),
         ValueError,
-        r"validation_data must be a tuple \(x_val, y_val\)",
+        r"validation_data must be a tuple \(x_val, y_val\) or \(x_val, y_val, sample_weight\)",
     ),
     Case(
         "validation-data-wrong-features",
@@ -311,16 +311,16 @@ CASES = [
     ),
     Case("shuffle-string", fit(shuffle="yes"), TypeError, r"shuffle must be True or False"),
     Case(
-        "sample-weight",
-        fit(sample_weight=np.ones(SAMPLES)),
-        NotImplementedError,
-        r"sample_weight is not supported",
+        "sample-weight-wrong-length",
+        fit(sample_weight=np.ones(SAMPLES + 1)),
+        ValueError,
+        rf"sample_weight: expected one weight per sample, shape \({SAMPLES},\)",
     ),
     Case(
-        "class-weight",
-        fit(class_weight={0: 1.0}),
-        NotImplementedError,
-        r"class_weight is not supported",
+        "class-weight-not-a-dict",
+        fit(class_weight=[1.0, 2.0]),
+        TypeError,
+        r"class_weight must be a dict \{class index: weight\}",
     ),
     Case("fit-without-y", fit(y=None), ValueError, r"fit needs targets y"),
     # -- order of calls -------------------------------------------------------------------------

@@ -152,6 +152,19 @@ void add_counts(Sums& s, const Sums& part) {
   s.absolute_error += part.absolute_error;
 }
 
+// Points p at v for the scope, at nullptr again after it (also when it throws).
+template <typename T>
+class PointFor {
+ public:
+  PointFor(T*& p, T* v) : p_(p) { p_ = v; }
+  ~PointFor() { p_ = nullptr; }
+  PointFor(const PointFor&) = delete;
+  PointFor& operator=(const PointFor&) = delete;
+
+ private:
+  T*& p_;
+};
+
 std::string shape_str(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
 
 }  // namespace
@@ -314,6 +327,7 @@ void Network<Scalar>::reserve(Index batch) {
   }
   xbuf_.assign(static_cast<std::size_t>(batch * input_dim_), Scalar(0));
   ybuf_.assign(static_cast<std::size_t>(batch * output_dim()), Scalar(0));
+  wbuf_.assign(static_cast<std::size_t>(batch), Scalar(0));
   capacity_ = batch;
 }
 
@@ -667,7 +681,8 @@ double Network<Scalar>::forward_backward(const Scalar* x, const Scalar* y, Index
   forward(x, n, true, mode_ == LossMode::Fused);
   const std::size_t last = layers_.size() - 1;
   const double data_loss =
-      compute_loss<Scalar>(loss_, mode_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()), grad(last, n));
+      compute_loss<Scalar>(loss_, mode_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()), grad(last, n), 0,
+                           batch_weights_);
   count_metrics(y, n, s);
   backward(x, n);
   return data_loss;
@@ -708,7 +723,8 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
         MatMap<Scalar> a(acts_[last].data() + r0 * output_dim(), m, output_dim());
         MatMap<Scalar> g(gacts_[last].data() + r0 * output_dim(), m, output_dim());
         Sums& ps = sums[static_cast<std::size_t>(t)];
-        ps.loss = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(y + r0 * ty, m, ty), g, n);
+        ps.loss = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(y + r0 * ty, m, ty), g, n,
+                                       batch_weights_ ? batch_weights_ + r0 : nullptr);
         count_metrics(y + r0 * ty, m, ps, r0);
         backward(x + r0 * input_dim_, m, r0, partial_grads_[static_cast<std::size_t>(t)].data());
         sparse_.by_columns(p);
@@ -754,12 +770,14 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
 }
 
 template <typename Scalar>
-Sums Network<Scalar>::train_on_batch(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y) {
+Sums Network<Scalar>::train_on_batch(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y,
+                                     const Scalar* w) {
   check_xy(x, &y);
   ThreadScope threads(threads_for(x.rows()));
   FlushDenormals ftz;
   reserve(x.rows());
   use_sparse(x.data(), x.rows());
+  PointFor<const Scalar> weights(batch_weights_, w);
   Sums s;
   step(x.data(), y.data(), x.rows(), s);
   return s;
@@ -780,7 +798,7 @@ void Network<Scalar>::begin_epoch(Index n, bool shuffle) {
 
 template <typename Scalar>
 Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
-                                  std::int64_t max_steps, double max_seconds) {
+                                  std::int64_t max_steps, double max_seconds, const Scalar* w) {
   check_xy(x, &y);
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
   if (x.rows() != epoch_n_)
@@ -804,7 +822,7 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
       return static_cast<Index>(epoch_shuffled_ ? order_[static_cast<std::size_t>(pos + i)] : pos + i);
     };
     if (try_sparse) try_sparse = use_sparse([&](Index i) { return x.data() + row(i) * in; }, n);
-    const Scalar *xb, *yb;
+    const Scalar *xb, *yb, *wb = nullptr;
     if (epoch_shuffled_) {
       // Gather the batch's rows into contiguous buffers: x_b[i] = x[order[pos + i]] (x only for
       // a dense first layer: a sparse one was compressed from x's rows directly).
@@ -813,13 +831,17 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
         if (!sparse_active_)
           std::memcpy(xbuf_.data() + i * in, x.data() + r * in, sizeof(Scalar) * static_cast<std::size_t>(in));
         std::memcpy(ybuf_.data() + i * ty, y.data() + r * ty, sizeof(Scalar) * static_cast<std::size_t>(ty));
+        if (w) wbuf_[static_cast<std::size_t>(i)] = w[r];
       }
       xb = xbuf_.data();
       yb = ybuf_.data();
+      if (w) wb = wbuf_.data();
     } else {
       xb = x.data() + epoch_pos_ * in;
       yb = y.data() + epoch_pos_ * ty;
+      if (w) wb = w + epoch_pos_;
     }
+    PointFor<const Scalar> weights(batch_weights_, wb);
     step(xb, yb, n, s);
     epoch_pos_ += n;
     if (max_seconds > 0 &&
@@ -854,14 +876,15 @@ void Network<Scalar>::evaluate_batch(const Scalar* x, const Scalar* y, Index n, 
   forward(x, n, false, mode_ == LossMode::Fused);
   const std::size_t last = layers_.size() - 1;
   s.loss += compute_loss<Scalar>(loss_, mode_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()),
-                                      grad(last, n));
+                                      grad(last, n), 0, batch_weights_);
   count_metrics(y, n, s);
   s.samples += n;
   s.steps += 1;
 }
 
 template <typename Scalar>
-Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size) {
+Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
+                               const Scalar* w) {
   check_xy(x, &y);
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
   const Index batch = std::min(batch_size, x.rows());
@@ -876,7 +899,7 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
       Sums& cs = sums[static_cast<std::size_t>(c)];
       const Scalar* yc = y.data() + r0 * ty;
       MatMap<Scalar> a(acts_[last].data() + row0 * k, n, k), g(gacts_[last].data() + row0 * k, n, k);
-      cs.loss = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(yc, n, ty), g);
+      cs.loss = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(yc, n, ty), g, 0, w ? w + r0 : nullptr);
       count_metrics(yc, n, cs, row0);
     };
     if (forward_in_chunks(x, kSparseChunkRows, mode_ == LossMode::Fused, false, chunk_sums)) {
@@ -895,6 +918,7 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
   reserve(batch);
   for (Index pos = 0; pos < x.rows(); pos += batch) {
     const Index n = std::min(batch, x.rows() - pos);
+    PointFor<const Scalar> weights(batch_weights_, w ? w + pos : nullptr);
     evaluate_batch(x.data() + pos * input_dim_, y.data() + pos * target_dim(), n, s);
   }
   s.loss += penalty() * static_cast<double>(s.samples);

@@ -33,6 +33,49 @@ def _batch_size(batch_size: Any, default: int = 32) -> int:
     return default if batch_size is None else positive_int(batch_size, "batch_size")
 
 
+def _sample_weights(
+    self: Any, sample_weight: Any, class_weight: Any, y: Any, n: int, name: str = "sample_weight"
+) -> np.ndarray | None:
+    """Per-sample loss weights from Keras's sample_weight (n numbers) or class_weight ({class
+    index: weight}, 1 for classes it does not name; the class of a one-hot row is its argmax, of
+    a single column its rounded value), in the model's dtype; None for neither."""
+    if sample_weight is None and class_weight is None:
+        return None
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("You cannot use class_weight and sample_weight at the same time")
+    if self.device != "cpu":
+        raise NotImplementedError(
+            "sample_weight / class_weight are supported by the CPU engine only (yet)"
+        )
+    if class_weight is not None:
+        if not isinstance(class_weight, dict) or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in class_weight
+        ):
+            raise TypeError(
+                f"class_weight must be a dict {{class index: weight}}, got {class_weight!r}"
+            )
+        labels = np.asarray(y.get() if hasattr(y, "get") else y)
+        if labels.ndim > 1:
+            labels = np.argmax(labels, axis=-1) if labels.shape[-1] != 1 else labels[..., 0]
+        labels = np.round(labels.astype(np.float64)).astype(np.int64).reshape(-1)
+        weights = np.array([float(class_weight.get(int(c), 1.0)) for c in labels])
+    else:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        if weights.ndim == 2 and weights.shape[1] == 1:
+            weights = weights[:, 0]
+        if weights.shape != (n,):
+            raise ValueError(
+                f"{name}: expected one weight per sample, shape ({n},), got {weights.shape}"
+            )
+    if not np.isfinite(weights).all():
+        raise ValueError(f"{name}: weights must be finite numbers")
+    return np.ascontiguousarray(weights, dtype=self.dtype)
+
+
+def _weights_kw(w: np.ndarray | None) -> dict[str, Any]:
+    return {} if w is None else {"w": w}
+
+
 def _unsupported(**kwargs: Any) -> None:
     for name, value in kwargs.items():
         if value is not None:
@@ -70,23 +113,24 @@ def fit(
         callbacks: List of `callbacks.Callback`. Defaults to None.
         validation_split: Fraction of the data, taken from the end before shuffling, held out for
             validation. Defaults to 0.0.
-        validation_data: (x_val, y_val) evaluated at the end of each epoch. Defaults to None.
+        validation_data: (x_val, y_val), or (x_val, y_val, sample_weight), evaluated at the end
+            of each epoch. Defaults to None.
         shuffle: Reshuffle the training samples every epoch. Defaults to True.
         initial_epoch: Epoch to start from (to resume training). Defaults to 0.
         validation_batch_size: Defaults to batch_size.
         validation_freq: Validate every this many epochs. Defaults to 1.
-        class_weight, sample_weight, steps_per_epoch, validation_steps: not supported; must be None.
+        class_weight: {class index: weight} (1 for classes left out): each sample's loss
+            times its class's weight (the class of a one-hot target is its argmax, of a single
+            column its rounded value). CPU engine. Defaults to None.
+        sample_weight: One weight per sample for its loss, as Keras: the batch's loss is
+            sum(w_i * loss_i) / batch size; metrics are not weighted. CPU engine. Defaults to None.
+        steps_per_epoch, validation_steps: not supported; must be None.
 
     Returns:
         A `callbacks.History` whose `.history` maps "loss", metric names and "val_..." to lists.
     """
     self._require_compiled("fit")
-    _unsupported(
-        class_weight=class_weight,
-        sample_weight=sample_weight,
-        steps_per_epoch=steps_per_epoch,
-        validation_steps=validation_steps,
-    )
+    _unsupported(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
     batch_size = _batch_size(batch_size)
     val_batch_size = _batch_size(validation_batch_size, batch_size)
     epochs = positive_int(epochs, "epochs", minimum=0)
@@ -99,18 +143,26 @@ def fit(
 
     # The GPU engine (and its NumPy twin) checks x for NaN / infinity where x is copied to (_place).
     host_check = self.device == "cpu"
+    y_given = y
     x, y = self._prepare(x, y, check_finite=host_check, training="fit")
     if y is None:
         raise ValueError("fit needs targets y")
-    val, target_map = None, self._target_map
+    w = _sample_weights(self, sample_weight, class_weight, y_given, x.shape[0])
+    val, target_map, val_w = None, self._target_map, None
     val_map = target_map
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a tuple (x_val, y_val)")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)"
+            )
         val = self._prepare(
             validation_data[0], validation_data[1], name="validation_data", check_finite=host_check
         )
         val_map = self._target_map
+        if len(validation_data) == 3:
+            val_w = _sample_weights(
+                self, validation_data[2], None, None, val[0].shape[0], "validation_data[2]"
+            )
     elif validation_split > 0:
         split = int(x.shape[0] * (1 - validation_split))
         if split == 0 or split == x.shape[0]:
@@ -119,6 +171,8 @@ def fit(
                 f"out of {x.shape[0]}"
             )
         val, x, y = (x[split:], y[split:]), x[:split], y[:split]
+        if w is not None:
+            val_w, w = w[split:], w[:split]
     self._use_targets(y, target_map)
 
     engine = self._engine
@@ -148,7 +202,10 @@ def fit(
         # Python between them (no callback but History, no progress bar, no validation): the
         # playground's thousands of epochs. The first epoch runs as any other, to time one.
         whole_epochs = (
-            cbs.callbacks == [cbs.history] and val is None and hasattr(engine, "train_epochs")
+            cbs.callbacks == [cbs.history]
+            and val is None
+            and w is None
+            and hasattr(engine, "train_epochs")
         )
         per_call = 1 if cbs.every_batch("train") else steps  # steps per engine call at most
         epoch, short = initial_epoch, False
@@ -167,7 +224,9 @@ def fit(
             totals, done = _zero(), 0
             while not engine.epoch_done:
                 cbs.on_train_batch_begin(done)
-                sums = engine.train_steps(x, y, batch_size, per_call, CHUNK_SECONDS)
+                sums = engine.train_steps(
+                    x, y, batch_size, per_call, CHUNK_SECONDS, **_weights_kw(w)
+                )
                 _add(totals, sums)
                 done += sums.steps
                 logs = self._logs(totals)
@@ -179,7 +238,7 @@ def fit(
                 # As Keras's fit, the validation calls the test hooks of the same callbacks.
                 self._use_targets(val_y_host, val_map)
                 cbs.on_test_begin()
-                val_logs = self._logs(_evaluate(self, val[0], val[1], val_batch_size, cbs))
+                val_logs = self._logs(_evaluate(self, val[0], val[1], val_batch_size, cbs, val_w))
                 cbs.on_test_end(val_logs)
                 logs.update({f"val_{name}": value for name, value in val_logs.items()})
                 self._use_targets(y_host, target_map)
@@ -207,7 +266,9 @@ def _parts(x: Any, batch_size: int, whole: bool = True) -> list[Any]:
     return [x[i : i + rows] for i in range(0, x.shape[0], rows)]
 
 
-def _evaluate(model: Any, x: Any, y: Any, batch_size: int, cbs: Any = None) -> dict[str, float]:
+def _evaluate(
+    model: Any, x: Any, y: Any, batch_size: int, cbs: Any = None, w: np.ndarray | None = None
+) -> dict[str, float]:
     """Sums of the engine's evaluation of (x, y), one block of rows per call; one batch per call
     with its test hooks when a callback of `cbs` needs them after every batch."""
     every = cbs is not None and cbs.every_batch("test")
@@ -216,7 +277,10 @@ def _evaluate(model: Any, x: Any, y: Any, batch_size: int, cbs: Any = None) -> d
         rows = part.shape[0]
         if every:
             cbs.on_test_batch_begin(step)
-        sums = model._engine.evaluate(part, y[offset : offset + rows], min(batch_size, rows))
+        part_w = None if w is None else w[offset : offset + rows]
+        sums = model._engine.evaluate(
+            part, y[offset : offset + rows], min(batch_size, rows), **_weights_kw(part_w)
+        )
         _add(totals, sums)
         offset += rows
         if every:
@@ -248,6 +312,7 @@ def evaluate(
         y: Targets.
         batch_size: Defaults to 32.
         verbose: "auto" (= 1) prints one progress-bar line, 0 is silent. Defaults to "auto".
+        sample_weight: One weight per sample for its loss (as in fit). Defaults to None.
         callbacks: Callbacks for the test hooks. Defaults to None.
         return_dict: Return {"loss": ..., "accuracy": ...} instead of a list. Defaults to False.
 
@@ -255,12 +320,14 @@ def evaluate(
         The loss if there are no metrics, else [loss, *metrics] (or a dict with return_dict).
     """
     self._require_compiled("evaluate")
-    _unsupported(sample_weight=sample_weight, steps=steps)
+    _unsupported(steps=steps)
     batch_size = _batch_size(batch_size)
     verbose = verbosity(verbose)
+    y_given = y
     x, y = self._prepare(x, y)
     if y is None:
         raise ValueError("evaluate needs targets y")
+    w = _sample_weights(self, sample_weight, None, y_given, x.shape[0])
     n_steps = math.ceil(x.shape[0] / batch_size)
     cbs = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=n_steps
@@ -268,7 +335,7 @@ def evaluate(
     with self._calling("evaluate"):
         cbs.on_test_begin()
         every = cbs.every_batch("test")
-        logs = self._logs(_evaluate(self, x, y, batch_size, cbs))
+        logs = self._logs(_evaluate(self, x, y, batch_size, cbs, w))
         if not every:
             cbs.on_test_batch_end(n_steps - 1, logs)
         cbs.on_test_end(logs)
@@ -330,11 +397,12 @@ def train_on_batch(
 ) -> Any:
     """One gradient step on exactly this batch; returns its loss (and metrics, as evaluate)."""
     self._require_compiled("train_on_batch")
-    _unsupported(sample_weight=sample_weight, class_weight=class_weight)
+    y_given = y
     x, y = self._prepare(x, y, training="batch")
     if y is None:
         raise ValueError("train_on_batch needs targets y")
-    logs = self._logs(_sums(self._engine.train_on_batch(x, y)))
+    w = _sample_weights(self, sample_weight, class_weight, y_given, x.shape[0])
+    logs = self._logs(_sums(self._engine.train_on_batch(x, y, **_weights_kw(w))))
     return _result(logs, return_dict)
 
 
@@ -343,11 +411,13 @@ def test_on_batch(
 ) -> Any:
     """Loss (and metrics) on exactly this batch, without training."""
     self._require_compiled("test_on_batch")
-    _unsupported(sample_weight=sample_weight)
+    y_given = y
     x, y = self._prepare(x, y)
     if y is None:
         raise ValueError("test_on_batch needs targets y")
-    return _result(self._logs(_sums(self._engine.evaluate(x, y, x.shape[0]))), return_dict)
+    w = _sample_weights(self, sample_weight, None, y_given, x.shape[0])
+    sums = self._engine.evaluate(x, y, x.shape[0], **_weights_kw(w))
+    return _result(self._logs(_sums(sums)), return_dict)
 
 
 def predict_on_batch(self, x: Any) -> np.ndarray:

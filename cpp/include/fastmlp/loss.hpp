@@ -58,7 +58,21 @@ inline void check_class_index(double y, Index classes) {
 // be a part of a larger batch of `batch` samples (0: just these), whose mean loss g is then of.
 template <typename Scalar>
 double compute_loss(LossKind kind, LossMode mode, MatMap<Scalar> a, const ConstMatMap<Scalar>& y,
-                         MatMap<Scalar> g, Index batch = 0) {
+                         MatMap<Scalar> g, Index batch = 0, const Scalar* w = nullptr) {
+  // Per-sample weights w (Keras's sample_weight): sample i's loss and gradient times w[i], still
+  // divided by the batch size (Keras's "sum_over_batch_size").
+  if (w) {
+    double total = 0;
+    for (Index i = 0; i < a.rows(); ++i) {
+      const double li = compute_loss<Scalar>(kind, mode, MatMap<Scalar>(a.data() + i * a.cols(), 1, a.cols()),
+                                             ConstMatMap<Scalar>(y.data() + i * y.cols(), 1, y.cols()),
+                                             MatMap<Scalar>(g.data() + i * g.cols(), 1, g.cols()),
+                                             batch > 0 ? batch : a.rows());
+      total += static_cast<double>(w[i]) * li;
+      g.row(i) *= w[i];
+    }
+    return total;
+  }
   const Index n = a.rows(), k = a.cols();
   const Scalar inv_n = Scalar(1) / Scalar(batch > 0 ? batch : n);
   const Scalar inv_nk = inv_n / Scalar(k);

@@ -83,14 +83,15 @@ class Network {
   LossMode loss_mode() const { return mode_; }
 
   // One optimisation step on the batch given (no shuffling).
-  Sums train_on_batch(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y);
+  // w: per-sample weights of the loss (Keras's sample_weight), one per row of x; nullptr: none.
+  Sums train_on_batch(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, const Scalar* w = nullptr);
 
   // Starts an epoch over n samples: a fresh permutation from the model's generator if shuffle.
   void begin_epoch(Index n, bool shuffle);
   // Runs up to max_steps minibatch steps of the current epoch, stopping early once max_seconds
   // have passed (0 = no limit) or the epoch is over. x and y must be the epoch's arrays.
   Sums train_steps(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
-                   std::int64_t max_steps, double max_seconds);
+                   std::int64_t max_steps, double max_seconds, const Scalar* w = nullptr);
   // Whole epochs (begin_epoch + train_steps each), for a fit with nothing to run between them:
   // each epoch's sums, stopping after `epochs` or, at an epoch's end, once max_seconds have passed.
   std::vector<Sums> train_epochs(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
@@ -98,7 +99,8 @@ class Network {
   bool epoch_done() const { return epoch_pos_ >= epoch_n_; }
   Index epoch_position() const { return epoch_pos_; }
 
-  Sums evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size);
+  Sums evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
+                const Scalar* w = nullptr);
   // check_finite: refuse x holding NaN or infinity (std::invalid_argument), found from the first
   // layer's product (a non-finite input makes its row of x W non-finite) without another pass over x.
   void predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, Index batch_size, bool check_finite = false);
@@ -191,6 +193,8 @@ class Network {
   std::vector<Buffer> gacts_;  // per layer: (capacity, out) dL/da_l
   std::vector<Buffer> masks_;  // per Dropout layer: (capacity, out) keep / (1 - rate)
   Buffer xbuf_, ybuf_;         // (capacity, in), (capacity, target_dim): a gathered batch
+  Buffer wbuf_;                // (capacity,): its sample weights
+  const Scalar* batch_weights_ = nullptr;  // the current batch's sample weights (nullptr: none)
   SparseBatch sparse_;         // the batch's nonzeros, when sparse_active_
   bool sparse_active_ = false;
   // Set during a step whose first layer's weights are updated as soon as each row of their
