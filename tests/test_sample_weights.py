@@ -118,6 +118,13 @@ def test_validation_weights_and_split_weights():
     history = m.fit(X, LABELS, sample_weight=W, epochs=1, validation_split=0.25, verbose=0)
     expected = m.evaluate(X[36:], LABELS[36:], sample_weight=W[36:], verbose=0)[0]
     assert history.history["val_loss"][0] == pytest.approx(expected, rel=1e-12)
+    # class_weight weights the training batches only (Keras): the held-out loss is unweighted.
+    m = linear_softmax()
+    history = m.fit(
+        X, LABELS, class_weight={0: 5.0, 1: 0.1}, epochs=1, validation_split=0.25, verbose=0
+    )
+    expected = m.evaluate(X[36:], LABELS[36:], verbose=0)[0]
+    assert history.history["val_loss"][0] == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

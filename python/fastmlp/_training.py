@@ -171,8 +171,8 @@ def fit(
                 f"out of {x.shape[0]}"
             )
         val, x, y = (x[split:], y[split:]), x[:split], y[:split]
-        if w is not None:
-            val_w, w = w[split:], w[:split]
+        if w is not None:  # (class_weight weights the training batches only, as Keras)
+            val_w, w = (w[split:] if sample_weight is not None else None), w[:split]
     self._use_targets(y, target_map)
 
     engine = self._engine
