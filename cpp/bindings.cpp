@@ -4,7 +4,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -120,28 +119,16 @@ void bind_network(py::module_& m, const char* name) {
             n.set_error_targets(scale, offset);
           },
           py::arg("scale"), py::arg("offset"))
-      .def(
-          "set_trainable",
-          [](Net& n, Index layer, bool trainable) {
-            auto lock = claim(n);
-            n.set_trainable(layer, trainable);
-          },
-          py::arg("layer"), py::arg("trainable"),
-          "Freeze (False) or unfreeze an engine layer: its parameters and their optimizer slots stay.")
       .def("trainable", &Net::trainable, py::arg("layer"))
       .def(
           "set_frozen_layers",
           [](Net& n, const std::vector<Index>& frozen) {
             auto lock = claim(n);  // one call: all the layers' flags change, or none
-            const Index count = n.layer_count();
-            for (Index l : frozen)
-              if (l < 0 || l >= count)
-                throw std::invalid_argument("frozen: expected layer indices in [0, " + std::to_string(count) +
-                                            "), got " + std::to_string(l));
-            for (Index l = 0; l < count; ++l)
-              n.set_trainable(l, std::find(frozen.begin(), frozen.end(), l) == frozen.end());
+            n.set_frozen_layers(frozen);
           },
-          py::arg("frozen"), "Freeze exactly these engine layers (indices), unfreeze the others.")
+          py::arg("frozen"),
+          "Freeze exactly these engine layers (indices), unfreeze the others: their parameters and "
+          "optimizer slots stay.")
       .def(
           "set_clipping",
           [](Net& n, double clipnorm, double clipvalue, double global_clipnorm) {

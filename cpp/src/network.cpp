@@ -268,21 +268,23 @@ void Network<Scalar>::set_error_targets(double scale, double offset) {
 }
 
 template <typename Scalar>
-void Network<Scalar>::set_trainable(Index layer, bool trainable) {
-  if (layer < 0 || layer >= static_cast<Index>(layers_.size()))
-    throw std::invalid_argument("layer: expected an index in [0, " + std::to_string(layers_.size()) + "), got " +
-                                std::to_string(layer));
-  layers_[static_cast<std::size_t>(layer)].trainable = trainable;
-  std::vector<std::pair<Index, Index>> frozen;
-  for (const Layer& L : layers_) {
+void Network<Scalar>::set_frozen_layers(const std::vector<Index>& frozen) {
+  for (Index l : frozen)
+    if (l < 0 || l >= static_cast<Index>(layers_.size()))
+      throw std::invalid_argument("frozen: expected layer indices in [0, " + std::to_string(layers_.size()) +
+                                  "), got " + std::to_string(l));
+  std::vector<std::pair<Index, Index>> ranges;  // the frozen parameters, for the optimizer
+  for (Index l = 0; l < static_cast<Index>(layers_.size()); ++l) {
+    Layer& L = layers_[static_cast<std::size_t>(l)];
+    L.trainable = std::find(frozen.begin(), frozen.end(), l) == frozen.end();
     if (L.trainable || L.spec.kind != LayerKind::Dense) continue;
     const Index end = L.b_offset >= 0 ? L.b_offset + L.out : L.w_offset + L.in * L.out;
-    if (!frozen.empty() && frozen.back().second == L.w_offset)
-      frozen.back().second = end;  // next to the frozen layer before
+    if (!ranges.empty() && ranges.back().second == L.w_offset)
+      ranges.back().second = end;  // next to the frozen layer before
     else
-      frozen.emplace_back(L.w_offset, end);
+      ranges.emplace_back(L.w_offset, end);
   }
-  optimizer_.set_frozen(std::move(frozen));
+  optimizer_.set_frozen(std::move(ranges));
 }
 
 template <typename Scalar>

@@ -75,9 +75,9 @@ class Network {
   // A frozen layer (trainable false, as Keras's): its weights and their optimizer slots stay as
   // they are, and its penalty is neither in the loss nor in the gradient (Keras regularizes
   // trainable weights only); gradients still flow through it to the layers below.
-  void set_trainable(Index layer, bool trainable);
+  // Freezes exactly these layers (indices), unfreezes the others.
+  void set_frozen_layers(const std::vector<Index>& frozen);
   bool trainable(Index layer) const;
-  Index layer_count() const { return static_cast<Index>(layers_.size()); }
   Optimizer<Scalar>& optimizer() { return optimizer_; }
   Random& random() { return rng_; }
   LossMode loss_mode() const { return mode_; }

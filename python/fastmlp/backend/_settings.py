@@ -146,19 +146,9 @@ class NetworkSettings:
             self._errors = errors
             self._changed()
 
-    def set_trainable(self, layer: int, trainable: bool) -> None:
-        """Freeze (False) or unfreeze an engine layer: its parameters and slots stay, its penalty
-        is neither in the loss nor in the gradient (as the C++ engine's)."""
-        if isinstance(layer, bool) or not 0 <= layer < len(self._layers):
-            raise ValueError(f"layer: expected an index in [0, {len(self._layers)}), got {layer}")
-        frozen = set(self._frozen) - {int(layer)} | (set() if trainable else {int(layer)})
-        with self._claim():  # not while a step of another thread reads the list
-            if frozen != set(self._frozen):
-                self._frozen = sorted(frozen)
-                self._changed()
-
     def set_frozen_layers(self, frozen: list[int]) -> None:
-        """Freeze exactly these layers (indices), unfreeze the others: one call, all or none."""
+        """Freeze exactly these layers (indices), unfreeze the others: their parameters and slots
+        stay, their penalty is neither in the loss nor in the gradient (as the C++ engine's)."""
         if any(isinstance(i, bool) or not 0 <= i < len(self._layers) for i in frozen):
             raise ValueError(f"frozen: expected layer indices in [0, {len(self._layers)})")
         with self._claim():

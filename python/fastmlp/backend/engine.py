@@ -58,7 +58,7 @@ class ArrayNetwork(NetworkSettings):
         self._accuracy = (0, 0.5, 0.5)
         self._errors = (False, False, 1.0, 0.0)  # mse, mae; their targets: scale * y + offset
         self._clipping = (0.0, 0.0, 0.0)
-        self._frozen: list[int] = []  # indices of frozen layers (set_trainable)
+        self._frozen: list[int] = []  # indices of frozen layers (set_frozen_layers)
         self._optimizer = SimpleNamespace(
             kind=1, learning_rate=1e-3, momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
             epsilon=1e-7, amsgrad=False, rho=0.9, centered=False, initial_accumulator_value=0.1,
