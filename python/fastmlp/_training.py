@@ -72,10 +72,6 @@ def _sample_weights(
     return np.ascontiguousarray(weights, dtype=self.dtype)
 
 
-def _weights_kw(w: np.ndarray | None) -> dict[str, Any]:
-    return {} if w is None else {"w": w}
-
-
 def _unsupported(**kwargs: Any) -> None:
     for name, value in kwargs.items():
         if value is not None:
@@ -224,9 +220,7 @@ def fit(
             totals, done = _zero(), 0
             while not engine.epoch_done:
                 cbs.on_train_batch_begin(done)
-                sums = engine.train_steps(
-                    x, y, batch_size, per_call, CHUNK_SECONDS, **_weights_kw(w)
-                )
+                sums = engine.train_steps(x, y, batch_size, per_call, CHUNK_SECONDS, w)
                 _add(totals, sums)
                 done += sums.steps
                 logs = self._logs(totals)
@@ -279,7 +273,7 @@ def _evaluate(
             cbs.on_test_batch_begin(step)
         part_w = None if w is None else w[offset : offset + rows]
         sums = model._engine.evaluate(
-            part, y[offset : offset + rows], min(batch_size, rows), **_weights_kw(part_w)
+            part, y[offset : offset + rows], min(batch_size, rows), part_w
         )
         _add(totals, sums)
         offset += rows
@@ -402,7 +396,7 @@ def train_on_batch(
     if y is None:
         raise ValueError("train_on_batch needs targets y")
     w = _sample_weights(self, sample_weight, class_weight, y_given, x.shape[0])
-    logs = self._logs(_sums(self._engine.train_on_batch(x, y, **_weights_kw(w))))
+    logs = self._logs(_sums(self._engine.train_on_batch(x, y, w)))
     return _result(logs, return_dict)
 
 
@@ -416,7 +410,7 @@ def test_on_batch(
     if y is None:
         raise ValueError("test_on_batch needs targets y")
     w = _sample_weights(self, sample_weight, None, y_given, x.shape[0])
-    sums = self._engine.evaluate(x, y, x.shape[0], **_weights_kw(w))
+    sums = self._engine.evaluate(x, y, x.shape[0], w)
     return _result(self._logs(_sums(sums)), return_dict)
 
 

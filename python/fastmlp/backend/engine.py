@@ -34,6 +34,14 @@ MIN_INFERENCE_ROWS = 1024  # evaluate / predict blocks: rows are independent, la
 INFERENCE_ELEMENTS = 1 << 24  # ... up to this many values in the widest layer's block
 
 
+def _no_sample_weights(w: Any) -> None:
+    """The C++ engine's calls take per-sample weights `w`; this engine does not (yet)."""
+    if w is not None:
+        raise NotImplementedError(
+            "sample_weight / class_weight are supported by the CPU engine only (yet)"
+        )
+
+
 class ArrayNetwork(NetworkSettings):
     """A stack of Dense / Activation / Dropout layers with its loss, optimizer and loop."""
 
@@ -306,7 +314,8 @@ class ArrayNetwork(NetworkSettings):
         return Sums(steps, samples, self.ops.to_host(self._sums))
 
     # -- the engine's calls -----------------------------------------------------------------
-    def train_on_batch(self, x: Any, y: Any) -> Sums:
+    def train_on_batch(self, x: Any, y: Any, w: Any = None) -> Sums:
+        _no_sample_weights(w)
         with self._claim():
             x, y = self._check(x, y)
             n = x.shape[0]
@@ -334,8 +343,15 @@ class ArrayNetwork(NetworkSettings):
                 self.ops.copy(order, self._order)  # same buffer: captured steps stay valid
 
     def train_steps(
-        self, x: Any, y: Any, batch_size: int, max_steps: int, max_seconds: float = 0.0
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int,
+        max_steps: int,
+        max_seconds: float = 0.0,
+        w: Any = None,
     ):
+        _no_sample_weights(w)
         with self._claim():
             x, y = self._check(x, y)
             if batch_size <= 0:
@@ -365,7 +381,8 @@ class ArrayNetwork(NetworkSettings):
         self._reserve(block)
         return [(pos, min(block, rows - pos)) for pos in range(0, rows, block)]
 
-    def evaluate(self, x: Any, y: Any, batch_size: int) -> Sums:
+    def evaluate(self, x: Any, y: Any, batch_size: int, w: Any = None) -> Sums:
+        _no_sample_weights(w)
         with self._claim():
             x, y = self._check(x, y)
             self._sums[...] = 0
