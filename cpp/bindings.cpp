@@ -373,7 +373,7 @@ PYBIND11_MODULE(_core, m) {
 #if defined(FASTMLP_HAVE_OPENMP) && defined(FASTMLP_HAVE_MXCSR)
         modes.resize(static_cast<std::size_t>(max_threads()));
 #pragma omp parallel num_threads(max_threads())
-        modes[static_cast<std::size_t>(omp_get_thread_num())] = (_mm_getcsr() & 0x8040) != 0;
+        modes[static_cast<std::size_t>(omp_get_thread_num())] = (_mm_getcsr() & FlushScope::kFtzDaz) != 0;
 #endif
         return modes;
       },

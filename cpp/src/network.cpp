@@ -26,10 +26,6 @@
 namespace fastmlp {
 namespace {
 
-// Flush-to-zero on the calling thread while the engine computes (the workers: FlushScope at the
-// start of each parallel region).
-using FlushDenormals = FlushScope;
-
 // Without BLAS, Eigen's GEMM splits large products over OpenMP threads in regions of its own:
 // their workers are set to flush once (and keep it; with BLAS they are never set).
 void flush_eigen_workers(int threads) {
@@ -37,7 +33,7 @@ void flush_eigen_workers(int threads) {
   static std::atomic<int> prepared{0};
   if (threads > 1 && prepared.load() < threads) {
 #pragma omp parallel num_threads(threads)
-    if (omp_get_thread_num() != 0) _mm_setcsr(_mm_getcsr() | 0x8040);  // (0: the caller)
+    if (omp_get_thread_num() != 0) _mm_setcsr(_mm_getcsr() | FlushScope::kFtzDaz);  // (0: the caller)
     prepared.store(threads);
   }
 #else
@@ -776,7 +772,7 @@ Sums Network<Scalar>::train_on_batch(const ConstMatMap<Scalar>& x, const ConstMa
                                      const Scalar* w) {
   check_xy(x, &y);
   ThreadScope threads(threads_for(x.rows()));
-  FlushDenormals ftz;
+  FlushScope ftz;  // (the workers: one at the start of each parallel region)
   reserve(x.rows());
   use_sparse(x.data(), x.rows());
   PointFor<const Scalar> weights(batch_weights_, w);
@@ -808,7 +804,7 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
                                 " samples but the epoch was begun with " + std::to_string(epoch_n_));
   const Index batch = std::min(batch_size, epoch_n_);
   ThreadScope threads(threads_for(batch));
-  FlushDenormals ftz;
+  FlushScope ftz;
   reserve(batch);
   const Index in = input_dim_, ty = target_dim();
   const auto start = std::chrono::steady_clock::now();
@@ -916,7 +912,7 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
     }
   }
   ThreadScope threads(threads_for(batch));
-  FlushDenormals ftz;
+  FlushScope ftz;
   reserve(batch);
   for (Index pos = 0; pos < x.rows(); pos += batch) {
     const Index n = std::min(batch, x.rows() - pos);
@@ -952,7 +948,7 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
   const Index block = sparse ? std::min(batch, kSparsePredictRows) : batch;
   ThreadScope threads(threads_for(block),
                       sparse ? ThreadScope::Products::SplitByColumns : ThreadScope::Products::ByBlas);
-  FlushDenormals ftz;
+  FlushScope ftz;
   reserve(block);
   for (Index pos = 0; pos < x.rows(); pos += block) {
     const Index n = std::min(block, x.rows() - pos);
@@ -972,8 +968,8 @@ bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chun
     const Index chunks = (x.rows() + chunk - 1) / chunk;
     const int threads = static_cast<int>(std::min<Index>(threads_for(x.rows()), chunks));
     if (threads < 2) return false;
-    ThreadScope scope(threads);  // step_threads() for FlushDenormals
-    FlushDenormals ftz;
+    ThreadScope scope(threads);  // step_threads() for the regions
+    FlushScope ftz;
     reserve(threads * chunk);  // thread t's rows of every buffer: [t * chunk, (t + 1) * chunk)
     sparse_.parts.resize(static_cast<std::size_t>(threads));
     sparse_active_ = false;  // each thread says where its first layer comes from
@@ -1011,7 +1007,7 @@ template <typename Scalar>
 double Network<Scalar>::loss_and_gradient(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y) {
   check_xy(x, &y);
   ThreadScope threads(threads_for(x.rows()));
-  FlushDenormals ftz;
+  FlushScope ftz;
   reserve(x.rows());
   const Index n = x.rows();
   use_sparse(x.data(), n);

@@ -25,6 +25,9 @@ namespace fastmlp {
 // its creator's mode: "its own mode back" would keep it so).
 class FlushScope {
  public:
+#ifdef FASTMLP_HAVE_MXCSR
+  static constexpr unsigned kFtzDaz = 0x8040;  // MXCSR bits 15 (FTZ) and 6 (DAZ)
+#endif
   // Whether workers end a region not flushing: not without BLAS, where Eigen's GEMM splits
   // products over the same workers in regions of its own (set to flush once, they keep it).
   static std::atomic<bool>& workers_end_unflushed() {
@@ -51,7 +54,6 @@ class FlushScope {
 
  private:
 #ifdef FASTMLP_HAVE_MXCSR
-  static constexpr unsigned kFtzDaz = 0x8040;  // MXCSR bits 15 (FTZ) and 6 (DAZ)
   unsigned saved_ = 0;
 #endif
 };
