@@ -75,6 +75,7 @@ class Sequential:
         # Whether the last training targets held negative values ({-1, +1} labels): the accuracy
         # of a regression loss then thresholds at 0 for any later data, positive-only sets too.
         self._signed_targets = False
+        self._in_call: str | None = None  # "fit", "evaluate" or "predict" while one runs
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss: losses_module.Loss | None = None
         self.compiled_metrics: list[metrics_module.Metric] = []
@@ -123,7 +124,7 @@ class Sequential:
     @contextlib.contextmanager
     def _calling(self, what: str) -> Iterator[None]:
         """Marks a fit / evaluate / predict in progress (its callbacks may not change the layers)."""
-        outer, self._in_call = getattr(self, "_in_call", None), what
+        outer, self._in_call = self._in_call, what
         try:
             yield
         finally:
@@ -131,7 +132,7 @@ class Sequential:
 
     def _invalidate(self) -> None:
         """Forget the engine after a change of layers; the weights are kept for the rebuild."""
-        if getattr(self, "_in_call", None):
+        if self._in_call:
             raise RuntimeError(
                 f"layers cannot be added or removed during {self._in_call} (from a callback); "
                 "change them before or after the call"
