@@ -146,6 +146,17 @@ void bind_network(py::module_& m, const char* name) {
              auto lock = claim(n);
              n.optimizer().set_learning_rate(lr);
            })
+      .def(
+          "set_learning_rates",
+          [](Net& n, std::int64_t first, const py::array_t<double, py::array::c_style | py::array::forcecast>& rates) {
+            if (rates.ndim() != 1) throw std::invalid_argument("learning rates: expected a 1-d array");
+            std::vector<double> table(rates.data(), rates.data() + rates.size());
+            auto lock = claim(n);
+            n.optimizer().set_learning_rates(first, std::move(table));
+          },
+          py::arg("first"), py::arg("rates"),
+          "A learning rate for each step from step `first` on (a schedule's values); an empty "
+          "array: the constant rate again")
       .def_property_readonly("iterations",
                              [](Net& n) {
                                auto lock = claim(n);

@@ -63,12 +63,26 @@ class Optimizer {
     config_ = config;
     slots_.clear();
     iterations_ = 0;
+    rates_.clear();
   }
   const OptimizerConfig& config() const { return config_; }
   void set_learning_rate(double lr) {
     if (!(lr >= 0) || !std::isfinite(lr))
       throw std::invalid_argument("learning_rate must be a finite number >= 0, got " + std::to_string(lr));
     config_.learning_rate = lr;
+    rates_.clear();
+  }
+  // A learning rate for each of the steps first, first + 1, ... (a schedule's values, computed by
+  // the caller for the steps of its next call), where a step's number is the count of steps before
+  // it (Keras's `optimizer.iterations` during the step). Replaces the constant learning rate until
+  // set_learning_rate(); a step outside the table is refused. Empty: the constant rate again.
+  void set_learning_rates(std::int64_t first, std::vector<double> rates) {
+    for (double lr : rates)
+      if (!(lr >= 0) || !std::isfinite(lr))
+        throw std::invalid_argument("learning rates must be finite numbers >= 0, got " + std::to_string(lr));
+    if (first < 0) throw std::invalid_argument("learning rates: the first step must be >= 0");
+    rates_ = std::move(rates);
+    rates_first_ = first;
   }
   std::int64_t iterations() const { return iterations_; }
   // Parameters [lo, hi) that no step changes (frozen layers: neither their values nor their
@@ -103,6 +117,7 @@ class Optimizer {
   // gradient (while it is still in cache); finish_step() updates everything else, all but
   // w[skip_lo, skip_hi). Each element gets the same formula as in step().
   Step begin_step(Index n) {
+    const double lr = learning_rate_now();  // (may refuse: before anything changes)
     const bool built = static_cast<int>(slots_.size()) != slot_count();
     if (built) build(n);
     ++iterations_;
@@ -110,9 +125,9 @@ class Optimizer {
     const double t = static_cast<double>(iterations_);
     // Adam's bias-corrected rate (two pow calls: a tenth of a playground step, so only for Adam).
     const double alpha = c.kind == OptimizerKind::Adam
-                             ? c.learning_rate * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t))
-                             : c.learning_rate;
-    return {Scalar(c.learning_rate), Scalar(alpha), built};
+                             ? lr * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t))
+                             : lr;
+    return {Scalar(lr), Scalar(alpha), built};
   }
   void apply(const Step& s, Scalar* w, const Scalar* g, Index lo, Index hi) { update(w, g, lo, hi, s.lr, s.alpha); }
   // Forgets a step begun but given up before any update: as if begin_step() had not been called.
@@ -133,6 +148,17 @@ class Optimizer {
 
  private:
   // update_range over [lo, hi) but the frozen ranges.
+  // The next step's learning rate: the constant one, or the table's entry for it.
+  double learning_rate_now() const {
+    if (rates_.empty()) return config_.learning_rate;
+    const std::int64_t i = iterations_ - rates_first_;
+    if (i < 0 || i >= static_cast<std::int64_t>(rates_.size()))
+      throw std::logic_error("learning rates: none given for step " + std::to_string(iterations_) +
+                             " (the table covers steps " + std::to_string(rates_first_) + " to " +
+                             std::to_string(rates_first_ + static_cast<std::int64_t>(rates_.size()) - 1) + ")");
+    return rates_[static_cast<std::size_t>(i)];
+  }
+
   void update(Scalar* wp, const Scalar* gp, Index lo, Index hi, Scalar lr, Scalar alpha) {
     for (const auto& [f0, f1] : frozen_) {
       if (f1 <= lo) continue;
@@ -262,6 +288,8 @@ class Optimizer {
   std::vector<std::pair<Index, Index>> frozen_;
   std::vector<Vec<Scalar>> slots_;  // per-parameter state, each (n_params,)
   std::int64_t iterations_ = 0;
+  std::vector<double> rates_;  // set_learning_rates(): a rate per step from rates_first_ on
+  std::int64_t rates_first_ = 0;
 };
 
 }  // namespace fastmlp

@@ -195,6 +195,7 @@ class NetworkSettings:
         with self._claim():
             self._optimizer = snapshot
             self._hyper[0] = snapshot.learning_rate
+            self._rates = None
             self._slots = []
             self._set_iterations(0)
             self._changed()
@@ -205,6 +206,36 @@ class NetworkSettings:
         with self._claim():
             self._optimizer.learning_rate = float(lr)
             self._hyper[0] = float(lr)  # read by the captured steps from device memory
+            self._rates = None
+
+    def set_learning_rates(self, first: int, rates: Any) -> None:
+        """A learning rate for each step from step `first` on (a schedule's values), as the C++
+        optimizer's set_learning_rates; an empty array: the constant rate again."""
+        table = np.ascontiguousarray(rates, dtype=np.float64)
+        if table.ndim != 1:
+            raise ValueError("learning rates: expected a 1-d array")
+        if not (np.isfinite(table) & (table >= 0)).all():
+            raise ValueError("learning rates must be finite numbers >= 0")
+        if first < 0:
+            raise ValueError("learning rates: the first step must be >= 0")
+        with self._claim():
+            self._rates = (int(first), table) if table.size else None
+            if self._rates is None:
+                self._hyper[0] = self._optimizer.learning_rate
+
+    def _schedule_step(self) -> None:
+        """Before a step: its rate from the table into device memory, where the update (captured
+        or not) reads it; refused, before anything changes, for a step the table does not cover."""
+        if self._rates is None:
+            return
+        first, table = self._rates
+        i = self._iterations - first
+        if not 0 <= i < table.size:
+            raise RuntimeError(
+                f"learning rates: none given for step {self._iterations} (the table covers steps "
+                f"{first} to {first + table.size - 1})"
+            )
+        self._hyper[0] = table[i]
 
     def _slot_count(self) -> int:
         c = self._optimizer

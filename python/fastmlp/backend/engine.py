@@ -55,6 +55,7 @@ class ArrayNetwork(NetworkSettings):
         self._state = ops.zeros(3, np.int64)  # [pos, random counter, iterations]
         self._sums = ops.zeros(len(SUM_FIELDS), np.float64)
         self._hyper = ops.to_device(np.array([1e-3]), np.float64)  # [learning rate]
+        self._rates: tuple[int, np.ndarray] | None = None  # set_learning_rates: (first step, rates)
         self._slots: list[Any] = []
         self._iterations = 0
         self._capacity = 0
@@ -296,6 +297,7 @@ class ArrayNetwork(NetworkSettings):
 
     def _train_step(self, x: Any, y: Any, n: int) -> None:
         """One step of the epoch: a replayed graph when one was captured for this shape."""
+        self._schedule_step()
         key = (n, id(x), id(y))
         graph = self._graphs.get(key)
         if graph is None and self._eager_steps.get(key, 0) >= 1:  # warmed up: capture
@@ -320,6 +322,7 @@ class ArrayNetwork(NetworkSettings):
             x, y = self._check(x, y)
             n = x.shape[0]
             self._reserve(n)
+            self._schedule_step()
             self._sums[...] = 0
             self._step(x, y, n)
             self._iterations += 1
