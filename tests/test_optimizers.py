@@ -188,8 +188,8 @@ def test_learning_rate_accepts_numpy_scalars(value: Any) -> None:
     assert opt.learning_rate == float(value)
 
 
-def test_learning_rate_schedule_is_refused_with_a_pointer_to_callbacks() -> None:
-    with pytest.raises(TypeError, match=r"LearningRateScheduler"):
+def test_a_plain_callable_learning_rate_is_refused_with_pointers_to_schedules() -> None:
+    with pytest.raises(TypeError, match=r"LearningRateSchedule \(subclass.*LearningRateScheduler"):
         optimizers.SGD(learning_rate=lambda step: 0.1)
 
 

@@ -566,10 +566,10 @@ CASES = [
         r"learning_rate must be a finite number, got nan",
     ),
     Case(
-        "optimizer-learning-rate-schedule",
+        "optimizer-learning-rate-function",
         lambda: optimizers.Adam(learning_rate=lambda step: 0.1),
         TypeError,
-        r"learning_rate must be a float; for a schedule use the callbacks",
+        r"learning_rate must be a float or a fastmlp.optimizers.schedules.LearningRateSchedule",
     ),
     Case(
         "optimizer-clipnorm-and-global-clipnorm",

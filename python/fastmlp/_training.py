@@ -201,6 +201,7 @@ def fit(
             cbs.callbacks == [cbs.history]
             and val is None
             and w is None
+            and self.optimizer._schedule is None  # (its rates are given per call)
             and hasattr(engine, "train_epochs")
         )
         per_call = 1 if cbs.every_batch("train") else steps  # steps per engine call at most
@@ -220,6 +221,7 @@ def fit(
             totals, done = _zero(), 0
             while not engine.epoch_done:
                 cbs.on_train_batch_begin(done)
+                self.optimizer._schedule_steps(per_call)
                 sums = engine.train_steps(x, y, batch_size, per_call, CHUNK_SECONDS, w)
                 _add(totals, sums)
                 done += sums.steps
@@ -396,6 +398,7 @@ def train_on_batch(
     if y is None:
         raise ValueError("train_on_batch needs targets y")
     w = _sample_weights(self, sample_weight, class_weight, y_given, x.shape[0])
+    self.optimizer._schedule_steps(1)
     logs = self._logs(_sums(self._engine.train_on_batch(x, y, w)))
     return _result(logs, return_dict)
 

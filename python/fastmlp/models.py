@@ -642,7 +642,11 @@ class Sequential:
         original would, on its own engine. (copy.copy shares the engine, as Keras's variables.)"""
         from fastmlp import saving
 
-        return (_model_from_bytes, (saving.model_bytes(self), self._device))
+        schedule = getattr(self.optimizer, "_schedule", None)
+        custom = None
+        if schedule is not None and not type(schedule).__module__.startswith("fastmlp."):
+            custom = {type(schedule).__name__: type(schedule)}  # (pickled by reference)
+        return (_model_from_bytes, (saving.model_bytes(self), self._device, custom))
 
     def __copy__(self) -> Sequential:
         copy = object.__new__(Sequential)
@@ -681,23 +685,34 @@ class Sequential:
         saving.load_weights(self, filepath)
 
 
-def _model_from_bytes(data: bytes, device: str | None = None) -> Sequential:
+def _model_from_bytes(
+    data: bytes, device: str | None = None, custom_objects: dict[str, Any] | None = None
+) -> Sequential:
     from fastmlp import saving
 
-    return saving.model_from_bytes(data, device)
+    return saving.model_from_bytes(data, device, custom_objects)
 
 
-def load_model(filepath: Any, compile: bool = True, device: str | None = None) -> Sequential:
+def load_model(
+    filepath: Any,
+    compile: bool = True,
+    device: str | None = None,
+    custom_objects: dict[str, Any] | None = None,
+) -> Sequential:
     """Load a model written by `Sequential.save`; the file is checked fully before use.
 
     Args:
         filepath: The saved file.
         compile: Restore the optimizer, loss, metrics and optimizer state. Defaults to True.
         device: "cpu", "gpu" or "numpy"; defaults to `config.get_device()`.
+        custom_objects: Classes of your own that the file names: {"MySchedule": MySchedule}
+            for a learning-rate schedule.
     """
     from fastmlp import saving
 
-    return saving.load_model(filepath, compile=compile, device=device)
+    return saving.load_model(
+        filepath, compile=compile, device=device, custom_objects=custom_objects
+    )
 
 
 def model_from_json(text: str) -> Sequential:

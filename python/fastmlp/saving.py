@@ -78,7 +78,9 @@ def model_bytes(model: models.Sequential) -> bytes:
     return buffer.getvalue()
 
 
-def model_from_bytes(data: bytes, device: str | None = None) -> models.Sequential:
+def model_from_bytes(
+    data: bytes, device: str | None = None, custom_objects: dict[str, Any] | None = None
+) -> models.Sequential:
     """The model of `model_bytes` on `device` (if it can be used here: else, with a warning, on
     the default device), through load_model's checks."""
     if device is not None:
@@ -96,7 +98,7 @@ def model_from_bytes(data: bytes, device: str | None = None) -> models.Sequentia
         path = os.path.join(folder, "model.fastmlp")
         with open(path, "wb") as f:
             f.write(data)
-        return load_model(path, device=device)
+        return load_model(path, device=device, custom_objects=custom_objects)
 
 
 def _model_archive(
@@ -234,7 +236,10 @@ def _write_member(zf: zipfile.ZipFile, name: str, value: bytes | np.ndarray) -> 
 
 
 def load_model(
-    filepath: PathLike, compile: bool = True, device: str | None = None
+    filepath: PathLike,
+    compile: bool = True,
+    device: str | None = None,
+    custom_objects: dict[str, Any] | None = None,
 ) -> models.Sequential:
     """Load a model saved by `save_model` / `model.save`: architecture, weights, compile settings.
 
@@ -247,12 +252,18 @@ def load_model(
             optimizer state. Defaults to True.
         device: The engine to load onto ("cpu", "gpu", "numpy"); defaults to
             `config.get_device()`.
+        custom_objects: Classes of your own that the file names by name: {"MySchedule":
+            MySchedule} for a learning-rate schedule (a file only names them; the code is yours).
 
     Returns:
         The model, with the weights, optimizer state and random generator state it was saved with.
     """
     if device is not None:
         device = backend.require(device)  # a bad device is the caller's, not the file's
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError(
+            f"custom_objects must be a dict of names to classes, got {type(custom_objects).__name__}"
+        )
     with Archive(filepath) as archive:
         config = archive.config
         if config["kind"] != "model":
@@ -268,7 +279,7 @@ def load_model(
         compile_args = None
         if settings is not None:
             compile_args = archive.call(
-                "config", _compile_args, archive.entry_dict(config, "compile")
+                "config", _compile_args, archive.entry_dict(config, "compile"), custom_objects
             )
         slots, iterations = [], 0
         opt_state = config.get("optimizer")
@@ -349,7 +360,9 @@ _METRICS = {
 }
 
 
-def _compile_args(settings: dict[str, Any]) -> dict[str, Any]:
+def _compile_args(
+    settings: dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> dict[str, Any]:
     compiled_metrics = []
     for entry in settings.get("metrics") or []:
         cls = _METRICS.get(entry["class_name"])
@@ -359,7 +372,7 @@ def _compile_args(settings: dict[str, Any]) -> dict[str, Any]:
             raise TypeError("a metric's name must be a string")
         compiled_metrics.append(cls(**entry["config"]))
     return {
-        "optimizer": optimizers.deserialize(settings["optimizer"]),
+        "optimizer": optimizers.deserialize(settings["optimizer"], custom_objects),
         "loss": losses.deserialize(settings["loss"]),
         "metrics": compiled_metrics,
     }

@@ -11,8 +11,19 @@ import numbers
 from typing import Any
 
 from fastmlp import _core
+from fastmlp.optimizers import schedules
 
-__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "get"]
+__all__ = [
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "RMSprop",
+    "get",
+    "schedules",
+]
 
 
 def _check_number(value: Any, name: str, low: float = 0.0, high: float | None = None) -> float:
@@ -30,7 +41,8 @@ class Optimizer:
     """Base class. Holds the hyperparameters; the model's engine holds the state.
 
     Args:
-        learning_rate: Step size (a float). Defaults to the subclass's Keras default.
+        learning_rate: Step size: a float, or a `schedules.LearningRateSchedule` giving each
+            step's rate from the step count. Defaults to the subclass's Keras default.
         weight_decay: Decoupled weight decay: w -= learning_rate * weight_decay * w each step.
             Defaults to None (off).
         clipnorm: Clip each weight tensor's gradient to this norm. Defaults to None.
@@ -54,12 +66,18 @@ class Optimizer:
     ) -> None:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}")
-        if callable(learning_rate):
+        self._engine: Any = None  # the network this optimizer updates, once compiled into a model
+        self._schedule: schedules.LearningRateSchedule | None = None
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            self._schedule = learning_rate
+        elif callable(learning_rate):
             raise TypeError(
-                "learning_rate must be a float; for a schedule use the "
-                "callbacks.LearningRateScheduler or ReduceLROnPlateau callbacks"
+                "learning_rate must be a float or a fastmlp.optimizers.schedules."
+                "LearningRateSchedule (subclass it and define __call__(self, step)); per epoch, "
+                f"use the LearningRateScheduler callback. Got {learning_rate!r}"
             )
-        self.learning_rate = learning_rate
+        else:
+            self.learning_rate = learning_rate
         self.weight_decay = (
             None if weight_decay is None else _check_number(weight_decay, "weight_decay")
         )
@@ -71,15 +89,24 @@ class Optimizer:
         if self.clipnorm is not None and self.global_clipnorm is not None:
             raise ValueError("pass at most one of clipnorm and global_clipnorm")
         self.name = name or type(self).__name__.lower()
-        self._engine: Any = None  # the network this optimizer updates, once compiled into a model
 
     @property
     def learning_rate(self) -> float:
-        """The current learning rate (settable: callbacks change it between chunks of steps)."""
+        """The current learning rate: the next step's (settable, unless it comes from a schedule:
+        callbacks change it between chunks of steps)."""
+        if self._schedule is not None:
+            return float(self._schedule.rates(self.iterations, 1)[0])
         return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
+        if self._schedule is not None:
+            raise TypeError(
+                "This optimizer was created with a `LearningRateSchedule` object as its "
+                "`learning_rate` constructor argument, hence its learning rate is not settable. "
+                "If you need the learning rate to be settable, you should instantiate the "
+                "optimizer with a float `learning_rate` argument."
+            )
         value = _check_number(value, "learning_rate")
         if getattr(self, "_engine", None) is not None:  # first: it may refuse (another thread)
             self._engine.set_learning_rate(value)
@@ -96,10 +123,16 @@ class Optimizer:
         """Number of update steps taken so far."""
         return 0 if self._engine is None else int(self._engine.iterations)
 
+    def _schedule_steps(self, count: int) -> None:
+        """Before an engine call of up to `count` steps: the schedule's rates for them."""
+        if self._schedule is not None and self._engine is not None:
+            first = int(self._engine.iterations)
+            self._engine.set_learning_rates(first, self._schedule.rates(first, count))
+
     def _attach(self, engine: Any) -> None:
         """Configure `engine` (a fastmlp._core network) to use this optimizer; clears its state."""
         config = _core.OptimizerConfig(self._kind)
-        config.learning_rate = self.learning_rate
+        config.learning_rate = self._learning_rate if self._schedule is None else 0.0
         config.weight_decay = self.weight_decay or 0.0
         for key in self._hyper:
             setattr(config, key, getattr(self, key))
@@ -111,7 +144,14 @@ class Optimizer:
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments, for JSON."""
-        config: dict[str, Any] = {"name": self.name, "learning_rate": self.learning_rate}
+        config: dict[str, Any] = {
+            "name": self.name,
+            "learning_rate": (
+                self._learning_rate
+                if self._schedule is None
+                else schedules.serialize(self._schedule)
+            ),
+        }
         config.update({key: getattr(self, key) for key in self._hyper})
         config.update(
             weight_decay=self.weight_decay,
@@ -122,11 +162,17 @@ class Optimizer:
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> Optimizer:
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"], custom_objects)
         return cls(**config)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"
+        rate = self._learning_rate if self._schedule is None else self._schedule
+        return f"{type(self).__name__}(learning_rate={rate!r})"
 
 
 class SGD(Optimizer):
@@ -291,10 +337,11 @@ def serialize(optimizer: Optimizer) -> dict[str, Any]:
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
-def deserialize(config: dict[str, Any]) -> Optimizer:
-    """Rebuild an optimizer from `serialize`'s output."""
+def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Optimizer:
+    """Rebuild an optimizer from `serialize`'s output (a learning-rate schedule class of your own
+    is looked up in `custom_objects`)."""
     classes = {cls.__name__: cls for cls in _CLASSES.values()}
     cls = classes.get(config.get("class_name", ""))
     if cls is None:
         raise ValueError(f"Unknown optimizer class {config.get('class_name')!r}")
-    return cls.from_config(dict(config.get("config", {})))
+    return cls.from_config(dict(config.get("config", {})), custom_objects)
