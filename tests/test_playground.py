@@ -282,6 +282,64 @@ def test_decision_boundary_of_a_sequential_model(tmp_path):
     assert share(image, ALPHA * BLUE + (1 - ALPHA), tol=0.04) > 0.05
 
 
+def _xor_model(extra, activation=None):
+    """A 2-8-1 model on xor with `extra` layers between its Dense layers, trained a little."""
+    x, y = pgd.xor(n_samples=200, seed=0, labels="01")
+    model = fm.Sequential(
+        [
+            fm.layers.Input(shape=(2,)),
+            fm.layers.Dense(8, activation),
+            *extra,
+            fm.layers.Dense(1, "sigmoid"),
+        ],
+        seed=0,
+    )
+    model.compile(optimizer=fm.optimizers.Adam(0.05), loss="binary_crossentropy")
+    model.fit(x, y, batch_size=10, epochs=20, verbose=0)
+    return model, (x, y)
+
+
+def test_layer_outputs_fold_activation_layers_and_skip_dropout():
+    model, (x, _) = _xor_model([fm.layers.Activation("relu"), fm.layers.Dropout(0.3)])
+    outputs = layer_outputs(model, x)
+    assert [o.shape[1] for o in outputs] == [2, 8, 1]
+    assert np.all(outputs[1] >= 0) and np.any(outputs[1] == 0)  # the ReLU of the Activation layer
+    np.testing.assert_allclose(outputs[-1], model.predict(x, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("dense_activation", "extra"),
+    [
+        ("tanh", lambda: [fm.layers.Dropout(0.2)]),
+        (None, lambda: [fm.layers.Activation("tanh")]),
+        (None, lambda: [fm.layers.ReLU(), fm.layers.Dropout(0.1)]),
+    ],
+    ids=["dropout", "activation", "relu-dropout"],
+)
+def test_pictures_draw_models_with_dropout_and_activation_layers(dense_activation, extra, tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import decision_boundary, network_diagram, neuron_grid
+
+    model, data = _xor_model(extra(), dense_activation)
+    image = png(decision_boundary(model, train=data), tmp_path)
+    assert share(image, ALPHA * ORANGE + (1 - ALPHA), tol=0.04) > 0.05
+    assert share(image, ALPHA * BLUE + (1 - ALPHA), tol=0.04) > 0.05
+    # rows: inputs, the hidden Dense layer (its Activation folded in), output; 8 columns
+    assert png(neuron_grid(model), tmp_path).shape[:2] == (3 * 150 + 50, 8 * 150 + 90)
+    assert png(network_diagram(model), tmp_path).shape[:2] == (int(0.75 * 8 * 100 + 120), 580)
+
+
+def test_pictures_refuse_layers_they_cannot_draw_with_a_clear_message():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import decision_boundary
+
+    model = fm.Sequential(
+        [fm.layers.Input(shape=(2,)), fm.layers.Activation("tanh"), fm.layers.Dense(1)], seed=0
+    )
+    with pytest.raises(ValueError, match=r"before the first Dense layer.*support Dense layers"):
+        decision_boundary(model)
+
+
 def test_neuron_grid_png_has_one_map_per_unit(trained, tmp_path):
     from fastmlp.playground import neuron_grid
 

@@ -12,7 +12,7 @@ From a shell: ``python -m fastmlp.playground --dataset spiral --hidden 8,8 --out
 
 from __future__ import annotations
 
-from fastmlp.playground.experiment import MODES, Playground, layer_outputs
+from fastmlp.playground.experiment import MODES, Playground, dense_layers, layer_outputs
 from fastmlp.playground.features import FEATURES, canonical_feature, features
 from fastmlp.playground.plots import (
     decision_boundary,
@@ -28,6 +28,7 @@ __all__ = [
     "Playground",
     "canonical_feature",
     "decision_boundary",
+    "dense_layers",
     "features",
     "layer_outputs",
     "loss_curves",

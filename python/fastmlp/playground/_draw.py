@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fastmlp.playground.experiment import Playground, layer_outputs
+from fastmlp.playground.experiment import Playground, dense_layers, layer_outputs
 from fastmlp.playground.features import canonical_feature
 from fastmlp.playground.features import features as feature_matrix
 
@@ -84,12 +84,13 @@ def signed_labels(y: Any) -> np.ndarray:
 
 
 def model_output_scale(model: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """Maps a model's output (n, k) to the playground's [-1, 1] scale, from its last layer."""
-    activation = model.layers[-1].activation.__name__
+    """Maps a model's output (n, k) to the playground's [-1, 1] scale, from its last activation."""
+    last, activations = dense_layers(model)[-1]
+    activation = (activations or [last.activation])[-1].__name__
     loss = type(model.loss).__name__ if model.loss is not None else ""
     if activation == "sigmoid":
         return lambda out: 2 * out[:, 0] - 1  # probability of the positive class
-    if activation == "softmax" and model.layers[-1].units == 2:
+    if activation == "softmax" and last.units == 2:
         return lambda out: 2 * out[:, 1] - 1
     if activation == "linear" and loss == "LogisticLoss":
         return lambda out: np.tanh(out[:, 0] / 2)  # 2·σ(score) - 1
@@ -131,7 +132,7 @@ def view_of(source: Any, train: Any = None, test: Any = None, features: Any = No
     return View(
         predict=lambda points: neurons(points)[-1][:, 0],
         neurons=neurons,
-        weights=[_kernel_and_bias(layer) for layer in model.layers],
+        weights=[_kernel_and_bias(layer) for layer, _ in dense_layers(model)],
         feature_names=names,
         train=pair(train),
         test=pair(test),
