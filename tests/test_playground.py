@@ -225,13 +225,28 @@ def test_custom_data_with_01_labels_is_classification_on_pm1_labels():
         ({"regularization": "l3"}, ValueError, "regularization must be one of l1, l2"),
         ({"hidden": (4, 0)}, ValueError, "positive integers"),
         ({"features": ["x1", "cos(x1)"]}, ValueError, "Unknown feature"),
-        ({"activation": "swish"}, ValueError, "Unknown activation"),
+        ({"activation": "wiggle"}, ValueError, "Unknown activation"),
         ({"dataset": (np.zeros((3, 3)), np.zeros(3))}, ValueError, r"shape \(n, 2\)"),
+        # the value the user typed, not the halved rate SGD gets in playground mode
+        ({"learning_rate": -0.1}, ValueError, r"learning_rate must be .*>= 0, got -0\.1$"),
+        ({"learning_rate": "fast"}, TypeError, "learning_rate must be a number"),
+        ({"batch_size": 0}, ValueError, "batch_size must be a positive integer, got 0"),
+        ({"batch_size": 2.5}, ValueError, r"batch_size must be a positive integer, got 2\.5"),
+        ({"regularization_rate": -1.0}, ValueError, "regularization_rate must be"),
+        ({"ratio": "half"}, TypeError, "ratio must be a number"),
     ],
 )
 def test_playground_rejects_bad_settings(kwargs, error, message):
     with pytest.raises(error, match=message):
         Playground(**kwargs)
+
+
+@pytest.mark.parametrize("hidden", [0, (), []])
+def test_playground_takes_0_or_an_empty_tuple_for_no_hidden_layer(hidden):
+    pg = Playground("circle", hidden=hidden, seed=0)
+    assert pg.hidden == () and [layer.units for layer in pg.model.layers] == [1]
+    with pytest.raises(ValueError, match=r"or \(\) or 0 for no hidden layer; got \(4, 0\)"):
+        Playground("circle", hidden=(4, 0))
 
 
 # -- pictures -----------------------------------------------------------------------------------

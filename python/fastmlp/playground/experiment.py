@@ -28,13 +28,12 @@ import numpy as np
 
 import fastmlp as fm
 from fastmlp.datasets import playground as datasets
+from fastmlp.playground import _settings as check
+from fastmlp.playground._settings import MODES
 from fastmlp.playground.features import canonical_feature
 from fastmlp.playground.features import features as feature_matrix
 
 __all__ = ["MODES", "Playground", "dense_layers", "layer_outputs"]
-
-MODES = ("playground", "modern")
-_INITS = ("playground", "glorot", "zeros")
 
 
 def dense_layers(model: fm.Sequential) -> list[tuple[fm.layers.Dense, list[Any]]]:
@@ -102,20 +101,6 @@ def layer_outputs(model: fm.Sequential, inputs: Any) -> list[np.ndarray]:
     return outputs
 
 
-def _choice(value: Any, allowed: Sequence[str], what: str) -> str:
-    if not isinstance(value, str) or value.lower() not in allowed:
-        raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
-    return value.lower()
-
-
-def _seed(value: Any, what: str) -> int:
-    if value is None:
-        return int(np.random.default_rng().integers(2**31))
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{what} must be None or a non-negative integer, got {value!r}")
-    return int(value)
-
-
 class _Recorder(fm.callbacks.Callback):
     """Records the playground's losses after every epoch (from the weights, in NumPy)."""
 
@@ -136,7 +121,7 @@ class Playground:
             Defaults to "circle" (the playground's first screen).
         features: Inputs of the network, among x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2).
             Defaults to ("x1", "x2").
-        hidden: Units of each hidden layer; () is a network without hidden layers (a linear
+        hidden: Units of each hidden layer; () or 0 is a network without hidden layers (a linear
             model). Defaults to (4, 2), the playground's default network.
         activation: Activation of the hidden layers ("tanh", "relu", "sigmoid", "linear").
             Defaults to "tanh".
@@ -169,7 +154,7 @@ class Playground:
         self,
         dataset: str | tuple[Any, Any] = "circle",
         features: Sequence[str] = ("x1", "x2"),
-        hidden: Sequence[int] = (4, 2),
+        hidden: Sequence[int] | int = (4, 2),
         activation: str = "tanh",
         learning_rate: float = 0.03,
         regularization: str | None = None,
@@ -183,23 +168,21 @@ class Playground:
         seed: int | None = None,
         data_seed: int | None = None,
     ) -> None:
-        self.mode = _choice(mode, MODES, "mode")
+        self.mode = check.choice(mode, MODES, "mode")
         self.init = self._resolve_init(init)
-        self.seed = _seed(seed, "seed")
-        self.data_seed = self.seed if data_seed is None else _seed(data_seed, "data_seed")
+        self.seed = check.seed(seed, "seed")
+        self.data_seed = self.seed if data_seed is None else check.seed(data_seed, "data_seed")
         feature_matrix(np.zeros((1, 2)), features)  # checks the names once
         self.feature_names = [canonical_feature(name) for name in features]
-        self.hidden = self._resolve_hidden(hidden)
+        self.hidden = check.hidden_units(hidden)
         self.activation = fm.activations.serialize(activation)
-        self.learning_rate = float(learning_rate)
-        self.regularization = None if regularization in (None, "none") else str(regularization)
-        if self.regularization is not None:
-            self.regularization = _choice(self.regularization, ("l1", "l2"), "regularization")
-        self.regularization_rate = float(regularization_rate)
-        if self.regularization_rate < 0:
-            raise ValueError(f"regularization_rate must be >= 0, got {regularization_rate}")
-        self.batch_size = int(batch_size)
-        self.ratio, self.noise = float(ratio), float(noise)
+        self.learning_rate = check.number(learning_rate, "learning_rate")
+        self.regularization = None
+        if regularization not in (None, "none"):
+            self.regularization = check.choice(regularization, ("l1", "l2"), "regularization")
+        self.regularization_rate = check.number(regularization_rate, "regularization_rate")
+        self.batch_size = check.positive_int(batch_size, "batch_size")
+        self.ratio, self.noise = check.number(ratio, "ratio"), check.number(noise, "noise")
 
         x, y = self._make_data(dataset, n_samples)
         (self.x_train, self.y_train), (self.x_test, self.y_test) = datasets.train_test_split(
@@ -221,16 +204,7 @@ class Playground:
     def _resolve_init(self, init: str | None) -> str:
         if init is None:
             return "playground" if self.mode == "playground" else "glorot"
-        return _choice(init, _INITS, "init")
-
-    @staticmethod
-    def _resolve_hidden(hidden: Sequence[int]) -> tuple[int, ...]:
-        if isinstance(hidden, (int, np.integer)):
-            hidden = (hidden,)
-        units = tuple(hidden)
-        if any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 1 for u in units):
-            raise ValueError(f"hidden must be a tuple of positive integers, got {hidden!r}")
-        return tuple(int(u) for u in units)
+        return check.choice(init, check.INITS, "init")
 
     def _make_data(self, dataset: Any, n_samples: int | None) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(dataset, str):
