@@ -249,6 +249,20 @@ def test_playground_takes_0_or_an_empty_tuple_for_no_hidden_layer(hidden):
         Playground("circle", hidden=(4, 0))
 
 
+def test_half_set_regularization_warns_naming_both_settings():
+    with pytest.warns(
+        UserWarning, match="regularization l1 does nothing with regularization_rate 0"
+    ):
+        Playground("circle", regularization="l1", seed=0)
+    with pytest.warns(
+        UserWarning, match="regularization_rate 0.01 does nothing without regularization"
+    ):
+        Playground("circle", regularization_rate=0.01, seed=0)
+    # set fully, or not at all: no warning (the test run turns warnings into errors)
+    Playground("circle", regularization="l2", regularization_rate=0.01, seed=0)
+    Playground("circle", regularization="none", seed=0)
+
+
 # -- pictures -----------------------------------------------------------------------------------
 def png(fig, tmp_path, name="picture.png"):
     """Save `fig`, read the file back: an (height, width, 3) float array."""
@@ -443,3 +457,23 @@ def test_cli_accepts_no_hidden_layer_and_rejects_bad_sizes(capsys):
         cli_main(["--hidden", "8,x"])
     assert exit_info.value.code == 2
     assert "units per hidden layer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--regularization", "l1"],
+            "--regularization l1 does nothing with --regularization-rate 0",
+        ),
+        (["--regularization-rate", "0.01"], "--regularization-rate 0.01 does nothing without"),
+    ],
+)
+def test_cli_warns_when_only_half_of_the_regularization_is_given(args, message, capsys):
+    assert cli_main([*args, "--epochs", "1", "--quiet", "--seed", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {message}" in err and err.count("warning") == 1
+    cli_main(
+        ["--regularization", "l1", "--regularization-rate", "0.01", "--epochs", "1", "--quiet"]
+    )
+    assert "warning" not in capsys.readouterr().err

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 
 from fastmlp.datasets.playground import GENERATORS
+from fastmlp.playground._settings import RegularizationWarning, regularization_problem
 from fastmlp.playground.experiment import MODES, Playground
 
 PICTURES = ("overview", "boundary", "neurons", "network", "loss")
@@ -134,25 +136,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    regularization = None if args.regularization == "none" else args.regularization
     try:
-        pg = Playground(
-            dataset=args.dataset,
-            features=args.features,
-            hidden=args.hidden,
-            activation=args.activation,
-            learning_rate=args.learning_rate,
-            regularization=None if args.regularization == "none" else args.regularization,
-            regularization_rate=args.regularization_rate,
-            batch_size=args.batch_size,
-            ratio=args.ratio,
-            noise=args.noise,
-            n_samples=args.n_samples,
-            mode=args.mode,
-            init=args.init,
-            seed=args.seed,
-        )
+        with warnings.catch_warnings():
+            # said below in the command line's words
+            warnings.simplefilter("ignore", RegularizationWarning)
+            pg = Playground(
+                dataset=args.dataset,
+                features=args.features,
+                hidden=args.hidden,
+                activation=args.activation,
+                learning_rate=args.learning_rate,
+                regularization=regularization,
+                regularization_rate=args.regularization_rate,
+                batch_size=args.batch_size,
+                ratio=args.ratio,
+                noise=args.noise,
+                n_samples=args.n_samples,
+                mode=args.mode,
+                init=args.init,
+                seed=args.seed,
+            )
     except (TypeError, ValueError) as err:
         parser.error(str(err))
+    names = ("--regularization", "--regularization-rate")
+    problem = regularization_problem(regularization, args.regularization_rate, names)
+    if problem:
+        print(f"{parser.prog}: warning: {problem}", file=sys.stderr)
     if not args.quiet:
         print(f"{pg!r}  seed={pg.seed}")
     start = time.perf_counter()

@@ -17,6 +17,10 @@ MODES = ("playground", "modern")
 INITS = ("playground", "glorot", "zeros")
 
 
+class RegularizationWarning(UserWarning):
+    """Only half of the regularisation is set (its kind or its rate), so it does nothing."""
+
+
 def choice(value: Any, allowed: Sequence[str], what: str) -> str:
     if not isinstance(value, str) or value.lower() not in allowed:
         raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
@@ -63,3 +67,23 @@ def hidden_units(hidden: Any) -> tuple[int, ...]:
             f"or () or 0 for no hidden layer; got {hidden!r}"
         )
     return tuple(int(u) for u in units)
+
+
+def regularization_problem(kind: str | None, rate: float, names: tuple[str, str]) -> str | None:
+    """Why a regularisation set by half does nothing, or None when it is set fully or not at all.
+
+    Args:
+        kind: None, "l1" or "l2".
+        rate: Its rate.
+        names: How the caller calls the two settings, e.g. ("--regularization",
+            "--regularization-rate").
+    """
+    kind_name, rate_name = names
+    if kind is not None and rate == 0:
+        return (
+            f"{kind_name} {kind} does nothing with {rate_name} 0: "
+            f"set {rate_name} as well (e.g. 0.003)"
+        )
+    if kind is None and rate > 0:
+        return f"{rate_name} {rate:g} does nothing without {kind_name}: set it to l1 or l2 as well"
+    return None

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -127,7 +128,8 @@ class Playground:
             Defaults to "tanh".
         learning_rate: Step size. Defaults to 0.03.
         regularization: None, "l1" or "l2", on the weights. Defaults to None.
-        regularization_rate: Its rate. Defaults to 0.0.
+        regularization_rate: Its rate. Defaults to 0.0. Setting only one of the two does nothing
+            and warns (`RegularizationWarning`, a UserWarning).
         batch_size: Samples per gradient step. Defaults to 10.
         ratio: Fraction of the data used for training. Defaults to 0.5.
         noise: Noise level of the generated data, in [0, 0.5]. Defaults to 0.0.
@@ -181,6 +183,10 @@ class Playground:
         if regularization not in (None, "none"):
             self.regularization = check.choice(regularization, ("l1", "l2"), "regularization")
         self.regularization_rate = check.number(regularization_rate, "regularization_rate")
+        names = ("regularization", "regularization_rate")
+        problem = check.regularization_problem(self.regularization, self.regularization_rate, names)
+        if problem:
+            warnings.warn(problem, check.RegularizationWarning, stacklevel=2)
         self.batch_size = check.positive_int(batch_size, "batch_size")
         self.ratio, self.noise = check.number(ratio, "ratio"), check.number(noise, "noise")
 
