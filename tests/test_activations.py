@@ -1,6 +1,6 @@
 """Activations: each NumPy function against its formula, stability at +-1000 (the suite turns
 warnings into errors, so an overflow warning fails), `get` / `serialize`, and the C++ engine's
-value of each of the 12 activations inside a Dense layer against the same formulas.
+value of each of the 17 activations inside a Dense layer against the same formulas.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import fastmlp as fm
 import numpy as np
 import pytest
 from fastmlp import activations, layers
+from test_sparse_inputs import mnist_like, on_both_paths
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -55,14 +56,30 @@ REFERENCES = {
     "leaky_relu": _elementwise(lambda v: v if v > 0 else 0.2 * v),
     "exponential": _elementwise(math.exp),
     "hard_sigmoid": _elementwise(lambda v: min(max(v / 6 + 0.5, 0.0), 1.0)),
+    "relu6": _elementwise(lambda v: min(max(v, 0.0), 6.0)),
+    "silu": _elementwise(lambda v: v * _sigmoid(v)),
+    "gelu": _elementwise(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))),
+    "mish": _elementwise(lambda v: v * math.tanh(_softplus(v))),
+    "hard_silu": _elementwise(lambda v: v * min(max(v / 6 + 0.5, 0.0), 1.0)),
 }
+ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}  # Keras's other names
 NAMES = list(REFERENCES)
 GRID = np.concatenate([np.linspace(-6, 6, 49), [0.0, -1e-9, 1e-9, -3.0, 3.0]])
 
 
-def test_all_twelve_activations_are_covered() -> None:
-    assert len(NAMES) == 12
-    assert sorted(NAMES) == sorted(n for n in activations.__all__ if n not in ("get", "serialize"))
+def test_all_seventeen_activations_are_covered() -> None:
+    assert len(NAMES) == 17
+    assert sorted(NAMES) == sorted(
+        n for n in activations.__all__ if n not in ("get", "serialize", *ALIASES)
+    )
+
+
+@pytest.mark.parametrize(("alias", "name"), ALIASES.items())
+def test_keras_aliases_are_the_same_function(alias: str, name: str) -> None:
+    assert getattr(activations, alias) is getattr(activations, name)
+    assert activations.get(alias) is getattr(activations, name)
+    assert activations.serialize(alias) == name
+    assert layers.Dense(2, activation=alias).get_config()["activation"] == name
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -177,8 +194,8 @@ def test_get_refuses_a_user_function_with_a_known_name() -> None:
 
 
 def test_get_unknown_name() -> None:
-    with pytest.raises(ValueError, match=r"Unknown activation 'swish'\. Expected one of: linear"):
-        activations.get("swish")
+    with pytest.raises(ValueError, match=r"Unknown activation 'swishy'\. Expected one of: linear"):
+        activations.get("swishy")
 
 
 def test_get_wrong_type() -> None:
@@ -245,3 +262,57 @@ def test_engine_float32_matches_formula(name: str) -> None:
     out = model.predict(x, verbose=0)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, REFERENCES[name](x @ kernel + bias), rtol=2e-5, atol=2e-6)
+
+
+# -- the functions of z (silu, gelu, mish, hard_silu) on every path of the engine ---------------
+
+Z_FUNCTIONS = ["silu", "gelu", "mish", "hard_silu"]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", Z_FUNCTIONS)
+def test_functions_of_z_train_alike_on_the_sparse_by_rows_and_dense_paths(name, threads) -> None:
+    """These layers keep their pre-activation z for the backward pass; the by-rows step (each
+    thread its rows through all layers) and predict's chunks write it at row offsets."""
+    x, y = mnist_like(600, seed=3)
+
+    def run(sparse: bool):
+        model = fm.Sequential(
+            [
+                layers.Input(shape=(784,)),
+                layers.Dense(32, activation=name),
+                layers.Dense(16),
+                layers.Activation(name),
+                layers.Dense(10, activation="softmax"),
+            ],
+            seed=4,
+        )
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        history = model.fit(x, y, batch_size=200, epochs=2, shuffle=False, verbose=0)
+        assert model._engine.last_batch_sparse == sparse
+        w = model.get_weights()
+        h1 = REFERENCES[name](x.astype(np.float64) @ w[0] + w[1])
+        h2 = REFERENCES[name](h1 @ w[2] + w[3])
+        expected = REFERENCES["softmax"](h2 @ w[4] + w[5])
+        np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
+        return history.history["loss"], w
+
+    (loss_sparse, w_sparse), (loss_dense, w_dense) = on_both_paths(threads, run)
+    np.testing.assert_allclose(loss_sparse, loss_dense, rtol=1e-4)
+    for a, b in zip(w_sparse, w_dense):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+    assert loss_sparse[1] < loss_sparse[0]  # (and it learns)
+
+
+@pytest.mark.parametrize("name", [*Z_FUNCTIONS, "relu6"])
+def test_the_gpu_engine_refuses_the_functions_it_lacks_and_the_model_stays(name) -> None:
+    stack = [layers.Input(shape=(3,)), layers.Dense(2, activation=name)]
+    model = fm.Sequential(stack, device="numpy")  # (the engine is made at the first use)
+    with pytest.raises(NotImplementedError, match=rf"activation '{name}' is computed by the CPU"):
+        model.predict(np.ones((1, 3)), verbose=0)
+    model = fm.Sequential([layers.Input(shape=(3,)), layers.Dense(2, activation=name)])
+    expected = model.predict(np.ones((1, 3)), verbose=0)
+    with pytest.raises(NotImplementedError, match="CPU engine only"):
+        model.to("numpy")
+    assert model._device == "cpu"  # the model stays where it was, and works
+    np.testing.assert_array_equal(model.predict(np.ones((1, 3)), verbose=0), expected)

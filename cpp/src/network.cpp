@@ -211,6 +211,7 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
   acts_.resize(layers_.size());
   gacts_.resize(layers_.size());
   masks_.resize(layers_.size());
+  pres_.resize(layers_.size());
   set_loss(loss_, false);
 }
 
@@ -322,6 +323,8 @@ void Network<Scalar>::reserve(Index batch) {
     gacts_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
     if (layers_[l].spec.kind == LayerKind::Dropout)
       masks_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(1));
+    if (layers_[l].spec.kind != LayerKind::Dropout && needs_preactivation(layers_[l].spec.activation))
+      pres_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
   }
   xbuf_.assign(static_cast<std::size_t>(batch * input_dim_), Scalar(0));
   ybuf_.assign(static_cast<std::size_t>(batch * output_dim()), Scalar(0));
@@ -374,11 +377,11 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
           dense_forward<Scalar>(xin, weights(L), L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr, a);
         if (check_here && !a.allFinite() && !xin.allFinite())
           throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
-        if (!(last && defer_last)) activate<Scalar>(L.spec.activation, a);
+        if (!(last && defer_last)) activate_keeping_z(l, a, row0);
         break;
       case LayerKind::Activation:
         a = xin;
-        if (!(last && defer_last)) activate<Scalar>(L.spec.activation, a);
+        if (!(last && defer_last)) activate_keeping_z(l, a, row0);
         break;
       case LayerKind::Dropout: {
         if (!training || L.spec.rate == 0) {
@@ -397,6 +400,23 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
     }
     in = a.data();
   }
+}
+
+template <typename Scalar>
+void Network<Scalar>::activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0) {
+  const Layer& L = layers_[l];
+  if (needs_preactivation(L.spec.activation))
+    MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out) = a;
+  activate<Scalar>(L.spec.activation, a);
+}
+
+template <typename Scalar>
+void Network<Scalar>::activation_grad(std::size_t l, const MatMap<Scalar>& a, MatMap<Scalar> g, Index row0) {
+  const Layer& L = layers_[l];
+  if (needs_preactivation(L.spec.activation))
+    activation_backward_z<Scalar>(L.spec.activation, MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out), g);
+  else
+    activation_backward<Scalar>(L.spec.activation, a, g);
 }
 
 template <typename Scalar>
@@ -512,7 +532,7 @@ void Network<Scalar>::backward(const Scalar* x, Index n, Index row0, Scalar* par
     Scalar* g_in = l > 0 ? gacts_[l - 1].data() + row0 * L.in : nullptr;  // dL/d(input of this layer)
     switch (L.spec.kind) {
       case LayerKind::Dense: {
-        if (!skip_activation) activation_backward<Scalar>(L.spec.activation, a, g);
+        if (!skip_activation) activation_grad(l, a, g, row0);
         if (l == 0 && partial) break;
         const Scalar* in = l > 0 ? acts_[l - 1].data() + row0 * L.in : x;
         Scalar* gp = partial ? partial : grads_.data();
@@ -525,7 +545,7 @@ void Network<Scalar>::backward(const Scalar* x, Index n, Index row0, Scalar* par
         break;
       }
       case LayerKind::Activation:
-        if (!skip_activation) activation_backward<Scalar>(L.spec.activation, a, g);
+        if (!skip_activation) activation_grad(l, a, g, row0);
         if (g_in) MatMap<Scalar>(g_in, n, L.in) = g;
         break;
       case LayerKind::Dropout:

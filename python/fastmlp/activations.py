@@ -6,6 +6,7 @@ these functions only tell it which one to use.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -13,17 +14,24 @@ import numpy as np
 __all__ = [
     "elu",
     "exponential",
+    "gelu",
     "get",
     "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
     "leaky_relu",
     "linear",
+    "mish",
     "relu",
+    "relu6",
     "selu",
     "serialize",
     "sigmoid",
+    "silu",
     "softmax",
     "softplus",
     "softsign",
+    "swish",
     "tanh",
 ]
 
@@ -111,6 +119,39 @@ def hard_sigmoid(x: Any) -> np.ndarray:
     return np.clip((np.asarray(x) + 3) / 6, 0, 1)
 
 
+def relu6(x: Any) -> np.ndarray:
+    """min(max(x, 0), 6)."""
+    return np.clip(_floats(x), 0, 6)
+
+
+def silu(x: Any) -> np.ndarray:
+    """x * sigmoid(x) (Keras's `swish`)."""
+    x = _floats(x)
+    return x * sigmoid(x)
+
+
+def gelu(x: Any) -> np.ndarray:
+    """x * Phi(x), Phi the standard normal CDF: Keras's gelu with approximate=False, its default."""
+    x = _floats(x)
+    erf = np.vectorize(math.erf, otypes=[np.float64])(x * math.sqrt(0.5)).astype(x.dtype)
+    return 0.5 * x * (1 + erf)
+
+
+def mish(x: Any) -> np.ndarray:
+    """x * tanh(softplus(x)) (Misra, 2019)."""
+    x = _floats(x)
+    return x * np.tanh(softplus(x))
+
+
+def hard_silu(x: Any) -> np.ndarray:
+    """x * relu6(x + 3) / 6 (Keras's `hard_swish`)."""
+    x = _floats(x)
+    return x * hard_sigmoid(x)
+
+
+swish = silu
+hard_swish = hard_silu
+
 # The engine's code for each function (the order of enum class Activation in activation.hpp).
 _FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
     "linear": linear,
@@ -125,8 +166,14 @@ _FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
     "leaky_relu": leaky_relu,
     "exponential": exponential,
     "hard_sigmoid": hard_sigmoid,
+    "relu6": relu6,
+    "silu": silu,
+    "gelu": gelu,
+    "mish": mish,
+    "hard_silu": hard_silu,
 }
 _CODES = {name: code for code, name in enumerate(_FUNCTIONS)}
+_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}  # Keras's other names
 
 
 def get(identifier: str | Callable[..., Any] | None) -> Callable[..., np.ndarray]:
@@ -142,7 +189,8 @@ def get(identifier: str | Callable[..., Any] | None) -> Callable[..., np.ndarray
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        fn = _FUNCTIONS.get(identifier.lower())
+        name = identifier.lower()
+        fn = _FUNCTIONS.get(_ALIASES.get(name, name))
         if fn is None:
             raise ValueError(
                 f"Unknown activation {identifier!r}. Expected one of: {', '.join(_FUNCTIONS)}"
@@ -152,6 +200,7 @@ def get(identifier: str | Callable[..., Any] | None) -> Callable[..., np.ndarray
         if identifier in _FUNCTIONS.values():
             return identifier
         name = getattr(identifier, "__name__", None)
+        name = _ALIASES.get(name, name)
         if name in _FUNCTIONS and getattr(identifier, "__module__", "").startswith(
             ("tensorflow", "keras", "torch", "fastmlp")
         ):

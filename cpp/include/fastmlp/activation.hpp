@@ -1,5 +1,6 @@
 // Activations: value in place, and the backward pass written in terms of the OUTPUT a = f(z),
-// so a layer keeps only its output and never its pre-activation z.
+// so a layer keeps only its output, except for the functions whose derivative the output does
+// not determine (silu, gelu, mish, hard_silu: not monotonic), whose layers keep z too.
 #pragma once
 
 #include <stdexcept>
@@ -22,8 +23,18 @@ enum class Activation : int {
   LeakyRelu,    // negative slope 0.2 (Keras's leaky_relu default)
   Exponential,
   HardSigmoid,  // relu6(x + 3) / 6 (Keras 3)
+  Relu6,        // min(max(x, 0), 6)
+  Silu,         // x sigmoid(x) (Keras's swish)
+  Gelu,         // x Phi(x), Phi the standard normal CDF (Keras's default, approximate=False)
+  Mish,         // x tanh(softplus(x))
+  HardSilu,     // x relu6(x + 3) / 6 (Keras's hard_swish)
   Count_
 };
+
+// The functions whose backward pass reads the pre-activation z (activation_backward_z).
+inline bool needs_preactivation(Activation f) {
+  return f == Activation::Silu || f == Activation::Gelu || f == Activation::Mish || f == Activation::HardSilu;
+}
 
 inline Activation activation_from_int(int code) {
   if (code < 0 || code >= static_cast<int>(Activation::Count_))
@@ -85,8 +96,62 @@ void activate(Activation f, MatMap<Scalar> a) {
     case Activation::HardSigmoid:
       x = ((x + Scalar(3)).max(Scalar(0)).min(Scalar(6))) / Scalar(6);
       break;
+    case Activation::Relu6:
+      x = x.max(Scalar(0)).min(Scalar(6));
+      break;
+    case Activation::Silu:
+      x = x * x.logistic();
+      break;
+    case Activation::Gelu:  // (std::erf: Eigen's erf is in its unsupported modules)
+      for (Index i = 0, size = a.size(); i < size; ++i) {
+        const Scalar z = a.data()[i];
+        a.data()[i] = Scalar(0.5) * z * (Scalar(1) + std::erf(z * Scalar(M_SQRT1_2)));
+      }
+      break;
+    case Activation::Mish:
+      x = x * (x.max(Scalar(0)) + (-x.abs()).exp().log1p()).tanh();
+      break;
+    case Activation::HardSilu:
+      x = x * ((x + Scalar(3)).max(Scalar(0)).min(Scalar(6))) / Scalar(6);
+      break;
     default:
       throw std::invalid_argument("activation: unknown function");
+  }
+}
+
+// g = g * f'(z) from the pre-activation z, for the functions of needs_preactivation().
+template <typename Scalar>
+void activation_backward_z(Activation f, const MatMap<Scalar>& z_, MatMap<Scalar> g) {
+  auto z = z_.array();
+  auto d = g.array();
+  switch (f) {
+    case Activation::Silu: {  // s + z s (1 - s), s = sigmoid(z)
+      for (Index i = 0, size = g.size(); i < size; ++i) {
+        const Scalar zi = z_.data()[i];
+        const Scalar s = Scalar(1) / (Scalar(1) + std::exp(-zi));
+        g.data()[i] *= s * (Scalar(1) + zi * (Scalar(1) - s));
+      }
+      break;
+    }
+    case Activation::Gelu:  // Phi(z) + z phi(z)
+      for (Index i = 0, size = g.size(); i < size; ++i) {
+        const Scalar zi = z_.data()[i];
+        const Scalar cdf = Scalar(0.5) * (Scalar(1) + std::erf(zi * Scalar(M_SQRT1_2)));
+        const Scalar pdf = std::exp(Scalar(-0.5) * zi * zi) * Scalar(0.3989422804014327);  // 1/sqrt(2 pi)
+        g.data()[i] *= cdf + zi * pdf;
+      }
+      break;
+    case Activation::Mish: {  // t + z sigmoid(z) (1 - t^2), t = tanh(softplus(z))
+      const auto t = (z.max(Scalar(0)) + (-z.abs()).exp().log1p()).tanh();
+      d *= t + z * z.logistic() * (Scalar(1) - t.square());
+      break;
+    }
+    case Activation::HardSilu:  // relu6(z + 3) / 6 + z / 6 on -3 < z < 3
+      d *= (z + Scalar(3)).max(Scalar(0)).min(Scalar(6)) / Scalar(6) +
+           (z > Scalar(-3) && z < Scalar(3)).template cast<Scalar>() * z / Scalar(6);
+      break;
+    default:
+      throw std::invalid_argument("activation: not a function of the pre-activation");
   }
 }
 
@@ -136,8 +201,11 @@ void activation_backward(Activation f, const MatMap<Scalar>& a, MatMap<Scalar> g
     case Activation::HardSigmoid:
       d *= (y > Scalar(0) && y < Scalar(1)).template cast<Scalar>() * Scalar(1.0 / 6.0);
       break;
+    case Activation::Relu6:
+      d *= (y > Scalar(0) && y < Scalar(6)).template cast<Scalar>();
+      break;
     default:
-      throw std::invalid_argument("activation: unknown function");
+      throw std::invalid_argument("activation: unknown function (or one of the pre-activation)");
   }
 }
 

@@ -150,6 +150,10 @@ class Network {
   // parameter gradients of these rows go there and the first layer's are left to the caller (a
   // part of the batch in forward_backward_by_rows).
   void backward(const Scalar* x, Index n, Index row0 = 0, Scalar* partial = nullptr);
+  // Layer l's activation over its rows a (from row0), keeping z first where the backward pass
+  // needs it; and g = g * f'(z) for those rows, from a or from that z.
+  void activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0);
+  void activation_grad(std::size_t l, const MatMap<Scalar>& a, MatMap<Scalar> g, Index row0);
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;
   void clip_gradients();
@@ -192,6 +196,7 @@ class Network {
   std::vector<Buffer> acts_;   // per layer: (capacity, out) outputs a_l
   std::vector<Buffer> gacts_;  // per layer: (capacity, out) dL/da_l
   std::vector<Buffer> masks_;  // per Dropout layer: (capacity, out) keep / (1 - rate)
+  std::vector<Buffer> pres_;   // per layer of a needs_preactivation() function: (capacity, out) z
   Buffer xbuf_, ybuf_;         // (capacity, in), (capacity, target_dim): a gathered batch
   Buffer wbuf_;                // (capacity,): its sample weights
   const Scalar* batch_weights_ = nullptr;  // the current batch's sample weights (nullptr: none)

@@ -18,6 +18,7 @@ import numpy as np
 from fastmlp.backend._reference import ITER, RNG, SOFTMAX
 
 DENSE, ACTIVATION, DROPOUT = range(3)
+GPU_ACTIVATIONS = 12  # codes 0 .. 11 (linear ... hard_sigmoid) have CUDA kernels
 SPARSE_CE, BINARY_CE, LOGISTIC = 0, 2, 6
 PROBABILITIES, LOGITS, FUSED = range(3)
 SUM_FIELDS = ("loss", "correct", "compared", "squared_error", "absolute_error")
@@ -46,6 +47,14 @@ def plan_layers(input_dim: int, specs: list[Any]) -> tuple[list[SimpleNamespace]
         raise ValueError("Network: at least one layer is required")
     layers, width, offset = [], int(input_dim), 0
     for i, spec in enumerate(specs):
+        if int(spec.kind) != DROPOUT and int(spec.activation) >= GPU_ACTIVATIONS:
+            from fastmlp import activations
+
+            name = list(activations._FUNCTIONS)[int(spec.activation)]
+            raise NotImplementedError(
+                f"layer {i}: activation {name!r} is computed by the CPU engine only (yet); "
+                "the GPU engine has linear ... hard_sigmoid"
+            )
         layer = SimpleNamespace(
             kind=int(spec.kind), act=int(spec.activation), rate=float(spec.rate), n_in=width,
             w=None, b=None, kernel=(spec.kernel_l1, spec.kernel_l2), bias=(spec.bias_l1, spec.bias_l2),
