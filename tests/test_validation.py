@@ -229,7 +229,36 @@ CASES = [
         fit(lambda: classifier("categorical_crossentropy")),
         ValueError,
         r"y: categorical_crossentropy expects targets of shape \(8, 10\) .*got shape \(8, 1\); "
-        r"for integer labels use loss='sparse_categorical_crossentropy'",
+        r"these look like integer class labels \(0 to 7\): use loss='sparse_categorical_crossentropy'",
+    ),
+    Case(
+        "mse-integer-labels-for-10-outputs",
+        fit(lambda: classifier("mse")),
+        ValueError,
+        r"y: mean_squared_error expects targets of shape \(8, 10\).*these look like integer class "
+        r"labels.*sparse_categorical_crossentropy.*to_categorical",
+    ),
+    Case(
+        "predict-one-image-without-batch-axis",
+        lambda: fm.Sequential([layers.Flatten(input_shape=(28, 28)), layers.Dense(2)]).predict(
+            np.zeros((28, 28)), verbose=0
+        ),
+        ValueError,
+        r"x: the model expects samples of shape \(28, 28\).*for one sample add a batch axis: "
+        r"x\[None\]",
+    ),
+    Case(
+        "binary-ce-plus-minus-one-labels",
+        fit(binary_classifier, y=np.where(LABELS % 2 == 0, -1.0, 1.0)),
+        ValueError,
+        r"y: binary_crossentropy expects targets in \[0, 1\], got values from -1 to 1: for labels "
+        r"in \{-1, \+1\} pass \(y \+ 1\) / 2, or use loss='logistic'",
+    ),
+    Case(
+        "optimizer-lr-spelling",
+        lambda: optimizers.Adam(lr=0.01),
+        TypeError,
+        r"Adam got unexpected arguments: \['lr'\] \(`lr` is called `learning_rate`",
     ),
     Case(
         "binary-ce-y-above-1",

@@ -105,9 +105,12 @@ def as_samples(
                 f"of shape {arr.shape}; reshape it with x.reshape(-1, {feature_shape[0]}) "
                 "(or x.reshape(-1, 1) for one feature)"
             )
+        hint = ""
+        if arr.shape == tuple(feature_shape):
+            hint = f"; for one sample add a batch axis: {name}[None] (or np.expand_dims({name}, 0))"
         raise ValueError(
             f"{name}: the model expects samples of shape {tuple(feature_shape)}, "
-            f"got samples of shape {arr.shape[1:]} (array shape {arr.shape})"
+            f"got samples of shape {arr.shape[1:]} (array shape {arr.shape}){hint}"
         )
     return arr.reshape(arr.shape[0], -1)
 
@@ -150,19 +153,24 @@ def as_targets(
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[1] != output_dim:
         hint = ""
-        if (
-            arr.shape[1:] == (1,)
-            and output_dim > 1
-            and isinstance(loss, losses_module.CategoricalCrossentropy)
-        ):
-            hint = "; for integer labels use loss='sparse_categorical_crossentropy' or utils.to_categorical"
+        labels = arr.shape[1:] == (1,) and output_dim > 1
+        if labels and ((arr >= 0) & (arr < output_dim) & (arr == np.floor(arr))).all():
+            hint = (
+                f"; these look like integer class labels (0 to {int(arr.max())}): use "
+                "loss='sparse_categorical_crossentropy' with a softmax output, or one-hot "
+                "targets from utils.to_categorical"
+            )
         raise ValueError(
             f"{name}: {loss_name} expects targets of shape ({samples}, {output_dim}) to match the "
             f"output layer, got shape {arr.shape}{hint}"
         )
     if isinstance(loss, losses_module.BinaryCrossentropy) and ((arr < 0) | (arr > 1)).any():
+        hint = ""
+        if np.isin(arr, (-1, 1)).all():
+            hint = f": for labels in {{-1, +1}} pass ({name} + 1) / 2, or use loss='logistic' or 'hinge'"
         raise ValueError(
-            f"{name}: binary_crossentropy expects targets in [0, 1], got values outside"
+            f"{name}: binary_crossentropy expects targets in [0, 1], got values from "
+            f"{arr.min():g} to {arr.max():g}{hint}"
         )
     pm1_loss = isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss))
     if pm1_loss and not (np.isin(arr, (-1, 1)).all() or np.isin(arr, (0, 1)).all()):

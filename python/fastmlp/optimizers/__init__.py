@@ -65,7 +65,10 @@ class Optimizer:
         **kwargs: Any,
     ) -> None:
         if kwargs:
-            raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}")
+            hint = " (`lr` is called `learning_rate` since Keras 2.3)" if "lr" in kwargs else ""
+            raise TypeError(
+                f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}{hint}"
+            )
         self._engine: Any = None  # the network this optimizer updates, once compiled into a model
         self._schedule: schedules.LearningRateSchedule | None = None
         if isinstance(learning_rate, schedules.LearningRateSchedule):
