@@ -905,3 +905,18 @@ def test_a_refused_compile_keeps_the_optimizer_state():
     assert after == iterations == 8 and len(kept) == 2
     for a, b in zip(kept, slots):
         np.testing.assert_array_equal(a, b)
+
+
+def test_compile_takes_tf_keras_2s_positional_metrics() -> None:
+    """compile(optimizer, loss, metrics) was tf.keras 2's order; Keras 3 puts loss_weights third.
+    A list of metric names there can only be metrics."""
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    y = (x[:, 0] > 0).astype(int)
+    model = fm.Sequential([fm.layers.Input(shape=(3,)), fm.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "accuracy"}
+    with pytest.raises(NotImplementedError, match="loss_weights and weighted_metrics"):
+        model.compile("adam", "sparse_categorical_crossentropy", [0.5])
+    with pytest.raises(NotImplementedError, match="loss_weights and weighted_metrics"):
+        model.compile("adam", "mse", ["accuracy"], metrics=["mae"])

@@ -411,11 +411,18 @@ class Sequential:
             loss: Name or `losses.Loss`, e.g. "sparse_categorical_crossentropy".
             metrics: List of names or `metrics.Metric`, e.g. ["accuracy"]. Defaults to None.
             loss_weights, weighted_metrics: Not supported (single-output models); must be None.
+                (A list of metric names third, tf.keras 2's positional order, is the metrics.)
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Accepted and ignored:
                 the engine always runs compiled C++ over whole chunks of steps.
         """
+        if metrics is None and _looks_like_metrics(loss_weights):
+            # tf.keras 2's positional order compile(optimizer, loss, metrics): a list of metric
+            # names is no loss weight
+            metrics, loss_weights = loss_weights, None
         if loss_weights is not None or weighted_metrics is not None:
-            raise NotImplementedError("loss_weights and weighted_metrics are not supported")
+            raise NotImplementedError(
+                "loss_weights and weighted_metrics are not supported (single-output models)"
+            )
         optimizer = optimizers_module.get(optimizer)
         loss = losses_module.get(loss)
         if metrics is None:
@@ -685,6 +692,15 @@ class Sequential:
         from fastmlp import saving
 
         saving.load_weights(self, filepath)
+
+
+def _looks_like_metrics(value: Any) -> bool:
+    """A non-empty list or tuple of metric names or Metric objects."""
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) > 0
+        and all(isinstance(v, (str, metrics_module.Metric)) for v in value)
+    )
 
 
 def _model_from_bytes(
