@@ -81,6 +81,52 @@ def test_modern_mode_uses_sigmoid_cross_entropy_adam_and_glorot():
     assert np.all(np.abs(kernel) <= np.sqrt(6 / (2 + 8))) and not bias.any()
 
 
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        ("sgd", fm.optimizers.SGD),
+        ("adam", fm.optimizers.Adam),
+        ("adadelta", fm.optimizers.Adadelta),
+        ("RMSprop", fm.optimizers.RMSprop),
+        ("adagrad", fm.optimizers.Adagrad),
+    ],
+)
+@pytest.mark.parametrize("mode", ["playground", "modern"])
+def test_optimizer_by_name_gets_the_learning_rate_halved_only_for_playground_sgd(name, cls, mode):
+    pg = Playground("circle", hidden=(2,), learning_rate=0.02, optimizer=name, mode=mode, seed=0)
+    assert type(pg.model.optimizer) is cls
+    assert pg.learning_rate == 0.02 and pg.optimizer == name.lower()
+    halved = mode == "playground" and name == "sgd"
+    assert pg.model.optimizer.learning_rate == pytest.approx(0.01 if halved else 0.02)
+    assert f"optimizer={name.lower()}" in repr(pg)
+
+
+def test_adams_first_step_is_the_learning_rate_in_playground_mode():
+    """Adam's first step is lr·g/|g| per weight: the factor 2 of the engine's loss cancels."""
+    pg = Playground(
+        "circle", hidden=(3,), learning_rate=0.01, optimizer="adam", batch_size=250, seed=0
+    )
+    before = pg.model.get_weights()
+    pg.fit(1)  # one step: the 250 training points are one batch
+    steps = np.concatenate([np.abs(a - b).ravel() for a, b in zip(pg.model.get_weights(), before)])
+    np.testing.assert_allclose(steps, 0.01, rtol=0.02)  # (epsilon 1e-7 for tiny gradients)
+
+
+def test_optimizer_object_is_used_as_it_is_with_its_own_rate():
+    optimizer = fm.optimizers.Adadelta(learning_rate=1.0)
+    pg = Playground("xor", hidden=(4,), optimizer=optimizer, seed=0).fit(2)
+    assert pg.model.optimizer is optimizer and pg.learning_rate == 1.0
+    assert pg.optimizer_name == "adadelta" and len(pg.history["loss"]) == 2
+    with pytest.raises(ValueError, match=r"learning_rate=0\.1 with an optimizer object.*not both"):
+        Playground("xor", optimizer=fm.optimizers.SGD(0.1), learning_rate=0.1)
+
+
+@pytest.mark.parametrize("bad", ["lbfgs", 3, fm.optimizers.SGD])
+def test_optimizer_must_be_a_name_or_an_optimizer_object(bad):
+    with pytest.raises(ValueError, match="optimizer must be one of sgd, adam, adamw, rmsprop"):
+        Playground("circle", optimizer=bad)
+
+
 def test_zero_init_sets_every_weight_and_bias_to_zero():
     pg = Playground("circle", hidden=(3,), init="zeros", seed=0)
     assert all(not k.any() and not b.any() for k, b in pg.weights)
@@ -477,3 +523,11 @@ def test_cli_warns_when_only_half_of_the_regularization_is_given(args, message, 
         ["--regularization", "l1", "--regularization-rate", "0.01", "--epochs", "1", "--quiet"]
     )
     assert "warning" not in capsys.readouterr().err
+
+
+def test_cli_optimizer_option_trains_with_that_optimizer(capsys):
+    assert cli_main(["--optimizer", "adadelta", "--learning-rate", "1", "--epochs", "2"]) == 0
+    assert "optimizer=adadelta" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--optimizer", "lbfgs"])
+    assert exit_info.value.code == 2 and "invalid choice: 'lbfgs'" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 
 from fastmlp.datasets.playground import GENERATORS
-from fastmlp.playground._settings import RegularizationWarning, regularization_problem
+from fastmlp.playground._settings import OPTIMIZERS, RegularizationWarning, regularization_problem
 from fastmlp.playground.experiment import MODES, Playground
 
 PICTURES = ("overview", "boundary", "neurons", "network", "loss")
@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="playground",
         choices=list(MODES),
         help="playground: ½·MSE, SGD, U(-0.5, 0.5); modern: cross-entropy, Adam, Glorot",
+    )
+    p.add_argument(
+        "--optimizer",
+        default=None,
+        choices=list(OPTIMIZERS),
+        help="default: the mode's, sgd in playground mode, adam in modern mode",
     )
     p.add_argument(
         "--init",
@@ -154,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 noise=args.noise,
                 n_samples=args.n_samples,
                 mode=args.mode,
+                optimizer=args.optimizer,
                 init=args.init,
                 seed=args.seed,
             )

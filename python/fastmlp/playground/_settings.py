@@ -13,8 +13,13 @@ from typing import Any
 
 import numpy as np
 
+import fastmlp as fm
+
 MODES = ("playground", "modern")
 INITS = ("playground", "glorot", "zeros")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+DEFAULT_OPTIMIZER = {"playground": "sgd", "modern": "adam"}
+DEFAULT_LEARNING_RATE = 0.03  # the playground's
 
 
 class RegularizationWarning(UserWarning):
@@ -87,3 +92,49 @@ def regularization_problem(kind: str | None, rate: float, names: tuple[str, str]
     if kind is None and rate > 0:
         return f"{rate_name} {rate:g} does nothing without {kind_name}: set it to l1 or l2 as well"
     return None
+
+
+def optimizer_and_rate(
+    optimizer: Any, learning_rate: Any, mode: str
+) -> tuple[str | fm.optimizers.Optimizer, float]:
+    """The optimizer (a name from OPTIMIZERS, or the caller's object) and the learning rate.
+
+    A name comes with `learning_rate` (DEFAULT_LEARNING_RATE when None); an object brings its
+    own rate, so `learning_rate` must then be None.
+    """
+    if isinstance(optimizer, fm.optimizers.Optimizer):
+        if learning_rate is not None:
+            raise ValueError(
+                f"learning_rate={learning_rate!r} with an optimizer object: give the rate to the "
+                f"optimizer ({type(optimizer).__name__}(learning_rate=...)) or pass the "
+                "optimizer by name, not both"
+            )
+        return optimizer, float(optimizer.learning_rate)
+    if optimizer is None:
+        name = DEFAULT_OPTIMIZER[mode]
+    elif isinstance(optimizer, str):
+        name = choice(optimizer, OPTIMIZERS, "optimizer")
+    else:
+        raise ValueError(
+            f"optimizer must be one of {', '.join(OPTIMIZERS)} or a fastmlp.optimizers.Optimizer, "
+            f"got {optimizer!r}"
+        )
+    rate = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
+    return name, number(rate, "learning_rate")
+
+
+def engine_optimizer(
+    optimizer: str | fm.optimizers.Optimizer, learning_rate: float, mode: str
+) -> fm.optimizers.Optimizer:
+    """The optimizer the model is compiled with.
+
+    In playground mode the engine minimises mean((output - label)²), whose gradient is twice the
+    playground's ½·(output - label)²: SGD by name gets half the learning rate, so its steps are
+    the playground's exactly. Adam, RMSprop, Adagrad and Adadelta divide the gradient by its
+    running size, so the factor 2 cancels (up to their epsilon) and they get the rate as it is.
+    An optimizer object is used as it is.
+    """
+    if not isinstance(optimizer, str):
+        return optimizer
+    halve = mode == "playground" and optimizer == "sgd"
+    return type(fm.optimizers.get(optimizer))(learning_rate / 2 if halve else learning_rate)

@@ -14,6 +14,14 @@ Two training rules, one argument apart:
   cross-entropy on {0, 1} labels (linear output and MSE for regression), Adam, Glorot-uniform
   weights and zero biases, reshuffled every epoch.
 
+The optimizer is the mode's (SGD, Adam) unless `optimizer=` names another. The learning rate is
+the step size on the loss the experiment reports, whatever the optimizer: in playground mode the
+engine minimises mean((output - label)²), whose gradient is twice the playground's, so SGD gets
+half the rate and takes the playground's steps exactly; Adam, RMSprop, Adagrad and Adadelta divide
+the gradient by its running size, so they get the rate as it is. An optimizer object is used as it
+is, with its own rate (an SGD object in playground mode then steps twice as far as
+``optimizer="sgd"`` with the same rate).
+
 Example:
     >>> pg = Playground("spiral", hidden=(8, 8), noise=0.1, mode="modern", seed=0).fit(300)
     >>> pg.history["test_loss"][-1], pg.evaluate()["test_accuracy"]
@@ -126,7 +134,9 @@ class Playground:
             model). Defaults to (4, 2), the playground's default network.
         activation: Activation of the hidden layers ("tanh", "relu", "sigmoid", "linear").
             Defaults to "tanh".
-        learning_rate: Step size. Defaults to 0.03.
+        learning_rate: Step size on the loss the experiment reports, for every optimizer named
+            (in playground mode SGD gets half of it, as the module's docstring explains).
+            Defaults to None: 0.03, the playground's, or an optimizer object's own rate.
         regularization: None, "l1" or "l2", on the weights. Defaults to None.
         regularization_rate: Its rate. Defaults to 0.0. Setting only one of the two does nothing
             and warns (`RegularizationWarning`, a UserWarning).
@@ -137,6 +147,9 @@ class Playground:
             for regression.
         mode: "playground" (the original's training rule) or "modern" (cross-entropy, Adam,
             Glorot). Defaults to "playground".
+        optimizer: "sgd", "adam", "adamw", "rmsprop", "adagrad" or "adadelta" (made with
+            `learning_rate` and Keras's other defaults), or a `fastmlp.optimizers.Optimizer`, used
+            as it is. Defaults to None: the mode's, "sgd" in playground mode, "adam" in modern.
         init: Initial weights: "playground" (weights U(-0.5, 0.5), biases 0.1), "glorot"
             (Glorot-uniform weights, zero biases) or "zeros" (everything 0). Defaults to None:
             "playground" in playground mode, "glorot" in modern mode.
@@ -146,6 +159,8 @@ class Playground:
 
     Attributes:
         model: The `fastmlp.Sequential` model being trained.
+        optimizer: The optimizer's name, or the optimizer object given.
+        learning_rate: The learning rate given, or the optimizer object's.
         x_train, y_train, x_test, y_test: The points (n, 2) and their labels (±1) or targets.
         history: {"loss": [...], "test_loss": [...]} after every epoch, plus "accuracy" and
             "test_accuracy" for classification.
@@ -158,7 +173,7 @@ class Playground:
         features: Sequence[str] = ("x1", "x2"),
         hidden: Sequence[int] | int = (4, 2),
         activation: str = "tanh",
-        learning_rate: float = 0.03,
+        learning_rate: float | None = None,
         regularization: str | None = None,
         regularization_rate: float = 0.0,
         batch_size: int = 10,
@@ -166,6 +181,7 @@ class Playground:
         noise: float = 0.0,
         n_samples: int | None = None,
         mode: str = "playground",
+        optimizer: str | fm.optimizers.Optimizer | None = None,
         init: str | None = None,
         seed: int | None = None,
         data_seed: int | None = None,
@@ -178,7 +194,9 @@ class Playground:
         self.feature_names = [canonical_feature(name) for name in features]
         self.hidden = check.hidden_units(hidden)
         self.activation = fm.activations.serialize(activation)
-        self.learning_rate = check.number(learning_rate, "learning_rate")
+        self.optimizer, self.learning_rate = check.optimizer_and_rate(
+            optimizer, learning_rate, self.mode
+        )
         self.regularization = None
         if regularization not in (None, "none"):
             self.regularization = check.choice(regularization, ("l1", "l2"), "regularization")
@@ -244,9 +262,10 @@ class Playground:
         if self.regularization is not None and self.regularization_rate > 0:
             rate = self.regularization_rate
             if self.mode == "playground":
-                # With the learning rate halved (see _build_model), the engine's L2 gradient
-                # 2·rate·w and L1 gradient rate'·sign(w) give the playground's lr·rate·w and
-                # lr·rate·sign(w) when rate' = 2·rate.
+                # The engine's loss gradient is twice the playground's (mean squared error, not
+                # half of it); its L2 gradient 2·rate·w and L1 gradient rate'·sign(w) are twice
+                # the playground's rate·w and rate·sign(w) when rate' = 2·rate, so the whole
+                # gradient is twice the playground's (see _settings.engine_optimizer).
                 rate = rate if self.regularization == "l2" else 2 * rate
             regularizer = (
                 fm.regularizers.L2(rate)
@@ -271,13 +290,10 @@ class Playground:
         layers.append(self._layer(1, output))
         model = fm.Sequential(layers, seed=self.seed)
         if self.mode == "playground":
-            # The playground minimises ½·(output - label)²; the engine's "mse" is mean((y - a)²),
-            # whose gradient is twice as large, so half the learning rate gives the same steps.
-            optimizer: Any = fm.optimizers.SGD(self.learning_rate / 2)
-            loss = "mse"
+            loss = "mse"  # mean((y - a)²), twice the playground's ½·(y - a)²: see engine_optimizer
         else:
-            optimizer = fm.optimizers.Adam(self.learning_rate)
             loss = "binary_crossentropy" if self.classification else "mse"
+        optimizer = check.engine_optimizer(self.optimizer, self.learning_rate, self.mode)
         model.compile(optimizer=optimizer, loss=loss)
         return model
 
@@ -415,9 +431,14 @@ class Playground:
         """(kernel, bias) of each layer, first to last; kernel has shape (inputs, units)."""
         return [(layer.get_weights()[0], layer.get_weights()[1]) for layer in self.model.layers]
 
+    @property
+    def optimizer_name(self) -> str:
+        """The optimizer's name: "sgd", "adam", ... (an optimizer object's `name`)."""
+        return self.optimizer if isinstance(self.optimizer, str) else self.optimizer.name
+
     def __repr__(self) -> str:
         net = "-".join(str(n) for n in (len(self.feature_names), *self.hidden, 1))
         return (
             f"<Playground {self.dataset} features={self.feature_names} net={net} "
-            f"{self.activation} mode={self.mode} epoch={self.epoch}>"
+            f"{self.activation} mode={self.mode} optimizer={self.optimizer_name} epoch={self.epoch}>"
         )

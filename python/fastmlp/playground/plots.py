@@ -399,8 +399,8 @@ def overview(playground: Playground, *, discretize: bool = False) -> Any:
     pg = playground
     net = "-".join(str(n) for n in (len(pg.feature_names), *pg.hidden, 1))
     fig.suptitle(
-        f"{pg.dataset}: network {net}, {pg.activation}, learning rate {pg.learning_rate:g}, "
-        f"{pg.mode} mode",
+        f"{pg.dataset}: network {net}, {pg.activation}, {pg.optimizer_name} with learning rate "
+        f"{pg.learning_rate:g}, {pg.mode} mode",
         fontsize=11,
     )
     return fig
