@@ -531,3 +531,42 @@ def test_cli_optimizer_option_trains_with_that_optimizer(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["--optimizer", "lbfgs"])
     assert exit_info.value.code == 2 and "invalid choice: 'lbfgs'" in capsys.readouterr().err
+
+
+def test_cli_help_shows_every_default_once(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    raw = capsys.readouterr().out
+    options = raw.split("show this help message and exit")[1].split("\n  --")[1:]
+    assert len(options) == 20
+    text = " ".join(raw.split())  # argparse wraps lines
+    for option in options:
+        assert option.count("(default:") == 1, option
+    assert "None" not in text
+    for shown in ["--epochs EPOCHS epochs to train (default: 300)", "(default: 0.03)",
+                  "--seed SEED of the weights, the data and the shuffling (default: a random one",
+                  "--batch-size BATCH_SIZE samples per gradient step (default: 10)",
+                  "--quiet print only the final result (default: off)"]:  # fmt: skip
+        assert shown in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch-size", "0"], "argument --batch-size: expected an integer >= 1, got '0'"),
+        (["--batch-size", "2.5"], "argument --batch-size: expected an integer >= 1, got '2.5'"),
+        (["--epochs", "0"], "argument --epochs: expected an integer >= 1, got '0'"),
+        (["--learning-rate", "-0.1"], "argument --learning-rate: expected a finite number >= 0"),
+        (["--regularization-rate", "nan"], "argument --regularization-rate: expected a finite"),
+        (["--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+        (["--n-samples", "1"], "argument --n-samples: expected an integer >= 2, got '1'"),
+        (["--ratio", "1.5"], "ratio=1.5 leaves no samples"),
+        (["--out", "no_such_dir/x.png"], "argument --out: folder 'no_such_dir' does not exist"),
+    ],
+)
+def test_cli_refuses_bad_arguments_before_training(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main([*args, "--epochs", "1"] if "--epochs" not in args else args)
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == ""  # nothing trained, no header printed
+    assert message in err and "Traceback" not in err

@@ -8,13 +8,22 @@ Example:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from fastmlp.datasets.playground import GENERATORS
-from fastmlp.playground._settings import OPTIMIZERS, RegularizationWarning, regularization_problem
+from fastmlp.playground._settings import (
+    DEFAULT_LEARNING_RATE,
+    INITS,
+    OPTIMIZERS,
+    RegularizationWarning,
+    regularization_problem,
+)
 from fastmlp.playground.experiment import MODES, Playground
 
 PICTURES = ("overview", "boundary", "neurons", "network", "loss")
@@ -39,18 +48,51 @@ def _name_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _at_least(low: float, kind: type = float) -> Callable[[str], Any]:
+    """An argparse type: a finite number (kind int or float) >= low, refused with a message."""
+    expected = f"{'an integer' if kind is int else 'a finite number'} >= {low:g}"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value < low:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse's name for the type in its own messages
+    return parse
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends "(default: ...)" to every option's help, once, unless its help already says it.
+
+    (argparse's ArgumentDefaultsHelpFormatter skips options without help and writes
+    "(default: None)" where the help explains the default in words.)
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if "default" in help_text or action.default is None or action.default is argparse.SUPPRESS:
+            return help_text
+        default = "off" if action.default is False else "%(default)s"  # a flag
+        return f"{help_text} (default: {default})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m fastmlp.playground`."""
     p = argparse.ArgumentParser(
         prog="python -m fastmlp.playground",
         description="Train a network on one of the TensorFlow Playground's datasets.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
     p.add_argument(
         "--dataset",
         default="circle",
         choices=list(GENERATORS),
         type=lambda name: name.strip().lower().replace("-", "_"),  # reg-plane, as the README
+        help="the data",
     )
     p.add_argument(
         "--features",
@@ -64,16 +106,33 @@ def build_parser() -> argparse.ArgumentParser:
         default="4,2",
         help="units per hidden layer, e.g. 8,8; 0 for no hidden layer",
     )
-    p.add_argument("--activation", default="tanh", choices=["tanh", "relu", "sigmoid", "linear"])
-    p.add_argument("--learning-rate", type=float, default=0.03)
-    p.add_argument("--regularization", default="none", choices=["none", "l1", "l2"])
-    p.add_argument("--regularization-rate", type=float, default=0.0)
-    p.add_argument("--batch-size", type=int, default=10)
+    p.add_argument(
+        "--activation",
+        default="tanh",
+        choices=["tanh", "relu", "sigmoid", "linear"],
+        help="of the hidden layers",
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=_at_least(0),
+        default=DEFAULT_LEARNING_RATE,
+        help="step size on the reported loss, for every optimizer",
+    )
+    p.add_argument(
+        "--regularization",
+        default="none",
+        choices=["none", "l1", "l2"],
+        help="penalty on the weights (give --regularization-rate too)",
+    )
+    p.add_argument("--regularization-rate", type=_at_least(0), default=0.0, help="its rate")
+    p.add_argument(
+        "--batch-size", type=_at_least(1, int), default=10, help="samples per gradient step"
+    )
     p.add_argument("--ratio", type=float, default=0.5, help="fraction of the data that trains")
     p.add_argument("--noise", type=float, default=0.0, help="noise level, 0 to 0.5")
     p.add_argument(
         "--n-samples",
-        type=int,
+        type=_at_least(2, int),
         default=None,
         help="points to generate (default: 500, or 1200 for regression)",
     )
@@ -87,17 +146,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--optimizer",
         default=None,
         choices=list(OPTIMIZERS),
-        help="default: the mode's, sgd in playground mode, adam in modern mode",
+        help="(default: the mode's, sgd in playground mode, adam in modern mode)",
     )
     p.add_argument(
         "--init",
         default=None,
-        choices=["playground", "glorot", "zeros"],
-        help="initial weights (default: the mode's)",
+        choices=list(INITS),
+        help="initial weights (default: the mode's, playground or glorot)",
     )
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--out", default=None, help="save a picture to this PNG file")
+    p.add_argument("--epochs", type=_at_least(1, int), default=300, help="epochs to train")
+    p.add_argument(
+        "--seed",
+        type=_at_least(0, int),
+        default=None,
+        help="of the weights, the data and the shuffling (default: a random one, printed)",
+    )
+    p.add_argument(
+        "--out", default=None, help="save a picture to this PNG file (default: no picture)"
+    )
     p.add_argument(
         "--picture", default="overview", choices=list(PICTURES), help="which picture --out saves"
     )
@@ -132,6 +198,19 @@ def _save(pg: Playground, path: str, picture: str, discretize: bool) -> None:
     fig.savefig(path)
 
 
+def _check_out(parser: argparse.ArgumentParser, path: str) -> None:
+    """Refuse a picture that could not be saved, before training rather than after it."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        parser.error(f"argument --out: folder {str(folder)!r} does not exist (for {path!r})")
+    from fastmlp.playground._draw import matplotlib_parts
+
+    try:
+        matplotlib_parts()
+    except ImportError as err:
+        parser.error(f"argument --out: {err}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` (default: sys.argv[1:]); returns the exit status.
 
@@ -140,8 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.epochs < 1:
-        parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    if args.out:
+        _check_out(parser, args.out)
     regularization = None if args.regularization == "none" else args.regularization
     try:
         with warnings.catch_warnings():
@@ -183,11 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     print(f"final after {pg.epoch} epochs ({seconds:.2f} s): {_line(pg)}")
     if args.out:
-        try:
-            _save(pg, args.out, args.picture, args.discretize)
-        except ImportError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
+        _save(pg, args.out, args.picture, args.discretize)
         print(f"saved {args.picture} picture to {args.out}")
     return 0
 
