@@ -377,7 +377,7 @@ CASES = [
         "add-a-string",
         lambda: fm.Sequential().add("dense"),
         TypeError,
-        r"Sequential\.add expects a fastmlp layer, got str",
+        r"Sequential\.add expects a fastmlp layer or a Sequential model, got str",
     ),
     Case(
         "add-the-same-layer-twice",

@@ -197,6 +197,43 @@ def test_tf_keras_datasets_mnist_load_data():
     assert acc > 0.8
 
 
+def test_tensorflow_beginner_quickstart(capsys):
+    """TensorFlow's "TensorFlow 2 quickstart for beginners", line by line, on 10,000 training
+    images (only the import changed, and .numpy() dropped: outputs are NumPy arrays)."""
+    root = os.environ.get("FASTMLP_DATA")
+    if not root or not (Path(root) / "mnist" / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("FASTMLP_DATA is not set to a folder holding mnist/")
+    mnist = tf.keras.datasets.mnist
+    (x_train, y_train), (x_test, y_test) = mnist.load_data()
+    x_train, x_test = x_train / 255.0, x_test / 255.0
+    x_train, y_train = x_train[:10000], y_train[:10000]
+    model = tf.keras.models.Sequential(
+        [
+            tf.keras.layers.Flatten(input_shape=(28, 28)),
+            tf.keras.layers.Dense(128, activation="relu"),
+            tf.keras.layers.Dropout(0.2),
+            tf.keras.layers.Dense(10),
+        ]
+    )
+    predictions = model(x_train[:1])
+    assert predictions.shape == (1, 10)
+    probabilities = tf.nn.softmax(predictions)
+    np.testing.assert_allclose(probabilities.sum(), 1.0, rtol=1e-6)
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    untrained = loss_fn(y_train[:1], predictions)
+    assert untrained == pytest.approx(-np.log(probabilities[0, y_train[0]]), rel=1e-5)
+    model.compile(optimizer="adam", loss=loss_fn, metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=5)
+    _, accuracy = model.evaluate(x_test, y_test, verbose=2)
+    assert accuracy > 0.93
+    probability_model = tf.keras.Sequential([model, tf.keras.layers.Softmax()])
+    out = probability_model(x_test[:5])
+    logits = model.predict(x_test[:5], verbose=0)
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(out, expected / expected.sum(1, keepdims=True), rtol=1e-5)
+    assert "Epoch 5/5" in capsys.readouterr().out
+
+
 def test_from_fastmlp_import_keras_style():
     x, y = digits_like(seed=4)
     model = keras.Sequential(

@@ -214,6 +214,7 @@ def fit(
                     logs = self._logs(_sums(sums))
                     cbs.history.on_epoch_end(epoch, logs)  # the only callback, called directly
                     epoch += 1
+                self._share_weights()
                 continue
             began = time.perf_counter()
             cbs.on_epoch_begin(epoch)
@@ -223,6 +224,7 @@ def fit(
                 cbs.on_train_batch_begin(done)
                 self.optimizer._schedule_steps(per_call)
                 sums = engine.train_steps(x, y, batch_size, per_call, CHUNK_SECONDS, w)
+                self._share_weights()  # (the same layers in other models: nested Sequential)
                 _add(totals, sums)
                 done += sums.steps
                 logs = self._logs(totals)
@@ -400,6 +402,7 @@ def train_on_batch(
     w = _sample_weights(self, sample_weight, class_weight, y_given, x.shape[0])
     self.optimizer._schedule_steps(1)
     logs = self._logs(_sums(self._engine.train_on_batch(x, y, w)))
+    self._share_weights()
     return _result(logs, return_dict)
 
 

@@ -10,6 +10,7 @@ import itertools
 import math
 import numbers
 import re
+import weakref
 from collections import defaultdict
 from typing import Any
 
@@ -105,6 +106,9 @@ class Layer:
         self.dtype = dtype
         self._model: Any = None  # set when a built model owns this layer
         self._param_offset = 0  # where this layer's weights start in the engine's flat vector
+        # The same layer in the other models of a nested Sequential (Sequential([model, ...])):
+        # its weights and trainable flag follow this one's (Sequential._share_weights).
+        self._twins: weakref.WeakSet[Layer] = weakref.WeakSet()
 
     @property
     def trainable(self) -> bool:
@@ -120,6 +124,13 @@ class Layer:
             except Exception:  # the engine busy in another thread: nothing changed
                 self._trainable = previous
                 raise
+        self._share_trainable()
+
+    def _share_trainable(self) -> None:
+        """The trainable flag onto the twin layers (nested Sequential models)."""
+        for twin in list(self._twins):
+            if twin._trainable != self._trainable:
+                twin.trainable = self._trainable
 
     # -- shapes -------------------------------------------------------------------------------
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -196,6 +207,16 @@ class Layer:
                 f"layer {self.name!r} expects {len(shapes)} weight arrays, got {len(weights)}"
             )
         self._model._write_weights([(self._param_offset, shapes, list(weights), self.name)])
+
+    def __getstate__(self) -> dict[str, Any]:
+        """pickle / deepcopy: a copy is a layer of its own, twin of none."""
+        state = self.__dict__.copy()
+        state.pop("_twins", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._twins = weakref.WeakSet()
 
     # -- config -------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

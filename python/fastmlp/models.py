@@ -85,10 +85,21 @@ class Sequential:
             self.add(layer)
 
     # -- structure ----------------------------------------------------------------------------
-    def add(self, layer: layers_module.Layer) -> None:
-        """Append a layer. An `Input` or a first layer's `input_shape` builds the model at once."""
+    def add(self, layer: layers_module.Layer | Sequential) -> None:
+        """Append a layer. An `Input` or a first layer's `input_shape` builds the model at once.
+
+        A Sequential model appends its layers, which share their weights with the model's own
+        (as Keras's nested models): training either model changes both, and setting
+        `trainable` on one layer sets it on its twin.
+        """
+        if isinstance(layer, Sequential):
+            self._add_model(layer)
+            return
         if not isinstance(layer, layers_module.Layer):
-            raise TypeError(f"Sequential.add expects a fastmlp layer, got {type(layer).__name__}")
+            raise TypeError(
+                f"Sequential.add expects a fastmlp layer or a Sequential model, got "
+                f"{type(layer).__name__}"
+            )
         if any(existing is layer for existing in self._layers) or layer._model is not None:
             raise ValueError(f"layer {layer.name!r} is already in a model")
         if isinstance(layer, layers_module.InputLayer):
@@ -110,6 +121,70 @@ class Sequential:
         self._invalidate()
         self._layers.append(layer)
         layer._model = self
+
+    def _add_model(self, model: Sequential) -> None:
+        """Sequential([model, ...]): twins of model's layers, sharing their weights with them."""
+        if model is self:
+            raise ValueError("a model cannot be added to itself")
+        if not model._layers:
+            raise ValueError("the model added has no layers")
+        names = {existing.name for existing in self._layers}
+        clash = [layer.name for layer in model._layers if layer.name in names]
+        if clash:
+            raise ValueError(
+                f"the model added has layers named like this model's: {clash}; names must be unique"
+            )
+        first = not self._layers
+        if first and model._input_shape is not None:
+            if self._input_shape not in (None, model._input_shape):
+                raise ValueError(
+                    f"the model added takes samples of shape {model._input_shape}, this model's "
+                    f"input is {self._input_shape}"
+                )
+            self._input_shape = model._input_shape
+        model.built  # noqa: B018 (builds its engine if it can: the twins take its weights)
+        for layer in model._layers:
+            config = layer.get_config()
+            if not first:
+                config.pop("input_shape", None)
+            twin = type(layer).from_config(config)
+            twin._twins.add(layer)
+            layer._twins.add(twin)
+            self.add(twin)
+            first = False
+
+    def _share_weights(self) -> None:
+        """After this model changed its weights: the same values into every twin layer's model
+        that has an engine (a model without one takes them from its twins when it is built)."""
+        for layer in self._layers:
+            twins = [
+                t for t in layer._twins if t._model is not None and t._model._engine is not None
+            ]
+            if twins and layer._shapes():
+                weights = layer.get_weights()
+                for twin in twins:
+                    twin._model._write_weights(
+                        [(twin._param_offset, twin._shapes(), weights, twin.name)], share=False
+                    )
+
+    def _take_twins_weights(self) -> None:
+        """At build: each layer's weights from a twin whose model has an engine (the latest)."""
+        for layer in self._layers:
+            for twin in layer._twins:
+                if twin._model is not None and twin._model._engine is not None:
+                    if twin._shapes() == layer._shapes() and layer._shapes():
+                        self._write_weights(
+                            [
+                                (
+                                    layer._param_offset,
+                                    layer._shapes(),
+                                    twin.get_weights(),
+                                    layer.name,
+                                )
+                            ],
+                            share=False,
+                        )
+                    break
 
     def pop(self) -> layers_module.Layer:
         """Remove and return the last layer (the model is rebuilt, other weights kept)."""
@@ -160,6 +235,8 @@ class Sequential:
             for layer, flag in zip(self._layers, previous[1]):
                 layer._trainable = flag
             raise
+        for layer in self._layers:
+            layer._share_trainable()
 
     def _sync_trainable(self) -> None:
         """Tells the engine which layers are frozen (a model built as not trainable: all)."""
@@ -261,8 +338,11 @@ class Sequential:
         for layer in self._layers:
             old = self._kept.get(id(layer))
             if old and [w.shape for w in old] == [w.shape for w in layer.get_weights()]:
-                layer.set_weights(old)
+                self._write_weights(
+                    [(layer._param_offset, layer._shapes(), old, layer.name)], share=False
+                )
         self._kept = {}
+        self._take_twins_weights()
 
     @property
     def device(self) -> str:
@@ -373,7 +453,7 @@ class Sequential:
         self._write_weights(entries)
 
     def _write_weights(
-        self, entries: list[tuple[int, list[tuple[int, ...]], list[Any], str]]
+        self, entries: list[tuple[int, list[tuple[int, ...]], list[Any], str]], share: bool = True
     ) -> None:
         flat = self._engine.get_params()
         for offset, shapes, arrays, name in entries:
@@ -390,6 +470,8 @@ class Sequential:
                 flat[offset : offset + arr.size] = arr.ravel()
                 offset += arr.size
         self._engine.set_params(flat)  # all checked first: a bad array changes nothing
+        if share:
+            self._share_weights()
 
     # -- compile ------------------------------------------------------------------------------
     def compile(
