@@ -445,6 +445,75 @@ def test_loss_curves_png_draws_test_black_and_training_grey(trained, tmp_path):
     assert share(compared, np.array([255, 127, 14]) / 255, tol=0.05) > 1e-4  # C1 orange
 
 
+def test_loss_curves_of_a_playground_start_at_epoch_0_before_training():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    pg = Playground("circle", hidden=(2,), seed=0)
+    untrained = pg.evaluate()
+    assert pg.before_training is None
+    pg.fit(5)
+    assert pg.before_training == untrained and len(pg.history["loss"]) == 5  # Keras's history
+    test_line, training_line = loss_curves(pg).axes[0].lines
+    np.testing.assert_array_equal(test_line.get_xdata(), np.arange(6))
+    assert test_line.get_ydata()[0] == untrained["test_loss"]
+    assert list(training_line.get_ydata()) == [untrained["loss"], *pg.history["loss"]]
+    # a history dict holds the losses after each epoch: from epoch 1
+    (line, _) = loss_curves(pg.history).axes[0].lines
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 6))
+
+
+def test_loss_curves_show_small_losses_and_keep_the_axis_label_inside():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    fig = loss_curves({"loss": [1.6e-4, 1.2e-4, 1e-4], "test_loss": [1.7e-4, 1.3e-4, 1.1e-4]})
+    ax = fig.axes[0]
+    assert ax.get_title() == "test loss 0.00011, training loss 0.0001"
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()  # lays the figure out as savefig does
+    assert ax.yaxis.label.get_window_extent().x0 >= 0  # "loss" is not cut off at the left
+
+
+def test_colour_scale_and_title_of_a_sigmoid_model_say_probability(tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import decision_boundary
+
+    x, y = pgd.gauss(n_samples=200, seed=0, labels="01")
+    model = fm.Sequential([fm.layers.Input(shape=(2,)), fm.layers.Dense(1, "sigmoid")], seed=0)
+    model.compile(optimizer=fm.optimizers.SGD(0.1), loss="binary_crossentropy")
+    model.fit(x, y, epochs=10, verbose=0)
+    plane, scale = decision_boundary(model, train=(x, y)).axes[:2]
+    assert [t.get_text() for t in scale.get_xticklabels()] == ["0", "0.5", "1"]
+    assert "probability" in scale.get_title()
+    assert (
+        plane.get_title() == f"{model.name}: network 2-1, sigmoid output\ntraining accuracy 1.000"
+    )
+    # the playground's tanh output is on -1 ... 1
+    scale = decision_boundary(Playground("gauss", seed=0)).axes[1]
+    assert [t.get_text() for t in scale.get_xticklabels()] == ["-1", "0", "1"]
+
+
+def test_boundary_pictures_say_which_points_are_training_and_test_data(trained):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import decision_boundary, overview
+
+    def keys(fig):
+        legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        return [[t.get_text() for t in legend.get_texts()] for legend in legends]
+
+    assert keys(decision_boundary(trained)) == [["training data", "test data"]]
+    assert keys(decision_boundary(trained, show_test=False)) == [["training data"]]
+    assert keys(decision_boundary(trained, key=False)) == []
+    assert keys(overview(trained)) == [
+        ["training data", "test data"],
+        ["test loss", "training loss"],
+    ]
+    markers = decision_boundary(trained).legends[0].legend_handles
+    assert [m.get_markeredgecolor() for m in markers] == ["white", "black"]
+
+
 def test_overview_png_is_the_playgrounds_screen(trained, tmp_path):
     from fastmlp.playground import overview
 

@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _line(pg: Playground) -> str:
     last = {key: values[-1] for key, values in pg.history.items() if values}
-    text = f"training loss {last['loss']:.4f}  test loss {last['test_loss']:.4f}"
+    text = f"training loss {last['loss']:.4g}  test loss {last['test_loss']:.4g}"
     if pg.classification:
         text += (
             f"  training accuracy {last['accuracy']:.3f}  test accuracy {last['test_accuracy']:.3f}"

@@ -67,6 +67,12 @@ def grid_points(resolution: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- sources: a Playground or a fitted Sequential --------------------------------------------
+# What the colour scale's -1 ... 1 means, in the words of its label and ticks
+SIGNED = ("network output", ("-1", "0", "1"))
+PROBABILITY = ("network output: probability of blue", ("0", "0.5", "1"))
+LOGISTIC = ("σ(network output): probability of blue", ("0", "0.5", "1"))
+
+
 @dataclass
 class View:
     predict: Callable[[np.ndarray], np.ndarray]  # points (n, 2) -> output in [-1, 1] (n,)
@@ -75,7 +81,9 @@ class View:
     feature_names: list[str]
     train: tuple[np.ndarray, np.ndarray] | None
     test: tuple[np.ndarray, np.ndarray] | None
-    title: str
+    title: str  # short: the dataset and epoch, or the model's name
+    summary: str  # the decision boundary's title: what was trained and how well
+    scale: tuple[str, tuple[str, str, str]] = SIGNED  # the colour scale's label and ticks
 
 
 def signed_labels(y: Any) -> np.ndarray:
@@ -83,18 +91,19 @@ def signed_labels(y: Any) -> np.ndarray:
     return np.where(y > 0, 1.0, -1.0) if set(np.unique(y).tolist()) <= {0.0, 1.0} else y
 
 
-def model_output_scale(model: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """Maps a model's output (n, k) to the playground's [-1, 1] scale, from its last activation."""
+def model_output_scale(model: Any) -> tuple[Callable[[np.ndarray], np.ndarray], Any]:
+    """Maps a model's output (n, k) to the playground's [-1, 1] scale, from its last activation;
+    and what that scale means (SIGNED, PROBABILITY or LOGISTIC)."""
     last, activations = dense_layers(model)[-1]
     activation = (activations or [last.activation])[-1].__name__
     loss = type(model.loss).__name__ if model.loss is not None else ""
     if activation == "sigmoid":
-        return lambda out: 2 * out[:, 0] - 1  # probability of the positive class
+        return (lambda out: 2 * out[:, 0] - 1), PROBABILITY  # probability of the positive class
     if activation == "softmax" and last.units == 2:
-        return lambda out: 2 * out[:, 1] - 1
+        return (lambda out: 2 * out[:, 1] - 1), PROBABILITY
     if activation == "linear" and loss == "LogisticLoss":
-        return lambda out: np.tanh(out[:, 0] / 2)  # 2·σ(score) - 1
-    return lambda out: out[:, 0]
+        return (lambda out: np.tanh(out[:, 0] / 2)), LOGISTIC  # 2·σ(score) - 1
+    return (lambda out: out[:, 0]), SIGNED
 
 
 def _kernel_and_bias(layer: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -102,8 +111,37 @@ def _kernel_and_bias(layer: Any) -> tuple[np.ndarray, np.ndarray]:
     return weights[0], (weights[1] if len(weights) > 1 else np.zeros(weights[0].shape[1]))
 
 
+def _playground_summary(pg: Playground) -> str:
+    title = f"{pg.dataset}, epoch {pg.epoch}"
+    if pg.history["loss"]:
+        history = pg.history
+        if pg.classification:
+            title += f", test accuracy {history['test_accuracy'][-1]:.3f}"
+        title += (
+            f"\ntest loss {history['test_loss'][-1]:.3g}, training loss {history['loss'][-1]:.3g}"
+        )
+    return title
+
+
+def _model_summary(model: Any, view: View) -> str:
+    """The model's name, its layer sizes and output, and its accuracy on the data it is shown."""
+    last, activations = dense_layers(model)[-1]
+    net = "-".join(
+        str(n) for n in [len(view.feature_names)] + [k.shape[1] for k, _ in view.weights]
+    )
+    activation = (activations or [last.activation])[-1].__name__
+    title = f"{model.name}: network {net}, {activation} output"
+    scores = []
+    for name, data in (("training", view.train), ("test", view.test)):
+        if data is not None and len(data[1]) and set(np.unique(data[1]).tolist()) <= {-1.0, 1.0}:
+            accuracy = np.mean((view.predict(data[0]) > 0) == (data[1] > 0))
+            scores.append(f"{name} accuracy {accuracy:.3f}")
+    return title + ("\n" + ", ".join(scores) if scores else "")
+
+
 def view_of(source: Any, train: Any = None, test: Any = None, features: Any = None) -> View:
     if isinstance(source, Playground):
+        modern = source.classification and source.mode == "modern"
         return View(
             predict=source.predict,
             neurons=source.neuron_outputs,
@@ -112,6 +150,8 @@ def view_of(source: Any, train: Any = None, test: Any = None, features: Any = No
             train=(source.x_train, source.y_train),
             test=(source.x_test, source.y_test),
             title=f"{source.dataset}, epoch {source.epoch}",
+            summary=_playground_summary(source),
+            scale=PROBABILITY if modern else SIGNED,
         )
     model = source
     if not hasattr(model, "layers") or not hasattr(model, "get_weights"):
@@ -119,17 +159,17 @@ def view_of(source: Any, train: Any = None, test: Any = None, features: Any = No
             f"expected a Playground or a fastmlp.Sequential, got {type(source).__name__}"
         )
     names = [canonical_feature(n) for n in (features or ("x1", "x2"))]
-    scale = model_output_scale(model)
+    to_signed, scale = model_output_scale(model)
 
     def neurons(points: np.ndarray) -> list[np.ndarray]:
         outputs = layer_outputs(model, feature_matrix(points, names))
-        outputs[-1] = scale(outputs[-1])[:, None]
+        outputs[-1] = to_signed(outputs[-1])[:, None]
         return outputs
 
     def pair(data: Any) -> tuple[np.ndarray, np.ndarray] | None:
         return None if data is None else (np.asarray(data[0]), signed_labels(data[1]))
 
-    return View(
+    view = View(
         predict=lambda points: neurons(points)[-1][:, 0],
         neurons=neurons,
         weights=[_kernel_and_bias(layer) for layer, _ in dense_layers(model)],
@@ -137,4 +177,8 @@ def view_of(source: Any, train: Any = None, test: Any = None, features: Any = No
         train=pair(train),
         test=pair(test),
         title=model.name,
+        summary=model.name,
+        scale=scale,
     )
+    view.summary = _model_summary(model, view)
+    return view

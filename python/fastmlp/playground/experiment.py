@@ -164,6 +164,8 @@ class Playground:
         x_train, y_train, x_test, y_test: The points (n, 2) and their labels (±1) or targets.
         history: {"loss": [...], "test_loss": [...]} after every epoch, plus "accuracy" and
             "test_accuracy" for classification.
+        before_training: The same measures before the first epoch (taken when `fit` first
+            trains, so changes to the model until then count), or None until then.
         epoch: Number of epochs trained so far.
     """
 
@@ -223,6 +225,7 @@ class Playground:
             ["accuracy", "test_accuracy"] if self.classification else []
         )
         self.history: dict[str, list[float]] = {key: [] for key in keys}
+        self.before_training: dict[str, float] | None = None
 
     # -- construction -------------------------------------------------------------------------
     def _resolve_init(self, init: str | None) -> str:
@@ -317,6 +320,8 @@ class Playground:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         if epochs == 0:
             return self
+        if self.before_training is None:
+            self.before_training = self.evaluate()
         self.model.fit(
             self._inputs_train,
             self._targets_train,

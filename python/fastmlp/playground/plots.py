@@ -57,6 +57,25 @@ def _draw_points(ax: Any, data: Any, edge: str, size: float) -> None:
     ax.scatter(x[:, 0], x[:, 1], s=size, c=colors_of(y), edgecolors=edge, linewidths=0.8, zorder=3)
 
 
+def _draw_data_key(where: Any, view: View, show_test: bool, **placement: Any) -> None:
+    """A key that says which points are training data (white edge) and which test data (black).
+
+    `where` is an Axes or a Figure; `placement` goes to its `legend`.
+    """
+    from matplotlib.lines import Line2D
+
+    kinds = [("training data", "white", view.train), ("test data", "black", view.test)]
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=5, mfc="#8a8a8a", mec=edge, mew=0.8, label=label)
+        for label, edge, data in kinds[: 1 + show_test]
+        if data is not None
+    ]
+    if handles:
+        key = where.legend(handles=handles, fontsize=7, handletextpad=0.2, **placement)
+        key.get_frame().set_facecolor("#cfd2d4")  # grey, so that the white edges show
+        key.get_frame().set_linewidth(0)
+
+
 def _draw_boundary(
     ax: Any, view: View, discretize: bool, show_test: bool, resolution: int, size: float
 ) -> None:
@@ -84,29 +103,18 @@ def _draw_boundary(
     ax.set_ylabel("$X_2$", fontsize=9, labelpad=1)
 
 
-def _draw_legend(ax: Any) -> None:
-    """The colour scale of the network's output, -1 (orange) to +1 (blue)."""
+def _draw_legend(ax: Any, view: View) -> None:
+    """The colour scale of the network's output, orange (-1) to blue (+1), in the view's words."""
+    label, ticks = view.scale
     ax.imshow(
         colors_of(np.linspace(-1, 1, 101)[None, :], HEATMAP_ALPHA),
         extent=(-1, 1, 0, 1),
         aspect="auto",
     )
     ax.set_yticks([])
-    ax.set_xticks([-1, 0, 1])
+    ax.set_xticks([-1, 0, 1], ticks)
     ax.tick_params(labelsize=8, length=2, pad=1)
-    ax.set_title("network output", fontsize=8, pad=2)
-
-
-def _default_title(source: Any, view: View) -> str:
-    title = view.title
-    if isinstance(source, Playground) and source.history["loss"]:
-        history = source.history
-        if source.classification:
-            title += f", test accuracy {history['test_accuracy'][-1]:.3f}"
-        title += (
-            f"\ntest loss {history['test_loss'][-1]:.3f}, training loss {history['loss'][-1]:.3f}"
-        )
-    return title
+    ax.set_title(label, fontsize=8, pad=2)
 
 
 def decision_boundary(
@@ -119,6 +127,7 @@ def decision_boundary(
     show_test: bool = True,
     resolution: int = 100,
     title: str | None = None,
+    key: bool = True,
     ax: Any = None,
 ) -> Any:
     """The network's output over [-6, 6]² as an orange-white-blue heatmap, with the data on top.
@@ -135,7 +144,10 @@ def decision_boundary(
             Defaults to False.
         show_test: Draw the test points. Defaults to True.
         resolution: Grid points per axis. Defaults to 100 (the playground's density).
-        title: Defaults to None: the dataset, epoch, test accuracy and losses.
+        title: Defaults to None: the dataset, epoch, test accuracy and losses (for a Sequential:
+            its name, layer sizes, output and accuracy on the points given).
+        key: Say which points are training and which test data (under the plane, or inside
+            `ax`). Defaults to True.
         ax: Draw into this matplotlib Axes instead of a new 5 x 5 inch figure (with a colour
             scale under the plane). Defaults to None.
 
@@ -146,9 +158,13 @@ def decision_boundary(
     if ax is None:
         fig = new_figure(5, 5)
         ax = fig.add_axes((0.12, 0.15, 0.8, 0.74))
-        _draw_legend(fig.add_axes((0.32, 0.035, 0.4, 0.022)))
+        _draw_legend(fig.add_axes((0.12, 0.035, 0.4, 0.022)), view)
+        if key:
+            _draw_data_key(fig, view, show_test, loc="lower right", bbox_to_anchor=(0.92, 0.0))
+    elif key:
+        _draw_data_key(ax, view, show_test, loc="best", framealpha=0.85)
     _draw_boundary(ax, view, discretize, show_test, resolution, size=16)
-    ax.set_title(_default_title(source, view) if title is None else title, fontsize=10)
+    ax.set_title(view.summary if title is None else title, fontsize=10)
     return ax.figure
 
 
@@ -307,10 +323,12 @@ def network_diagram(
 
 
 # -- loss curves ------------------------------------------------------------------------------
-def _draw_curves(ax: Any, histories: Mapping[str, Mapping[str, Sequence[float]]]) -> None:
+def _draw_curves(
+    ax: Any, histories: Mapping[str, tuple[int, Mapping[str, Sequence[float]]]]
+) -> None:
     single = len(histories) == 1
-    for i, (name, history) in enumerate(histories.items()):
-        epochs = np.arange(1, len(history["loss"]) + 1)
+    for i, (name, (first, history)) in enumerate(histories.items()):
+        epochs = np.arange(first, first + len(history["loss"]))
         if single:  # the playground's colours: test loss black, training loss grey
             ax.plot(epochs, history["test_loss"], color="black", label="test loss")
             ax.plot(epochs, history["loss"], color="#777777", label="training loss")
@@ -325,16 +343,39 @@ def _draw_curves(ax: Any, histories: Mapping[str, Mapping[str, Sequence[float]]]
                 linewidth=1,
                 label=f"{name}: training",
             )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     ax.set_xlabel("epoch", fontsize=9)
     ax.set_ylabel("loss", fontsize=9)
     ax.set_ylim(bottom=0)
+    # small losses (regression) as 1.6 x 1e-4, not as wide tick labels that push "loss" out
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 4))
+    ax.yaxis.get_offset_text().set_fontsize(8)
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7 if not single else 8, frameon=False)
 
 
+def _curves_of(item: Any) -> tuple[int, Mapping[str, Sequence[float]]]:
+    """(first epoch, history): a Playground's from epoch 0, the losses before training."""
+    if isinstance(item, Playground):
+        if item.before_training is None:
+            return 1, item.history
+        return 0, {key: [item.before_training[key], *item.history[key]] for key in item.history}
+    if not isinstance(item, Mapping) or not {"loss", "test_loss"} <= set(item):
+        raise TypeError(
+            "loss_curves expects a Playground, a history with 'loss' and 'test_loss', or "
+            f"a mapping of them; got {type(item).__name__}"
+        )
+    return 1, item  # a history dict: one entry after each epoch, as Keras's
+
+
 def loss_curves(source: Any, *, title: str | None = None, ax: Any = None) -> Any:
     """Training and test loss after each epoch.
+
+    A Playground's curves start at epoch 0, with the losses before training, as the playground's
+    chart does; a history dict holds the losses after each epoch and starts at epoch 1.
 
     Args:
         source: A `Playground`, a history dict {"loss": [...], "test_loss": [...]}, or a mapping
@@ -345,31 +386,21 @@ def loss_curves(source: Any, *, title: str | None = None, ax: Any = None) -> Any
     Returns:
         The matplotlib Figure (600 x 350 pixels when new).
     """
-
-    def history_of(item: Any) -> Mapping[str, Sequence[float]]:
-        history = item.history if isinstance(item, Playground) else item
-        if not isinstance(history, Mapping) or not {"loss", "test_loss"} <= set(history):
-            raise TypeError(
-                "loss_curves expects a Playground, a history with 'loss' and 'test_loss', or "
-                f"a mapping of them; got {type(item).__name__}"
-            )
-        return history
-
     if isinstance(source, Playground) or (isinstance(source, Mapping) and "loss" in source):
-        histories = {"": history_of(source)}
+        histories = {"": _curves_of(source)}
     elif isinstance(source, Mapping):
-        histories = {str(name): history_of(item) for name, item in source.items()}
+        histories = {str(name): _curves_of(item) for name, item in source.items()}
     else:
-        history_of(source)  # raises with the message
+        _curves_of(source)  # raises with the message
         histories = {}
     if ax is None:
         fig = new_figure(6, 3.5)
         ax = fig.add_axes((0.12, 0.15, 0.84, 0.72))
     _draw_curves(ax, histories)
     if title is None and len(histories) == 1:
-        history = next(iter(histories.values()))
+        _, history = next(iter(histories.values()))
         title = (
-            f"test loss {history['test_loss'][-1]:.3f}, training loss {history['loss'][-1]:.3f}"
+            f"test loss {history['test_loss'][-1]:.3g}, training loss {history['loss'][-1]:.3g}"
             if history["loss"]
             else "not trained yet"
         )
@@ -393,8 +424,11 @@ def overview(playground: Playground, *, discretize: bool = False) -> Any:
         raise TypeError(f"overview expects a Playground, got {type(playground).__name__}")
     fig = new_figure(13, 5.5)
     network_diagram(playground, ax=fig.add_axes((0.01, 0.04, 0.47, 0.86)))
-    decision_boundary(playground, discretize=discretize, ax=fig.add_axes((0.5, 0.16, 0.22, 0.7)))
-    _draw_legend(fig.add_axes((0.56, 0.05, 0.1, 0.02)))
+    plane = fig.add_axes((0.5, 0.16, 0.22, 0.7))
+    decision_boundary(playground, discretize=discretize, key=False, ax=plane)
+    view = view_of(playground)
+    _draw_legend(fig.add_axes((0.5, 0.05, 0.1, 0.02)), view)
+    _draw_data_key(fig, view, True, loc="lower left", bbox_to_anchor=(0.63, 0.0))
     loss_curves(playground, title="loss", ax=fig.add_axes((0.78, 0.3, 0.2, 0.45)))
     pg = playground
     net = "-".join(str(n) for n in (len(pg.feature_names), *pg.hidden, 1))
