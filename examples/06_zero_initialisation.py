@@ -1,15 +1,17 @@
 """06: why weights must not start at zero: symmetry.
 
-Three runs of the same 2-4-4-1 network on the circle:
+Three runs of the same 2-4-4-1 network on gauss (two clouds a straight line separates):
 - random initial weights U(-0.5, 0.5) (the playground's): it learns;
 - all weights and biases 0 with tanh: every hidden neuron outputs tanh(0) = 0, so no gradient
   reaches any weight and only the output bias moves: nothing is learned;
-- all 0 with sigmoid: neurons output σ(0) = 1/2 and do learn, but neurons of a layer start equal,
-  get equal gradients and stay equal: each layer acts as a single neuron.
+- all 0 with sigmoid: neurons output σ(0) = 1/2, so gradients flow and the network learns (after a
+  long flat start: about 500 epochs at chance), but the neurons of a layer start equal, get equal
+  gradients and stay equal: each layer acts as a single neuron. One line is all gauss needs; on the
+  circle, which needs several different neurons, the same network learns nothing.
 
-Run:  python examples/06_zero_initialisation.py [--epochs 300] [--out DIR]
+Run:  python examples/06_zero_initialisation.py [--epochs 1000] [--out DIR]
 Saves 06_zero_init.png (the three boundaries) and 06_zero_init_neurons.png (the sigmoid run's
-neurons: all equal within a layer) in DIR (default: the current folder).
+neurons: four equal ones in each layer) in DIR (default: the current folder).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def distinct_neurons(kernel: np.ndarray) -> int:
     return len(np.unique(np.round(kernel.T, 6), axis=0))
 
 
-def main(epochs: int = 300, out: str | Path = ".", seed: int = 0) -> dict[str, float]:
+def main(epochs: int = 1000, out: str | Path = ".", seed: int = 0) -> dict[str, float]:
     from matplotlib.figure import (
         Figure,
     )  # the pictures need matplotlib: pip install "fastmlp[plot]"
@@ -40,7 +42,7 @@ def main(epochs: int = 300, out: str | Path = ".", seed: int = 0) -> dict[str, f
     fig = Figure(figsize=(15, 5.4), dpi=100)
     runs, results = {}, {}
     for i, (title, (init, activation)) in enumerate(RUNS.items()):
-        pg = Playground("circle", hidden=(4, 4), activation=activation, init=init, seed=seed)
+        pg = Playground("gauss", hidden=(4, 4), activation=activation, init=init, seed=seed)
         pg.fit(epochs)
         runs[title] = pg
         results[title] = accuracy = pg.history["test_accuracy"][-1]
@@ -50,7 +52,7 @@ def main(epochs: int = 300, out: str | Path = ".", seed: int = 0) -> dict[str, f
         )
         ax = fig.add_axes((0.03 + i / 3, 0.06, 0.28, 0.76))
         decision_boundary(pg, ax=ax, title=f"{title}\ntest accuracy {accuracy:.3f}")
-    fig.suptitle(f"Circle, network 2-4-4-1: initial weights ({epochs} epochs)", fontsize=13)
+    fig.suptitle(f"Gauss, network 2-4-4-1: initial weights ({epochs} epochs)", fontsize=13)
     path = Path(out) / "06_zero_init.png"
     fig.savefig(path)
     print(f"saved {path}")
@@ -58,7 +60,7 @@ def main(epochs: int = 300, out: str | Path = ".", seed: int = 0) -> dict[str, f
     kernels = runs["zeros, tanh"].weights
     print("zeros, tanh after training: every weight still 0:", all(not k.any() for k, _ in kernels))
     path = Path(out) / "06_zero_init_neurons.png"
-    title = "zeros, sigmoid: the neurons of a layer all compute the same"
+    title = f"zeros, sigmoid, {epochs} epochs: the neurons of a layer all compute the same"
     neuron_grid(runs["zeros, sigmoid"], title=title).savefig(path)
     print(f"saved {path}")
     return results
@@ -66,7 +68,7 @@ def main(epochs: int = 300, out: str | Path = ".", seed: int = 0) -> dict[str, f
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--out", default=".", help="folder for the pictures")
     args = parser.parse_args()
     main(args.epochs, args.out)
