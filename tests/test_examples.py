@@ -92,6 +92,20 @@ def test_06_zero_initialisation_tanh_learns_nothing_sigmoid_learns_with_equal_ne
     read_png(tmp_path / "06_zero_init_neurons.png")
 
 
+def test_readme_logistic_regression_snippet_is_logistic_regression(tmp_path, monkeypatch):
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```python\n")[1:]
+    snippet = next(block.split("```")[0] for block in blocks if "logistic regression" in block)
+    monkeypatch.chdir(tmp_path)  # it saves circle.png
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 (the README's own code, run as a reader would)
+    model = namespace["pg"].model
+    assert model.layers[-1].activation.__name__ == "sigmoid" and len(model.layers) == 1
+    assert isinstance(model.loss, fastmlp.losses.BinaryCrossentropy)
+    assert namespace["pg"].history["test_accuracy"][-1] > 0.95
+    read_png(tmp_path / "circle.png")
+
+
 def test_an_example_runs_as_a_script_with_its_options(tmp_path):
     script = EXAMPLES / "01_logistic_regression.py"
     env = dict(os.environ)
