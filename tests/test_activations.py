@@ -316,3 +316,35 @@ def test_the_gpu_engine_refuses_the_functions_it_lacks_and_the_model_stays(name)
         model.to("numpy")
     assert model._device == "cpu"  # the model stays where it was, and works
     np.testing.assert_array_equal(model.predict(np.ones((1, 3)), verbose=0), expected)
+
+
+# -- the derivative at a kink: TensorFlow's side --------------------------------------------------
+
+# f'(0) as TensorFlow's gradients give it: relu 0 (z > 0 passes), leaky_relu its slope, elu and selu
+# the right side (activations < 0 take the left), relu6 0; the smooth ones their derivative.
+DERIVATIVE_AT_ZERO = {
+    "linear": 1.0, "relu": 0.0, "sigmoid": 0.25, "tanh": 1.0, "elu": 1.0, "selu": SELU_SCALE,
+    "softplus": 0.5, "softsign": 1.0, "leaky_relu": 0.2, "exponential": 1.0,
+    "hard_sigmoid": 1 / 6, "relu6": 0.0, "silu": 0.5, "gelu": 0.5, "mish": math.tanh(math.log(2)),
+    "hard_silu": 0.5,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("device", ["cpu", "numpy"])
+@pytest.mark.parametrize("name", list(DERIVATIVE_AT_ZERO))
+def test_derivative_at_exactly_zero_is_tensorflows(name: str, device: str) -> None:
+    """A layer whose inputs are all zero (a dead ReLU before it, zero bias: Keras's default)
+    has z = 0 exactly; the bias gradient then reads f'(0)."""
+    if device == "numpy" and activations.code(name) >= 12:
+        pytest.skip("the GPU engine lacks this activation")
+    model = fm.Sequential(
+        [layers.Input(shape=(3,)), layers.Dense(1, activation=name, kernel_initializer="zeros")],
+        dtype="float64",
+        device=device,
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 3)), np.full((4, 1), 3.0)
+    _, grad = model._engine.loss_and_gradient(x, y)
+    a0 = REFERENCES[name](np.zeros(1))[0]
+    d_loss_d_a = 2 * (a0 - 3.0)  # the mean over 4 samples of 2 (a - y) / 1 output
+    assert grad[-1] == pytest.approx(d_loss_d_a * DERIVATIVE_AT_ZERO[name], rel=1e-12, abs=1e-15)

@@ -182,8 +182,8 @@ void activation_backward(Activation f, const MatMap<Scalar>& a, MatMap<Scalar> g
     case Activation::Elu:  // f' = 1 for z > 0, e^z = a + 1 otherwise
       d *= (y > Scalar(0)).select(Scalar(1), y + Scalar(1));
       break;
-    case Activation::Selu:  // f' = scale for z > 0, a + scale * alpha otherwise
-      d *= (y > Scalar(0))
+    case Activation::Selu:  // f' = scale for z >= 0 (TensorFlow's side of the kink), a + scale * alpha below
+      d *= (y >= Scalar(0))
                .select(Scalar(selu::kScale), y + Scalar(selu::kScale * selu::kAlpha));
       break;
     case Activation::Softplus:  // f' = sigmoid(z) = 1 - e^-a

@@ -99,7 +99,7 @@ def activation_grad(code: int, a: np.ndarray, g: np.ndarray) -> np.ndarray:
     if code == 5:
         return g * np.where(a > 0, t(1), a + 1)
     if code == 6:
-        return g * np.where(a > 0, t(SELU_SCALE), a + t(SELU_SCALE * SELU_ALPHA))
+        return g * np.where(a >= 0, t(SELU_SCALE), a + t(SELU_SCALE * SELU_ALPHA))
     if code == 7:
         return g * (1 - np.exp(-a))
     if code == 8:

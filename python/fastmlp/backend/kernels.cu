@@ -46,7 +46,7 @@ __device__ T fm_activation_grad(int code, T a, T g) {
     case 2: return g * (a * (T(1) - a));
     case 3: return g * (T(1) - a * a);
     case 5: return g * (a > T(0) ? T(1) : a + T(1));
-    case 6: return g * (a > T(0) ? T(FM_SELU_SCALE) : a + T(FM_SELU_SCALE * FM_SELU_ALPHA));
+    case 6: return g * (a >= T(0) ? T(FM_SELU_SCALE) : a + T(FM_SELU_SCALE * FM_SELU_ALPHA));
     case 7: return g * (T(1) - exp(-a));
     case 8: { const T s = T(1) - fabs(a); return g * (s * s); }
     case 9: return g * (a > T(0) ? T(1) : T(FM_LEAKY));
