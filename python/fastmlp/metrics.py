@@ -50,7 +50,8 @@ class Metric:
 
 
 class Accuracy(Metric):
-    """Fraction of correct predictions, of the kind that fits the loss (as Keras's "accuracy")."""
+    """Fraction of correct predictions, of the kind that fits the loss (see `accuracy_rule`;
+    Keras 3's "accuracy" decides by the output's width instead, README "Metrics")."""
 
     default_name = "accuracy"
 
@@ -171,10 +172,12 @@ def accuracy_rule(
     signed: the model's training targets held negative values, so labels are {-1, +1} even
     where these targets are all positive (a set of one class).
 
-    Follows Keras: "accuracy" with sparse cross-entropy compares the argmax with the label, with
-    categorical cross-entropy the argmaxes, with binary cross-entropy thresholds at 0.5 (at 0 on
-    logits). Losses on {-1, +1} labels (hinge, logistic, or +-1 targets of a regression loss, as in
-    the playground) threshold at 0.
+    "accuracy" with sparse cross-entropy compares the argmax with the label, with categorical
+    cross-entropy the argmaxes, with binary cross-entropy thresholds at 0.5 (at 0 on logits) on
+    every output. Losses on {-1, +1} labels (hinge, logistic, or +-1 targets of a regression loss,
+    as in the playground) threshold at 0. (Keras 3 decides by the output's width alone: one unit
+    thresholds at 0.5 whatever the loss; here the loss decides, so that logits and +-1 labels are
+    counted right.)
     """
     if isinstance(metric, SparseCategoricalAccuracy):
         return AccuracyRule(_ARGMAX_SPARSE)
