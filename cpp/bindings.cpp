@@ -82,7 +82,22 @@ void bind_network(py::module_& m, const char* name) {
                                            " values");
              auto lock = claim(n);
              std::copy(p.data(), p.data() + p.shape(0), n.params().data());
+             n.forget_dead();
            })
+      .def(
+          "set_l1_clipping",
+          [](Net& n, bool on) {
+            auto lock = claim(n);
+            n.set_l1_clipping(on);
+          },
+          py::arg("on"),
+          "The TensorFlow Playground's L1 with plain SGD: a kernel weight that a step's L1 term carries "
+          "across zero becomes 0 and stays 0 (a dead link) until the parameters are set again")
+      .def_property_readonly("l1_clipping",
+                             [](Net& n) {
+                               auto lock = claim(n);
+                               return n.l1_clipping();
+                             })
       .def("get_grads",
            [](Net& n) {
              auto lock = claim(n);

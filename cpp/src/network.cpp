@@ -662,6 +662,16 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   // (A step that fails before any update, on a bad label, is not counted.)
   // A step by rows with no penalty anywhere updates every parameter so (parameters [0, updated)
   // are updated during the backward pass; the first layer's weights lie at the start).
+  const OptimizerConfig& oc = optimizer_.config();
+  const bool clip_l1 = l1_clipping_ && oc.kind == OptimizerKind::SGD && oc.momentum == 0 && oc.weight_decay == 0 &&
+                       std::any_of(layers_.begin(), layers_.end(), [](const Layer& L) {
+                         return L.spec.kind == LayerKind::Dense && L.spec.kernel_penalty.l1 != 0;
+                       });
+  double clip_lr = 0;
+  if (clip_l1) {
+    clip_lr = optimizer_.learning_rate_now();
+    before_step_ = params_;
+  }
   const Layer& first = layers_[0];
   const bool rows = by_rows();
   const bool update_all = rows && std::none_of(layers_.begin(), layers_.end(), [](const Layer& L) {
@@ -689,9 +699,35 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   } else {
     optimizer_.step(params(), grads());
   }
+  if (clip_l1) clip_l1_crossings(clip_lr);
   s.loss += data_loss + pen * static_cast<double>(n);
   s.samples += n;
   s.steps += 1;
+}
+
+template <typename Scalar>
+void Network<Scalar>::clip_l1_crossings(double lr) {
+  // nn.ts: w' = (w - lr g) - lr l1 sign(w); if w - lr g and w' differ in sign, w' = 0, dead.
+  // SGD's step was w' = w - lr (g + l1 sign(w) + 2 l2 w), so w - lr g = w' + lr (l1 sign(w) + 2 l2 w).
+  if (dead_.size() != static_cast<std::size_t>(params_.size())) dead_.assign(static_cast<std::size_t>(params_.size()), 0);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    if (L.spec.kind != LayerKind::Dense || L.spec.kernel_penalty.l1 == 0 || !trainable(static_cast<Index>(l))) continue;
+    const Scalar l1_step = Scalar(lr * L.spec.kernel_penalty.l1), l2_step = Scalar(2 * lr * L.spec.kernel_penalty.l2);
+    for (Index i = L.w_offset, end = L.w_offset + L.in * L.out; i < end; ++i) {
+      Scalar& w = params_[i];
+      if (dead_[static_cast<std::size_t>(i)]) {
+        w = Scalar(0);
+        continue;
+      }
+      const Scalar b = before_step_[i];
+      const Scalar data = w + l1_step * Scalar((b > 0) - (b < 0)) + l2_step * b;
+      if (data * w < 0) {
+        w = Scalar(0);
+        dead_[static_cast<std::size_t>(i)] = 1;
+      }
+    }
+  }
 }
 
 template <typename Scalar>

@@ -64,6 +64,16 @@ class Network {
   VecMap<Scalar> params() { return VecMap<Scalar>(params_.data(), params_.size()); }
   VecMap<Scalar> grads() { return VecMap<Scalar>(grads_.data(), grads_.size()); }
 
+  // The TensorFlow Playground's L1 (nn.ts): in a plain SGD step, a kernel weight that the L1 term
+  // carries across zero becomes 0 and dead: no later step changes it, until the parameters are set
+  // again (forget_dead()). Steps of other optimizers (momentum, Adam, ...) take L1 as usual.
+  void set_l1_clipping(bool on) {
+    l1_clipping_ = on;
+    dead_.clear();
+  }
+  bool l1_clipping() const { return l1_clipping_; }
+  void forget_dead() { dead_.clear(); }
+
   void set_loss(LossKind kind, bool from_logits);
   void set_accuracy(AccuracyMode mode, double output_threshold, double target_threshold);
   void set_error_metrics(bool squared, bool absolute);
@@ -218,6 +228,10 @@ class Network {
   double clipnorm_ = 0, clipvalue_ = 0, global_clipnorm_ = 0;
   Optimizer<Scalar> optimizer_;
   Random rng_;
+  bool l1_clipping_ = false;
+  std::vector<std::uint8_t> dead_;  // per parameter, with l1_clipping_: its weight is dead
+  Vec<Scalar> before_step_;         // with l1_clipping_: the parameters before the step
+  void clip_l1_crossings(double lr);
 
   std::vector<std::int64_t> order_;  // the epoch's sample order
   Index epoch_n_ = 0, epoch_pos_ = 0;

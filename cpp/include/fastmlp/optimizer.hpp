@@ -148,6 +148,8 @@ class Optimizer {
 
  private:
   // update_range over [lo, hi) but the frozen ranges.
+
+ public:
   // The next step's learning rate: the constant one, or the table's entry for it.
   double learning_rate_now() const {
     if (rates_.empty()) return config_.learning_rate;
@@ -158,6 +160,8 @@ class Optimizer {
                              std::to_string(rates_first_ + static_cast<std::int64_t>(rates_.size()) - 1) + ")");
     return rates_[static_cast<std::size_t>(i)];
   }
+
+ private:
 
   void update(Scalar* wp, const Scalar* gp, Index lo, Index hi, Scalar lr, Scalar alpha) {
     for (const auto& [f0, f1] : frozen_) {

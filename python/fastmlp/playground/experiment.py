@@ -8,8 +8,9 @@ Two training rules, one argument apart:
 
 - ``mode="playground"`` reproduces the original (`nn.ts`): a tanh output (linear for regression)
   trained on ±1 labels with ½·(output - label)², plain SGD averaged over each batch of 10 in a
-  fixed order, L1/L2 on the weights only (not the biases), initial weights U(-0.5, 0.5) and
-  biases 0.1.
+  fixed order, L1/L2 on the weights only (not the biases), L1 setting a weight it carries across
+  zero to 0 for good (a dead link, as the original's; with SGD, on the CPU engine), initial
+  weights U(-0.5, 0.5) and biases 0.1.
 - ``mode="modern"`` is what one would write in Keras today: a sigmoid output with binary
   cross-entropy on {0, 1} labels (linear output and MSE for regression), Adam, Glorot-uniform
   weights and zero biases, reshuffled every epoch.
@@ -298,6 +299,11 @@ class Playground:
             loss = "binary_crossentropy" if self.classification else "mse"
         optimizer = check.engine_optimizer(self.optimizer, self.learning_rate, self.mode)
         model.compile(optimizer=optimizer, loss=loss)
+        clip = self.mode == "playground" and self.regularization == "l1"
+        if clip and model.built and hasattr(model._engine, "set_l1_clipping"):
+            # nn.ts: a weight that L1 carries across zero is set to 0 and stays there (a dead
+            # link); the engine does that in plain SGD steps (the GPU engine does not)
+            model._engine.set_l1_clipping(True)
         return model
 
     def _engine_targets(self, y: np.ndarray) -> np.ndarray:
