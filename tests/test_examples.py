@@ -135,6 +135,18 @@ def test_07_keras_mnist_one_epoch(monkeypatch, capsys):
     assert "Total params" in capsys.readouterr().out
 
 
+def test_09_optimizers_compares_six_runs_and_saves_the_picture(tmp_path):
+    root = os.environ.get("FASTMLP_DATA")
+    if not root or any(not (Path(root) / "mnist" / f).is_file() for f in MNIST_FILES):
+        pytest.skip("FASTMLP_DATA is not set to a folder holding mnist/")
+    results = example("09_optimizers.py")["main"](epochs=1, out=tmp_path, samples=3000)
+    assert len(results) == 6
+    assert results["Adam (0.001)"] > results["SGD (0.01)"] + 0.05
+    assert results["SGD + momentum 0.9"] > results["SGD (0.01)"]
+    assert results["Adadelta (1.0)"] > results["Adadelta (0.001)"] + 0.3
+    assert (tmp_path / "09_optimizers.png").is_file()
+
+
 def test_08_gpu_mnist_runs_the_gpu_engine_and_moves_the_weights_to_the_cpu(capsys):
     root = os.environ.get("FASTMLP_DATA")
     if not root or any(not (Path(root) / "mnist" / f).is_file() for f in MNIST_FILES):
