@@ -199,6 +199,12 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
           throw std::invalid_argument(where + "Dropout rate must be in [0, 1), got " + std::to_string(L.spec.rate));
         L.out = L.in;
         break;
+      case LayerKind::Normalization:  // mean (in), variance (in), count (1)
+        L.out = L.in;
+        L.w_offset = offset;
+        offset += 2 * L.in + 1;
+        fixed_ranges_.emplace_back(L.w_offset, offset);
+        break;
       default:
         throw std::invalid_argument(where + "unknown layer kind");
     }
@@ -208,6 +214,7 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
   }
   params_ = Vec<Scalar>::Zero(offset);
   grads_ = Vec<Scalar>::Zero(offset);
+  optimizer_.set_frozen(fixed_ranges_);
   acts_.resize(layers_.size());
   gacts_.resize(layers_.size());
   masks_.resize(layers_.size());
@@ -271,15 +278,18 @@ void Network<Scalar>::set_frozen_layers(const std::vector<Index>& frozen) {
       throw std::invalid_argument("frozen: expected layer indices in [0, " + std::to_string(layers_.size()) +
                                   "), got " + std::to_string(l));
   std::vector<std::pair<Index, Index>> ranges;  // the frozen parameters, for the optimizer
+  auto freeze = [&](Index begin, Index end) {
+    if (!ranges.empty() && ranges.back().second == begin)
+      ranges.back().second = end;  // next to the frozen range before
+    else
+      ranges.emplace_back(begin, end);
+  };
   for (Index l = 0; l < static_cast<Index>(layers_.size()); ++l) {
     Layer& L = layers_[static_cast<std::size_t>(l)];
     L.trainable = std::find(frozen.begin(), frozen.end(), l) == frozen.end();
+    if (L.spec.kind == LayerKind::Normalization) freeze(L.w_offset, L.w_offset + 2 * L.in + 1);
     if (L.trainable || L.spec.kind != LayerKind::Dense) continue;
-    const Index end = L.b_offset >= 0 ? L.b_offset + L.out : L.w_offset + L.in * L.out;
-    if (!ranges.empty() && ranges.back().second == L.w_offset)
-      ranges.back().second = end;  // next to the frozen layer before
-    else
-      ranges.emplace_back(L.w_offset, end);
+    freeze(L.w_offset, L.b_offset >= 0 ? L.b_offset + L.out : L.w_offset + L.in * L.out);
   }
   optimizer_.set_frozen(std::move(ranges));
 }
@@ -383,6 +393,14 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
         a = xin;
         if (!(last && defer_last)) activate_keeping_z(l, a, row0);
         break;
+      case LayerKind::Normalization: {
+        const RowVec<Scalar> sd = normalization_scale(L);
+        const Scalar* mean = params_.data() + L.w_offset;
+        for (Index i = 0; i < n; ++i)
+          for (Index j = 0; j < L.in; ++j)
+            a(i, j) = L.spec.invert ? mean[j] + xin(i, j) * sd[j] : (xin(i, j) - mean[j]) / sd[j];
+        break;
+      }
       case LayerKind::Dropout: {
         if (!training || L.spec.rate == 0) {
           a = xin;
@@ -417,6 +435,15 @@ void Network<Scalar>::activation_grad(std::size_t l, const MatMap<Scalar>& a, Ma
     activation_backward_z<Scalar>(L.spec.activation, MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out), g);
   else
     activation_backward<Scalar>(L.spec.activation, a, g);
+}
+
+template <typename Scalar>
+RowVec<Scalar> Network<Scalar>::normalization_scale(const Layer& L) const {
+  // max(sqrt(variance), epsilon), Keras's divisor (epsilon: its backend.epsilon(), 1e-7)
+  RowVec<Scalar> sd(L.in);
+  const Scalar* variance = params_.data() + L.w_offset + L.in;
+  for (Index j = 0; j < L.in; ++j) sd[j] = std::max(std::sqrt(std::max(variance[j], Scalar(0))), Scalar(1e-7));
+  return sd;
 }
 
 template <typename Scalar>
@@ -547,6 +574,14 @@ void Network<Scalar>::backward(const Scalar* x, Index n, Index row0, Scalar* par
       case LayerKind::Activation:
         if (!skip_activation) activation_grad(l, a, g, row0);
         if (g_in) MatMap<Scalar>(g_in, n, L.in) = g;
+        break;
+      case LayerKind::Normalization:
+        if (g_in) {
+          const RowVec<Scalar> sd = normalization_scale(L);
+          MatMap<Scalar> gi(g_in, n, L.in);
+          for (Index i = 0; i < n; ++i)
+            for (Index j = 0; j < L.in; ++j) gi(i, j) = L.spec.invert ? g(i, j) * sd[j] : g(i, j) / sd[j];
+        }
         break;
       case LayerKind::Dropout:
         if (g_in) {

@@ -53,8 +53,8 @@ def print_summary(
     itemsize = model.dtype.itemsize
     total = model.count_params() if model.built else 0
     frozen = (
-        sum(layer.count_params() for layer in model.layers if not layer.trainable)
-        if model.trainable
+        sum(w.size for layer in model.layers for w in layer.non_trainable_weights)
+        if model.trainable and model.built
         else total
     )
     lines += [

@@ -29,6 +29,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "Normalization",
     "ReLU",
     "Softmax",
 ]
@@ -508,8 +509,122 @@ class ReLU(Activation):
         return config
 
 
+class Normalization(Layer):
+    """Standardizes each feature: (x - mean) / sqrt(variance), as Keras's Normalization(axis=-1).
+
+    The mean and variance come from `adapt(data)` (the data's, per feature) or from the `mean` and
+    `variance` arguments; they are weights that training never changes (Keras's: mean, variance
+    and count, all non-trainable). The divisor is max(sqrt(variance), 1e-7).
+
+    Args:
+        axis: -1 (each feature its own mean and variance): the only axis of flat samples.
+        mean, variance: The statistics, instead of `adapt` (a number or one per feature).
+        invert: Undo the standardization instead: mean + x * sqrt(variance). Defaults to False.
+        **kwargs: name, input_shape (see `Layer`).
+
+    Example:
+        >>> normalizer = Normalization(input_shape=(9,))
+        >>> normalizer.adapt(x_train)
+        >>> model = Sequential([normalizer, Dense(64, activation="relu"), Dense(1)])
+    """
+
+    def __init__(
+        self, axis: Any = -1, mean: Any = None, variance: Any = None, invert: bool = False, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        if axis not in (-1, 1, (-1,), [-1]):
+            raise NotImplementedError(
+                f"Normalization: only axis=-1 (one mean and variance per feature) is supported, "
+                f"got {axis!r}"
+            )
+        if (mean is None) != (variance is None):
+            raise ValueError(
+                "When setting values directly, both `mean` and `variance` must be set. "
+                f"Received: mean={mean} and variance={variance}"
+            )
+        self.axis = -1
+        self.invert = bool(invert)
+        self._stats: tuple[np.ndarray, np.ndarray, float] | None = None  # (mean, variance, count)
+        if mean is not None:
+            stats = [np.asarray(v, dtype=np.float64) for v in (mean, variance)]
+            for value, what in zip(stats, ("mean", "variance")):
+                if value.ndim > 1 or not np.isfinite(value).all():
+                    raise ValueError(
+                        f"Normalization: {what} must be a finite number or one per feature"
+                    )
+            if (stats[1] < 0).any():
+                raise ValueError("Normalization: variance must be >= 0")
+            self._stats = (stats[0], stats[1], 0.0)
+        self._given = mean is not None
+
+    def compute_output_shape(self, input_shape):
+        _require_flat(self, input_shape)
+        return input_shape
+
+    def weight_shapes(self, input_shape):
+        features = _require_flat(self, input_shape)
+        return [(features,), (features,), ()]
+
+    def engine_spec(self, input_shape):
+        return _core.LayerSpec(kind=3, invert=self.invert)
+
+    def build_weights(self, input_shape, dtype, rng):
+        features = _require_flat(self, input_shape)
+        mean, variance, count = self._stats or (np.zeros(1), np.ones(1), 0.0)
+        try:
+            out = [np.broadcast_to(v, (features,)).astype(dtype) for v in (mean, variance)]
+        except ValueError:
+            raise ValueError(
+                f"Normalization: mean and variance hold {np.size(mean)} values, the inputs "
+                f"{features} features"
+            ) from None
+        return [*out, np.asarray(count, dtype=dtype)]
+
+    def adapt(self, data: Any) -> None:
+        """Set the mean and variance (of the population, per feature) from `data`, (samples,
+        features) or (samples, ...) flattened; in a built model, its weights too."""
+        arr = np.asarray(data, dtype=np.float64)
+        if arr.ndim < 2 or arr.shape[0] == 0:
+            raise ValueError(
+                f"Normalization.adapt: expected data of shape (samples, features), got {arr.shape}"
+            )
+        if not np.isfinite(arr).all():
+            raise ValueError("Normalization.adapt: data contains NaN or infinity")
+        arr = arr.reshape(arr.shape[0], -1)
+        self._stats = (arr.mean(axis=0), arr.var(axis=0), float(arr.shape[0]))
+        if self._model is not None and self._model.built:
+            self.set_weights(self.build_weights((arr.shape[1],), self._model.dtype, None))
+
+    def __call__(self, x: Any) -> np.ndarray:
+        """The layer on `x` (samples, features) by itself, as `normalizer(x)` in Keras."""
+        if self._model is not None and self._model.built:
+            mean, variance, _ = self.get_weights()
+        elif self._stats is not None:
+            mean, variance, _ = self._stats
+        else:
+            raise ValueError("Normalization: call adapt(data) (or give mean and variance) first")
+        x = np.asarray(x, dtype=np.float64)
+        sd = np.maximum(np.sqrt(np.maximum(variance, 0)), 1e-7)
+        return mean + x * sd if self.invert else (x - mean) / sd
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return self.get_weights()
+
+    def get_config(self):
+        config = {**super().get_config(), "axis": self.axis, "invert": self.invert}
+        if self._given and self._stats is not None:
+            config.update(mean=self._stats[0].tolist(), variance=self._stats[1].tolist())
+        return config
+
+
 _CLASSES = {
-    cls.__name__: cls for cls in (InputLayer, Flatten, Dense, Activation, Dropout, Softmax, ReLU)
+    cls.__name__: cls
+    for cls in (InputLayer, Flatten, Dense, Activation, Dropout, Softmax, ReLU, Normalization)
 }
 
 

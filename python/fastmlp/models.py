@@ -460,9 +460,15 @@ class Sequential:
             for i, (shape, value) in enumerate(zip(shapes, arrays)):
                 if device_module(value) is not None:  # weights are set through the host
                     value = value.get()
+                scalar = shape == ()  # (a Normalization's count)
                 arr = as_float_array(
-                    value, f"weights[{i}] of layer {name!r}", self.dtype, allow_empty=True
+                    np.reshape(value, (-1,)) if scalar and np.ndim(value) == 0 else value,
+                    f"weights[{i}] of layer {name!r}",
+                    self.dtype,
+                    allow_empty=True,
                 )
+                if scalar and arr.shape == (1,):
+                    arr = arr.reshape(())
                 if arr.shape != shape:
                     raise ValueError(
                         f"weights[{i}] of layer {name!r}: expected shape {shape}, got {arr.shape}"

@@ -227,7 +227,7 @@ def _write_member(zf: zipfile.ZipFile, name: str, value: bytes | np.ndarray) -> 
     if isinstance(value, bytes):
         zf.writestr(info, value)
         return
-    arr = np.ascontiguousarray(value)
+    arr = np.ascontiguousarray(value).reshape(np.shape(value))  # (it makes 0-d arrays 1-d)
     with zf.open(info, "w", force_zip64=arr.nbytes > (1 << 30)) as f:
         np.lib.format.write_array(f, arr, allow_pickle=False)
 

@@ -21,7 +21,9 @@
 
 namespace fastmlp {
 
-enum class LayerKind : int { Dense = 0, Activation, Dropout };
+// Normalization: (x - mean) / max(sqrt(variance), 1e-7) per feature (Keras's, axis=-1), or its
+// inverse; its weights mean, variance and count (Keras's, for saving) are never trained.
+enum class LayerKind : int { Dense = 0, Activation, Dropout, Normalization };
 
 struct LayerSpec {
   LayerKind kind = LayerKind::Dense;
@@ -29,6 +31,7 @@ struct LayerSpec {
   Activation activation = Activation::Linear;  // Dense, Activation
   bool use_bias = true;                     // Dense
   double rate = 0;                          // Dropout: fraction of inputs set to zero
+  bool invert = false;                      // Normalization: mean + x * std instead
   Penalty kernel_penalty, bias_penalty;     // Dense
 };
 
@@ -137,6 +140,7 @@ class Network {
   };
   bool any_frozen() const;
   void zero_frozen_gradients();
+  std::vector<std::pair<Index, Index>> fixed_ranges_;  // parameters no step changes (Normalization's)
 
   void reserve(Index batch);
   void check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>* y) const;
@@ -163,6 +167,7 @@ class Network {
   // Layer l's activation over its rows a (from row0), keeping z first where the backward pass
   // needs it; and g = g * f'(z) for those rows, from a or from that z.
   void activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0);
+  RowVec<Scalar> normalization_scale(const Layer& L) const;  // a Normalization's std per feature
   void activation_grad(std::size_t l, const MatMap<Scalar>& a, MatMap<Scalar> g, Index row0);
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;

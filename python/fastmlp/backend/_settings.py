@@ -17,7 +17,7 @@ import numpy as np
 
 from fastmlp.backend._reference import ITER, RNG, SOFTMAX
 
-DENSE, ACTIVATION, DROPOUT = range(3)
+DENSE, ACTIVATION, DROPOUT, NORMALIZATION = range(4)
 GPU_ACTIVATIONS = 12  # codes 0 .. 11 (linear ... hard_sigmoid) have CUDA kernels
 SPARSE_CE, BINARY_CE, LOGISTIC = 0, 2, 6
 PROBABILITIES, LOGITS, FUSED = range(3)
@@ -47,6 +47,10 @@ def plan_layers(input_dim: int, specs: list[Any]) -> tuple[list[SimpleNamespace]
         raise ValueError("Network: at least one layer is required")
     layers, width, offset = [], int(input_dim), 0
     for i, spec in enumerate(specs):
+        if int(spec.kind) == NORMALIZATION:
+            raise NotImplementedError(
+                f"layer {i}: Normalization is computed by the CPU engine only (yet)"
+            )
         if int(spec.kind) != DROPOUT and int(spec.activation) >= GPU_ACTIVATIONS:
             from fastmlp import activations
 
