@@ -35,6 +35,30 @@ def test_values_match_the_formula_adapted_standalone_and_in_a_model(invert) -> N
     assert count == len(X) and count.shape == ()
 
 
+def test_axis_none_and_the_keras_regression_tutorials_lines() -> None:
+    """TensorFlow's "Basic regression" tutorial: a one-feature normalizer with axis=None, its
+    mean, the layer called by itself, a Dense(1) on top trained on the mean absolute error."""
+    horsepower = X[:, 2]
+    normalizer = layers.Normalization(input_shape=[1], axis=None)
+    normalizer.adapt(horsepower[:, None])
+    assert normalizer.mean == pytest.approx(horsepower.mean())
+    first = horsepower[:1, None]
+    assert normalizer(first)[0, 0] == pytest.approx(
+        (horsepower[0] - horsepower.mean()) / horsepower.std()
+    )
+    model = fm.Sequential([normalizer, layers.Dense(units=1)])
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.1), loss="mean_absolute_error")
+    history = model.fit(horsepower, Y, epochs=100, verbose=0, validation_split=0.2)
+    assert history.history["loss"][-1] < 0.2 * history.history["loss"][0]
+    # (a 1-D x for a one-feature model is samples of one value, as Keras takes it)
+    np.testing.assert_array_equal(
+        model.predict(horsepower[:10], verbose=0), model.predict(horsepower[:10, None], verbose=0)
+    )
+    both = layers.Normalization(axis=None)
+    both.adapt(X[:, :2])  # one mean and variance over both columns
+    np.testing.assert_allclose(both(X[:3, :2]), (X[:3, :2] - X[:, :2].mean()) / X[:, :2].std())
+
+
 def test_training_on_it_equals_training_on_standardized_data() -> None:
     """Its forward pass is the standardization: a net behind it trains as the same net on
     standardized inputs, weights equal to rounding."""
@@ -144,6 +168,7 @@ def test_adapt_after_build_reaches_the_engine_and_saving_keeps_the_statistics(tm
     ("make", "error", "message"),
     [
         (lambda: layers.Normalization(axis=0), NotImplementedError, "only axis=-1"),
+        (lambda: layers.Normalization(axis=(0, 1)), NotImplementedError, "and axis=None"),
         (lambda: layers.Normalization(mean=1.0), ValueError, "both `mean` and `variance`"),
         (
             lambda: layers.Normalization(mean=0.0, variance=-1.0),

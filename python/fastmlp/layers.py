@@ -517,7 +517,7 @@ class Normalization(Layer):
     and count, all non-trainable). The divisor is max(sqrt(variance), 1e-7).
 
     Args:
-        axis: -1 (each feature its own mean and variance): the only axis of flat samples.
+        axis: -1 (each feature its own mean and variance) or None (one for all the features).
         mean, variance: The statistics, instead of `adapt` (a number or one per feature).
         invert: Undo the standardization instead: mean + x * sqrt(variance). Defaults to False.
         **kwargs: name, input_shape (see `Layer`).
@@ -532,17 +532,17 @@ class Normalization(Layer):
         self, axis: Any = -1, mean: Any = None, variance: Any = None, invert: bool = False, **kwargs
     ) -> None:
         super().__init__(**kwargs)
-        if axis not in (-1, 1, (-1,), [-1]):
+        if axis is not None and axis not in (-1, 1, (-1,), [-1]):
             raise NotImplementedError(
-                f"Normalization: only axis=-1 (one mean and variance per feature) is supported, "
-                f"got {axis!r}"
+                "Normalization: only axis=-1 (one mean and variance per feature) and axis=None "
+                f"(one for all) are supported, got {axis!r}"
             )
         if (mean is None) != (variance is None):
             raise ValueError(
                 "When setting values directly, both `mean` and `variance` must be set. "
                 f"Received: mean={mean} and variance={variance}"
             )
-        self.axis = -1
+        self.axis = None if axis is None else -1
         self.invert = bool(invert)
         self._stats: tuple[np.ndarray, np.ndarray, float] | None = None  # (mean, variance, count)
         if mean is not None:
@@ -591,21 +591,33 @@ class Normalization(Layer):
         if not np.isfinite(arr).all():
             raise ValueError("Normalization.adapt: data contains NaN or infinity")
         arr = arr.reshape(arr.shape[0], -1)
-        self._stats = (arr.mean(axis=0), arr.var(axis=0), float(arr.shape[0]))
+        over = None if self.axis is None else 0  # axis=None: one mean and variance for all
+        self._stats = (arr.mean(axis=over), arr.var(axis=over), float(arr.shape[0]))
         if self._model is not None and self._model.built:
             self.set_weights(self.build_weights((arr.shape[1],), self._model.dtype, None))
 
     def __call__(self, x: Any) -> np.ndarray:
         """The layer on `x` (samples, features) by itself, as `normalizer(x)` in Keras."""
-        if self._model is not None and self._model.built:
-            mean, variance, _ = self.get_weights()
-        elif self._stats is not None:
-            mean, variance, _ = self._stats
-        else:
+        if self.mean is None:
             raise ValueError("Normalization: call adapt(data) (or give mean and variance) first")
+        mean, variance = self.mean, self.variance
         x = np.asarray(x, dtype=np.float64)
         sd = np.maximum(np.sqrt(np.maximum(variance, 0)), 1e-7)
         return mean + x * sd if self.invert else (x - mean) / sd
+
+    @property
+    def mean(self) -> np.ndarray | None:
+        """The mean (per feature once in a built model); None before adapt."""
+        if self._model is not None and self._model.built:
+            return self.get_weights()[0]
+        return None if self._stats is None else np.asarray(self._stats[0])
+
+    @property
+    def variance(self) -> np.ndarray | None:
+        """The variance (per feature once in a built model); None before adapt."""
+        if self._model is not None and self._model.built:
+            return self.get_weights()[1]
+        return None if self._stats is None else np.asarray(self._stats[1])
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
