@@ -98,12 +98,13 @@ def as_samples(
 ) -> np.ndarray:
     """`x` as a (samples, features) matrix, checking each sample's shape against the model's."""
     arr = as_float_array(x, name, dtype, check_finite=check_finite)
+    if arr.ndim == 1 and tuple(feature_shape) == (1,):
+        return arr.reshape(-1, 1)  # one feature: samples of one value (as Keras expands them)
     if arr.shape[1:] != tuple(feature_shape):
         if arr.ndim == 1 and len(feature_shape) == 1:
             raise ValueError(
                 f"{name}: expected a 2-D array of shape (samples, {feature_shape[0]}), got a 1-D array "
-                f"of shape {arr.shape}; reshape it with x.reshape(-1, {feature_shape[0]}) "
-                "(or x.reshape(-1, 1) for one feature)"
+                f"of shape {arr.shape}; reshape it with x.reshape(-1, {feature_shape[0]})"
             )
         hint = ""
         if arr.shape == tuple(feature_shape):
