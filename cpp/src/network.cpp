@@ -205,6 +205,14 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
         offset += 2 * L.in + 1;
         fixed_ranges_.emplace_back(L.w_offset, offset);
         break;
+      case LayerKind::BatchNormalization:  // gamma, beta (trained); moving mean, variance (not)
+        if (!(L.spec.momentum >= 0 && L.spec.momentum <= 1) || !(L.spec.epsilon > 0) || !std::isfinite(L.spec.epsilon))
+          throw std::invalid_argument(where + "BatchNormalization: momentum must be in [0, 1] and epsilon > 0");
+        L.out = L.in;
+        L.w_offset = offset;
+        offset += 4 * L.in;
+        fixed_ranges_.emplace_back(L.w_offset + 2 * L.in, offset);
+        break;
       default:
         throw std::invalid_argument(where + "unknown layer kind");
     }
@@ -219,6 +227,10 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
   gacts_.resize(layers_.size());
   masks_.resize(layers_.size());
   pres_.resize(layers_.size());
+  batch_stats_.resize(layers_.size());
+  for (std::size_t l = 0; l < layers_.size(); ++l)
+    if (layers_[l].spec.kind == LayerKind::BatchNormalization)
+      batch_stats_[l].assign(static_cast<std::size_t>(3 * layers_[l].in), Scalar(0));
   set_loss(loss_, false);
 }
 
@@ -288,6 +300,8 @@ void Network<Scalar>::set_frozen_layers(const std::vector<Index>& frozen) {
     Layer& L = layers_[static_cast<std::size_t>(l)];
     L.trainable = std::find(frozen.begin(), frozen.end(), l) == frozen.end();
     if (L.spec.kind == LayerKind::Normalization) freeze(L.w_offset, L.w_offset + 2 * L.in + 1);
+    if (L.spec.kind == LayerKind::BatchNormalization)
+      freeze(L.trainable ? L.w_offset + 2 * L.in : L.w_offset, L.w_offset + 4 * L.in);
     if (L.trainable || L.spec.kind != LayerKind::Dense) continue;
     freeze(L.w_offset, L.b_offset >= 0 ? L.b_offset + L.out : L.w_offset + L.in * L.out);
   }
@@ -310,6 +324,8 @@ bool Network<Scalar>::any_frozen() const {
 template <typename Scalar>
 void Network<Scalar>::zero_frozen_gradients() {
   for (const Layer& L : layers_) {
+    if (!L.trainable && L.spec.kind == LayerKind::BatchNormalization)
+      VecMap<Scalar>(grads_.data() + L.w_offset, 2 * L.in).setZero();
     if (L.trainable || L.spec.kind != LayerKind::Dense) continue;
     VecMap<Scalar>(grads_.data() + L.w_offset, L.in * L.out).setZero();
     if (L.b_offset >= 0) VecMap<Scalar>(grads_.data() + L.b_offset, L.out).setZero();
@@ -333,7 +349,8 @@ void Network<Scalar>::reserve(Index batch) {
     gacts_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
     if (layers_[l].spec.kind == LayerKind::Dropout)
       masks_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(1));
-    if (layers_[l].spec.kind != LayerKind::Dropout && needs_preactivation(layers_[l].spec.activation))
+    if ((layers_[l].spec.kind != LayerKind::Dropout && needs_preactivation(layers_[l].spec.activation)) ||
+        layers_[l].spec.kind == LayerKind::BatchNormalization)
       pres_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
   }
   xbuf_.assign(static_cast<std::size_t>(batch * input_dim_), Scalar(0));
@@ -401,6 +418,9 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
             a(i, j) = L.spec.invert ? mean[j] + xin(i, j) * sd[j] : (xin(i, j) - mean[j]) / sd[j];
         break;
       }
+      case LayerKind::BatchNormalization:
+        batch_norm_forward(l, xin, a, training, row0);
+        break;
       case LayerKind::Dropout: {
         if (!training || L.spec.rate == 0) {
           a = xin;
@@ -444,6 +464,91 @@ RowVec<Scalar> Network<Scalar>::normalization_scale(const Layer& L) const {
   const Scalar* variance = params_.data() + L.w_offset + L.in;
   for (Index j = 0; j < L.in; ++j) sd[j] = std::max(std::sqrt(std::max(variance[j], Scalar(0))), Scalar(1e-7));
   return sd;
+}
+
+template <typename Scalar>
+void Network<Scalar>::batch_norm_forward(std::size_t l, const ConstMatMap<Scalar>& x, MatMap<Scalar> a, bool training,
+                                         Index row0) {
+  const Layer& L = layers_[l];
+  const Index n = x.rows(), in = L.in;
+  const Scalar *gamma = params_.data() + L.w_offset, *beta = gamma + in, *moving_mean = gamma + 2 * in,
+               *moving_var = gamma + 3 * in;
+  const Scalar eps = Scalar(L.spec.epsilon);
+  if (!(training && L.trainable)) {  // the moving statistics (predict's chunks: each its rows)
+    for (Index j = 0; j < in; ++j) {
+      const Scalar scale = gamma[j] / std::sqrt(moving_var[j] + eps);
+      for (Index i = 0; i < n; ++i) a(i, j) = (x(i, j) - moving_mean[j]) * scale + beta[j];
+    }
+    return;
+  }
+  // the batch's (row0 is 0: batch statistics take the whole batch on one thread)
+  Scalar *mean = batch_stats_[l].data(), *var = mean + in, *inv_std = mean + 2 * in;
+  MatMap<Scalar> xhat(pres_[l].data() + row0 * in, n, in);
+  for (Index j = 0; j < in; ++j) {
+    double sum = 0, squares = 0;
+    for (Index i = 0; i < n; ++i) sum += static_cast<double>(x(i, j));
+    const double mu = sum / static_cast<double>(n);
+    for (Index i = 0; i < n; ++i) {
+      const double d = static_cast<double>(x(i, j)) - mu;
+      squares += d * d;
+    }
+    mean[j] = Scalar(mu);
+    var[j] = Scalar(squares / static_cast<double>(n));
+    inv_std[j] = Scalar(1 / std::sqrt(squares / static_cast<double>(n) + L.spec.epsilon));
+    for (Index i = 0; i < n; ++i) {
+      xhat(i, j) = (x(i, j) - mean[j]) * inv_std[j];
+      a(i, j) = gamma[j] * xhat(i, j) + beta[j];
+    }
+  }
+}
+
+template <typename Scalar>
+void Network<Scalar>::batch_norm_backward(std::size_t l, const MatMap<Scalar>& g, Scalar* g_in, Scalar* gp, Index n) {
+  const Layer& L = layers_[l];
+  const Index in = L.in;
+  const Scalar* gamma = params_.data() + L.w_offset;
+  Scalar *dgamma = gp, *dbeta = gp + in;
+  std::fill(gp + 2 * in, gp + 4 * in, Scalar(0));  // the moving statistics: no gradient
+  if (!L.trainable) {  // frozen: it computed with the moving statistics, a fixed affine map
+    const Scalar* moving_var = gamma + 3 * in;
+    std::fill(gp, gp + 2 * in, Scalar(0));
+    if (g_in)
+      for (Index j = 0; j < in; ++j) {
+        const Scalar scale = gamma[j] / std::sqrt(moving_var[j] + Scalar(L.spec.epsilon));
+        for (Index i = 0; i < n; ++i) g_in[i * in + j] = g(i, j) * scale;
+      }
+    return;
+  }
+  const Scalar* inv_std = batch_stats_[l].data() + 2 * in;
+  const MatMap<Scalar> xhat(pres_[l].data(), n, in);
+  for (Index j = 0; j < in; ++j) {
+    double sum_g = 0, sum_gx = 0;
+    for (Index i = 0; i < n; ++i) {
+      sum_g += static_cast<double>(g(i, j));
+      sum_gx += static_cast<double>(g(i, j)) * static_cast<double>(xhat(i, j));
+    }
+    dgamma[j] = Scalar(sum_gx);
+    dbeta[j] = Scalar(sum_g);
+    if (!g_in) continue;
+    // dx = gamma / std / n (n g - sum g - xhat sum(g xhat))
+    const Scalar k = gamma[j] * inv_std[j] / Scalar(n), mg = Scalar(sum_g), mgx = Scalar(sum_gx);
+    for (Index i = 0; i < n; ++i) g_in[i * in + j] = k * (Scalar(n) * g(i, j) - mg - xhat(i, j) * mgx);
+  }
+}
+
+template <typename Scalar>
+void Network<Scalar>::update_moving_statistics() {
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    if (L.spec.kind != LayerKind::BatchNormalization || !L.trainable) continue;
+    Scalar *moving_mean = params_.data() + L.w_offset + 2 * L.in, *moving_var = moving_mean + L.in;
+    const Scalar *mean = batch_stats_[l].data(), *var = mean + L.in;
+    const Scalar m = Scalar(L.spec.momentum);
+    for (Index j = 0; j < L.in; ++j) {  // Keras: moving * momentum + batch * (1 - momentum)
+      moving_mean[j] = moving_mean[j] * m + mean[j] * (Scalar(1) - m);
+      moving_var[j] = moving_var[j] * m + var[j] * (Scalar(1) - m);
+    }
+  }
 }
 
 template <typename Scalar>
@@ -574,6 +679,9 @@ void Network<Scalar>::backward(const Scalar* x, Index n, Index row0, Scalar* par
       case LayerKind::Activation:
         if (!skip_activation) activation_grad(l, a, g, row0);
         if (g_in) MatMap<Scalar>(g_in, n, L.in) = g;
+        break;
+      case LayerKind::BatchNormalization:
+        batch_norm_backward(l, g, g_in, (partial ? partial : grads_.data()) + L.w_offset, n);
         break;
       case LayerKind::Normalization:
         if (g_in) {
@@ -735,6 +843,7 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
     optimizer_.step(params(), grads());
   }
   if (clip_l1) clip_l1_crossings(clip_lr);
+  update_moving_statistics();
   s.loss += data_loss + pen * static_cast<double>(n);
   s.samples += n;
   s.steps += 1;
@@ -780,8 +889,10 @@ double Network<Scalar>::forward_backward(const Scalar* x, const Scalar* y, Index
 template <typename Scalar>
 bool Network<Scalar>::by_rows() const {
   return sparse_active_ && sparse_.parts.size() > 1 &&
-         std::all_of(layers_.begin(), layers_.end(),
-                     [](const Layer& L) { return L.spec.kind != LayerKind::Dropout || L.spec.rate == 0; });
+         std::all_of(layers_.begin(), layers_.end(), [](const Layer& L) {
+           return (L.spec.kind != LayerKind::Dropout || L.spec.rate == 0) &&
+                  L.spec.kind != LayerKind::BatchNormalization;  // (its statistics need the whole batch)
+         });
 }
 
 template <typename Scalar>

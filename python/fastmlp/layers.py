@@ -23,6 +23,7 @@ from fastmlp import regularizers as regularizers_module
 
 __all__ = [
     "Activation",
+    "BatchNormalization",
     "Dense",
     "Dropout",
     "Flatten",
@@ -634,9 +635,125 @@ class Normalization(Layer):
         return config
 
 
+class BatchNormalization(Layer):
+    """Normalizes each feature by the batch's mean and variance while training (Ioffe & Szegedy,
+    2015), by moving averages of them otherwise, then scales and shifts: Keras's, axis=-1.
+
+    Training: gamma * (x - mean_batch) / sqrt(var_batch + epsilon) + beta, and after each step
+    moving = moving * momentum + batch * (1 - momentum). predict / evaluate, and a frozen layer
+    (trainable=False, as in Keras): the moving mean and variance instead.
+
+    Args:
+        axis: -1 (the features), the only axis of flat samples.
+        momentum: Of the moving averages. Defaults to 0.99.
+        epsilon: Added to the variance. Defaults to 0.001.
+        center, scale: Must be True (beta and gamma are always there).
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+            moving_variance_initializer: Defaults "zeros", "ones", "zeros", "ones".
+        **kwargs: name, input_shape, trainable (see `Layer`).
+    """
+
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 0.001,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        moving_mean_initializer: Any = "zeros",
+        moving_variance_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if axis not in (-1, 1):
+            raise NotImplementedError(
+                f"BatchNormalization: only axis=-1 (the features) is supported, got {axis!r}"
+            )
+        if not (center and scale):
+            raise NotImplementedError("BatchNormalization: center and scale must be True")
+        if beta_regularizer is not None or gamma_regularizer is not None:
+            raise NotImplementedError("BatchNormalization: regularizers are not supported")
+        for value, what, low, high in ((momentum, "momentum", 0, 1), (epsilon, "epsilon", 0, None)):
+            ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+                value, bool
+            )
+            if not ok or not math.isfinite(value) or not low <= value <= (high or math.inf):
+                raise ValueError(
+                    f"BatchNormalization: {what} must be a number in [{low}, {high or 'inf'}), "
+                    f"got {value!r}"
+                )
+        if epsilon <= 0:
+            raise ValueError(f"BatchNormalization: epsilon must be > 0, got {epsilon!r}")
+        self.axis = -1
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.initializers = [
+            initializers_module.get(i)
+            for i in (
+                gamma_initializer,
+                beta_initializer,
+                moving_mean_initializer,
+                moving_variance_initializer,
+            )
+        ]
+
+    def compute_output_shape(self, input_shape):
+        _require_flat(self, input_shape)
+        return input_shape
+
+    def weight_shapes(self, input_shape):
+        features = _require_flat(self, input_shape)
+        return [(features,)] * 4  # gamma, beta, moving_mean, moving_variance
+
+    def engine_spec(self, input_shape):
+        return _core.LayerSpec(kind=4, momentum=self.momentum, epsilon=self.epsilon)
+
+    def build_weights(self, input_shape, dtype, rng):
+        return [
+            np.asarray(init(shape, dtype=dtype, rng=rng))
+            for init, shape in zip(self.initializers, self.weight_shapes(input_shape))
+        ]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return self.get_weights()[:2] if self._trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return self.get_weights()[2:] if self._trainable else self.get_weights()
+
+    def get_config(self):
+        names = (
+            "gamma_initializer",
+            "beta_initializer",
+            "moving_mean_initializer",
+            "moving_variance_initializer",
+        )
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            **{n: initializers_module.serialize(i) for n, i in zip(names, self.initializers)},
+        }
+
+
 _CLASSES = {
     cls.__name__: cls
-    for cls in (InputLayer, Flatten, Dense, Activation, Dropout, Softmax, ReLU, Normalization)
+    for cls in (
+        InputLayer,
+        Flatten,
+        Dense,
+        Activation,
+        Dropout,
+        Softmax,
+        ReLU,
+        Normalization,
+        BatchNormalization,
+    )
 }
 
 

@@ -23,7 +23,10 @@ namespace fastmlp {
 
 // Normalization: (x - mean) / max(sqrt(variance), 1e-7) per feature (Keras's, axis=-1), or its
 // inverse; its weights mean, variance and count (Keras's, for saving) are never trained.
-enum class LayerKind : int { Dense = 0, Activation, Dropout, Normalization };
+// BatchNormalization (Keras's, axis=-1): gamma (x - mean) / sqrt(var + epsilon) + beta with the
+// batch's mean and variance while training (and the moving ones, updated by each step, otherwise or
+// when the layer is frozen); its weights gamma, beta, moving_mean, moving_variance.
+enum class LayerKind : int { Dense = 0, Activation, Dropout, Normalization, BatchNormalization };
 
 struct LayerSpec {
   LayerKind kind = LayerKind::Dense;
@@ -32,6 +35,7 @@ struct LayerSpec {
   bool use_bias = true;                     // Dense
   double rate = 0;                          // Dropout: fraction of inputs set to zero
   bool invert = false;                      // Normalization: mean + x * std instead
+  double momentum = 0.99, epsilon = 1e-3;   // BatchNormalization
   Penalty kernel_penalty, bias_penalty;     // Dense
 };
 
@@ -168,6 +172,9 @@ class Network {
   // needs it; and g = g * f'(z) for those rows, from a or from that z.
   void activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0);
   RowVec<Scalar> normalization_scale(const Layer& L) const;  // a Normalization's std per feature
+  void batch_norm_forward(std::size_t l, const ConstMatMap<Scalar>& x, MatMap<Scalar> a, bool training, Index row0);
+  void batch_norm_backward(std::size_t l, const MatMap<Scalar>& g, Scalar* g_in, Scalar* gp, Index n);
+  void update_moving_statistics();  // after a training step
   void activation_grad(std::size_t l, const MatMap<Scalar>& a, MatMap<Scalar> g, Index row0);
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;
@@ -211,7 +218,9 @@ class Network {
   std::vector<Buffer> acts_;   // per layer: (capacity, out) outputs a_l
   std::vector<Buffer> gacts_;  // per layer: (capacity, out) dL/da_l
   std::vector<Buffer> masks_;  // per Dropout layer: (capacity, out) keep / (1 - rate)
-  std::vector<Buffer> pres_;   // per layer of a needs_preactivation() function: (capacity, out) z
+  std::vector<Buffer> pres_;   // per layer of a needs_preactivation() function: (capacity, out) z;
+                               // per BatchNormalization: x normalized
+  std::vector<Buffer> batch_stats_;  // per BatchNormalization: the training batch's mean, var, 1/std
   Buffer xbuf_, ybuf_;         // (capacity, in), (capacity, target_dim): a gathered batch
   Buffer wbuf_;                // (capacity,): its sample weights
   const Scalar* batch_weights_ = nullptr;  // the current batch's sample weights (nullptr: none)

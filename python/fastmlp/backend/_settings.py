@@ -47,10 +47,9 @@ def plan_layers(input_dim: int, specs: list[Any]) -> tuple[list[SimpleNamespace]
         raise ValueError("Network: at least one layer is required")
     layers, width, offset = [], int(input_dim), 0
     for i, spec in enumerate(specs):
-        if int(spec.kind) == NORMALIZATION:
-            raise NotImplementedError(
-                f"layer {i}: Normalization is computed by the CPU engine only (yet)"
-            )
+        if int(spec.kind) >= NORMALIZATION:
+            name = "Normalization" if int(spec.kind) == NORMALIZATION else "BatchNormalization"
+            raise NotImplementedError(f"layer {i}: {name} is computed by the CPU engine only (yet)")
         if int(spec.kind) != DROPOUT and int(spec.activation) >= GPU_ACTIVATIONS:
             from fastmlp import activations
 
