@@ -156,3 +156,63 @@ def test_summary_saving_and_config(tmp_path, capsys) -> None:
 def test_bad_arguments_are_refused_by_name(make, error, message) -> None:
     with pytest.raises(error, match=message):
         make()
+
+
+KERAS_SCRIPT = """
+import sys
+import keras, numpy as np
+keras.config.set_floatx("float64")
+data = np.load(sys.argv[1])
+x, y = data["x"], data["y"]
+norm = keras.layers.Normalization()
+norm.adapt(x)
+model = keras.Sequential([keras.Input((5,)), norm, keras.layers.Dense(4),
+    keras.layers.BatchNormalization(), keras.layers.Activation("tanh"),
+    keras.layers.Dense(2, activation="softmax")])
+model.set_weights([data[f"w{i}"] for i in range(11)])
+model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+np.savez(sys.argv[2], *model.get_weights())
+"""
+
+
+def test_normalization_and_batch_normalization_train_as_keras_where_installed(tmp_path) -> None:
+    """The same network, weights and batches in Keras 3 (float64, in a subprocess so that
+    TensorFlow stays out of this process): the weights after 3 epochs agree to 1e-12."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("keras") is None:
+        pytest.skip("Keras is not installed")
+    norm = layers.Normalization()
+    norm.adapt(X)
+    model = fm.Sequential(
+        [
+            layers.Input(shape=(5,)),
+            norm,
+            layers.Dense(4),
+            layers.BatchNormalization(),
+            layers.Activation("tanh"),
+            layers.Dense(2, activation="softmax"),
+        ],
+        dtype="float64",
+        seed=3,
+    )
+    weights = model.get_weights()
+    np.savez(tmp_path / "in.npz", x=X, y=LABELS, **{f"w{i}": w for i, w in enumerate(weights)})
+    done = subprocess.run(
+        [sys.executable, "-c", KERAS_SCRIPT, str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "tensorflow"},
+    )
+    if done.returncode != 0:
+        pytest.skip(f"Keras could not run here: {done.stderr.strip().splitlines()[-1:]}")
+    model.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    model.fit(X, LABELS, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    theirs = np.load(tmp_path / "out.npz")
+    for i, ours in enumerate(model.get_weights()):
+        np.testing.assert_allclose(ours, theirs[f"arr_{i}"], rtol=1e-12, atol=1e-14)
