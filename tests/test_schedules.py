@@ -425,3 +425,34 @@ def test_keras_spellings_reach_the_schedules() -> None:
     assert keras.optimizers.schedules.ExponentialDecay is schedules.ExponentialDecay
     assert tf.keras.optimizers.schedules.CosineDecay is schedules.CosineDecay
     assert fm.optimizers.schedules.PiecewiseConstantDecay is schedules.PiecewiseConstantDecay
+
+
+def test_one_optimizer_with_a_schedule_serves_two_models() -> None:
+    """The rates go to the engine of the model that trains (the optimizer was compiled into the
+    other one last); each model counts its own steps."""
+    schedule = schedules.ExponentialDecay(0.05, 4, 0.6)
+    opt = optimizers.SGD(learning_rate=schedule)
+    a, b = _linear(optimizer=opt), _linear(optimizer=opt)
+    w0 = a.get_weights()
+    a.fit(X, Y, batch_size=BATCH, epochs=3, shuffle=False, verbose=0)
+    for ours, theirs in zip(a.get_weights(), _reference(w0, schedule.rates(0, 15))):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
+    b.fit(X, Y, batch_size=BATCH, epochs=3, shuffle=False, verbose=0)
+    for ours, theirs in zip(b.get_weights(), a.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_schedule_is_called_once_a_step_however_an_epoch_is_chunked(monkeypatch) -> None:
+    from fastmlp import _training
+
+    calls = []
+
+    class Counting(schedules.LearningRateSchedule):
+        def __call__(self, step):
+            calls.append(step)
+            return 0.01
+
+    monkeypatch.setattr(_training, "CHUNK_SECONDS", 1e-9)  # an engine call a step
+    model = _linear(optimizer=optimizers.SGD(learning_rate=Counting()))
+    model.fit(X, Y, batch_size=2, epochs=2, verbose=0)
+    assert sorted(calls) == list(range(40))

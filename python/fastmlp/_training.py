@@ -20,6 +20,22 @@ PART_ROWS = 65536  # rows per engine call in evaluate / predict (tens of ms for 
 _SUM_FIELDS = ("samples", "loss", "correct", "compared", "squared_error", "absolute_error")
 
 
+def schedule_rates(model: Any, engine: Any, count: int) -> None:
+    """Before an engine call of up to `count` steps of a model whose learning rate is a schedule:
+    the rates of those steps into its engine, unless the rates given before cover them (the first
+    call of an epoch gives the whole epoch's, so a schedule is evaluated once a step). Kept by the
+    model, not the optimizer: one optimizer may serve several models."""
+    schedule = model.optimizer._schedule
+    if schedule is None:
+        return
+    first = int(engine.iterations)
+    cover = model._rates_cover
+    if cover is not None and cover[0] is engine and cover[1] <= first and first + count <= cover[2]:
+        return
+    engine.set_learning_rates(first, schedule.rates(first, count))
+    model._rates_cover = (engine, first, first + count)
+
+
 def _add(totals: dict[str, float], sums: Any) -> None:
     for field in _SUM_FIELDS:
         totals[field] += getattr(sums, field)
@@ -222,7 +238,7 @@ def fit(
             totals, done = _zero(), 0
             while not engine.epoch_done:
                 cbs.on_train_batch_begin(done)
-                self.optimizer._schedule_steps(per_call)
+                schedule_rates(self, engine, steps - done)  # (the rest of the epoch: once)
                 sums = engine.train_steps(x, y, batch_size, per_call, CHUNK_SECONDS, w)
                 self._share_weights()  # (the same layers in other models: nested Sequential)
                 _add(totals, sums)
@@ -400,7 +416,7 @@ def train_on_batch(
     if y is None:
         raise ValueError("train_on_batch needs targets y")
     w = _sample_weights(self, sample_weight, class_weight, y_given, x.shape[0])
-    self.optimizer._schedule_steps(1)
+    schedule_rates(self, self._engine, 1)
     logs = self._logs(_sums(self._engine.train_on_batch(x, y, w)))
     self._share_weights()
     return _result(logs, return_dict)

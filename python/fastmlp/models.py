@@ -76,6 +76,8 @@ class Sequential:
         # of a regression loss then thresholds at 0 for any later data, positive-only sets too.
         self._signed_targets = False
         self._in_call: str | None = None  # "fit", "evaluate" or "predict" while one runs
+        # (engine, first, end): the steps whose scheduled learning rates the engine holds
+        self._rates_cover: tuple[Any, int, int] | None = None
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss: losses_module.Loss | None = None
         self.compiled_metrics: list[metrics_module.Metric] = []
@@ -567,6 +569,7 @@ class Sequential:
     def _configure_engine(self, engine: Any) -> None:
         engine.set_loss(self.loss.kind, self.loss.from_logits)
         self.optimizer._attach(engine)
+        self._rates_cover = None  # (the engine forgot a schedule's rates)
         sources = {m.source for m in self.compiled_metrics}
         engine.set_error_metrics("mse" in sources, "mae" in sources)
 

@@ -126,15 +126,11 @@ class Optimizer:
         """Number of update steps taken so far."""
         return 0 if self._engine is None else int(self._engine.iterations)
 
-    def _schedule_steps(self, count: int) -> None:
-        """Before an engine call of up to `count` steps: the schedule's rates for them."""
-        if self._schedule is not None and self._engine is not None:
-            first = int(self._engine.iterations)
-            self._engine.set_learning_rates(first, self._schedule.rates(first, count))
-
     def _attach(self, engine: Any) -> None:
         """Configure `engine` (a fastmlp._core network) to use this optimizer; clears its state."""
         config = _core.OptimizerConfig(self._kind)
+        # (with a schedule, each engine call of a model gives its engine the rates of its steps:
+        # _training.schedule_rates)
         config.learning_rate = self._learning_rate if self._schedule is None else 0.0
         config.weight_decay = self.weight_decay or 0.0
         for key in self._hyper:
