@@ -232,11 +232,18 @@ CASES = [
         r"these look like integer class labels \(0 to 7\): use loss='sparse_categorical_crossentropy'",
     ),
     Case(
-        "mse-integer-labels-for-10-outputs",
+        "binary-ce-integer-labels-for-10-outputs",
+        fit(lambda: classifier("binary_crossentropy")),
+        ValueError,
+        r"y: binary_crossentropy expects targets of shape \(8, 10\).*these look like integer class "
+        r"labels.*sparse_categorical_crossentropy.*to_categorical",
+    ),
+    Case(  # (a regression on counts: no hint about class labels)
+        "mse-integer-targets-for-10-outputs",
         fit(lambda: classifier("mse")),
         ValueError,
-        r"y: mean_squared_error expects targets of shape \(8, 10\).*these look like integer class "
-        r"labels.*sparse_categorical_crossentropy.*to_categorical",
+        r"y: mean_squared_error expects targets of shape \(8, 10\) to match the output layer, "
+        r"got shape \(8, 1\)$",
     ),
     Case(
         "predict-one-image-without-batch-axis",

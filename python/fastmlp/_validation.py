@@ -154,7 +154,10 @@ def as_targets(
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[1] != output_dim:
         hint = ""
-        labels = arr.shape[1:] == (1,) and output_dim > 1
+        crossentropy = isinstance(
+            loss, (losses_module.CategoricalCrossentropy, losses_module.BinaryCrossentropy)
+        )
+        labels = crossentropy and arr.shape[1:] == (1,) and output_dim > 1 and arr.max() >= 1
         if labels and ((arr >= 0) & (arr < output_dim) & (arr == np.floor(arr))).all():
             hint = (
                 f"; these look like integer class labels (0 to {int(arr.max())}): use "
