@@ -155,6 +155,7 @@ void bind_network(py::module_& m, const char* name) {
            [](Net& n, const OptimizerConfig& c) {
              auto lock = claim(n);
              n.optimizer().configure(c);
+             n.forget_dead();  // (dead links are the rule's under the optimizer before)
            })
       .def("set_learning_rate",
            [](Net& n, double lr) {

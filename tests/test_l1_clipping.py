@@ -92,3 +92,26 @@ def test_playground_l1_leaves_dead_links(regularization, zeros) -> None:
     exact = sum(int((k == 0).sum()) for k in kernels)
     assert (exact > 0) == zeros
     assert pg.history["test_accuracy"][-1] > 0.9
+
+
+def test_the_rule_survives_copies_and_a_new_optimizer_forgets_the_dead_links(tmp_path) -> None:
+    import copy
+
+    pg = Playground("gauss", hidden=(4,), regularization="l1", regularization_rate=0.01, seed=1)
+    pg.fit(200)
+    dead = pg.model.get_weights()[0] == 0
+    assert dead.any()
+    twin = copy.deepcopy(pg.model)
+    pg.model.save(tmp_path / "pg.fastmlp")
+    loaded = fm.models.load_model(tmp_path / "pg.fastmlp")
+    for model in (twin, loaded):
+        assert model._engine.l1_clipping
+    # a new optimizer: the links are alive again (Adam moves them), and dead ones stay forgotten
+    # when SGD comes back
+    pg.model.compile(optimizers.Adam(0.01), "mse")
+    pg.fit(5)
+    revived = pg.model.get_weights()[0][dead]
+    assert (revived != 0).all()
+    pg.model.compile(optimizers.SGD(0.001), "mse")
+    pg.model._engine.train_on_batch(pg._inputs_train[:10], pg._targets_train[:10])
+    assert (pg.model.get_weights()[0][dead] != 0).sum() >= (revived != 0).sum() - 2

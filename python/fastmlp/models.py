@@ -75,6 +75,9 @@ class Sequential:
         # Whether the last training targets held negative values ({-1, +1} labels): the accuracy
         # of a regression loss then thresholds at 0 for any later data, positive-only sets too.
         self._signed_targets = False
+        # The Playground's L1 rule (a weight L1 carries across zero stays 0) in plain SGD steps:
+        # set by the Playground, given to each engine the model configures, saved with it.
+        self._l1_clipping = False
         self._in_call: str | None = None  # "fit", "evaluate" or "predict" while one runs
         # (engine, first, end): the steps whose scheduled learning rates the engine holds
         self._rates_cover: tuple[Any, int, int] | None = None
@@ -570,6 +573,8 @@ class Sequential:
         engine.set_loss(self.loss.kind, self.loss.from_logits)
         self.optimizer._attach(engine)
         self._rates_cover = None  # (the engine forgot a schedule's rates)
+        if self._l1_clipping and hasattr(engine, "set_l1_clipping"):  # (the GPU engine has not)
+            engine.set_l1_clipping(True)
         sources = {m.source for m in self.compiled_metrics}
         engine.set_error_metrics("mse" in sources, "mae" in sources)
 

@@ -128,6 +128,8 @@ def _model_archive(
         }
         if model._signed_targets:  # trained on {-1, +1} labels: the accuracy's sign rule
             config["compile"]["signed_targets"] = True
+        if model._l1_clipping:  # the Playground's L1 rule
+            config["compile"]["l1_clipping"] = True
     if model.built:
         engine = model._engine
         config["rng_state"] = [int(word) for word in engine.get_rng_state()]
@@ -295,10 +297,11 @@ def load_model(
         rng = _rng_state(archive, config.get("rng_state")) if shapes else None
         archive.check_all_members_used()
         # Everything checked: now build (the sizes are those of the arrays just read).
+        settings = config.get("compile")
+        model._l1_clipping = isinstance(settings, dict) and settings.get("l1_clipping") is True
         if compile_args is not None:
             archive.call("compile config", model.compile, **compile_args)
         # (kept with compile=False too: a later compile's accuracy uses it)
-        settings = config.get("compile")
         model._signed_targets = (
             isinstance(settings, dict) and settings.get("signed_targets") is True
         )

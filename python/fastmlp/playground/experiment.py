@@ -298,12 +298,10 @@ class Playground:
         else:
             loss = "binary_crossentropy" if self.classification else "mse"
         optimizer = check.engine_optimizer(self.optimizer, self.learning_rate, self.mode)
+        # nn.ts: a weight that L1 carries across zero is set to 0 and stays there (a dead link);
+        # the CPU engine does that in plain SGD steps (kept by copies and saved models)
+        model._l1_clipping = self.mode == "playground" and self.regularization == "l1"
         model.compile(optimizer=optimizer, loss=loss)
-        clip = self.mode == "playground" and self.regularization == "l1"
-        if clip and model.built and hasattr(model._engine, "set_l1_clipping"):
-            # nn.ts: a weight that L1 carries across zero is set to 0 and stays there (a dead
-            # link); the engine does that in plain SGD steps (the GPU engine does not)
-            model._engine.set_l1_clipping(True)
         return model
 
     def _engine_targets(self, y: np.ndarray) -> np.ndarray:
