@@ -148,6 +148,32 @@ def test_the_outer_model_saves_and_loads_as_a_flat_model(tmp_path) -> None:
     np.testing.assert_allclose(loaded.predict(X, verbose=0), outer.predict(X, verbose=0))
 
 
+def test_weights_reach_every_model_that_shares_them_however_far() -> None:
+    """An inner model in two outer ones, and a chain (a inside b inside c): training or setting
+    any of them reaches all."""
+    a = _logits_model()
+    b = fm.Sequential([a, layers.Softmax(name="soft_b")], dtype="float64")
+    c = fm.Sequential([a, layers.Softmax(name="soft_c")], dtype="float64")
+    d = fm.Sequential([b, layers.Activation("linear", name="lin_d")], dtype="float64")
+    for model in (b, c, d):
+        model.build((None, 5))
+    b.compile("adam", "sparse_categorical_crossentropy")
+    b.fit(X, LABELS, epochs=2, verbose=0)
+    for model in (a, c, d):
+        for ours, theirs in zip(model.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+    d.set_weights([np.zeros_like(w) for w in d.get_weights()])
+    assert all(not w.any() for model in (a, b, c) for w in model.get_weights())
+
+
+def test_a_model_added_after_layers_must_take_their_output() -> None:
+    inner = fm.Sequential([layers.Input(shape=(10,)), layers.Dense(3)])
+    outer = fm.Sequential([layers.Input(shape=(5,)), layers.Dense(4)])
+    with pytest.raises(ValueError, match=r"takes samples of shape \(10,\), the layers before it "):
+        outer.add(inner)
+    assert len(outer.layers) == 1
+
+
 def test_a_discarded_outer_model_leaves_the_inner_one_working() -> None:
     model = _logits_model()
     outer = fm.Sequential([model, layers.Softmax()])

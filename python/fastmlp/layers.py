@@ -757,6 +757,18 @@ _CLASSES = {
 }
 
 
+def twin_group(layer: Layer) -> list[Layer]:
+    """The layers that share `layer`'s weights (nested models), however far: its twins, theirs,
+    ... (not `layer` itself)."""
+    seen, todo = {id(layer): layer}, [layer]
+    while todo:
+        for twin in list(todo.pop()._twins):
+            if id(twin) not in seen:
+                seen[id(twin)] = twin
+                todo.append(twin)
+    return [t for t in seen.values() if t is not layer]
+
+
 def serialize(layer: Layer) -> dict[str, Any]:
     """Return {"class_name": ..., "config": ...}."""
     return {"class_name": type(layer).__name__, "config": layer.get_config()}

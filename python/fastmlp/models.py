@@ -140,6 +140,15 @@ class Sequential:
                 f"the model added has layers named like this model's: {clash}; names must be unique"
             )
         first = not self._layers
+        if not first and model._input_shape is not None and self._input_shape is not None:
+            shape = self._input_shape
+            for layer in self._layers:
+                shape = layer.compute_output_shape(shape)
+            if tuple(shape) != tuple(model._input_shape):
+                raise ValueError(
+                    f"the model added takes samples of shape {model._input_shape}, the layers "
+                    f"before it give {tuple(shape)}"
+                )
         if first and model._input_shape is not None:
             if self._input_shape not in (None, model._input_shape):
                 raise ValueError(
@@ -159,37 +168,57 @@ class Sequential:
             first = False
 
     def _share_weights(self) -> None:
-        """After this model changed its weights: the same values into every twin layer's model
-        that has an engine (a model without one takes them from its twins when it is built)."""
+        """After this model changed its weights: the same values into every layer that shares
+        them (its twins, theirs, ...) in a model that has an engine, one write per model (a model
+        without an engine takes them from its twins when it is built)."""
+        targets: dict[int, tuple[Sequential, list[Any]]] = {}
+        flat = None  # this model's parameters, read once
         for layer in self._layers:
-            twins = [
-                t for t in layer._twins if t._model is not None and t._model._engine is not None
-            ]
-            if twins and layer._shapes():
-                weights = layer.get_weights()
-                for twin in twins:
-                    twin._model._write_weights(
-                        [(twin._param_offset, twin._shapes(), weights, twin.name)], share=False
-                    )
+            if not layer._twins or not layer._shapes():
+                continue
+            for twin in layers_module.twin_group(layer):
+                model = twin._model
+                if model is None or model is self or model._engine is None:
+                    continue
+                flat = self._engine.get_params() if flat is None else flat
+                size = layer.count_params()
+                values = flat[layer._param_offset : layer._param_offset + size]
+                targets.setdefault(id(model), (model, []))[1].append((twin._param_offset, values))
+        for model, entries in targets.values():
+            model._write_params(entries)
+
+    def _write_params(self, entries: list[tuple[int, np.ndarray]]) -> None:
+        """Parameter values [offset, offset + size) from another engine, as they are (NaN too:
+        a diverging model's twin diverges with it), in one write."""
+        flat = self._engine.get_params()
+        for offset, values in entries:
+            flat[offset : offset + values.size] = values
+        self._engine.set_params(flat)
 
     def _take_twins_weights(self) -> None:
-        """At build: each layer's weights from a twin whose model has an engine (the latest)."""
+        """At build: each shared layer's weights from a model that has them (all such agree)."""
+        entries = []
         for layer in self._layers:
-            for twin in layer._twins:
-                if twin._model is not None and twin._model._engine is not None:
-                    if twin._shapes() == layer._shapes() and layer._shapes():
-                        self._write_weights(
-                            [
-                                (
-                                    layer._param_offset,
-                                    layer._shapes(),
-                                    twin.get_weights(),
-                                    layer.name,
-                                )
-                            ],
-                            share=False,
-                        )
-                    break
+            sources = [
+                t
+                for t in layers_module.twin_group(layer)
+                if t._model is not None and t._model is not self and t._model._engine is not None
+            ]
+            if not sources or not layer._shapes():
+                continue
+            if sources[0]._shapes() != layer._shapes():
+                raise ValueError(
+                    f"layer {layer.name!r} shares its weights with the model it came from, where "
+                    f"they have shapes {sources[0]._shapes()}; here its inputs give "
+                    f"{layer._shapes()}"
+                )
+            source = sources[0]
+            values = source._model._engine.get_params()[
+                source._param_offset : source._param_offset + source.count_params()
+            ]
+            entries.append((layer._param_offset, values))
+        if entries:
+            self._write_params(entries)
 
     def pop(self) -> layers_module.Layer:
         """Remove and return the last layer (the model is rebuilt, other weights kept)."""
