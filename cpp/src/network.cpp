@@ -404,11 +404,11 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
           dense_forward<Scalar>(xin, weights(L), L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr, a);
         if (check_here && !a.allFinite() && !xin.allFinite())
           throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
-        if (!(last && defer_last)) activate_keeping_z(l, a, row0);
+        if (!(last && defer_last)) activate_keeping_z(l, a, row0, training);
         break;
       case LayerKind::Activation:
         a = xin;
-        if (!(last && defer_last)) activate_keeping_z(l, a, row0);
+        if (!(last && defer_last)) activate_keeping_z(l, a, row0, training);
         break;
       case LayerKind::Normalization: {
         const RowVec<Scalar> sd = normalization_scale(L);
@@ -441,9 +441,9 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
 }
 
 template <typename Scalar>
-void Network<Scalar>::activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0) {
+void Network<Scalar>::activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0, bool training) {
   const Layer& L = layers_[l];
-  if (needs_preactivation(L.spec.activation))
+  if (training && needs_preactivation(L.spec.activation))  // (only a backward pass reads z)
     MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out) = a;
   activate<Scalar>(L.spec.activation, a);
 }
@@ -806,7 +806,9 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   // A step by rows with no penalty anywhere updates every parameter so (parameters [0, updated)
   // are updated during the backward pass; the first layer's weights lie at the start).
   const OptimizerConfig& oc = optimizer_.config();
+  // (with gradient clipping the L1 term's share of the step is not known: the rule is not applied)
   const bool clip_l1 = l1_clipping_ && oc.kind == OptimizerKind::SGD && oc.momentum == 0 && oc.weight_decay == 0 &&
+                       clipnorm_ == 0 && clipvalue_ == 0 && global_clipnorm_ == 0 &&
                        std::any_of(layers_.begin(), layers_.end(), [](const Layer& L) {
                          return L.spec.kind == LayerKind::Dense && L.spec.kernel_penalty.l1 != 0;
                        });

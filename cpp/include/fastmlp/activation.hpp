@@ -47,6 +47,7 @@ constexpr double kAlpha = 1.6732632423543772848170429916717;
 constexpr double kScale = 1.0507009873554804934193349852946;
 }  // namespace selu
 constexpr double kLeakySlope = 0.2;
+constexpr double kSqrtHalf = 0.70710678118654752440;  // 1 / sqrt(2), for gelu's erf(z / sqrt(2))
 
 // a = f(a), in place over a (batch, units) block.
 template <typename Scalar>
@@ -105,7 +106,7 @@ void activate(Activation f, MatMap<Scalar> a) {
     case Activation::Gelu:  // (std::erf: Eigen's erf is in its unsupported modules)
       for (Index i = 0, size = a.size(); i < size; ++i) {
         const Scalar z = a.data()[i];
-        a.data()[i] = Scalar(0.5) * z * (Scalar(1) + std::erf(z * Scalar(M_SQRT1_2)));
+        a.data()[i] = Scalar(0.5) * z * (Scalar(1) + std::erf(z * Scalar(kSqrtHalf)));
       }
       break;
     case Activation::Mish:
@@ -136,7 +137,7 @@ void activation_backward_z(Activation f, const MatMap<Scalar>& z_, MatMap<Scalar
     case Activation::Gelu:  // Phi(z) + z phi(z)
       for (Index i = 0, size = g.size(); i < size; ++i) {
         const Scalar zi = z_.data()[i];
-        const Scalar cdf = Scalar(0.5) * (Scalar(1) + std::erf(zi * Scalar(M_SQRT1_2)));
+        const Scalar cdf = Scalar(0.5) * (Scalar(1) + std::erf(zi * Scalar(kSqrtHalf)));
         const Scalar pdf = std::exp(Scalar(-0.5) * zi * zi) * Scalar(0.3989422804014327);  // 1/sqrt(2 pi)
         g.data()[i] *= cdf + zi * pdf;
       }

@@ -73,7 +73,8 @@ class Network {
 
   // The TensorFlow Playground's L1 (nn.ts): in a plain SGD step, a kernel weight that the L1 term
   // carries across zero becomes 0 and dead: no later step changes it, until the parameters are set
-  // again (forget_dead()). Steps of other optimizers (momentum, Adam, ...) take L1 as usual.
+  // again (forget_dead()). Steps of other optimizers (momentum, Adam, ...), or with gradient
+  // clipping, take L1 as usual.
   void set_l1_clipping(bool on) {
     l1_clipping_ = on;
     dead_.clear();
@@ -170,7 +171,7 @@ class Network {
   void backward(const Scalar* x, Index n, Index row0 = 0, Scalar* partial = nullptr);
   // Layer l's activation over its rows a (from row0), keeping z first where the backward pass
   // needs it; and g = g * f'(z) for those rows, from a or from that z.
-  void activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0);
+  void activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0, bool training);
   RowVec<Scalar> normalization_scale(const Layer& L) const;  // a Normalization's std per feature
   void batch_norm_forward(std::size_t l, const ConstMatMap<Scalar>& x, MatMap<Scalar> a, bool training, Index row0);
   void batch_norm_backward(std::size_t l, const MatMap<Scalar>& g, Scalar* g_in, Scalar* gp, Index n);

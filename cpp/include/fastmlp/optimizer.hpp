@@ -89,6 +89,17 @@ class Optimizer {
   // slots), sorted and disjoint. Kept by configure().
   void set_frozen(std::vector<std::pair<Index, Index>> ranges) { frozen_ = std::move(ranges); }
 
+  // The next step's learning rate: the constant one, or the table's entry for it.
+  double learning_rate_now() const {
+    if (rates_.empty()) return config_.learning_rate;
+    const std::int64_t i = iterations_ - rates_first_;
+    if (i < 0 || i >= static_cast<std::int64_t>(rates_.size()))
+      throw std::logic_error("learning rates: none given for step " + std::to_string(iterations_) +
+                             " (the table covers steps " + std::to_string(rates_first_) + " to " +
+                             std::to_string(rates_first_ + static_cast<std::int64_t>(rates_.size()) - 1) + ")");
+    return rates_[static_cast<std::size_t>(i)];
+  }
+
   // State for saving and resuming: the slot vectors (empty before the first step) and the count.
   std::vector<Vec<Scalar>>& slots() { return slots_; }
   void set_iterations(std::int64_t it) { iterations_ = it; }
@@ -148,21 +159,6 @@ class Optimizer {
 
  private:
   // update_range over [lo, hi) but the frozen ranges.
-
- public:
-  // The next step's learning rate: the constant one, or the table's entry for it.
-  double learning_rate_now() const {
-    if (rates_.empty()) return config_.learning_rate;
-    const std::int64_t i = iterations_ - rates_first_;
-    if (i < 0 || i >= static_cast<std::int64_t>(rates_.size()))
-      throw std::logic_error("learning rates: none given for step " + std::to_string(iterations_) +
-                             " (the table covers steps " + std::to_string(rates_first_) + " to " +
-                             std::to_string(rates_first_ + static_cast<std::int64_t>(rates_.size()) - 1) + ")");
-    return rates_[static_cast<std::size_t>(i)];
-  }
-
- private:
-
   void update(Scalar* wp, const Scalar* gp, Index lo, Index hi, Scalar lr, Scalar alpha) {
     for (const auto& [f0, f1] : frozen_) {
       if (f1 <= lo) continue;

@@ -69,6 +69,8 @@ class LearningRateSchedule:
             ValueError: where the schedule gives anything but a finite number >= 0.
         """
         steps = np.arange(first, first + count, dtype=np.float64)
+        # fastmlp's own __call__ (this module's) takes an array of steps; a subclass's own
+        # __call__ may expect an int, as Keras's documentation shows them
         if type(self).__call__.__module__ == __name__:
             values = np.broadcast_to(np.asarray(self(steps), dtype=np.float64), steps.shape)
         else:
