@@ -290,3 +290,27 @@ def test_same_start_same_lr_gives_same_weights_after_lr_change() -> None:
     b.fit(X, Y, batch_size=10, epochs=1, shuffle=False, verbose=0)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wa, wb, rtol=1e-14, atol=1e-15)
+
+
+def test_recompiling_with_the_same_optimizer_object_keeps_its_state_as_keras() -> None:
+    """compile(optimizer=the same object) again (to change the metrics, say) goes on where the
+    optimizer was: its step count and Adam's moments; a new optimizer object starts afresh."""
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    y = x @ np.array([[1.0], [-2.0], [0.5]])
+
+    def model():
+        m = fm.Sequential([layers.Input(shape=(3,)), layers.Dense(1)], seed=1, dtype="float64")
+        m.compile(optimizers.Adam(0.05), "mse")
+        return m
+
+    straight, recompiled = model(), model()
+    for m in (straight, recompiled):
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    recompiled.compile(recompiled.optimizer, "mse", metrics=["mae"])
+    assert recompiled.optimizer.iterations == 10
+    for m in (straight, recompiled):
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(straight.get_weights(), recompiled.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    recompiled.compile(optimizers.Adam(0.05), "mse")
+    assert recompiled.optimizer.iterations == 0

@@ -564,6 +564,11 @@ class Sequential:
         if self.built:
             try:
                 self._configure_engine(self._engine)
+                if optimizer is previous[0] and state is not None:
+                    # the same optimizer object goes on where it was, as Keras's keeps its
+                    # variables (its step count, a schedule's position, Adam's moments)
+                    with contextlib.suppress(ValueError):  # (its settings changed their slots)
+                        self._engine.set_optimizer_state(*state)
             except Exception:  # a bad setting, or the engine busy in another thread's fit
                 self.optimizer, self.loss, self.compiled_metrics = previous
                 if self.loss is not None:
