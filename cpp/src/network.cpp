@@ -203,7 +203,6 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
         L.out = L.in;
         L.w_offset = offset;
         offset += 2 * L.in + 1;
-        fixed_ranges_.emplace_back(L.w_offset, offset);
         break;
       case LayerKind::BatchNormalization:  // gamma, beta (trained); moving mean, variance (not)
         if (!(L.spec.momentum >= 0 && L.spec.momentum <= 1) || !(L.spec.epsilon > 0) || !std::isfinite(L.spec.epsilon))
@@ -211,7 +210,6 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
         L.out = L.in;
         L.w_offset = offset;
         offset += 4 * L.in;
-        fixed_ranges_.emplace_back(L.w_offset + 2 * L.in, offset);
         break;
       default:
         throw std::invalid_argument(where + "unknown layer kind");
@@ -222,7 +220,7 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
   }
   params_ = Vec<Scalar>::Zero(offset);
   grads_ = Vec<Scalar>::Zero(offset);
-  optimizer_.set_frozen(fixed_ranges_);
+  set_frozen_layers({});  // (the parameters no step changes: Normalization's, moving statistics)
   acts_.resize(layers_.size());
   gacts_.resize(layers_.size());
   masks_.resize(layers_.size());
@@ -291,6 +289,7 @@ void Network<Scalar>::set_frozen_layers(const std::vector<Index>& frozen) {
                                   "), got " + std::to_string(l));
   std::vector<std::pair<Index, Index>> ranges;  // the frozen parameters, for the optimizer
   auto freeze = [&](Index begin, Index end) {
+    if (end <= begin) return;
     if (!ranges.empty() && ranges.back().second == begin)
       ranges.back().second = end;  // next to the frozen range before
     else
@@ -299,13 +298,28 @@ void Network<Scalar>::set_frozen_layers(const std::vector<Index>& frozen) {
   for (Index l = 0; l < static_cast<Index>(layers_.size()); ++l) {
     Layer& L = layers_[static_cast<std::size_t>(l)];
     L.trainable = std::find(frozen.begin(), frozen.end(), l) == frozen.end();
-    if (L.spec.kind == LayerKind::Normalization) freeze(L.w_offset, L.w_offset + 2 * L.in + 1);
-    if (L.spec.kind == LayerKind::BatchNormalization)
-      freeze(L.trainable ? L.w_offset + 2 * L.in : L.w_offset, L.w_offset + 4 * L.in);
-    if (L.trainable || L.spec.kind != LayerKind::Dense) continue;
-    freeze(L.w_offset, L.b_offset >= 0 ? L.b_offset + L.out : L.w_offset + L.in * L.out);
+    if (!L.trainable) freeze(trained_params(L).first, trained_params(L).second);
+    freeze(fixed_params(L).first, fixed_params(L).second);
   }
   optimizer_.set_frozen(std::move(ranges));
+}
+
+template <typename Scalar>
+std::pair<Index, Index> Network<Scalar>::trained_params(const Layer& L) {
+  switch (L.spec.kind) {
+    case LayerKind::Dense: return {L.w_offset, L.b_offset >= 0 ? L.b_offset + L.out : L.w_offset + L.in * L.out};
+    case LayerKind::BatchNormalization: return {L.w_offset, L.w_offset + 2 * L.in};  // gamma, beta
+    default: return {0, 0};
+  }
+}
+
+template <typename Scalar>
+std::pair<Index, Index> Network<Scalar>::fixed_params(const Layer& L) {
+  switch (L.spec.kind) {
+    case LayerKind::Normalization: return {L.w_offset, L.w_offset + 2 * L.in + 1};          // mean, variance, count
+    case LayerKind::BatchNormalization: return {L.w_offset + 2 * L.in, L.w_offset + 4 * L.in};  // moving ones
+    default: return {0, 0};
+  }
 }
 
 template <typename Scalar>
@@ -324,11 +338,9 @@ bool Network<Scalar>::any_frozen() const {
 template <typename Scalar>
 void Network<Scalar>::zero_frozen_gradients() {
   for (const Layer& L : layers_) {
-    if (!L.trainable && L.spec.kind == LayerKind::BatchNormalization)
-      VecMap<Scalar>(grads_.data() + L.w_offset, 2 * L.in).setZero();
-    if (L.trainable || L.spec.kind != LayerKind::Dense) continue;
-    VecMap<Scalar>(grads_.data() + L.w_offset, L.in * L.out).setZero();
-    if (L.b_offset >= 0) VecMap<Scalar>(grads_.data() + L.b_offset, L.out).setZero();
+    if (L.trainable) continue;
+    const auto [begin, end] = trained_params(L);
+    std::fill(grads_.data() + begin, grads_.data() + end, Scalar(0));
   }
 }
 
@@ -349,8 +361,11 @@ void Network<Scalar>::reserve(Index batch) {
     gacts_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
     if (layers_[l].spec.kind == LayerKind::Dropout)
       masks_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(1));
-    if ((layers_[l].spec.kind != LayerKind::Dropout && needs_preactivation(layers_[l].spec.activation)) ||
-        layers_[l].spec.kind == LayerKind::BatchNormalization)
+    const LayerSpec& spec = layers_[l].spec;
+    // z of the activations activate_keeping_z keeps (Dense and Activation layers), x normalized
+    // of a BatchNormalization
+    if ((spec.kind != LayerKind::Dropout && needs_preactivation(spec.activation)) ||
+        spec.kind == LayerKind::BatchNormalization)
       pres_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
   }
   xbuf_.assign(static_cast<std::size_t>(batch * input_dim_), Scalar(0));
@@ -467,16 +482,20 @@ RowVec<Scalar> Network<Scalar>::normalization_scale(const Layer& L) const {
 }
 
 template <typename Scalar>
+Scalar Network<Scalar>::batch_norm_moving_scale(const Layer& L, Index j) const {
+  const Scalar* gamma = params_.data() + L.w_offset;  // gamma / sqrt(moving variance + epsilon)
+  return gamma[j] / std::sqrt(gamma[3 * L.in + j] + Scalar(L.spec.epsilon));
+}
+
+template <typename Scalar>
 void Network<Scalar>::batch_norm_forward(std::size_t l, const ConstMatMap<Scalar>& x, MatMap<Scalar> a, bool training,
                                          Index row0) {
   const Layer& L = layers_[l];
   const Index n = x.rows(), in = L.in;
-  const Scalar *gamma = params_.data() + L.w_offset, *beta = gamma + in, *moving_mean = gamma + 2 * in,
-               *moving_var = gamma + 3 * in;
-  const Scalar eps = Scalar(L.spec.epsilon);
+  const Scalar *gamma = params_.data() + L.w_offset, *beta = gamma + in, *moving_mean = gamma + 2 * in;
   if (!(training && L.trainable)) {  // the moving statistics (predict's chunks: each its rows)
     for (Index j = 0; j < in; ++j) {
-      const Scalar scale = gamma[j] / std::sqrt(moving_var[j] + eps);
+      const Scalar scale = batch_norm_moving_scale(L, j);
       for (Index i = 0; i < n; ++i) a(i, j) = (x(i, j) - moving_mean[j]) * scale + beta[j];
     }
     return;
@@ -510,11 +529,10 @@ void Network<Scalar>::batch_norm_backward(std::size_t l, const MatMap<Scalar>& g
   Scalar *dgamma = gp, *dbeta = gp + in;
   std::fill(gp + 2 * in, gp + 4 * in, Scalar(0));  // the moving statistics: no gradient
   if (!L.trainable) {  // frozen: it computed with the moving statistics, a fixed affine map
-    const Scalar* moving_var = gamma + 3 * in;
     std::fill(gp, gp + 2 * in, Scalar(0));
     if (g_in)
       for (Index j = 0; j < in; ++j) {
-        const Scalar scale = gamma[j] / std::sqrt(moving_var[j] + Scalar(L.spec.epsilon));
+        const Scalar scale = batch_norm_moving_scale(L, j);
         for (Index i = 0; i < n; ++i) g_in[i * in + j] = g(i, j) * scale;
       }
     return;

@@ -145,7 +145,10 @@ class Network {
   };
   bool any_frozen() const;
   void zero_frozen_gradients();
-  std::vector<std::pair<Index, Index>> fixed_ranges_;  // parameters no step changes (Normalization's)
+  // A layer's parameters [begin, end) that steps train (none when frozen), and those no step
+  // changes (Normalization's, BatchNormalization's moving statistics); {0, 0}: none.
+  static std::pair<Index, Index> trained_params(const Layer& L);
+  static std::pair<Index, Index> fixed_params(const Layer& L);
 
   void reserve(Index batch);
   void check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>* y) const;
@@ -173,6 +176,7 @@ class Network {
   // needs it; and g = g * f'(z) for those rows, from a or from that z.
   void activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0, bool training);
   RowVec<Scalar> normalization_scale(const Layer& L) const;  // a Normalization's std per feature
+  Scalar batch_norm_moving_scale(const Layer& L, Index j) const;
   void batch_norm_forward(std::size_t l, const ConstMatMap<Scalar>& x, MatMap<Scalar> a, bool training, Index row0);
   void batch_norm_backward(std::size_t l, const MatMap<Scalar>& g, Scalar* g_in, Scalar* gp, Index n);
   void update_moving_statistics();  // after a training step
