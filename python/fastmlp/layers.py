@@ -163,6 +163,11 @@ class Layer:
             return []
         return self.weight_shapes(self._model._layer_input_shape(self))
 
+    @property
+    def _params(self) -> slice:
+        """Where this layer's weights lie in its model's flat parameter vector."""
+        return slice(self._param_offset, self._param_offset + self.count_params())
+
     def count_params(self) -> int:
         """Number of weights (0 before the model is built)."""
         return sum(math.prod(s) for s in self._shapes())

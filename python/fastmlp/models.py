@@ -181,8 +181,7 @@ class Sequential:
                 if model is None or model is self or model._engine is None:
                     continue
                 flat = self._engine.get_params() if flat is None else flat
-                size = layer.count_params()
-                values = flat[layer._param_offset : layer._param_offset + size]
+                values = flat[layer._params]
                 targets.setdefault(id(model), (model, []))[1].append((twin._param_offset, values))
         for model, entries in targets.values():
             model._write_params(entries)
@@ -213,10 +212,9 @@ class Sequential:
                     f"{layer._shapes()}"
                 )
             source = sources[0]
-            values = source._model._engine.get_params()[
-                source._param_offset : source._param_offset + source.count_params()
-            ]
-            entries.append((layer._param_offset, values))
+            entries.append(
+                (layer._param_offset, source._model._engine.get_params()[source._params])
+            )
         if entries:
             self._write_params(entries)
 
