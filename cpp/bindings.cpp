@@ -47,6 +47,13 @@ const S* sample_weights(const std::optional<Array<S>>& w, Index rows) {
 }
 
 // One model, one thread at a time: a second concurrent call gets a clear error, never a data race.
+// A copy of confusion counts as a float64 array (empty when none were counted).
+py::array_t<double> buckets_array(const std::vector<double>& v) {
+  py::array_t<double> out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
 template <typename S>
 std::unique_lock<std::mutex> claim(Network<S>& net) {
   std::unique_lock<std::mutex> lock(net.busy(), std::try_to_lock);
@@ -120,6 +127,13 @@ void bind_network(py::module_& m, const char* name) {
             n.set_accuracy(static_cast<AccuracyMode>(mode), out_t, target_t);
           },
           py::arg("mode"), py::arg("output_threshold") = 0.5, py::arg("target_threshold") = 0.5)
+      .def(
+          "set_confusion_thresholds",
+          [](Net& n, const std::vector<double>& thresholds, double positive_above) {
+            auto lock = claim(n);
+            n.set_confusion_thresholds(thresholds, positive_above);
+          },
+          py::arg("thresholds"), py::arg("positive_above") = 0.0)
       .def(
           "set_error_metrics",
           [](Net& n, bool sq, bool ab) {
@@ -376,7 +390,9 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("correct", &Sums::correct)
       .def_readonly("compared", &Sums::compared)
       .def_readonly("squared_error", &Sums::squared_error)
-      .def_readonly("absolute_error", &Sums::absolute_error);
+      .def_readonly("absolute_error", &Sums::absolute_error)
+      .def_property_readonly("positive_buckets", [](const Sums& s) { return buckets_array(s.positive_buckets); })
+      .def_property_readonly("negative_buckets", [](const Sums& s) { return buckets_array(s.negative_buckets); });
 
   bind_network<float>(m, "NetworkF32");
   bind_network<double>(m, "NetworkF64");

@@ -146,6 +146,15 @@ void add_counts(Sums& s, const Sums& part) {
   s.compared += part.compared;
   s.squared_error += part.squared_error;
   s.absolute_error += part.absolute_error;
+  auto add = [](std::vector<double>& to, const std::vector<double>& from) {
+    if (to.empty()) {
+      to = from;
+    } else {
+      for (std::size_t i = 0; i < from.size(); ++i) to[i] += from[i];
+    }
+  };
+  add(s.positive_buckets, part.positive_buckets);
+  add(s.negative_buckets, part.negative_buckets);
 }
 
 // Points p at v for the scope, at nullptr again after it (also when it throws).
@@ -270,6 +279,15 @@ void Network<Scalar>::set_accuracy(AccuracyMode mode, double output_threshold, d
 }
 
 template <typename Scalar>
+void Network<Scalar>::set_confusion_thresholds(const std::vector<double>& thresholds, double positive_above) {
+  for (std::size_t i = 0; i < thresholds.size(); ++i)
+    if (!std::isfinite(thresholds[i]) || (i > 0 && !(thresholds[i - 1] <= thresholds[i])))
+      throw std::invalid_argument("confusion thresholds: expected finite values in ascending order");
+  thresholds_.assign(thresholds.begin(), thresholds.end());
+  positive_above_ = Scalar(positive_above);
+}
+
+template <typename Scalar>
 void Network<Scalar>::set_error_metrics(bool squared, bool absolute) {
   squared_metric_ = squared;
   absolute_metric_ = absolute;
@@ -388,7 +406,8 @@ void Network<Scalar>::check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<S
       throw std::invalid_argument("y: expected " + std::to_string(target_dim()) + " columns for this loss, got " +
                                   std::to_string(y->cols()));
     // The accuracy rule reads y as labels or as one target per output: it must fit the loss's y.
-    const bool per_output = accuracy_ == AccuracyMode::ArgmaxOnehot || accuracy_ == AccuracyMode::Threshold;
+    const bool per_output = accuracy_ == AccuracyMode::ArgmaxOnehot || accuracy_ == AccuracyMode::Threshold ||
+                            !thresholds_.empty();
     if ((per_output && target_dim() != output_dim()) || (accuracy_ == AccuracyMode::ArgmaxSparse && target_dim() != 1))
       throw std::invalid_argument("metrics: the accuracy reads " +
                                   std::string(per_output ? "one target per output" : "one class label per sample") +
@@ -807,12 +826,34 @@ void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row
       break;
     }
   }
+  if (!thresholds_.empty() && target_dim() == k) count_confusion(y, n, s, row0);
   if (squared_metric_ || absolute_metric_) {
     if (target_dim() != k) return;  // sparse labels: error metrics are not defined
     ConstMatMap<Scalar> t(y, n, k);
     const auto d = a.array() - (t.array() * error_scale_ + error_offset_);  // (t itself for 1, 0)
     if (squared_metric_) s.squared_error += static_cast<double>(d.square().sum()) / static_cast<double>(k);
     if (absolute_metric_) s.absolute_error += static_cast<double>(d.abs().sum()) / static_cast<double>(k);
+  }
+}
+
+template <typename Scalar>
+void Network<Scalar>::count_confusion(const Scalar* y, Index n, Sums& s, Index row0) {
+  const Index k = output_dim();
+  const std::size_t buckets = thresholds_.size() + 1;
+  if (s.positive_buckets.empty()) {
+    s.positive_buckets.assign(buckets * static_cast<std::size_t>(k), 0.0);
+    s.negative_buckets.assign(buckets * static_cast<std::size_t>(k), 0.0);
+  }
+  const MatMap<Scalar> a(acts_[layers_.size() - 1].data() + row0 * k, n, k);
+  const ConstMatMap<Scalar> t(y, n, k);
+  for (Index i = 0; i < n; ++i) {
+    for (Index j = 0; j < k; ++j) {
+      // thresholds below the output (a NaN output is below them all)
+      const auto below = std::lower_bound(thresholds_.begin(), thresholds_.end(), a(i, j)) - thresholds_.begin();
+      const bool positive = t(i, j) > positive_above_;
+      (positive ? s.positive_buckets : s.negative_buckets)[static_cast<std::size_t>(j) * buckets +
+                                                           static_cast<std::size_t>(below)] += 1;
+    }
   }
 }
 

@@ -55,6 +55,10 @@ struct Sums {
   double correct = 0;     // accuracy numerator
   double compared = 0;    // accuracy denominator (samples, or elements for Threshold)
   double squared_error = 0, absolute_error = 0;  // sums over elements, for mse / mae metrics
+  // Confusion counts, when thresholds are set (precision, recall, AUC, ...): the outputs whose
+  // target is positive (> 0) / not, by output column j and bucket c = how many thresholds lie
+  // below the output, at [j * (thresholds + 1) + c]. Empty when no thresholds are set.
+  std::vector<double> positive_buckets, negative_buckets;
 };
 
 template <typename Scalar>
@@ -84,6 +88,10 @@ class Network {
 
   void set_loss(LossKind kind, bool from_logits);
   void set_accuracy(AccuracyMode mode, double output_threshold, double target_threshold);
+  // Thresholds (ascending, finite) of the confusion counts in Sums; empty: none counted. A target
+  // above positive_above is positive (the loss's prepared image of 0: a target passed as 0 stays
+  // negative after label smoothing or {0, 1} -> {-1, +1}).
+  void set_confusion_thresholds(const std::vector<double>& thresholds, double positive_above = 0);
   void set_error_metrics(bool squared, bool absolute);
   // The mse / mae metrics compare the outputs with scale * y + offset: the targets as the user
   // passed them, where the loss's preparation (label smoothing, {0, 1} -> {-1, +1}) changed y.
@@ -185,6 +193,7 @@ class Network {
   double penalty() const;
   void clip_gradients();
   void count_metrics(const Scalar* y, Index n, Sums& s, Index row0 = 0);
+  void count_confusion(const Scalar* y, Index n, Sums& s, Index row0);
   void step(const Scalar* x, const Scalar* y, Index n, Sums& s);
   // The forward pass, loss, metrics and backward pass of a step (parameters' gradients in
   // grads_), returning the data loss: whole-batch products split over the threads, or, for a
@@ -241,6 +250,8 @@ class Network {
   bool from_logits_ = false;
   LossMode mode_ = LossMode::Probabilities;
   AccuracyMode accuracy_ = AccuracyMode::None;
+  std::vector<Scalar> thresholds_;  // of the confusion counts
+  Scalar positive_above_ = Scalar(0);
   Scalar out_threshold_ = Scalar(0.5), target_threshold_ = Scalar(0.5);
   bool squared_metric_ = false, absolute_metric_ = false;
   Scalar error_scale_ = Scalar(1), error_offset_ = Scalar(0);

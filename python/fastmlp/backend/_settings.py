@@ -31,6 +31,7 @@ class Sums:
         self.steps, self.samples = steps, samples
         for name, value in zip(SUM_FIELDS, values):
             setattr(self, name, float(value))
+        self.positive_buckets = self.negative_buckets = np.zeros(0)  # (no confusion counts)
 
 
 def _finite_nonnegative(value: float, what: str) -> float:
@@ -147,6 +148,13 @@ class NetworkSettings:
         if rule != self._accuracy:
             self._accuracy = rule
             self._changed()
+
+    def set_confusion_thresholds(self, thresholds: list[float], positive_above: float = 0) -> None:
+        if len(thresholds):
+            raise NotImplementedError(
+                "metrics from confusion counts (Precision, Recall, AUC, TruePositives, ...) are "
+                "computed by the CPU engine only (yet); use model.to('cpu')"
+            )
 
     def set_error_metrics(self, squared: bool, absolute: bool) -> None:
         self._errors = (bool(squared), bool(absolute), *self._errors[2:])
