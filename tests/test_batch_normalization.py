@@ -8,6 +8,7 @@ import fastmlp as fm
 import numpy as np
 import pytest
 from fastmlp import layers, optimizers
+from keras_run import run_keras
 from test_normalization import numeric_gradient
 from test_sparse_inputs import mnist_like, on_both_paths
 
@@ -179,12 +180,6 @@ np.savez(sys.argv[2], *model.get_weights())
 def test_normalization_and_batch_normalization_train_as_keras_where_installed(tmp_path) -> None:
     """The same network, weights and batches in Keras 3 (float64, in a subprocess so that
     TensorFlow stays out of this process): the weights after 3 epochs agree to 1e-12."""
-    import importlib.util
-    import subprocess
-    import sys
-
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("Keras is not installed")
     norm = layers.Normalization()
     norm.adapt(X)
     model = fm.Sequential(
@@ -201,16 +196,7 @@ def test_normalization_and_batch_normalization_train_as_keras_where_installed(tm
     )
     weights = model.get_weights()
     np.savez(tmp_path / "in.npz", x=X, y=LABELS, **{f"w{i}": w for i, w in enumerate(weights)})
-    done = subprocess.run(
-        [sys.executable, "-c", KERAS_SCRIPT, str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "tensorflow"},
-    )
-    if done.returncode != 0:
-        pytest.skip(f"Keras could not run here: {done.stderr.strip().splitlines()[-1:]}")
+    run_keras(KERAS_SCRIPT, str(tmp_path / "in.npz"), str(tmp_path / "out.npz"))
     model.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
     model.fit(X, LABELS, batch_size=16, epochs=3, shuffle=False, verbose=0)
     theirs = np.load(tmp_path / "out.npz")

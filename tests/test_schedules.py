@@ -10,14 +10,13 @@ import copy
 import json
 import math
 import pickle
-import subprocess
-import sys
 
 import fastmlp as fm
 import numpy as np
 import pytest
 from fastmlp import callbacks, layers, optimizers
 from fastmlp.optimizers import schedules
+from keras_run import run_keras
 
 STEPS = np.arange(0, 400)
 
@@ -124,27 +123,10 @@ print(json.dumps(out))
 def test_schedule_values_match_keras_where_installed() -> None:
     """Keras computes in float32: agreement to float32 rounding (run in a subprocess, so that
     TensorFlow's threads and settings stay out of this process)."""
-    try:
-        import importlib.util
-
-        if importlib.util.find_spec("keras") is None:
-            pytest.skip("Keras is not installed")
-    except ValueError:
-        pytest.skip("Keras is not installed")
     steps = [0, 1, 2, 29, 30, 31, 49, 50, 51, 70, 99, 100, 101, 139, 140, 141, 250, 251, 399]
     specs = [{**schedules.serialize(s), "steps": steps} for s, _ in CASES]
-    done = subprocess.run(
-        [sys.executable, "-c", KERAS_SCRIPT],
-        check=False,
-        input=json.dumps(specs),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "tensorflow"},
-    )
-    if done.returncode != 0:
-        pytest.skip(f"Keras could not run here: {done.stderr.strip().splitlines()[-1:]}")
-    keras_values = json.loads(done.stdout.strip().splitlines()[-1])
+    stdout = run_keras(KERAS_SCRIPT, stdin=json.dumps(specs))
+    keras_values = json.loads(stdout.strip().splitlines()[-1])
     for (schedule, _), theirs in zip(CASES, keras_values):
         ours = [float(schedule(s)) for s in steps]
         np.testing.assert_allclose(ours, theirs, rtol=2e-6, atol=1e-9, err_msg=repr(schedule))
