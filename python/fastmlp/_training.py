@@ -36,13 +36,20 @@ def schedule_rates(model: Any, engine: Any, count: int) -> None:
     model._rates_cover = (engine, first, first + count)
 
 
-def _add(totals: dict[str, float], sums: Any) -> None:
+_BUCKET_FIELDS = ("positive_buckets", "negative_buckets")  # arrays, when confusion metrics count
+
+
+def _add(totals: dict[str, Any], sums: Any) -> None:
     for field in _SUM_FIELDS:
         totals[field] += getattr(sums, field)
+    for field in _BUCKET_FIELDS:
+        counts = getattr(sums, field, None)
+        if counts is not None and counts.size:
+            totals[field] = totals[field] + counts  # (a new array: logs keep theirs)
 
 
-def _zero() -> dict[str, float]:
-    return dict.fromkeys(_SUM_FIELDS, 0.0)
+def _zero() -> dict[str, Any]:
+    return dict.fromkeys(_SUM_FIELDS + _BUCKET_FIELDS, 0.0)
 
 
 def _batch_size(batch_size: Any, default: int = 32) -> int:

@@ -2,7 +2,10 @@
 
 Keras names are accepted: "accuracy" / "acc" (the right kind for the loss, as Keras picks it),
 "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy", "mse" / "mean_squared_error",
-"mae" / "mean_absolute_error", and the classes below.
+"mae" / "mean_absolute_error", and the classes below; and from the confusion counts (fastmlp's
+`_confusion` and `_curves` modules): "precision", "recall", "auc", "true_positives", "false_positives",
+"true_negatives", "false_negatives", and the classes Precision, Recall, AUC, TruePositives, ...,
+PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity.
 """
 
 from __future__ import annotations
@@ -15,13 +18,24 @@ import numpy as np
 from fastmlp import losses as losses_module
 
 __all__ = [
+    "AUC",
     "Accuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
+    "FalseNegatives",
+    "FalsePositives",
     "MeanAbsoluteError",
     "MeanSquaredError",
     "Metric",
+    "Precision",
+    "PrecisionAtRecall",
+    "Recall",
+    "RecallAtPrecision",
+    "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
+    "SpecificityAtSensitivity",
+    "TrueNegatives",
+    "TruePositives",
     "get",
 ]
 
@@ -37,7 +51,7 @@ class Metric:
     """
 
     default_name = "metric"
-    source = "accuracy"  # which engine sum it reads: "accuracy", "mse" or "mae"
+    source = "accuracy"  # which engine sums it reads: "accuracy", "mse", "mae" or "confusion"
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.default_name
@@ -113,6 +127,20 @@ _BY_NAME: dict[str, type[Metric]] = {
 }
 
 
+def _register_confusion_metrics() -> None:
+    """Keras's names of the confusion metrics ("precision", "auc", ...), as their snake case."""
+    for cls in (
+        Precision,
+        Recall,
+        AUC,
+        TruePositives,
+        FalsePositives,
+        TrueNegatives,
+        FalseNegatives,
+    ):
+        _BY_NAME[cls.default_name] = cls
+
+
 def get(identifier: str | Metric) -> Metric:
     """Return a Metric for a Keras name or a Metric object (a name is kept as the log name)."""
     if isinstance(identifier, Metric):
@@ -120,7 +148,9 @@ def get(identifier: str | Metric) -> Metric:
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
+        # Keras's names, and its class names as strings ("AUC", "TruePositives")
+        by_class = {c.__name__.lower(): c for c in _BY_NAME.values()}
+        cls = _BY_NAME.get(identifier.lower()) or by_class.get(identifier.lower())
         if cls is None:
             raise ValueError(
                 f"Unknown metric {identifier!r}. Expected one of: {', '.join(_BY_NAME)}"
@@ -200,3 +230,23 @@ def accuracy_rule(
     if pm1 or isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss)):
         return AccuracyRule(_THRESHOLD, 0.0, 0.0)
     return AccuracyRule(_THRESHOLD, 0.0 if logits else 0.5, 0.5)
+
+
+# (after Metric: the confusion metrics derive from it)
+from fastmlp._confusion import (
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
+from fastmlp._curves import (
+    AUC,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
+
+_register_confusion_metrics()

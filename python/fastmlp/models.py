@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp import _summary, _training, backend, config
+from fastmlp import _confusion, _summary, _training, backend, config
 from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
@@ -609,6 +609,8 @@ class Sequential:
             engine.set_l1_clipping(True)
         sources = {m.source for m in self.compiled_metrics}
         engine.set_error_metrics("mse" in sources, "mae" in sources)
+        _confusion.check_outputs(self.compiled_metrics, engine.output_dim)
+        engine.set_confusion_thresholds(_confusion.thresholds_of(self.compiled_metrics))
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
@@ -677,6 +679,11 @@ class Sequential:
         rule = rules.pop() if rules else metrics_module.AccuracyRule()
         self._engine.set_accuracy(rule.mode, rule.output_threshold, rule.target_threshold)
         self._engine.set_error_targets(*target_map)
+        thresholds = _confusion.thresholds_of(self.compiled_metrics)
+        if thresholds:
+            # a target passed as 0, as the loss prepared it (label smoothing, {-1, +1})
+            zero = self.loss.prepare_targets(np.zeros((1, targets.shape[1])))[0, 0]
+            self._engine.set_confusion_thresholds(thresholds, float(zero))
 
     def _logs(self, sums: dict[str, float], prefix: str = "") -> dict[str, float]:
         n = max(sums["samples"], 1)
@@ -684,6 +691,12 @@ class Sequential:
         for m in self.compiled_metrics:
             if m.source == "accuracy":
                 value = sums["correct"] / max(sums["compared"], 1)
+            elif m.source == "confusion":
+                thresholds = _confusion.thresholds_of(self.compiled_metrics)
+                counts = _confusion.Counts(
+                    thresholds, sums["positive_buckets"], sums["negative_buckets"]
+                )
+                value = m.result(counts)
             else:
                 value = sums["squared_error" if m.source == "mse" else "absolute_error"] / n
             logs[prefix + m.name] = value

@@ -351,15 +351,7 @@ def _weight_shapes(model: models.Sequential) -> list[tuple[int, ...]]:
 
 
 _METRICS = {
-    cls.__name__: cls
-    for cls in (
-        metrics.Accuracy,
-        metrics.SparseCategoricalAccuracy,
-        metrics.CategoricalAccuracy,
-        metrics.BinaryAccuracy,
-        metrics.MeanSquaredError,
-        metrics.MeanAbsoluteError,
-    )
+    name: getattr(metrics, name) for name in metrics.__all__ if name not in ("Metric", "get")
 }
 
 

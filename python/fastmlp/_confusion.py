@@ -1,0 +1,253 @@
+"""Confusion-matrix metrics (Keras's confusion_metrics): counts of true / false positives and
+negatives at thresholds, and precision and recall at one threshold (the metrics over many
+thresholds, AUC and the best rate under a constraint, are in `_curves`).
+
+The engine counts, for each output column, how many outputs of positive targets (> 0; {0, 1}
+labels, one-hot rows) and of negative ones lie between each pair of consecutive thresholds of the
+model's metrics (the union of them all); a metric then reads true positives at threshold t as the
+outputs of positive targets above t, as Keras's `y_pred > t`. Every output column counts, as
+Keras's flattening, unless `class_id` picks one. As fastmlp's other metrics, the counts are not
+weighted by sample_weight.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from fastmlp.metrics import Metric
+
+__all__ = [
+    "FalseNegatives",
+    "FalsePositives",
+    "Precision",
+    "Recall",
+    "TrueNegatives",
+    "TruePositives",
+]
+
+
+def thresholds_of(metrics: list[Metric]) -> list[float]:
+    """The ascending union of the thresholds the engine counts at, for these metrics (internal)."""
+    values = {t for m in metrics if isinstance(m, ConfusionMetric) for t in m.engine_thresholds()}
+    return sorted(values)
+
+
+def check_outputs(metrics: list[Metric], outputs: int) -> None:
+    """Raises ValueError for a class_id or num_labels that does not fit the model's outputs."""
+    for m in metrics:
+        if not isinstance(m, ConfusionMetric):
+            continue
+        if m.class_id is not None and not m.class_id < outputs:
+            raise ValueError(
+                f"{m.name}: class_id={m.class_id}, but the model has {outputs} output(s)"
+            )
+        labels = getattr(m, "num_labels", None)
+        if labels is not None and labels != outputs:
+            raise ValueError(f"{m.name}: num_labels={labels}, but the model has {outputs} outputs")
+
+
+class Counts:
+    """The engine's confusion counts of one run, read at thresholds (internal).
+
+    positive, negative: per output column, the outputs of positive / negative targets by bucket
+    (bucket c: c of `thresholds` lie below the output), as `_core.Sums.positive_buckets`.
+    """
+
+    def __init__(self, thresholds: list[float], positive: Any, negative: Any) -> None:
+        self.thresholds = np.asarray(thresholds, dtype=np.float64)
+        buckets = len(thresholds) + 1
+        # (nothing counted: a scalar 0)
+        self.positive, self.negative = (
+            np.asarray(b, dtype=np.float64).reshape(-1, buckets)
+            if np.size(b) > 1
+            else np.zeros((1, buckets))
+            for b in (positive, negative)
+        )
+
+    def _columns(self, buckets: np.ndarray, columns: int | None) -> np.ndarray:
+        if columns is None:
+            return buckets.sum(axis=0, keepdims=True)
+        return buckets if columns < 0 else buckets[columns : columns + 1]
+
+    def totals(self, columns: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(positives, negatives): the outputs of positive / negative targets, of shape (1,), or
+        (1, outputs) per column when `columns` is -1 (columns as in `at`)."""
+        positives, negatives = (
+            self._columns(b, columns).sum(axis=1) for b in (self.positive, self.negative)
+        )
+        if columns is not None and columns < 0:
+            return positives[None], negatives[None]
+        return positives, negatives
+
+    def at(
+        self, thresholds: list[float], columns: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(tp, fp, tn, fn) at each threshold (one of the engine's), summed over the columns (or
+        of column `columns`); each of shape (len(thresholds),), or (len(thresholds), outputs) per
+        column when `columns` is -1."""
+        index = np.searchsorted(self.thresholds, thresholds)
+        above = []
+        for buckets in (self.positive, self.negative):
+            buckets = self._columns(buckets, columns)
+            # outputs above thresholds[i]: those in buckets i + 1, i + 2, ...
+            tail = np.cumsum(buckets[:, ::-1], axis=1)[:, ::-1]
+            above.append(tail[:, 1:][:, index].T)
+        tp, fp = above
+        positives, negatives = self.totals(columns)
+        if columns is None or columns >= 0:
+            tp, fp = tp[:, 0], fp[:, 0]
+        return tp, fp, negatives - fp, positives - tp
+
+
+def divide_no_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b, and 0 where b is 0 (Keras's divide_no_nan)."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    out = np.zeros(a.shape)
+    np.divide(a, b, out=out, where=b != 0)
+    return out
+
+
+def probability_arg(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ValueError(f"{what} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def class_id_arg(class_id: Any) -> int | None:
+    if class_id is None:
+        return None
+    if isinstance(class_id, bool) or not isinstance(class_id, numbers.Integral) or class_id < 0:
+        raise ValueError(f"class_id must be an output index >= 0, got {class_id!r}")
+    return int(class_id)
+
+
+class ConfusionMetric(Metric):
+    """Base: a metric computed from the engine's confusion counts."""
+
+    source = "confusion"
+    class_id: int | None = None
+
+    def engine_thresholds(self) -> list[float]:
+        """The thresholds on the model's output that this metric's result reads."""
+        raise NotImplementedError
+
+    def result(self, counts: Counts) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "class_id": self.class_id}
+
+
+class _AtThreshold(ConfusionMetric):
+    """A count, precision or recall at one threshold on the output (Keras's default 0.5)."""
+
+    def __init__(
+        self,
+        thresholds: Any = None,
+        top_k: Any = None,
+        class_id: Any = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        if top_k is not None:
+            raise NotImplementedError(f"{type(self).__name__}: top_k is not supported")
+        if isinstance(thresholds, (list, tuple)):
+            if len(thresholds) != 1:
+                raise ValueError(
+                    f"{type(self).__name__}: one threshold per metric, got {list(thresholds)}; "
+                    "use one metric (with its own name) per threshold"
+                )
+            thresholds = thresholds[0]
+        self.threshold = 0.5 if thresholds is None else probability_arg(thresholds, "thresholds")
+        self.class_id = class_id_arg(class_id)
+
+    def engine_thresholds(self) -> list[float]:
+        return [self.threshold]
+
+    def result(self, counts: Counts) -> float:
+        tp, fp, tn, fn = counts.at([self.threshold], self.class_id)
+        return float(self.value(tp, fp, tn, fn)[0])
+
+    def value(self, tp, fp, tn, fn) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "thresholds": self.threshold}
+
+
+class TruePositives(_AtThreshold):
+    """Outputs above the threshold whose target is positive (> 0).
+
+    Args:
+        thresholds: The threshold on the output. Defaults to 0.5.
+        name: Defaults to "true_positives".
+    """
+
+    default_name = "true_positives"
+
+    def __init__(self, thresholds: Any = None, name: str | None = None) -> None:
+        super().__init__(thresholds, name=name)
+
+    def value(self, tp, fp, tn, fn):
+        return tp
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "thresholds": self.threshold}
+
+
+class FalsePositives(TruePositives):
+    """Outputs above the threshold whose target is not positive. (Args as TruePositives.)"""
+
+    default_name = "false_positives"
+
+    def value(self, tp, fp, tn, fn):
+        return fp
+
+
+class TrueNegatives(TruePositives):
+    """Outputs at or below the threshold whose target is not positive. (Args as TruePositives.)"""
+
+    default_name = "true_negatives"
+
+    def value(self, tp, fp, tn, fn):
+        return tn
+
+
+class FalseNegatives(TruePositives):
+    """Outputs at or below the threshold whose target is positive. (Args as TruePositives.)"""
+
+    default_name = "false_negatives"
+
+    def value(self, tp, fp, tn, fn):
+        return fn
+
+
+class Precision(_AtThreshold):
+    """Of the outputs above the threshold, the fraction whose target is positive: tp / (tp + fp)
+    (0 when no output is above it).
+
+    Args:
+        thresholds: The threshold on the output (0 for a model that outputs logits). Defaults
+            to 0.5.
+        top_k: Not supported; must be None.
+        class_id: Count this output column only. Defaults to None (every column).
+        name: Defaults to "precision".
+    """
+
+    default_name = "precision"
+
+    def value(self, tp, fp, tn, fn):
+        return divide_no_nan(tp, tp + fp)
+
+
+class Recall(_AtThreshold):
+    """Of the outputs whose target is positive, the fraction above the threshold: tp / (tp + fn).
+    (Args as Precision; name defaults to "recall".)"""
+
+    default_name = "recall"
+
+    def value(self, tp, fp, tn, fn):
+        return divide_no_nan(tp, tp + fn)
