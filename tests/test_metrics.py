@@ -192,6 +192,15 @@ def test_mse_and_mae_metrics_match_numpy(names: list[Any], loss: str) -> None:
     assert logs[keys[1]] == pytest.approx(np.mean(np.abs(p - TARGETS)), rel=1e-12)
 
 
+@pytest.mark.parametrize("name", ["rmse", "root_mean_squared_error", "RootMeanSquaredError"])
+def test_rmse_is_the_root_of_the_mean_over_every_output(name: str) -> None:
+    model = model_for(3, "tanh", "mae", [name, "mse"])
+    p = model.predict(X, verbose=0)
+    logs = model.evaluate(X, TARGETS, batch_size=7, verbose=0, return_dict=True)
+    assert logs[name] == pytest.approx(np.sqrt(np.mean((p - TARGETS) ** 2)), rel=1e-12)
+    assert isinstance(metrics.get(name), metrics.RootMeanSquaredError)
+
+
 def test_mse_metric_on_probabilities_of_a_fused_softmax() -> None:
     # With softmax + categorical cross-entropy the engine computes the loss from logits; the
     # metrics must still see the probabilities that predict returns.

@@ -134,7 +134,14 @@ class ConfusionMetric(Metric):
         """The thresholds on the model's output that this metric's result reads."""
         raise NotImplementedError
 
-    def result(self, counts: Counts) -> float:
+    def result(self, sums: dict[str, Any]) -> float:
+        """The value from the confusion counts in the engine's sums (`thresholds` added: those
+        the engine counted at)."""
+        return self.result_of_counts(
+            Counts(sums["thresholds"], sums["positive_buckets"], sums["negative_buckets"])
+        )
+
+    def result_of_counts(self, counts: Counts) -> float:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -167,7 +174,7 @@ class _AtThreshold(ConfusionMetric):
     def engine_thresholds(self) -> list[float]:
         return [self.threshold]
 
-    def result(self, counts: Counts) -> float:
+    def result_of_counts(self, counts: Counts) -> float:
         tp, fp, tn, fn = counts.at([self.threshold], self.class_id)
         return float(self.value(tp, fp, tn, fn)[0])
 

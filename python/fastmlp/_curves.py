@@ -117,7 +117,7 @@ class AUC(ConfusionMetric):
             return [math.log(t / (1 - t)) for t in self._inner]
         return list(self._inner)
 
-    def result(self, counts: Counts) -> float:
+    def result_of_counts(self, counts: Counts) -> float:
         columns = -1 if self.multi_label else None
         tp, fp, _, _ = counts.at(self.engine_thresholds(), columns)
         positives, negatives = counts.totals(columns)
@@ -201,7 +201,7 @@ class _AtConstraint(ConfusionMetric):
         """(constrained, dependent) rates at each threshold."""
         raise NotImplementedError
 
-    def result(self, counts: Counts) -> float:
+    def result_of_counts(self, counts: Counts) -> float:
         constrained, dependent = self.rates(*counts.at(self._thresholds, self.class_id))
         return float(dependent[constrained >= self.value].max(initial=0.0))
 

@@ -2,7 +2,7 @@
 
 Keras names are accepted: "accuracy" / "acc" (the right kind for the loss, as Keras picks it),
 "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy", "mse" / "mean_squared_error",
-"mae" / "mean_absolute_error", and the classes below; and from the confusion counts (fastmlp's
+"mae" / "mean_absolute_error", "rmse" / "root_mean_squared_error", and the classes below; and from the confusion counts (fastmlp's
 `_confusion` and `_curves` modules): "precision", "recall", "auc", "true_positives", "false_positives",
 "true_negatives", "false_negatives", and the classes Precision, Recall, AUC, TruePositives, ...,
 PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity.
@@ -10,6 +10,7 @@ PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSen
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "PrecisionAtRecall",
     "Recall",
     "RecallAtPrecision",
+    "RootMeanSquaredError",
     "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
     "SpecificityAtSensitivity",
@@ -55,6 +57,13 @@ class Metric:
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.default_name
+
+    def result(self, sums: dict[str, Any]) -> float:
+        """The value from the engine's sums over the samples of a run (`_core.Sums` fields)."""
+        if self.source == "accuracy":
+            return sums["correct"] / max(sums["compared"], 1)
+        field = "squared_error" if self.source == "mse" else "absolute_error"
+        return sums[field] / max(sums["samples"], 1)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
@@ -107,6 +116,15 @@ class MeanSquaredError(Metric):
     source = "mse"
 
 
+class RootMeanSquaredError(MeanSquaredError):
+    """Square root of the mean squared error of the predictions."""
+
+    default_name = "root_mean_squared_error"
+
+    def result(self, sums: dict[str, Any]) -> float:
+        return math.sqrt(super().result(sums))
+
+
 class MeanAbsoluteError(Metric):
     """Mean absolute error of the predictions."""
 
@@ -122,6 +140,8 @@ _BY_NAME: dict[str, type[Metric]] = {
     "binary_accuracy": BinaryAccuracy,
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
+    "rmse": RootMeanSquaredError,
+    "root_mean_squared_error": RootMeanSquaredError,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
 }

@@ -688,18 +688,9 @@ class Sequential:
     def _logs(self, sums: dict[str, float], prefix: str = "") -> dict[str, float]:
         n = max(sums["samples"], 1)
         logs = {f"{prefix}loss": sums["loss"] / n}
+        sums = {**sums, "thresholds": _confusion.thresholds_of(self.compiled_metrics)}
         for m in self.compiled_metrics:
-            if m.source == "accuracy":
-                value = sums["correct"] / max(sums["compared"], 1)
-            elif m.source == "confusion":
-                thresholds = _confusion.thresholds_of(self.compiled_metrics)
-                counts = _confusion.Counts(
-                    thresholds, sums["positive_buckets"], sums["negative_buckets"]
-                )
-                value = m.result(counts)
-            else:
-                value = sums["squared_error" if m.source == "mse" else "absolute_error"] / n
-            logs[prefix + m.name] = value
+            logs[prefix + m.name] = m.result(sums)
         return logs
 
     # -- training and inference (the loops live in _training.py) ------------------------------
