@@ -135,6 +135,13 @@ void bind_network(py::module_& m, const char* name) {
           },
           py::arg("thresholds"), py::arg("positive_above") = 0.0)
       .def(
+          "set_rank_counts",
+          [](Net& n, bool on) {
+            auto lock = claim(n);
+            n.set_rank_counts(on);
+          },
+          py::arg("on"))
+      .def(
           "set_error_metrics",
           [](Net& n, bool sq, bool ab) {
             auto lock = claim(n);
@@ -392,7 +399,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("squared_error", &Sums::squared_error)
       .def_readonly("absolute_error", &Sums::absolute_error)
       .def_property_readonly("positive_buckets", [](const Sums& s) { return buckets_array(s.positive_buckets); })
-      .def_property_readonly("negative_buckets", [](const Sums& s) { return buckets_array(s.negative_buckets); });
+      .def_property_readonly("negative_buckets", [](const Sums& s) { return buckets_array(s.negative_buckets); })
+      .def_property_readonly("ranks", [](const Sums& s) { return buckets_array(s.ranks); });
 
   bind_network<float>(m, "NetworkF32");
   bind_network<double>(m, "NetworkF64");

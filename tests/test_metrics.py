@@ -1,15 +1,18 @@
-"""Metrics: "accuracy" of the kind Keras picks for the loss, and the "mse" / "mae" metrics, from
+"""Metrics: "accuracy" of the kind Keras picks for the loss, the "mse" / "mae" / "rmse" metrics and
+the top-k accuracies, from
 `model.evaluate` against values computed here from `model.predict`'s output.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import fastmlp as fm
 import numpy as np
 import pytest
 from fastmlp import layers, losses, metrics
+from keras_run import run_keras
 
 IN, N = 6, 40
 X = np.random.default_rng(0).normal(size=(N, IN))
@@ -393,3 +396,95 @@ def test_get_by_class_and_object() -> None:
     metric = metrics.BinaryAccuracy(threshold=0.3)
     assert metrics.get(metric) is metric
     assert metric.get_config() == {"name": "binary_accuracy", "threshold": 0.3}
+
+
+# -- top-k accuracies ----------------------------------------------------------------------------
+
+
+def _in_top_k(p: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """TensorFlow's in_top_k in NumPy: fewer than k outputs strictly above the label's output,
+    and that output finite."""
+    own = p[np.arange(len(labels)), labels]
+    above = (p > own[:, None]).sum(axis=1)
+    return float(np.mean((above < k) & np.isfinite(own)))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_top_k_accuracies_match_numpy(k: int) -> None:
+    sparse = model_for(4, "softmax", "sparse_categorical_crossentropy",
+                       [metrics.SparseTopKCategoricalAccuracy(k=k, name="top")])  # fmt: skip
+    onehot = model_for(4, "softmax", "categorical_crossentropy",
+                       [metrics.TopKCategoricalAccuracy(k=k, name="top")])  # fmt: skip
+    p = sparse.predict(X, verbose=0)
+    want = _in_top_k(p, LABELS, k)
+    if k < 4:
+        _not_trivial(want)
+    assert sparse.evaluate(X, LABELS, batch_size=7, verbose=0, return_dict=True)["top"] == want
+    assert onehot.evaluate(X, ONE_HOT, batch_size=7, verbose=0, return_dict=True)["top"] == want
+    # and while training: train_on_batch reports the batch before its step
+    assert sparse.train_on_batch(X, LABELS, return_dict=True)["top"] == want
+
+
+def test_top_k_counts_ties_in_and_non_finite_outputs_out() -> None:
+    model = model_for(4, "exponential", "categorical_crossentropy",
+                      ["top_k_categorical_accuracy", "accuracy"])  # fmt: skip
+    model.set_weights([np.zeros((IN, 4)), np.zeros(4)])  # every output 1: all tied
+    logs = model.evaluate(X, ONE_HOT, verbose=0, return_dict=True)
+    assert logs["top_k_categorical_accuracy"] == 1.0
+    assert logs["accuracy"] == np.mean(LABELS == 0)  # (the argmax takes the first)
+    model.set_weights([np.zeros((IN, 4)), np.array([1000.0, 0, 0, 0])])  # exp(1000) = inf
+    assert model.predict(X[:1], verbose=0)[0, 0] == np.inf
+    logs = model.evaluate(X, ONE_HOT, verbose=0, return_dict=True)
+    top = _in_top_k(model.predict(X, verbose=0), LABELS, 5)
+    assert logs["top_k_categorical_accuracy"] == top == np.mean(LABELS != 0)
+
+
+def test_top_k_accuracies_match_keras_on_the_same_predictions() -> None:
+    model = model_for(4, "softmax", "sparse_categorical_crossentropy", [])
+    p = model.predict(X, verbose=0)
+    script = (
+        "import json, sys, numpy as np, keras\n"
+        "d = json.loads(sys.stdin.read())\n"
+        "p, labels, onehot = (np.array(d[k], 'float32') for k in ('p', 'labels', 'onehot'))\n"
+        "out = []\n"
+        "for k in (1, 2, 3):\n"
+        "    for m, y in ((keras.metrics.SparseTopKCategoricalAccuracy(k=k), labels),\n"
+        "                 (keras.metrics.TopKCategoricalAccuracy(k=k), onehot)):\n"
+        "        m.update_state(y, p)\n"
+        "        out.append(float(m.result()))\n"
+        "print(json.dumps(out))\n"
+    )
+    payload = {"p": p.tolist(), "labels": LABELS.tolist(), "onehot": ONE_HOT.tolist()}
+    theirs = json.loads(run_keras(script, stdin=json.dumps(payload)).strip().splitlines()[-1])
+    ours = []
+    for k in (1, 2, 3):
+        for cls, y, loss in ((metrics.SparseTopKCategoricalAccuracy, LABELS,
+                              "sparse_categorical_crossentropy"),
+                             (metrics.TopKCategoricalAccuracy, ONE_HOT,
+                              "categorical_crossentropy")):  # fmt: skip
+            m = model_for(4, "softmax", loss, [cls(k=k, name="top")])
+            ours.append(m.evaluate(X, y, verbose=0, return_dict=True)["top"])
+    assert ours == pytest.approx(theirs, abs=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("metric", "loss", "match"),
+    [
+        ("sparse_top_k_categorical_accuracy", "categorical_crossentropy", "need class labels"),
+        ("top_k_categorical_accuracy", "sparse_categorical_crossentropy", "one target per output"),
+    ],
+)
+def test_a_top_k_of_the_other_target_kind_is_refused(metric: str, loss: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        model_for(4, "softmax", loss, [metric])
+
+
+def test_top_k_bad_arguments_and_the_gpu_engine_are_refused() -> None:
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.TopKCategoricalAccuracy(k=0)
+    with pytest.raises(NotImplementedError, match="from_sorted_ids"):
+        metrics.SparseTopKCategoricalAccuracy(from_sorted_ids=True)
+    model = fm.Sequential([layers.Input(shape=(IN,)), layers.Dense(4)], device="numpy")
+    with pytest.raises(NotImplementedError, match="CPU engine only"):
+        model.compile(loss="sparse_categorical_crossentropy",
+                      metrics=["sparse_top_k_categorical_accuracy"])  # fmt: skip

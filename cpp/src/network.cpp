@@ -155,6 +155,7 @@ void add_counts(Sums& s, const Sums& part) {
   };
   add(s.positive_buckets, part.positive_buckets);
   add(s.negative_buckets, part.negative_buckets);
+  add(s.ranks, part.ranks);
 }
 
 // Points p at v for the scope, at nullptr again after it (also when it throws).
@@ -827,6 +828,7 @@ void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row
     }
   }
   if (!thresholds_.empty() && target_dim() == k) count_confusion(y, n, s, row0);
+  if (rank_counts_) count_ranks(y, n, s, row0);
   if (squared_metric_ || absolute_metric_) {
     if (target_dim() != k) return;  // sparse labels: error metrics are not defined
     ConstMatMap<Scalar> t(y, n, k);
@@ -854,6 +856,28 @@ void Network<Scalar>::count_confusion(const Scalar* y, Index n, Sums& s, Index r
       (positive ? s.positive_buckets : s.negative_buckets)[static_cast<std::size_t>(j) * buckets +
                                                            static_cast<std::size_t>(below)] += 1;
     }
+  }
+}
+
+template <typename Scalar>
+void Network<Scalar>::count_ranks(const Scalar* y, Index n, Sums& s, Index row0) {
+  // As TensorFlow's in_top_k: the rank is how many outputs lie strictly above the target class's
+  // (ties straddling the k-th place are all in the top k); a non-finite output is in none.
+  const Index k = output_dim(), ty = target_dim();
+  if (s.ranks.empty()) s.ranks.assign(static_cast<std::size_t>(k) + 1, 0.0);
+  const MatMap<Scalar> a(acts_[layers_.size() - 1].data() + row0 * k, n, k);
+  for (Index i = 0; i < n; ++i) {
+    Index target = 0;
+    if (ty == 1) {
+      check_class_index(y[i], k);
+      target = static_cast<Index>(y[i]);
+    } else {
+      Index row;
+      ConstMatMap<Scalar>(y + i * ty, 1, ty).maxCoeff(&row, &target);
+    }
+    const Scalar v = a(i, target);
+    const Index rank = std::isfinite(v) ? (a.row(i).array() > v).count() : k;
+    s.ranks[static_cast<std::size_t>(rank)] += 1;
   }
 }
 

@@ -36,7 +36,8 @@ def schedule_rates(model: Any, engine: Any, count: int) -> None:
     model._rates_cover = (engine, first, first + count)
 
 
-_BUCKET_FIELDS = ("positive_buckets", "negative_buckets")  # arrays, when confusion metrics count
+# arrays, when confusion metrics / top-k accuracies count
+_BUCKET_FIELDS = ("positive_buckets", "negative_buckets", "ranks")
 
 
 def _add(totals: dict[str, Any], sums: Any) -> None:

@@ -11,6 +11,7 @@ PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSen
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,9 @@ __all__ = [
     "RootMeanSquaredError",
     "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
     "SpecificityAtSensitivity",
+    "TopKCategoricalAccuracy",
     "TrueNegatives",
     "TruePositives",
     "get",
@@ -109,6 +112,58 @@ class BinaryAccuracy(Accuracy):
         return {**super().get_config(), "threshold": self.threshold}
 
 
+class _TopK(Metric):
+    """Base: the fraction of samples whose target class is among the k highest outputs."""
+
+    source = "ranks"
+
+    def __init__(self, k: int = 5, name: str | None = None) -> None:
+        super().__init__(name)
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        self.k = int(k)
+
+    def result(self, sums: dict[str, Any]) -> float:
+        ranks = np.asarray(sums["ranks"], dtype=np.float64)
+        if ranks.size < 2:  # (nothing counted)
+            return 0.0
+        return float(ranks[: min(self.k, ranks.size - 1)].sum() / max(ranks.sum(), 1))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "k": self.k}
+
+
+class TopKCategoricalAccuracy(_TopK):
+    """Fraction of samples whose target class (the argmax of the one-hot target) is among the k
+    highest outputs; outputs tied at the k-th place all count as in the top k (TensorFlow's
+    in_top_k), a non-finite output in none.
+
+    Args:
+        k: How many of the highest outputs. Defaults to 5.
+        name: Defaults to "top_k_categorical_accuracy".
+    """
+
+    default_name = "top_k_categorical_accuracy"
+
+
+class SparseTopKCategoricalAccuracy(_TopK):
+    """Fraction of samples whose integer label is among the k highest outputs (ties and
+    non-finite outputs as TopKCategoricalAccuracy).
+
+    Args:
+        k: How many of the highest outputs. Defaults to 5.
+        name: Defaults to "sparse_top_k_categorical_accuracy".
+        from_sorted_ids: Not supported; must be False.
+    """
+
+    default_name = "sparse_top_k_categorical_accuracy"
+
+    def __init__(self, k: int = 5, name: str | None = None, from_sorted_ids: bool = False) -> None:
+        super().__init__(k, name)
+        if from_sorted_ids:
+            raise NotImplementedError("from_sorted_ids=True is not supported")
+
+
 class MeanSquaredError(Metric):
     """Mean squared error of the predictions."""
 
@@ -141,6 +196,8 @@ _BY_NAME: dict[str, type[Metric]] = {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
     "rmse": RootMeanSquaredError,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "root_mean_squared_error": RootMeanSquaredError,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
@@ -186,14 +243,22 @@ def check_targets_agree(metrics: list[Metric], loss: losses_module.Loss) -> None
     class labels (sparse losses, sparse_categorical_accuracy) or one target per output (internal).
     """
     if loss.sparse:
-        wrong = [m.name for m in metrics if m.source != "accuracy" or isinstance(m, _PER_OUTPUT)]
+        wrong = [
+            m.name
+            for m in metrics
+            if m.source not in ("accuracy", "ranks") or isinstance(m, _PER_OUTPUT)
+        ]
         if wrong:
             raise ValueError(
                 f"metrics: {wrong} need one target per output, but {loss.default_name} takes "
                 "class labels; use metrics=['accuracy'] or ['sparse_categorical_accuracy']"
             )
     else:
-        wrong = [m.name for m in metrics if isinstance(m, SparseCategoricalAccuracy)]
+        wrong = [
+            m.name
+            for m in metrics
+            if isinstance(m, (SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy))
+        ]
         if wrong:
             raise ValueError(
                 f"metrics: {wrong} need class labels, but {loss.default_name} takes one target "
@@ -202,7 +267,7 @@ def check_targets_agree(metrics: list[Metric], loss: losses_module.Loss) -> None
             )
 
 
-_PER_OUTPUT = (CategoricalAccuracy, BinaryAccuracy)
+_PER_OUTPUT = (CategoricalAccuracy, BinaryAccuracy, TopKCategoricalAccuracy)
 
 
 @dataclass(frozen=True)

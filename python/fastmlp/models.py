@@ -611,6 +611,7 @@ class Sequential:
         engine.set_error_metrics("mse" in sources, "mae" in sources)
         _confusion.check_outputs(self.compiled_metrics, engine.output_dim)
         engine.set_confusion_thresholds(_confusion.thresholds_of(self.compiled_metrics))
+        engine.set_rank_counts("ranks" in sources)
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:

@@ -59,6 +59,9 @@ struct Sums {
   // target is positive (> 0) / not, by output column j and bucket c = how many thresholds lie
   // below the output, at [j * (thresholds + 1) + c]. Empty when no thresholds are set.
   std::vector<double> positive_buckets, negative_buckets;
+  // Rank counts, when on (top-k accuracy): ranks[r] samples whose target class had r outputs
+  // above its own (r < outputs), ranks[outputs] those whose target class's output is not finite.
+  std::vector<double> ranks;
 };
 
 template <typename Scalar>
@@ -92,6 +95,8 @@ class Network {
   // above positive_above is positive (the loss's prepared image of 0: a target passed as 0 stays
   // negative after label smoothing or {0, 1} -> {-1, +1}).
   void set_confusion_thresholds(const std::vector<double>& thresholds, double positive_above = 0);
+  // Count the ranks of the target classes (top-k accuracy; labels, or the argmax of targets).
+  void set_rank_counts(bool on) { rank_counts_ = on; }
   void set_error_metrics(bool squared, bool absolute);
   // The mse / mae metrics compare the outputs with scale * y + offset: the targets as the user
   // passed them, where the loss's preparation (label smoothing, {0, 1} -> {-1, +1}) changed y.
@@ -194,6 +199,7 @@ class Network {
   void clip_gradients();
   void count_metrics(const Scalar* y, Index n, Sums& s, Index row0 = 0);
   void count_confusion(const Scalar* y, Index n, Sums& s, Index row0);
+  void count_ranks(const Scalar* y, Index n, Sums& s, Index row0);
   void step(const Scalar* x, const Scalar* y, Index n, Sums& s);
   // The forward pass, loss, metrics and backward pass of a step (parameters' gradients in
   // grads_), returning the data loss: whole-batch products split over the threads, or, for a
@@ -252,6 +258,7 @@ class Network {
   AccuracyMode accuracy_ = AccuracyMode::None;
   std::vector<Scalar> thresholds_;  // of the confusion counts
   Scalar positive_above_ = Scalar(0);
+  bool rank_counts_ = false;
   Scalar out_threshold_ = Scalar(0.5), target_threshold_ = Scalar(0.5);
   bool squared_metric_ = false, absolute_metric_ = false;
   Scalar error_scale_ = Scalar(1), error_offset_ = Scalar(0);

@@ -31,7 +31,8 @@ class Sums:
         self.steps, self.samples = steps, samples
         for name, value in zip(SUM_FIELDS, values):
             setattr(self, name, float(value))
-        self.positive_buckets = self.negative_buckets = np.zeros(0)  # (no confusion counts)
+        # (no confusion or rank counts)
+        self.positive_buckets = self.negative_buckets = self.ranks = np.zeros(0)
 
 
 def _finite_nonnegative(value: float, what: str) -> float:
@@ -154,6 +155,12 @@ class NetworkSettings:
             raise NotImplementedError(
                 "metrics from confusion counts (Precision, Recall, AUC, TruePositives, ...) are "
                 "computed by the CPU engine only (yet); use model.to('cpu')"
+            )
+
+    def set_rank_counts(self, on: bool) -> None:
+        if on:
+            raise NotImplementedError(
+                "top-k accuracies are computed by the CPU engine only (yet); use model.to('cpu')"
             )
 
     def set_error_metrics(self, squared: bool, absolute: bool) -> None:
