@@ -142,6 +142,13 @@ void bind_network(py::module_& m, const char* name) {
           },
           py::arg("on"))
       .def(
+          "set_max_counts",
+          [](Net& n, bool on) {
+            auto lock = claim(n);
+            n.set_max_counts(on);
+          },
+          py::arg("on"))
+      .def(
           "set_error_metrics",
           [](Net& n, bool sq, bool ab) {
             auto lock = claim(n);
@@ -400,7 +407,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("absolute_error", &Sums::absolute_error)
       .def_property_readonly("positive_buckets", [](const Sums& s) { return buckets_array(s.positive_buckets); })
       .def_property_readonly("negative_buckets", [](const Sums& s) { return buckets_array(s.negative_buckets); })
-      .def_property_readonly("ranks", [](const Sums& s) { return buckets_array(s.ranks); });
+      .def_property_readonly("ranks", [](const Sums& s) { return buckets_array(s.ranks); })
+      .def_property_readonly("max_counts", [](const Sums& s) { return buckets_array(s.max_counts); });
 
   bind_network<float>(m, "NetworkF32");
   bind_network<double>(m, "NetworkF64");

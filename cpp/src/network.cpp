@@ -156,6 +156,7 @@ void add_counts(Sums& s, const Sums& part) {
   add(s.positive_buckets, part.positive_buckets);
   add(s.negative_buckets, part.negative_buckets);
   add(s.ranks, part.ranks);
+  add(s.max_counts, part.max_counts);
 }
 
 // Points p at v for the scope, at nullptr again after it (also when it throws).
@@ -829,6 +830,7 @@ void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row
   }
   if (!thresholds_.empty() && target_dim() == k) count_confusion(y, n, s, row0);
   if (rank_counts_) count_ranks(y, n, s, row0);
+  if (max_counts_ && target_dim() == k) count_max(y, n, s, row0);
   if (squared_metric_ || absolute_metric_) {
     if (target_dim() != k) return;  // sparse labels: error metrics are not defined
     ConstMatMap<Scalar> t(y, n, k);
@@ -878,6 +880,26 @@ void Network<Scalar>::count_ranks(const Scalar* y, Index n, Sums& s, Index row0)
     const Scalar v = a(i, target);
     const Index rank = std::isfinite(v) ? (a.row(i).array() > v).count() : k;
     s.ranks[static_cast<std::size_t>(rank)] += 1;
+  }
+}
+
+template <typename Scalar>
+void Network<Scalar>::count_max(const Scalar* y, Index n, Sums& s, Index row0) {
+  // As Keras's F-scores without a threshold: an output is predicted positive where it equals its
+  // row's maximum and |output| > 1e-9 (every output tied at the maximum).
+  const Index k = output_dim();
+  const auto ku = static_cast<std::size_t>(k);
+  if (s.max_counts.empty()) s.max_counts.assign(3 * ku, 0.0);
+  const MatMap<Scalar> a(acts_[layers_.size() - 1].data() + row0 * k, n, k);
+  const ConstMatMap<Scalar> t(y, n, k);
+  for (Index i = 0; i < n; ++i) {
+    const Scalar top = a.row(i).maxCoeff();
+    for (Index j = 0; j < k; ++j) {
+      const auto ju = static_cast<std::size_t>(j);
+      const bool positive = t(i, j) > positive_above_;
+      if (a(i, j) >= top && std::abs(a(i, j)) > Scalar(1e-9)) s.max_counts[(positive ? 0 : ku) + ju] += 1;
+      if (positive) s.max_counts[2 * ku + ju] += 1;
+    }
   }
 }
 

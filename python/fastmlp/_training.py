@@ -36,8 +36,8 @@ def schedule_rates(model: Any, engine: Any, count: int) -> None:
     model._rates_cover = (engine, first, first + count)
 
 
-# arrays, when confusion metrics / top-k accuracies count
-_BUCKET_FIELDS = ("positive_buckets", "negative_buckets", "ranks")
+# arrays, when confusion metrics / top-k accuracies / F-scores count
+_BUCKET_FIELDS = ("positive_buckets", "negative_buckets", "ranks", "max_counts")
 
 
 def _add(totals: dict[str, Any], sums: Any) -> None:

@@ -1,11 +1,13 @@
 """Metrics reported by `fit` and `evaluate`, computed by the engine alongside the loss.
 
 Keras names are accepted: "accuracy" / "acc" (the right kind for the loss, as Keras picks it),
-"sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy", "mse" / "mean_squared_error",
-"mae" / "mean_absolute_error", "rmse" / "root_mean_squared_error", and the classes below; and from the confusion counts (fastmlp's
-`_confusion` and `_curves` modules): "precision", "recall", "auc", "true_positives", "false_positives",
-"true_negatives", "false_negatives", and the classes Precision, Recall, AUC, TruePositives, ...,
-PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity.
+"sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy",
+"top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mse" / "mean_squared_error",
+"mae" / "mean_absolute_error", "rmse" / "root_mean_squared_error"; from the confusion counts
+(modules `_confusion`, `_curves`, `_fscores`): "precision", "recall", "auc", "true_positives",
+"false_positives", "true_negatives", "false_negatives", "f1_score", "fbeta_score"; Keras's class
+names as strings; and the classes (PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity
+and SpecificityAtSensitivity as classes only).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = [
     "Accuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
+    "F1Score",
+    "FBetaScore",
     "FalseNegatives",
     "FalsePositives",
     "MeanAbsoluteError",
@@ -70,6 +74,10 @@ class Metric:
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Metric:
+        return cls(**config)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -214,6 +222,8 @@ def _register_confusion_metrics() -> None:
         FalsePositives,
         TrueNegatives,
         FalseNegatives,
+        F1Score,
+        FBetaScore,
     ):
         _BY_NAME[cls.default_name] = cls
 
@@ -333,5 +343,6 @@ from fastmlp._curves import (
     SensitivityAtSpecificity,
     SpecificityAtSensitivity,
 )
+from fastmlp._fscores import F1Score, FBetaScore
 
 _register_confusion_metrics()

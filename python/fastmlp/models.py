@@ -612,6 +612,9 @@ class Sequential:
         _confusion.check_outputs(self.compiled_metrics, engine.output_dim)
         engine.set_confusion_thresholds(_confusion.thresholds_of(self.compiled_metrics))
         engine.set_rank_counts("ranks" in sources)
+        engine.set_max_counts(
+            any(getattr(m, "uses_max_counts", False) for m in self.compiled_metrics)
+        )
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
@@ -680,10 +683,11 @@ class Sequential:
         rule = rules.pop() if rules else metrics_module.AccuracyRule()
         self._engine.set_accuracy(rule.mode, rule.output_threshold, rule.target_threshold)
         self._engine.set_error_targets(*target_map)
-        thresholds = _confusion.thresholds_of(self.compiled_metrics)
-        if thresholds:
-            # a target passed as 0, as the loss prepared it (label smoothing, {-1, +1})
+        if any(m.source == "confusion" for m in self.compiled_metrics):
+            # positive: above a target passed as 0, as the loss prepared it (label smoothing,
+            # {-1, +1})
             zero = self.loss.prepare_targets(np.zeros((1, targets.shape[1])))[0, 0]
+            thresholds = _confusion.thresholds_of(self.compiled_metrics)
             self._engine.set_confusion_thresholds(thresholds, float(zero))
 
     def _logs(self, sums: dict[str, float], prefix: str = "") -> dict[str, float]:

@@ -365,7 +365,7 @@ def _compile_args(
             raise ValueError(f"unknown metric class {entry['class_name']!r}")
         if not isinstance(entry["config"].get("name", ""), str):
             raise TypeError("a metric's name must be a string")
-        compiled_metrics.append(cls(**entry["config"]))
+        compiled_metrics.append(cls.from_config(entry["config"]))
     return {
         "optimizer": optimizers.deserialize(settings["optimizer"], custom_objects),
         "loss": losses.deserialize(settings["loss"]),

@@ -62,6 +62,10 @@ struct Sums {
   // Rank counts, when on (top-k accuracy): ranks[r] samples whose target class had r outputs
   // above its own (r < outputs), ranks[outputs] those whose target class's output is not finite.
   std::vector<double> ranks;
+  // Row-maximum counts, when on (F-scores without a threshold): per output column, outputs at
+  // their row's maximum (and |output| > 1e-9) with a positive target, the same with a negative
+  // target, and positive targets: [0, k), [k, 2k), [2k, 3k).
+  std::vector<double> max_counts;
 };
 
 template <typename Scalar>
@@ -97,6 +101,8 @@ class Network {
   void set_confusion_thresholds(const std::vector<double>& thresholds, double positive_above = 0);
   // Count the ranks of the target classes (top-k accuracy; labels, or the argmax of targets).
   void set_rank_counts(bool on) { rank_counts_ = on; }
+  // Count the outputs at their row's maximum by target sign (F-scores without a threshold).
+  void set_max_counts(bool on) { max_counts_ = on; }
   void set_error_metrics(bool squared, bool absolute);
   // The mse / mae metrics compare the outputs with scale * y + offset: the targets as the user
   // passed them, where the loss's preparation (label smoothing, {0, 1} -> {-1, +1}) changed y.
@@ -200,6 +206,7 @@ class Network {
   void count_metrics(const Scalar* y, Index n, Sums& s, Index row0 = 0);
   void count_confusion(const Scalar* y, Index n, Sums& s, Index row0);
   void count_ranks(const Scalar* y, Index n, Sums& s, Index row0);
+  void count_max(const Scalar* y, Index n, Sums& s, Index row0);
   void step(const Scalar* x, const Scalar* y, Index n, Sums& s);
   // The forward pass, loss, metrics and backward pass of a step (parameters' gradients in
   // grads_), returning the data loss: whole-batch products split over the threads, or, for a
@@ -258,7 +265,7 @@ class Network {
   AccuracyMode accuracy_ = AccuracyMode::None;
   std::vector<Scalar> thresholds_;  // of the confusion counts
   Scalar positive_above_ = Scalar(0);
-  bool rank_counts_ = false;
+  bool rank_counts_ = false, max_counts_ = false;
   Scalar out_threshold_ = Scalar(0.5), target_threshold_ = Scalar(0.5);
   bool squared_metric_ = false, absolute_metric_ = false;
   Scalar error_scale_ = Scalar(1), error_offset_ = Scalar(0);

@@ -32,7 +32,14 @@ class Sums:
         for name, value in zip(SUM_FIELDS, values):
             setattr(self, name, float(value))
         # (no confusion or rank counts)
-        self.positive_buckets = self.negative_buckets = self.ranks = np.zeros(0)
+        self.positive_buckets = self.negative_buckets = self.ranks = self.max_counts = np.zeros(0)
+
+
+def _cpu_only(wanted: bool, what: str) -> None:
+    if wanted:
+        raise NotImplementedError(
+            f"{what}: computed by the CPU engine only (yet); use model.to('cpu')"
+        )
 
 
 def _finite_nonnegative(value: float, what: str) -> float:
@@ -151,17 +158,15 @@ class NetworkSettings:
             self._changed()
 
     def set_confusion_thresholds(self, thresholds: list[float], positive_above: float = 0) -> None:
-        if len(thresholds):
-            raise NotImplementedError(
-                "metrics from confusion counts (Precision, Recall, AUC, TruePositives, ...) are "
-                "computed by the CPU engine only (yet); use model.to('cpu')"
-            )
+        _cpu_only(
+            len(thresholds) > 0, "metrics from confusion counts (Precision, Recall, AUC, ...)"
+        )
 
     def set_rank_counts(self, on: bool) -> None:
-        if on:
-            raise NotImplementedError(
-                "top-k accuracies are computed by the CPU engine only (yet); use model.to('cpu')"
-            )
+        _cpu_only(on, "top-k accuracies")
+
+    def set_max_counts(self, on: bool) -> None:
+        _cpu_only(on, "F-scores without a threshold")
 
     def set_error_metrics(self, squared: bool, absolute: bool) -> None:
         self._errors = (bool(squared), bool(absolute), *self._errors[2:])
