@@ -156,7 +156,7 @@ class Sequential:
                     f"input is {self._input_shape}"
                 )
             self._input_shape = model._input_shape
-        model.built  # noqa: B018 (builds its engine if it can: the twins take its weights)
+        model._build_if_possible()  # (the twins take its weights)
         for layer in model._layers:
             config = layer.get_config()
             if not first:
@@ -308,9 +308,13 @@ class Sequential:
     @property
     def built(self) -> bool:
         """Whether the engine exists (the model builds itself once it knows its input shape)."""
+        self._build_if_possible()
+        return self._engine is not None
+
+    def _build_if_possible(self) -> None:
+        """Build the engine if there is none and the input shape and the layers are known."""
         if self._engine is None and self._input_shape is not None and self._layers:
             self._build(self._input_shape)
-        return self._engine is not None
 
     def build(self, input_shape: Any = None) -> None:
         """Build for `input_shape`, which includes the batch dimension: e.g. (None, 784)."""
@@ -409,8 +413,7 @@ class Sequential:
         return self._layer_inputs[id(layer)]
 
     def _require_built(self, what: str) -> None:
-        if not self.built and self._input_shape is not None and self._layers:
-            self._build(self._input_shape)
+        self._build_if_possible()
         if not self.built and self._input_shape is not None:
             raise ValueError(f"{what}: the model needs at least one Dense layer")
         if not self.built:
