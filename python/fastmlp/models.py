@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp import _summary, _training, backend, config
+from fastmlp import _nesting, _summary, _training, backend, config
 from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
@@ -98,7 +98,7 @@ class Sequential:
         `trainable` on one layer sets it on its twin.
         """
         if isinstance(layer, Sequential):
-            self._add_model(layer)
+            _nesting.add_model(self, layer)
             return
         if not isinstance(layer, layers_module.Layer):
             raise TypeError(
@@ -127,96 +127,8 @@ class Sequential:
         self._layers.append(layer)
         layer._model = self
 
-    def _add_model(self, model: Sequential) -> None:
-        """Sequential([model, ...]): twins of model's layers, sharing their weights with them."""
-        if model is self:
-            raise ValueError("a model cannot be added to itself")
-        if not model._layers:
-            raise ValueError("the model added has no layers")
-        names = {existing.name for existing in self._layers}
-        clash = [layer.name for layer in model._layers if layer.name in names]
-        if clash:
-            raise ValueError(
-                f"the model added has layers named like this model's: {clash}; names must be unique"
-            )
-        first = not self._layers
-        if not first and model._input_shape is not None and self._input_shape is not None:
-            shape = self._input_shape
-            for layer in self._layers:
-                shape = layer.compute_output_shape(shape)
-            if tuple(shape) != tuple(model._input_shape):
-                raise ValueError(
-                    f"the model added takes samples of shape {model._input_shape}, the layers "
-                    f"before it give {tuple(shape)}"
-                )
-        if first and model._input_shape is not None:
-            if self._input_shape not in (None, model._input_shape):
-                raise ValueError(
-                    f"the model added takes samples of shape {model._input_shape}, this model's "
-                    f"input is {self._input_shape}"
-                )
-            self._input_shape = model._input_shape
-        model._build_if_possible()  # (the twins take its weights)
-        for layer in model._layers:
-            config = layer.get_config()
-            if not first:
-                config.pop("input_shape", None)
-            twin = type(layer).from_config(config)
-            twin._twins.add(layer)
-            layer._twins.add(twin)
-            self.add(twin)
-            first = False
-
-    def _share_weights(self) -> None:
-        """After this model changed its weights: the same values into every layer that shares
-        them (its twins, theirs, ...) in a model that has an engine, one write per model (a model
-        without an engine takes them from its twins when it is built)."""
-        targets: dict[int, tuple[Sequential, list[Any]]] = {}
-        flat = None  # this model's parameters, read once
-        for layer in self._layers:
-            if not layer._twins or not layer._shapes():
-                continue
-            for twin in layers_module.twin_group(layer):
-                model = twin._model
-                if model is None or model is self or model._engine is None:
-                    continue
-                flat = self._engine.get_params() if flat is None else flat
-                values = flat[layer._params]
-                targets.setdefault(id(model), (model, []))[1].append((twin._param_offset, values))
-        for model, entries in targets.values():
-            model._write_params(entries)
-
-    def _write_params(self, entries: list[tuple[int, np.ndarray]]) -> None:
-        """Parameter values [offset, offset + size) from another engine, as they are (NaN too:
-        a diverging model's twin diverges with it), in one write."""
-        flat = self._engine.get_params()
-        for offset, values in entries:
-            flat[offset : offset + values.size] = values
-        self._engine.set_params(flat)
-
-    def _take_twins_weights(self) -> None:
-        """At build: each shared layer's weights from a model that has them (all such agree)."""
-        entries = []
-        for layer in self._layers:
-            sources = [
-                t
-                for t in layers_module.twin_group(layer)
-                if t._model is not None and t._model is not self and t._model._engine is not None
-            ]
-            if not sources or not layer._shapes():
-                continue
-            if sources[0]._shapes() != layer._shapes():
-                raise ValueError(
-                    f"layer {layer.name!r} shares its weights with the model it came from, where "
-                    f"they have shapes {sources[0]._shapes()}; here its inputs give "
-                    f"{layer._shapes()}"
-                )
-            source = sources[0]
-            entries.append(
-                (layer._param_offset, source._model._engine.get_params()[source._params])
-            )
-        if entries:
-            self._write_params(entries)
+    # After this model changed its weights: the same values into its layers' twins (_nesting.py)
+    _share_weights = _nesting.share_weights
 
     def pop(self) -> layers_module.Layer:
         """Remove and return the last layer (the model is rebuilt, other weights kept)."""
@@ -378,7 +290,7 @@ class Sequential:
                     [(layer._param_offset, layer._shapes(), old, layer.name)], share=False
                 )
         self._kept = {}
-        self._take_twins_weights()
+        _nesting.take_twins_weights(self)
 
     @property
     def device(self) -> str:
