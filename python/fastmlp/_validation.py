@@ -182,6 +182,25 @@ def as_targets(
     return np.ascontiguousarray(loss.prepare_targets(arr), dtype=dtype), loss.target_map(arr)
 
 
+def as_weight(value: Any, shape: tuple[int, ...], name: str, dtype: np.dtype) -> np.ndarray:
+    """`value` as a finite weight array of `shape` and `dtype`: a CuPy array is copied to the host
+    (weights are set through it); shape () takes a number or a 1-element array."""
+    if device_module(value) is not None:
+        value = value.get()
+    scalar = shape == ()  # (a Normalization's count)
+    arr = as_float_array(
+        np.reshape(value, (-1,)) if scalar and np.ndim(value) == 0 else value,
+        name,
+        dtype,
+        allow_empty=True,
+    )
+    if scalar and arr.shape == (1,):
+        arr = arr.reshape(())
+    if arr.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {arr.shape}")
+    return arr
+
+
 def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     """`value` as an int >= minimum (bools and floats are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -19,7 +19,13 @@ from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
-from fastmlp._validation import as_float_array, as_samples, as_targets, device_module
+from fastmlp._validation import (
+    as_float_array,
+    as_samples,
+    as_targets,
+    as_weight,
+    device_module,
+)
 
 __all__ = ["Sequential", "load_model", "model_from_json"]
 
@@ -401,24 +407,12 @@ class Sequential:
     def _write_weights(
         self, entries: list[tuple[int, list[tuple[int, ...]], list[Any], str]], share: bool = True
     ) -> None:
+        """Per layer (offset, shapes, arrays, name): the arrays into the engine's parameters from
+        offset on, in one write; then (share) into the twins of nested models."""
         flat = self._engine.get_params()
         for offset, shapes, arrays, name in entries:
             for i, (shape, value) in enumerate(zip(shapes, arrays)):
-                if device_module(value) is not None:  # weights are set through the host
-                    value = value.get()
-                scalar = shape == ()  # (a Normalization's count)
-                arr = as_float_array(
-                    np.reshape(value, (-1,)) if scalar and np.ndim(value) == 0 else value,
-                    f"weights[{i}] of layer {name!r}",
-                    self.dtype,
-                    allow_empty=True,
-                )
-                if scalar and arr.shape == (1,):
-                    arr = arr.reshape(())
-                if arr.shape != shape:
-                    raise ValueError(
-                        f"weights[{i}] of layer {name!r}: expected shape {shape}, got {arr.shape}"
-                    )
+                arr = as_weight(value, shape, f"weights[{i}] of layer {name!r}", self.dtype)
                 flat[offset : offset + arr.size] = arr.ravel()
                 offset += arr.size
         self._engine.set_params(flat)  # all checked first: a bad array changes nothing
