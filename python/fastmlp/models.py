@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from fastmlp import _compiling, _nesting, _summary, _training, backend, config
+from fastmlp import _building, _compiling, _nesting, _summary, _training, backend, config
 from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
@@ -246,56 +245,7 @@ class Sequential:
             )
         self._build(shape)
 
-    def _build(self, shape: tuple[int, ...]) -> None:
-        if not self._layers:
-            self._input_shape = shape
-            return
-        inputs, specs, offset, engine_layers = {}, [], 0, {}
-        current = shape
-        for layer in self._layers:
-            inputs[id(layer)] = current
-            spec = layer.engine_spec(current)
-            if spec is not None:
-                engine_layers[layer] = len(specs)
-                specs.append(spec)
-            layer._param_offset = offset
-            offset += sum(math.prod(s) for s in layer.weight_shapes(current))
-            current = layer.compute_output_shape(current)
-        if not specs:
-            return  # nothing to compute yet: _require_built says so when it matters
-        if len(current) != 1:
-            raise ValueError(f"the model's output must be flat, got samples of shape {current}")
-        rng = np.random.default_rng(self.seed)
-        self._specs, self._engine_seed = specs, int(rng.integers(2**63))
-        engine = backend.get(self._device).make_network(
-            math.prod(shape), specs, self._engine_seed, self.dtype
-        )
-        if engine.param_count != offset:  # pragma: no cover - a bug, not a user error
-            raise RuntimeError(
-                f"engine has {engine.param_count} parameters, layers describe {offset}"
-            )
-        flat = [
-            np.ravel(w)
-            for layer in self._layers
-            for w in layer.build_weights(inputs[id(layer)], self.dtype, rng)
-        ]
-        engine.set_params(
-            np.concatenate(flat).astype(self.dtype) if flat else np.zeros(0, self.dtype)
-        )
-        if self.loss is not None:
-            self._configure_engine(engine)  # may refuse the loss: then the model stays unbuilt
-        self._engine, self._layer_inputs, self._input_shape = engine, inputs, shape
-        self._engine_layers = engine_layers
-        self._sync_trainable()
-        self._output_dim = current[0]
-        for layer in self._layers:
-            old = self._kept.get(id(layer))
-            if old and [w.shape for w in old] == [w.shape for w in layer.get_weights()]:
-                self._write_weights(
-                    [(layer._param_offset, layer._shapes(), old, layer.name)], share=False
-                )
-        self._kept = {}
-        _nesting.take_twins_weights(self)
+    _build = _building.build  # (the engine for input samples of a shape: _building.py)
 
     @property
     def device(self) -> str:
