@@ -20,6 +20,7 @@ from fastmlp import (
     _summary,
     _training,
     _validation,
+    _weights,
     backend,
     config,
 )
@@ -27,7 +28,6 @@ from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
-from fastmlp._validation import as_weight
 
 __all__ = ["Sequential", "load_model", "model_from_json"]
 
@@ -336,41 +336,9 @@ class Sequential:
 
     def set_weights(self, weights: list[Any]) -> None:
         """Replace all weights; the list must match `get_weights()` in length and shapes."""
-        self._require_built("set_weights")
-        if not isinstance(weights, (list, tuple)):
-            raise TypeError(f"weights must be a list of arrays, got {type(weights).__name__}")
-        entries, position = [], 0
-        for layer in self._layers:
-            shapes = layer._shapes()
-            entries.append(
-                (
-                    layer._param_offset,
-                    shapes,
-                    list(weights[position : position + len(shapes)]),
-                    layer.name,
-                )
-            )
-            position += len(shapes)
-        if len(weights) != position:
-            raise ValueError(
-                f"set_weights expects {position} arrays (see get_weights()), got {len(weights)}"
-            )
-        self._write_weights(entries)
+        _weights.set_weights(self, weights)
 
-    def _write_weights(
-        self, entries: list[tuple[int, list[tuple[int, ...]], list[Any], str]], share: bool = True
-    ) -> None:
-        """Per layer (offset, shapes, arrays, name): the arrays into the engine's parameters from
-        offset on, in one write; then (share) into the twins of nested models."""
-        flat = self._engine.get_params()
-        for offset, shapes, arrays, name in entries:
-            for i, (shape, value) in enumerate(zip(shapes, arrays)):
-                arr = as_weight(value, shape, f"weights[{i}] of layer {name!r}", self.dtype)
-                flat[offset : offset + arr.size] = arr.ravel()
-                offset += arr.size
-        self._engine.set_params(flat)  # all checked first: a bad array changes nothing
-        if share:
-            self._share_weights()
+    _write_weights = _weights.write_weights  # (checked arrays by layer into the engine)
 
     # -- compile ------------------------------------------------------------------------------
     def compile(
