@@ -4,6 +4,7 @@ Each layer in turn gets its input shape, its place in the engine's flat paramete
 the engine computes it, its spec. The engine is made on the model's device with weights drawn from
 the model's seeded generator (same seed, same weights); then the weights kept across a rebuild
 (`Sequential._invalidate`) and those of twin layers in other models (`_nesting`) replace them.
+`move` makes the same engine again on another device, for `Sequential.to`.
 """
 
 from __future__ import annotations
@@ -64,3 +65,21 @@ def build(self: Any, shape: tuple[int, ...]) -> None:
             )
     self._kept = {}
     _nesting.take_twins_weights(self)
+
+
+def move(self: Any, name: str) -> None:
+    """`Sequential.to` a device other than the model's: an engine there with the weights, compile
+    settings and optimizer state of the one here (none yet: the device is noted for the build)."""
+    old = self._engine
+    if old is None:
+        self._device = name
+        return
+    # (the new engine is made and set up first: one that refuses leaves the model as it was)
+    engine = backend.get(name).make_network(
+        old.input_dim, self._specs, self._engine_seed, self.dtype
+    )
+    engine.set_params(old.get_params())
+    if self.loss is not None:
+        self._configure_engine(engine)
+        engine.set_optimizer_state(*old.get_optimizer_state())
+    self._engine, self._device = engine, name

@@ -262,21 +262,8 @@ class Sequential:
         it stopped. The random stream of shuffling and dropout is the new device's own.
         """
         name = backend.require(device)
-        if name == self._device:
-            return self
-        old = self._engine
-        if old is None:
-            self._device = name
-            return self
-        # (the new engine is made and set up first: one that refuses leaves the model as it was)
-        engine = backend.get(name).make_network(
-            old.input_dim, self._specs, self._engine_seed, self.dtype
-        )
-        engine.set_params(old.get_params())
-        if self.loss is not None:
-            self._configure_engine(engine)
-            engine.set_optimizer_state(*old.get_optimizer_state())
-        self._engine, self._device = engine, name
+        if name != self._device:
+            _building.move(self, name)
         return self
 
     def _layer_input_shape(self, layer: layers_module.Layer) -> tuple[int, ...]:
