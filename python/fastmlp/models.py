@@ -538,6 +538,8 @@ class Sequential:
 def _model_from_bytes(
     data: bytes, device: str | None = None, custom_objects: dict[str, Any] | None = None
 ) -> Sequential:
+    """Unpickling a model (see `Sequential.__reduce__`). A pickle names this function by its
+    qualified name, fastmlp.models._model_from_bytes: it stays here so that pickles load."""
     from fastmlp import saving
 
     return saving.model_from_bytes(data, device, custom_objects)
