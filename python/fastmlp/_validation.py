@@ -182,6 +182,75 @@ def as_targets(
     return np.ascontiguousarray(loss.prepare_targets(arr), dtype=dtype), loss.target_map(arr)
 
 
+def as_weight(value: Any, shape: tuple[int, ...], name: str, dtype: np.dtype) -> np.ndarray:
+    """`value` as a finite weight array of `shape` and `dtype`: a CuPy array is copied to the host
+    (weights are set through it); shape () takes a number or a 1-element array."""
+    if device_module(value) is not None:
+        value = value.get()
+    scalar = shape == ()  # (a Normalization's count)
+    arr = as_float_array(
+        np.reshape(value, (-1,)) if scalar and np.ndim(value) == 0 else value,
+        name,
+        dtype,
+        allow_empty=True,
+    )
+    if scalar and arr.shape == (1,):
+        arr = arr.reshape(())
+    if arr.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {arr.shape}")
+    return arr
+
+
+def prepare(
+    self: Any,
+    x: Any,
+    y: Any = None,
+    *,
+    name: str = "x",
+    check_finite: bool = True,
+    training: str | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Checked, converted (x, y); builds the model from x's shape if needed.
+
+    training: "fit" (y is the training data: its signs set the accuracy rule for later
+        data) or "batch" (one batch: negative targets set the {-1, +1} rule, positive ones
+        alone do not undo it).
+
+    check_finite=False: the engine's predict(check_finite=True) refuses NaN / infinity in x.
+    A CuPy x stays on its GPU for a GPU model (else it is copied to the host); CuPy targets
+    are checked on the host (one copy: they are small next to x).
+    """
+    if device_module(y) is not None:
+        y = y.get()
+    if not self.built:
+        if not self._layers:
+            raise ValueError("the model has no layers; add some first")
+        arr = as_float_array(x, name, self.dtype)
+        if arr.ndim < 2:
+            raise ValueError(
+                f"{name}: expected a 2-D array (samples, features), got shape {arr.shape}"
+            )
+        self._build(tuple(arr.shape[1:]))
+    xs = as_samples(x, self._input_shape, self.dtype, name, check_finite=check_finite)
+    if device_module(xs) is not None and not getattr(self._engine, "on_gpu", False):
+        xs = xs.get()
+    ys = None
+    if y is not None:
+        ys, self._target_map = as_targets(
+            y,
+            self.loss,
+            self._output_dim,
+            xs.shape[0],
+            self.dtype,
+            "y" if name == "x" else f"y of {name}",
+        )
+        if training:
+            signed = ys.size > 0 and bool(ys.min() < 0)
+            self._signed_targets = signed or (training == "batch" and self._signed_targets)
+        self._use_targets(ys, self._target_map)
+    return xs, ys
+
+
 def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     """`value` as an int >= minimum (bools and floats are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from fastmlp import _confusion, _summary, _training, backend, config
+from fastmlp import (
+    _building,
+    _compiling,
+    _confusion,
+    _nesting,
+    _summary,
+    _training,
+    _validation,
+    _weights,
+    backend,
+    config,
+)
 from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
-from fastmlp._validation import as_float_array, as_samples, as_targets, device_module
 
 __all__ = ["Sequential", "load_model", "model_from_json"]
 
@@ -98,7 +106,7 @@ class Sequential:
         `trainable` on one layer sets it on its twin.
         """
         if isinstance(layer, Sequential):
-            self._add_model(layer)
+            _nesting.add_model(self, layer)
             return
         if not isinstance(layer, layers_module.Layer):
             raise TypeError(
@@ -127,96 +135,8 @@ class Sequential:
         self._layers.append(layer)
         layer._model = self
 
-    def _add_model(self, model: Sequential) -> None:
-        """Sequential([model, ...]): twins of model's layers, sharing their weights with them."""
-        if model is self:
-            raise ValueError("a model cannot be added to itself")
-        if not model._layers:
-            raise ValueError("the model added has no layers")
-        names = {existing.name for existing in self._layers}
-        clash = [layer.name for layer in model._layers if layer.name in names]
-        if clash:
-            raise ValueError(
-                f"the model added has layers named like this model's: {clash}; names must be unique"
-            )
-        first = not self._layers
-        if not first and model._input_shape is not None and self._input_shape is not None:
-            shape = self._input_shape
-            for layer in self._layers:
-                shape = layer.compute_output_shape(shape)
-            if tuple(shape) != tuple(model._input_shape):
-                raise ValueError(
-                    f"the model added takes samples of shape {model._input_shape}, the layers "
-                    f"before it give {tuple(shape)}"
-                )
-        if first and model._input_shape is not None:
-            if self._input_shape not in (None, model._input_shape):
-                raise ValueError(
-                    f"the model added takes samples of shape {model._input_shape}, this model's "
-                    f"input is {self._input_shape}"
-                )
-            self._input_shape = model._input_shape
-        model.built  # noqa: B018 (builds its engine if it can: the twins take its weights)
-        for layer in model._layers:
-            config = layer.get_config()
-            if not first:
-                config.pop("input_shape", None)
-            twin = type(layer).from_config(config)
-            twin._twins.add(layer)
-            layer._twins.add(twin)
-            self.add(twin)
-            first = False
-
-    def _share_weights(self) -> None:
-        """After this model changed its weights: the same values into every layer that shares
-        them (its twins, theirs, ...) in a model that has an engine, one write per model (a model
-        without an engine takes them from its twins when it is built)."""
-        targets: dict[int, tuple[Sequential, list[Any]]] = {}
-        flat = None  # this model's parameters, read once
-        for layer in self._layers:
-            if not layer._twins or not layer._shapes():
-                continue
-            for twin in layers_module.twin_group(layer):
-                model = twin._model
-                if model is None or model is self or model._engine is None:
-                    continue
-                flat = self._engine.get_params() if flat is None else flat
-                values = flat[layer._params]
-                targets.setdefault(id(model), (model, []))[1].append((twin._param_offset, values))
-        for model, entries in targets.values():
-            model._write_params(entries)
-
-    def _write_params(self, entries: list[tuple[int, np.ndarray]]) -> None:
-        """Parameter values [offset, offset + size) from another engine, as they are (NaN too:
-        a diverging model's twin diverges with it), in one write."""
-        flat = self._engine.get_params()
-        for offset, values in entries:
-            flat[offset : offset + values.size] = values
-        self._engine.set_params(flat)
-
-    def _take_twins_weights(self) -> None:
-        """At build: each shared layer's weights from a model that has them (all such agree)."""
-        entries = []
-        for layer in self._layers:
-            sources = [
-                t
-                for t in layers_module.twin_group(layer)
-                if t._model is not None and t._model is not self and t._model._engine is not None
-            ]
-            if not sources or not layer._shapes():
-                continue
-            if sources[0]._shapes() != layer._shapes():
-                raise ValueError(
-                    f"layer {layer.name!r} shares its weights with the model it came from, where "
-                    f"they have shapes {sources[0]._shapes()}; here its inputs give "
-                    f"{layer._shapes()}"
-                )
-            source = sources[0]
-            entries.append(
-                (layer._param_offset, source._model._engine.get_params()[source._params])
-            )
-        if entries:
-            self._write_params(entries)
+    # After this model changed its weights: the same values into its layers' twins (_nesting.py)
+    _share_weights = _nesting.share_weights
 
     def pop(self) -> layers_module.Layer:
         """Remove and return the last layer (the model is rebuilt, other weights kept)."""
@@ -308,9 +228,13 @@ class Sequential:
     @property
     def built(self) -> bool:
         """Whether the engine exists (the model builds itself once it knows its input shape)."""
+        self._build_if_possible()
+        return self._engine is not None
+
+    def _build_if_possible(self) -> None:
+        """Build the engine if there is none and the input shape and the layers are known."""
         if self._engine is None and self._input_shape is not None and self._layers:
             self._build(self._input_shape)
-        return self._engine is not None
 
     def build(self, input_shape: Any = None) -> None:
         """Build for `input_shape`, which includes the batch dimension: e.g. (None, 784)."""
@@ -325,56 +249,7 @@ class Sequential:
             )
         self._build(shape)
 
-    def _build(self, shape: tuple[int, ...]) -> None:
-        if not self._layers:
-            self._input_shape = shape
-            return
-        inputs, specs, offset, engine_layers = {}, [], 0, {}
-        current = shape
-        for layer in self._layers:
-            inputs[id(layer)] = current
-            spec = layer.engine_spec(current)
-            if spec is not None:
-                engine_layers[layer] = len(specs)
-                specs.append(spec)
-            layer._param_offset = offset
-            offset += sum(math.prod(s) for s in layer.weight_shapes(current))
-            current = layer.compute_output_shape(current)
-        if not specs:
-            return  # nothing to compute yet: _require_built says so when it matters
-        if len(current) != 1:
-            raise ValueError(f"the model's output must be flat, got samples of shape {current}")
-        rng = np.random.default_rng(self.seed)
-        self._specs, self._engine_seed = specs, int(rng.integers(2**63))
-        engine = backend.get(self._device).make_network(
-            math.prod(shape), specs, self._engine_seed, self.dtype
-        )
-        if engine.param_count != offset:  # pragma: no cover - a bug, not a user error
-            raise RuntimeError(
-                f"engine has {engine.param_count} parameters, layers describe {offset}"
-            )
-        flat = [
-            np.ravel(w)
-            for layer in self._layers
-            for w in layer.build_weights(inputs[id(layer)], self.dtype, rng)
-        ]
-        engine.set_params(
-            np.concatenate(flat).astype(self.dtype) if flat else np.zeros(0, self.dtype)
-        )
-        if self.loss is not None:
-            self._configure_engine(engine)  # may refuse the loss: then the model stays unbuilt
-        self._engine, self._layer_inputs, self._input_shape = engine, inputs, shape
-        self._engine_layers = engine_layers
-        self._sync_trainable()
-        self._output_dim = current[0]
-        for layer in self._layers:
-            old = self._kept.get(id(layer))
-            if old and [w.shape for w in old] == [w.shape for w in layer.get_weights()]:
-                self._write_weights(
-                    [(layer._param_offset, layer._shapes(), old, layer.name)], share=False
-                )
-        self._kept = {}
-        self._take_twins_weights()
+    _build = _building.build  # (the engine for input samples of a shape: _building.py)
 
     @property
     def device(self) -> str:
@@ -388,29 +263,15 @@ class Sequential:
         it stopped. The random stream of shuffling and dropout is the new device's own.
         """
         name = backend.require(device)
-        if name == self._device:
-            return self
-        old = self._engine
-        if old is None:
-            self._device = name
-            return self
-        # (the new engine is made and set up first: one that refuses leaves the model as it was)
-        engine = backend.get(name).make_network(
-            old.input_dim, self._specs, self._engine_seed, self.dtype
-        )
-        engine.set_params(old.get_params())
-        if self.loss is not None:
-            self._configure_engine(engine)
-            engine.set_optimizer_state(*old.get_optimizer_state())
-        self._engine, self._device = engine, name
+        if name != self._device:
+            _building.move(self, name)
         return self
 
     def _layer_input_shape(self, layer: layers_module.Layer) -> tuple[int, ...]:
         return self._layer_inputs[id(layer)]
 
     def _require_built(self, what: str) -> None:
-        if not self.built and self._input_shape is not None and self._layers:
-            self._build(self._input_shape)
+        self._build_if_possible()
         if not self.built and self._input_shape is not None:
             raise ValueError(f"{what}: the model needs at least one Dense layer")
         if not self.built:
@@ -463,53 +324,9 @@ class Sequential:
 
     def set_weights(self, weights: list[Any]) -> None:
         """Replace all weights; the list must match `get_weights()` in length and shapes."""
-        self._require_built("set_weights")
-        if not isinstance(weights, (list, tuple)):
-            raise TypeError(f"weights must be a list of arrays, got {type(weights).__name__}")
-        entries, position = [], 0
-        for layer in self._layers:
-            shapes = layer._shapes()
-            entries.append(
-                (
-                    layer._param_offset,
-                    shapes,
-                    list(weights[position : position + len(shapes)]),
-                    layer.name,
-                )
-            )
-            position += len(shapes)
-        if len(weights) != position:
-            raise ValueError(
-                f"set_weights expects {position} arrays (see get_weights()), got {len(weights)}"
-            )
-        self._write_weights(entries)
+        _weights.set_weights(self, weights)
 
-    def _write_weights(
-        self, entries: list[tuple[int, list[tuple[int, ...]], list[Any], str]], share: bool = True
-    ) -> None:
-        flat = self._engine.get_params()
-        for offset, shapes, arrays, name in entries:
-            for i, (shape, value) in enumerate(zip(shapes, arrays)):
-                if device_module(value) is not None:  # weights are set through the host
-                    value = value.get()
-                scalar = shape == ()  # (a Normalization's count)
-                arr = as_float_array(
-                    np.reshape(value, (-1,)) if scalar and np.ndim(value) == 0 else value,
-                    f"weights[{i}] of layer {name!r}",
-                    self.dtype,
-                    allow_empty=True,
-                )
-                if scalar and arr.shape == (1,):
-                    arr = arr.reshape(())
-                if arr.shape != shape:
-                    raise ValueError(
-                        f"weights[{i}] of layer {name!r}: expected shape {shape}, got {arr.shape}"
-                    )
-                flat[offset : offset + arr.size] = arr.ravel()
-                offset += arr.size
-        self._engine.set_params(flat)  # all checked first: a bad array changes nothing
-        if share:
-            self._share_weights()
+    _write_weights = _weights.write_weights  # (checked arrays by layer into the engine)
 
     # -- compile ------------------------------------------------------------------------------
     def compile(
@@ -535,63 +352,7 @@ class Sequential:
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Accepted and ignored:
                 the engine always runs compiled C++ over whole chunks of steps.
         """
-        if metrics is None and _looks_like_metrics(loss_weights):
-            # tf.keras 2's positional order compile(optimizer, loss, metrics): a list of metric
-            # names is no loss weight
-            metrics, loss_weights = loss_weights, None
-        if loss_weights is not None or weighted_metrics is not None:
-            raise NotImplementedError(
-                "loss_weights and weighted_metrics are not supported (single-output models)"
-            )
-        optimizer = optimizers_module.get(optimizer)
-        loss = losses_module.get(loss)
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, (str, metrics_module.Metric)):
-            raise TypeError("metrics must be a list, e.g. metrics=['accuracy']")
-        compiled_metrics = [metrics_module.get(m) for m in metrics]
-        names = [m.name for m in compiled_metrics]
-        if len(set(names)) != len(names) or "loss" in names:
-            raise ValueError(f"metric names must be unique and not 'loss', got {names}")
-        metrics_module.check_targets_agree(compiled_metrics, loss)
-        self._warn_probabilities_as_logits(loss)
-        previous = (self.optimizer, self.loss, self.compiled_metrics)
-        # (first: a busy engine refuses here, before anything changed)
-        state = self._engine.get_optimizer_state() if self.built and self.loss else None
-        self.optimizer, self.loss, self.compiled_metrics = optimizer, loss, compiled_metrics
-        if self.built:
-            try:
-                self._configure_engine(self._engine)
-                if optimizer is previous[0] and state is not None:
-                    # the same optimizer object goes on where it was, as Keras's keeps its
-                    # variables (its step count, a schedule's position, Adam's moments)
-                    with contextlib.suppress(ValueError):  # (its settings changed their slots)
-                        self._engine.set_optimizer_state(*state)
-            except Exception:  # a bad setting, or the engine busy in another thread's fit
-                self.optimizer, self.loss, self.compiled_metrics = previous
-                if self.loss is not None:
-                    # What the failed call may have changed (nothing, if the engine was busy),
-                    # the optimizer's slots and step count included.
-                    with contextlib.suppress(RuntimeError):
-                        self._configure_engine(self._engine)
-                        self._engine.set_optimizer_state(*state)
-                raise
-
-    def _warn_probabilities_as_logits(self, loss: losses_module.Loss) -> None:
-        """As Keras: a warning for from_logits=True on an output of softmax or sigmoid."""
-        if not getattr(loss, "from_logits", False):
-            return
-        last = next(
-            (layer for layer in reversed(self._layers) if hasattr(layer, "activation")), None
-        )
-        name = getattr(getattr(last, "activation", None), "__name__", "")
-        if name in ("softmax", "sigmoid"):
-            warnings.warn(
-                f"{loss.default_name} received from_logits=True, but the model's output layer "
-                f"applies {name}: its outputs are probabilities, not logits. Was this intended?",
-                UserWarning,
-                stacklevel=3,
-            )
+        _compiling.compile_model(self, optimizer, loss, loss_weights, metrics, weighted_metrics)
 
     @property
     def compiled(self) -> bool:
@@ -621,54 +382,7 @@ class Sequential:
             raise ValueError(f"{what}: call model.compile(optimizer=..., loss=...) first")
 
     # -- data ---------------------------------------------------------------------------------
-    def _prepare(
-        self,
-        x: Any,
-        y: Any = None,
-        *,
-        name: str = "x",
-        check_finite: bool = True,
-        training: str | None = None,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Checked, converted (x, y); builds the model from x's shape if needed.
-
-        training: "fit" (y is the training data: its signs set the accuracy rule for later
-            data) or "batch" (one batch: negative targets set the {-1, +1} rule, positive ones
-            alone do not undo it).
-
-        check_finite=False: the engine's predict(check_finite=True) refuses NaN / infinity in x.
-        A CuPy x stays on its GPU for a GPU model (else it is copied to the host); CuPy targets
-        are checked on the host (one copy: they are small next to x).
-        """
-        if device_module(y) is not None:
-            y = y.get()
-        if not self.built:
-            if not self._layers:
-                raise ValueError("the model has no layers; add some first")
-            arr = as_float_array(x, name, self.dtype)
-            if arr.ndim < 2:
-                raise ValueError(
-                    f"{name}: expected a 2-D array (samples, features), got shape {arr.shape}"
-                )
-            self._build(tuple(arr.shape[1:]))
-        xs = as_samples(x, self._input_shape, self.dtype, name, check_finite=check_finite)
-        if device_module(xs) is not None and not getattr(self._engine, "on_gpu", False):
-            xs = xs.get()
-        ys = None
-        if y is not None:
-            ys, self._target_map = as_targets(
-                y,
-                self.loss,
-                self._output_dim,
-                xs.shape[0],
-                self.dtype,
-                "y" if name == "x" else f"y of {name}",
-            )
-            if training:
-                signed = ys.size > 0 and bool(ys.min() < 0)
-                self._signed_targets = signed or (training == "batch" and self._signed_targets)
-            self._use_targets(ys, self._target_map)
-        return xs, ys
+    _prepare = _validation.prepare  # (the data of a call, checked and converted)
 
     def _use_targets(self, targets: np.ndarray, target_map: tuple[float, float]) -> None:
         """How the engine's metrics read these (prepared) targets: the accuracy rule, and for
@@ -831,18 +545,11 @@ class Sequential:
         saving.load_weights(self, filepath)
 
 
-def _looks_like_metrics(value: Any) -> bool:
-    """A non-empty list or tuple of metric names or Metric objects."""
-    return (
-        isinstance(value, (list, tuple))
-        and len(value) > 0
-        and all(isinstance(v, (str, metrics_module.Metric)) for v in value)
-    )
-
-
 def _model_from_bytes(
     data: bytes, device: str | None = None, custom_objects: dict[str, Any] | None = None
 ) -> Sequential:
+    """Unpickling a model (see `Sequential.__reduce__`). A pickle names this function by its
+    qualified name, fastmlp.models._model_from_bytes: it stays here so that pickles load."""
     from fastmlp import saving
 
     return saving.model_from_bytes(data, device, custom_objects)

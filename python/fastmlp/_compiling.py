@@ -1,0 +1,91 @@
+"""`Sequential.compile`: its arguments checked and resolved, then the engine set up for them.
+
+A compile that fails leaves the model's optimizer, loss and metrics as they were, and its engine
+set up for them again (the optimizer's state included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Any
+
+from fastmlp import losses as losses_module
+from fastmlp import metrics as metrics_module
+from fastmlp import optimizers as optimizers_module
+
+
+def compile_model(
+    self: Any,
+    optimizer: Any,
+    loss: Any,
+    loss_weights: Any,
+    metrics: Any,
+    weighted_metrics: Any,
+) -> None:
+    """`Sequential.compile` (less the arguments it accepts and ignores), for `self`."""
+    if metrics is None and _looks_like_metrics(loss_weights):
+        # tf.keras 2's positional order compile(optimizer, loss, metrics): a list of metric
+        # names is no loss weight
+        metrics, loss_weights = loss_weights, None
+    if loss_weights is not None or weighted_metrics is not None:
+        raise NotImplementedError(
+            "loss_weights and weighted_metrics are not supported (single-output models)"
+        )
+    optimizer = optimizers_module.get(optimizer)
+    loss = losses_module.get(loss)
+    if metrics is None:
+        metrics = []
+    if isinstance(metrics, (str, metrics_module.Metric)):
+        raise TypeError("metrics must be a list, e.g. metrics=['accuracy']")
+    compiled_metrics = [metrics_module.get(m) for m in metrics]
+    names = [m.name for m in compiled_metrics]
+    if len(set(names)) != len(names) or "loss" in names:
+        raise ValueError(f"metric names must be unique and not 'loss', got {names}")
+    metrics_module.check_targets_agree(compiled_metrics, loss)
+    _warn_probabilities_as_logits(self, loss)
+    previous = (self.optimizer, self.loss, self.compiled_metrics)
+    # (first: a busy engine refuses here, before anything changed)
+    state = self._engine.get_optimizer_state() if self.built and self.loss else None
+    self.optimizer, self.loss, self.compiled_metrics = optimizer, loss, compiled_metrics
+    if self.built:
+        try:
+            self._configure_engine(self._engine)
+            if optimizer is previous[0] and state is not None:
+                # the same optimizer object goes on where it was, as Keras's keeps its
+                # variables (its step count, a schedule's position, Adam's moments)
+                with contextlib.suppress(ValueError):  # (its settings changed their slots)
+                    self._engine.set_optimizer_state(*state)
+        except Exception:  # a bad setting, or the engine busy in another thread's fit
+            self.optimizer, self.loss, self.compiled_metrics = previous
+            if self.loss is not None:
+                # What the failed call may have changed (nothing, if the engine was busy),
+                # the optimizer's slots and step count included.
+                with contextlib.suppress(RuntimeError):
+                    self._configure_engine(self._engine)
+                    self._engine.set_optimizer_state(*state)
+            raise
+
+
+def _warn_probabilities_as_logits(self: Any, loss: losses_module.Loss) -> None:
+    """As Keras: a warning for from_logits=True on an output of softmax or sigmoid."""
+    if not getattr(loss, "from_logits", False):
+        return
+    last = next((layer for layer in reversed(self._layers) if hasattr(layer, "activation")), None)
+    name = getattr(getattr(last, "activation", None), "__name__", "")
+    if name in ("softmax", "sigmoid"):
+        warnings.warn(
+            f"{loss.default_name} received from_logits=True, but the model's output layer "
+            f"applies {name}: its outputs are probabilities, not logits. Was this intended?",
+            UserWarning,
+            stacklevel=4,  # (the caller of Sequential.compile)
+        )
+
+
+def _looks_like_metrics(value: Any) -> bool:
+    """A non-empty list or tuple of metric names or Metric objects."""
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) > 0
+        and all(isinstance(v, (str, metrics_module.Metric)) for v in value)
+    )
