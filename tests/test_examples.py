@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import fastmlp
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -145,6 +146,26 @@ def test_09_optimizers_compares_six_runs_and_saves_the_picture(tmp_path):
     assert results["SGD + momentum 0.9"] > results["SGD (0.01)"]
     assert results["Adadelta (1.0)"] > results["Adadelta (0.001)"] + 0.3
     assert (tmp_path / "09_optimizers.png").is_file()
+
+
+def test_10_class_weight_finds_more_of_a_rare_class(tmp_path):
+    root = os.environ.get("FASTMLP_DATA")
+    if not root or any(not (Path(root) / "mnist" / f).is_file() for f in MNIST_FILES):
+        pytest.skip("FASTMLP_DATA is not set to a folder holding mnist/")
+    ns = example("10_imbalanced.py")
+    results = ns["main"](epochs=1, out=tmp_path, samples=20000)
+    plain, weighted = results.values()
+    assert weighted["recall"] > plain["recall"] + 0.2
+    assert plain["recall"] < 0.5  # (the plain network says "8" rarely, if ever)
+    assert plain["accuracy"] > 0.9 and min(plain["auc"], weighted["auc"]) > 0.8
+    assert (tmp_path / "10_imbalanced.png").is_file()
+    # the drawn curve's area is the exact ROC AUC (the rank statistic)
+    rng = np.random.default_rng(0)
+    y = (rng.random(500) < 0.2).astype(float)
+    p = np.round(rng.random(500) * 0.5 + 0.4 * y, 2)  # with ties
+    positives, negatives = p[y == 1], p[y == 0]
+    exact = np.mean(positives[:, None] > negatives) + np.mean(positives[:, None] == negatives) / 2
+    assert ns["curves"](p, y)["area"] == pytest.approx(exact, abs=0.02)
 
 
 def test_08_gpu_mnist_runs_the_gpu_engine_and_moves_the_weights_to_the_cpu(capsys):
