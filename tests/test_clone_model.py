@@ -124,6 +124,14 @@ def test_clone_keeps_a_learning_rate_schedule_fresh() -> None:
     assert model.optimizer.learning_rate < 0.1
 
 
+def test_clone_stays_on_the_models_device() -> None:
+    model = fm.Sequential([layers.Input(shape=(4,)), layers.Dense(3)], seed=0, device="numpy")
+    model.compile("adam", "mse")
+    clone = clone_model(model)
+    assert clone.device == "numpy"
+    clone.fit(X, Y, verbose=0)
+
+
 def test_clone_model_refuses_what_is_not_a_model() -> None:
     with pytest.raises(TypeError, match="Sequential"):
         clone_model(layers.Dense(3))
