@@ -55,3 +55,13 @@ __all__ = [
 ]
 
 from fastmlp import keras
+
+
+def __getattr__(name: str) -> object:
+    """`fastmlp.wrappers` (the scikit-learn wrappers) is imported when first used: it imports
+    scikit-learn, which `import fastmlp` does not."""
+    if name == "wrappers":
+        import importlib
+
+        return importlib.import_module("fastmlp.wrappers")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -42,3 +42,13 @@ __all__ = [
     "regularizers",
     "utils",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`keras.wrappers` (the scikit-learn wrappers) is imported when first used: it imports
+    scikit-learn, which `import fastmlp` does not."""
+    if name == "wrappers":
+        import importlib
+
+        return importlib.import_module("fastmlp.wrappers")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

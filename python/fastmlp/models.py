@@ -585,3 +585,40 @@ def model_from_json(text: str) -> Sequential:
             f"expected a Sequential model's JSON, got class_name {data.get('class_name')!r}"
         )
     return Sequential.from_config(data["config"])
+
+
+def clone_model(model: Sequential) -> Sequential:
+    """A new model with `model`'s architecture and newly initialised weights, as Keras 3's.
+
+    As Keras 3's, the clone of a compiled model is compiled with the same settings and a new
+    optimizer (no state); the clone of an uncompiled model is not compiled. The layers come from
+    `model.get_config()`, seed included: the clone starts from the weights `model` started from
+    (`Sequential.from_config({**model.get_config(), "seed": None})` draws others). A nested
+    model's layers are cloned too: the clone shares no weights with any model. A `Normalization`
+    keeps its statistics (from `adapt` or `set_weights`): they describe the data, not training.
+    (Keras's clone forgets adapted statistics.)
+
+    Args:
+        model: A `Sequential` model; it is left as it is.
+
+    Example:
+        >>> fresh = clone_model(model)   # same layers and compile settings, untrained
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(
+            f"clone_model expects a fastmlp Sequential model, got {type(model).__name__}"
+        )
+    clone = Sequential.from_config(model.get_config(), device=model.device)
+    for old, new in zip(model._layers, clone._layers):
+        if isinstance(old, layers_module.Normalization):
+            stats = old.get_weights() if model.built else old._stats
+            if stats is not None:  # (an adapted or built one; new is not built yet)
+                new._stats = (np.asarray(stats[0]), np.asarray(stats[1]), float(stats[2]))
+    if model.compiled:
+        from fastmlp import saving
+
+        schedule = getattr(model.optimizer, "_schedule", None)
+        custom = None if schedule is None else {type(schedule).__name__: type(schedule)}
+        clone._l1_clipping = model._l1_clipping
+        clone.compile(**saving._compile_args(saving.compile_config(model), custom))
+    return clone

@@ -118,14 +118,7 @@ def _model_archive(
     }
     members = _array_members(config["weights"], "weights", weights)
     if model.compiled:
-        config["compile"] = {
-            "optimizer": optimizers.serialize(model.optimizer),
-            "loss": losses.serialize(model.loss),
-            "metrics": [
-                {"class_name": type(m).__name__, "config": m.get_config()}
-                for m in model.compiled_metrics
-            ],
-        }
+        config["compile"] = compile_config(model)
         if model._signed_targets:  # trained on {-1, +1} labels: the accuracy's sign rule
             config["compile"]["signed_targets"] = True
         if model._l1_clipping:  # the Playground's L1 rule
@@ -138,6 +131,19 @@ def _model_archive(
             config["optimizer"] = {"iterations": int(iterations), "slots": []}
             members += _array_members(config["optimizer"]["slots"], "optimizer", list(slots))
     return config, members
+
+
+def compile_config(model: models.Sequential) -> dict[str, Any]:
+    """A compiled model's optimizer, loss and metrics as JSON values (no optimizer state), for
+    `_compile_args` (Keras's `get_compile_config`)."""
+    return {
+        "optimizer": optimizers.serialize(model.optimizer),
+        "loss": losses.serialize(model.loss),
+        "metrics": [
+            {"class_name": type(m).__name__, "config": m.get_config()}
+            for m in model.compiled_metrics
+        ],
+    }
 
 
 def save_weights(model: models.Sequential, filepath: PathLike, overwrite: bool = True) -> None:
