@@ -46,13 +46,14 @@ const S* sample_weights(const std::optional<Array<S>>& w, Index rows) {
   return w->data();
 }
 
-// One model, one thread at a time: a second concurrent call gets a clear error, never a data race.
-// A copy of confusion counts as a float64 array (empty when none were counted).
+// A copy of count arrays as a float64 array (empty when none were counted).
 py::array_t<double> buckets_array(const std::vector<double>& v) {
   py::array_t<double> out(static_cast<py::ssize_t>(v.size()));
   std::copy(v.begin(), v.end(), out.mutable_data());
   return out;
 }
+
+// One model, one thread at a time: a second concurrent call gets a clear error, never a data race.
 
 template <typename S>
 std::unique_lock<std::mutex> claim(Network<S>& net) {

@@ -287,6 +287,19 @@ void Network<Scalar>::set_confusion_thresholds(const std::vector<double>& thresh
       throw std::invalid_argument("confusion thresholds: expected finite values in ascending order");
   thresholds_.assign(thresholds.begin(), thresholds.end());
   positive_above_ = Scalar(positive_above);
+  // A grid of 4 cells per threshold over [first, last]: cell c starts at how many thresholds lie
+  // below its left end (a binary search per output would cost ~45 ns; this, a few)
+  grid_.assign(std::max<std::size_t>(4 * thresholds_.size(), 1), 0);
+  if (thresholds_.empty()) return;
+  grid_low_ = static_cast<double>(thresholds_.front());
+  const double span = static_cast<double>(thresholds_.back()) - grid_low_;
+  grid_scale_ = span > 0 ? static_cast<double>(grid_.size()) / span : 0.0;
+  for (std::size_t c = 0; c < grid_.size(); ++c) {
+    const double left = grid_low_ + static_cast<double>(c) / std::max(grid_scale_, 1e-300);
+    grid_[c] = static_cast<Index>(std::lower_bound(thresholds_.begin(), thresholds_.end(), left,
+                                                   [](Scalar t, double v) { return static_cast<double>(t) < v; }) -
+                                  thresholds_.begin());
+  }
 }
 
 template <typename Scalar>
@@ -795,7 +808,7 @@ void Network<Scalar>::clip_gradients() {
 }
 
 template <typename Scalar>
-void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row0) {
+void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row0, Sums* counts) {
   const Index k = output_dim();
   MatMap<Scalar> a(acts_[layers_.size() - 1].data() + row0 * k, n, k);
   switch (accuracy_) {
@@ -828,9 +841,7 @@ void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row
       break;
     }
   }
-  if (!thresholds_.empty() && target_dim() == k) count_confusion(y, n, s, row0);
-  if (rank_counts_) count_ranks(y, n, s, row0);
-  if (max_counts_ && target_dim() == k) count_max(y, n, s, row0);
+  if (counts) count_arrays(y, n, *counts, row0);
   if (squared_metric_ || absolute_metric_) {
     if (target_dim() != k) return;  // sparse labels: error metrics are not defined
     ConstMatMap<Scalar> t(y, n, k);
@@ -838,6 +849,28 @@ void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row
     if (squared_metric_) s.squared_error += static_cast<double>(d.square().sum()) / static_cast<double>(k);
     if (absolute_metric_) s.absolute_error += static_cast<double>(d.abs().sum()) / static_cast<double>(k);
   }
+}
+
+template <typename Scalar>
+void Network<Scalar>::count_arrays(const Scalar* y, Index n, Sums& s, Index row0) {
+  const Index k = output_dim();
+  if (!thresholds_.empty() && target_dim() == k) count_confusion(y, n, s, row0);
+  if (rank_counts_) count_ranks(y, n, s, row0);
+  if (max_counts_ && target_dim() == k) count_max(y, n, s, row0);
+}
+
+template <typename Scalar>
+Index Network<Scalar>::thresholds_below(Scalar v) const {
+  // How many thresholds lie below v (a NaN is above none): a cell of the grid gives where to start,
+  // a few steps either way give the count (the cells' ends may round to either side of v).
+  const Index count = static_cast<Index>(thresholds_.size());
+  if (!(v > thresholds_.front())) return 0;
+  if (v > thresholds_.back()) return count;
+  const double cell = (static_cast<double>(v) - grid_low_) * grid_scale_;
+  Index i = grid_[static_cast<std::size_t>(std::min(cell, static_cast<double>(grid_.size() - 1)))];
+  while (i < count && thresholds_[static_cast<std::size_t>(i)] < v) ++i;
+  while (i > 0 && !(thresholds_[static_cast<std::size_t>(i - 1)] < v)) --i;
+  return i;
 }
 
 template <typename Scalar>
@@ -852,8 +885,7 @@ void Network<Scalar>::count_confusion(const Scalar* y, Index n, Sums& s, Index r
   const ConstMatMap<Scalar> t(y, n, k);
   for (Index i = 0; i < n; ++i) {
     for (Index j = 0; j < k; ++j) {
-      // thresholds below the output (a NaN output is below them all)
-      const auto below = std::lower_bound(thresholds_.begin(), thresholds_.end(), a(i, j)) - thresholds_.begin();
+      const Index below = thresholds_below(a(i, j));
       const bool positive = t(i, j) > positive_above_;
       (positive ? s.positive_buckets : s.negative_buckets)[static_cast<std::size_t>(j) * buckets +
                                                            static_cast<std::size_t>(below)] += 1;
@@ -870,7 +902,7 @@ void Network<Scalar>::count_ranks(const Scalar* y, Index n, Sums& s, Index row0)
   const MatMap<Scalar> a(acts_[layers_.size() - 1].data() + row0 * k, n, k);
   for (Index i = 0; i < n; ++i) {
     Index target = 0;
-    if (ty == 1) {
+    if (loss_ == LossKind::SparseCategoricalCrossentropy) {  // (else one target per output)
       check_class_index(y[i], k);
       target = static_cast<Index>(y[i]);
     } else {
@@ -1032,7 +1064,7 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
         Sums& ps = sums[static_cast<std::size_t>(t)];
         ps.loss = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(y + r0 * ty, m, ty), g, n,
                                        batch_weights_ ? batch_weights_ + r0 : nullptr);
-        count_metrics(y + r0 * ty, m, ps, r0);
+        count_metrics(y + r0 * ty, m, ps, r0, nullptr);  // (the count arrays: after the parts)
         backward(x + r0 * input_dim_, m, r0, partial_grads_[static_cast<std::size_t>(t)].data());
         sparse_.by_columns(p);
       });
@@ -1064,6 +1096,7 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
     });
   }
   error.rethrow();
+  count_arrays(y, n, s, 0);  // every part's outputs are in place
   double data_loss = 0;
   for (const Sums& ps : sums) {
     data_loss += ps.loss;
@@ -1202,14 +1235,17 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
     const std::size_t last = layers_.size() - 1;
     const Index k = output_dim(), ty = target_dim();
     std::vector<Sums> sums(static_cast<std::size_t>((x.rows() + kSparseChunkRows - 1) / kSparseChunkRows));
+    // (the count arrays by thread, not by chunk: integer counts, added in any order)
+    std::vector<Sums> counts(static_cast<std::size_t>(threads_for(x.rows())));
     auto chunk_sums = [&](Index c, Index r0, Index n, Index row0) {
       Sums& cs = sums[static_cast<std::size_t>(c)];
       const Scalar* yc = y.data() + r0 * ty;
       MatMap<Scalar> a(acts_[last].data() + row0 * k, n, k), g(gacts_[last].data() + row0 * k, n, k);
       cs.loss = compute_loss<Scalar>(loss_, mode_, a, ConstMatMap<Scalar>(yc, n, ty), g, 0, w ? w + r0 : nullptr);
-      count_metrics(yc, n, cs, row0);
+      count_metrics(yc, n, cs, row0, &counts[static_cast<std::size_t>(row0 / kSparseChunkRows)]);
     };
     if (forward_in_chunks(x, kSparseChunkRows, mode_ == LossMode::Fused, false, chunk_sums)) {
+      for (const Sums& cs : counts) add_counts(s, cs);
       for (const Sums& cs : sums) {
         s.loss += cs.loss;
         add_counts(s, cs);

@@ -56,7 +56,7 @@ struct Sums {
   double compared = 0;    // accuracy denominator (samples, or elements for Threshold)
   double squared_error = 0, absolute_error = 0;  // sums over elements, for mse / mae metrics
   // Confusion counts, when thresholds are set (precision, recall, AUC, ...): the outputs whose
-  // target is positive (> 0) / not, by output column j and bucket c = how many thresholds lie
+  // target is positive (above the prepared image of 0) / not, by output column j and bucket c = how many thresholds lie
   // below the output, at [j * (thresholds + 1) + c]. Empty when no thresholds are set.
   std::vector<double> positive_buckets, negative_buckets;
   // Rank counts, when on (top-k accuracy): ranks[r] samples whose target class had r outputs
@@ -203,7 +203,12 @@ class Network {
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;
   void clip_gradients();
-  void count_metrics(const Scalar* y, Index n, Sums& s, Index row0 = 0);
+  // The metrics' sums of rows [row0, row0 + n) of the outputs; their count arrays (confusion,
+  // ranks, row maxima) into `counts` (none: not counted here).
+  void count_metrics(const Scalar* y, Index n, Sums& s, Index row0 = 0) { count_metrics(y, n, s, row0, &s); }
+  void count_metrics(const Scalar* y, Index n, Sums& s, Index row0, Sums* counts);
+  void count_arrays(const Scalar* y, Index n, Sums& s, Index row0);
+  Index thresholds_below(Scalar v) const;
   void count_confusion(const Scalar* y, Index n, Sums& s, Index row0);
   void count_ranks(const Scalar* y, Index n, Sums& s, Index row0);
   void count_max(const Scalar* y, Index n, Sums& s, Index row0);
@@ -264,6 +269,8 @@ class Network {
   LossMode mode_ = LossMode::Probabilities;
   AccuracyMode accuracy_ = AccuracyMode::None;
   std::vector<Scalar> thresholds_;  // of the confusion counts
+  std::vector<Index> grid_;         // where to look in thresholds_ (thresholds_below)
+  double grid_low_ = 0, grid_scale_ = 0;
   Scalar positive_above_ = Scalar(0);
   bool rank_counts_ = false, max_counts_ = false;
   Scalar out_threshold_ = Scalar(0.5), target_threshold_ = Scalar(0.5);
