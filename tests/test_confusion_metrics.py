@@ -341,6 +341,14 @@ KERAS_CASES = [
     (1, "sigmoid", metrics.RecallAtPrecision(0.75)),
     (1, "sigmoid", metrics.SensitivityAtSpecificity(0.8)),
     (3, "softmax", metrics.SpecificityAtSensitivity(0.6, class_id=2)),
+    # outputs outside [0, 1] (logits read as they are): Keras clips them for evenly spaced
+    # thresholds and compares them as they are for others
+    (1, "linear", metrics.AUC()),
+    (1, "linear", metrics.AUC(thresholds=[0.2, 0.45, 0.6, 0.9])),
+    (1, "linear", metrics.SpecificityAtSensitivity(0.0)),
+    (1, "linear", metrics.PrecisionAtRecall(0.3, num_thresholds=1)),
+    (1, "linear", metrics.Precision()),
+    (1, "sigmoid", metrics.AUC(num_thresholds=2)),
 ]
 
 
@@ -464,119 +472,99 @@ def test_targets_count_as_passed_not_as_the_loss_prepared_them() -> None:
         assert got["precision"] == pytest.approx(expected["precision"], rel=1e-12)
 
 
-# -- F-scores -------------------------------------------------------------------------------------
-
-F_SCORES = [
-    metrics.F1Score(),
-    metrics.F1Score(average="macro"),
-    metrics.F1Score(average="micro"),
-    metrics.F1Score(average="weighted"),
-    metrics.F1Score(threshold=0.4),
-    metrics.FBetaScore(beta=2.0, average="macro"),
-    metrics.FBetaScore(beta=0.5, threshold=0.3, average="weighted"),
-    metrics.FBetaScore(beta=2.0, threshold=0.6, average="micro"),
-]
+# -- callbacks, many thresholds, edge cases -------------------------------------------------------
 
 
-def _f_scores_numpy(p, y, metric):
-    """Keras's formula on counts made here: predicted = above the threshold, or at the row's
-    maximum (and not 0) without one."""
-    if metric.threshold is None:
-        predicted = (p >= p.max(axis=1, keepdims=True)) & (np.abs(p) > 1e-9)
-    else:
-        predicted = p > metric.threshold
-    positive = y > 0
-    axis = None if metric.average == "micro" else 0
-    tp = np.sum(predicted & positive, axis=axis)
-    fp = np.sum(predicted & ~positive, axis=axis)
-    fn = np.sum(~predicted & positive, axis=axis)
-    precision, recall = tp / (tp + fp + 1e-7), tp / (tp + fn + 1e-7)
-    b2 = metric.beta**2
-    score = (1 + b2) * precision * recall / (b2 * precision + recall + 1e-7)
-    if metric.average == "weighted":
-        support = positive.sum(axis=0)
-        return np.sum(score * support / (support.sum() + 1e-7))
-    return np.mean(score) if metric.average else score
-
-
-def _trained_3_class(metric_list, dtype="float64"):
+@pytest.mark.parametrize(
+    ("metric", "maximize"),
+    [("precision", True), ("AUC", True), ("recall", True), ("f1_macro", True),
+     ("top_k_categorical_accuracy", True), ("rmse", False), ("mae", False)],
+)  # fmt: skip
+def test_callbacks_in_auto_mode_follow_the_metrics_direction(metric, maximize) -> None:
     x, y = _data(3)
-    model = _model(3, "softmax", metric_list=metric_list, dtype=dtype)
-    model.fit(x, y, epochs=3, batch_size=16, verbose=0)
-    return model, x, y
-
-
-def test_f_scores_match_numpy_and_scikit_learn() -> None:
-    model, x, y = _trained_3_class([metrics.F1Score(name="f1")] + [
-        type(m).from_config({**m.get_config(), "name": f"m{i}"}) for i, m in enumerate(F_SCORES)
+    model = _model(3, "softmax", metric_list=[
+        "precision", "AUC", "recall", metrics.F1Score(average="macro", name="f1_macro"),
+        metrics.TopKCategoricalAccuracy(k=2), "rmse", "mae", "true_positives",
     ])  # fmt: skip
-    got = model.evaluate(x, y, verbose=0, return_dict=True)
-    p = model.predict(x, verbose=0)
-    for i, m in enumerate(F_SCORES):
-        np.testing.assert_allclose(got[f"m{i}"], _f_scores_numpy(p, y, m), rtol=1e-12)
-    assert got["f1"].shape == (3,) and 0 < got["f1"].min() < got["f1"].max() < 1
-    sklearn_metrics = pytest.importorskip("sklearn.metrics")
-    labels, predicted = y.argmax(axis=1), p.argmax(axis=1)
-    for average in (None, "macro", "micro", "weighted"):
-        theirs = sklearn_metrics.f1_score(labels, predicted, average=average)
-        ours = _f_scores_numpy(p, y, metrics.F1Score(average=average))
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5)  # (Keras's epsilons)
+    stop = fm.callbacks.EarlyStopping(monitor=f"val_{metric}", patience=100)
+    plateau = fm.callbacks.ReduceLROnPlateau(monitor=f"val_{metric}")
+    history = model.fit(x, y, epochs=3, verbose=0, validation_split=0.25,
+                        callbacks=[stop, plateau])  # fmt: skip
+    values = history.history[f"val_{metric}"]
+    assert stop.best == (max(values) if maximize else min(values))
+    assert plateau.best == stop.best
+    with pytest.raises(ValueError, match="no better direction"):
+        model.fit(x, y, epochs=1, verbose=0, validation_split=0.25,
+                  callbacks=[fm.callbacks.EarlyStopping(monitor="val_true_positives")])  # fmt: skip
+    explicit = fm.callbacks.EarlyStopping(monitor="val_true_positives", mode="max", patience=9)
+    history = model.fit(x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[explicit])
+    assert explicit.best == max(history.history["val_true_positives"])
 
 
-def test_f_scores_count_ties_at_the_maximum_and_zero_rows_as_none() -> None:
-    model, x, y = _trained_3_class(["f1_score"])
-    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
-    # every output 1/3: all tied at the maximum, all predicted positive
-    got = model.evaluate(x, y, verbose=0, return_dict=True)["f1_score"]
-    share = y.mean(axis=0)
-    np.testing.assert_allclose(got, 2 * share / (1 + share), rtol=1e-6)
-
-
-def test_f_scores_per_column_pass_through_fit_logs_and_the_progress_bar(capsys) -> None:
-    model, x, y = _trained_3_class(["f1_score", metrics.F1Score(average="macro", name="macro")])
-    history = model.fit(x, y, epochs=2, verbose=1, validation_split=0.25)
-    assert history.history["f1_score"][-1].shape == (3,)
-    assert isinstance(history.history["val_macro"][-1], float)
-    assert "f1_score:" in capsys.readouterr().out  # (shown as the columns' mean, as Keras)
-
-
-def test_f_scores_match_keras_on_the_same_predictions() -> None:
-    model, x, y = _trained_3_class([], dtype="float32")
-    p = model.predict(x, verbose=0)
-    script = (
-        "import json, sys, numpy as np, keras\n"
-        "d = json.loads(sys.stdin.read())\n"
-        "out = []\n"
-        "for name, config in d['metrics']:\n"
-        "    m = getattr(keras.metrics, name)(**config)\n"
-        "    m.update_state(np.array(d['y'], 'float32'), np.array(d['p'], 'float32'))\n"
-        "    out.append(np.atleast_1d(np.asarray(m.result())).tolist())\n"
-        "print(json.dumps(out))\n"
+def test_model_checkpoint_keeps_the_best_by_the_metrics_direction(tmp_path) -> None:
+    x, y = _data(1)
+    model = _model(1, metric_list=["precision"])
+    checkpoint = fm.callbacks.ModelCheckpoint(
+        str(tmp_path / "best.keras"), monitor="val_precision", save_best_only=True
     )
-    configs = [[type(m).__name__, m.get_config()] for m in F_SCORES]
-    payload = json.dumps({"metrics": configs, "y": y.tolist(), "p": p.tolist()})
-    theirs = json.loads(run_keras(script, stdin=payload).strip().splitlines()[-1])
-    for m, keras_value in zip(F_SCORES, theirs):
-        mine = _trained_3_class([m], dtype="float32")[0].evaluate(x, y, verbose=0, return_dict=True)
-        np.testing.assert_allclose(np.atleast_1d(mine[m.name]), keras_value, rtol=2e-6,
-                                   err_msg=repr(m.get_config()))  # fmt: skip
+    history = model.fit(x, y, epochs=4, verbose=0, validation_split=0.25, callbacks=[checkpoint])
+    assert checkpoint.best == max(history.history["val_precision"])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_many_uneven_thresholds_count_as_numpy_does(threads) -> None:
+    """300 random thresholds (a few repeated) on the chunked 2-thread evaluate: the engine's grid
+    lookup gives the counts of plain comparisons."""
+    x, y = _data(3)
+    rng = np.random.default_rng(5)
+    wide = np.zeros((N, 40))
+    wide[:, :FEATURES] = x
+    x = (wide * (rng.random(wide.shape) < 0.5)).astype(np.float32)
+    thresholds = sorted([*rng.random(297), 0.25, 0.25, 0.5])
+    with _threads(threads, True):
+        model = _model(3, "softmax", dtype="float32", features=40,
+                       metric_list=[metrics.AUC(thresholds=thresholds, curve="PR",
+                                                summation_method="majoring")])  # fmt: skip
+        got = model.evaluate(x, y, batch_size=50, verbose=0, return_dict=True)["auc"]
+        p = model.predict(x, verbose=0).ravel()
+    t = np.array([-1e-7, *thresholds, 1 + 1e-7])
+    positive = y.ravel() > 0
+    above = p[None, :] > t[:, None]
+    tp, fp = (above & positive).sum(axis=1), (above & ~positive).sum(axis=1)
+    recall = tp / positive.sum()
+    precision = np.divide(tp, tp + fp, out=np.zeros(len(t)), where=tp + fp > 0)
+    want = np.sum((recall[:-1] - recall[1:]) * np.maximum(precision[:-1], precision[1:]))
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_top_k_on_one_output_reads_one_target_per_output() -> None:
+    x, y = _data(1)
+    model = _model(1, metric_list=["top_k_categorical_accuracy"])
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["top_k_categorical_accuracy"] == 1.0
+
+
+def test_an_auc_of_the_end_points_only_needs_no_other_metric() -> None:
+    x, y = _data(1)
+    alone = _model(1, metric_list=[metrics.AUC(num_thresholds=2)])
+    assert alone.evaluate(x, y, verbose=0, return_dict=True)["auc"] == 0.5
 
 
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: metrics.F1Score(average="mean"), "average"),
-        (lambda: metrics.FBetaScore(beta=0.0), "beta"),
-        (lambda: metrics.F1Score(threshold=0.0), "threshold"),
-        (lambda: metrics.F1Score(threshold=1.5), "threshold"),
+        (lambda: metrics.AUC(multi_label=True, label_weights=[1, np.nan, 1]), "label_weights"),
+        (lambda: metrics.AUC(multi_label=True, label_weights=[1, -1, 1]), "label_weights"),
+        (lambda: metrics.AUC(multi_label=True, label_weights=[[1, 1, 1]]), "label_weights"),
+        (lambda: metrics.AUC(thresholds=0.5), "thresholds must be a list"),
     ],
 )
-def test_bad_f_score_arguments_are_refused(make, match) -> None:
+def test_bad_auc_arguments_are_refused(make, match) -> None:
     with pytest.raises(ValueError, match=match):
         make()
 
 
-def test_the_gpu_engine_refuses_f_scores_without_a_threshold() -> None:
-    model = fm.Sequential([layers.Input(shape=(FEATURES,)), layers.Dense(3)], device="numpy")
-    with pytest.raises(NotImplementedError, match="F-scores without a threshold"):
-        model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["f1_score"])
+def test_label_weights_of_another_length_than_the_outputs_are_refused_at_compile() -> None:
+    model = _model(3, "sigmoid", loss="binary_crossentropy")
+    with pytest.raises(ValueError, match="label_weights has 2 values"):
+        model.compile(optimizer="sgd", loss="binary_crossentropy",
+                      metrics=[metrics.AUC(multi_label=True, label_weights=[1, 2])])  # fmt: skip

@@ -31,8 +31,10 @@ __all__ = [
 
 def thresholds_of(metrics: list[Metric]) -> list[float]:
     """The ascending union of the thresholds the engine counts at, for these metrics (internal)."""
-    values = {t for m in metrics if isinstance(m, ConfusionMetric) for t in m.engine_thresholds()}
-    return sorted(values)
+    confusion = [m for m in metrics if isinstance(m, ConfusionMetric) and not m.uses_max_counts]
+    values = sorted({t for m in confusion for t in m.engine_thresholds()})
+    # (a metric that reads only the totals, AUC(num_thresholds=2): count at any threshold)
+    return values or ([0.5] if confusion else [])
 
 
 def check_outputs(metrics: list[Metric], outputs: int) -> None:
@@ -47,6 +49,12 @@ def check_outputs(metrics: list[Metric], outputs: int) -> None:
         labels = getattr(m, "num_labels", None)
         if labels is not None and labels != outputs:
             raise ValueError(f"{m.name}: num_labels={labels}, but the model has {outputs} outputs")
+        weights = getattr(m, "label_weights", None)
+        if weights is not None and len(weights) != outputs:
+            raise ValueError(
+                f"{m.name}: label_weights has {len(weights)} values, but the model has {outputs} "
+                "outputs"
+            )
 
 
 class Counts:
@@ -66,6 +74,7 @@ class Counts:
             else np.zeros((1, buckets))
             for b in (positive, negative)
         )
+        self._tails: dict[int | None, list[np.ndarray]] = {}
 
     def _columns(self, buckets: np.ndarray, columns: int | None) -> np.ndarray:
         if columns is None:
@@ -89,13 +98,16 @@ class Counts:
         of column `columns`); each of shape (len(thresholds),), or (len(thresholds), outputs) per
         column when `columns` is -1."""
         index = np.searchsorted(self.thresholds, thresholds)
-        above = []
-        for buckets in (self.positive, self.negative):
-            buckets = self._columns(buckets, columns)
-            # outputs above thresholds[i]: those in buckets i + 1, i + 2, ...
-            tail = np.cumsum(buckets[:, ::-1], axis=1)[:, ::-1]
-            above.append(tail[:, 1:][:, index].T)
-        tp, fp = above
+        tails = self._tails.get(columns)
+        if tails is None:
+            # outputs above thresholds[i]: those in buckets i + 1, i + 2, ... (kept: every metric
+            # of a log reads the same counts)
+            tails = [
+                np.cumsum(self._columns(b, columns)[:, ::-1], axis=1)[:, ::-1][:, 1:]
+                for b in (self.positive, self.negative)
+            ]
+            self._tails[columns] = tails
+        tp, fp = (tail[:, index].T for tail in tails)
         positives, negatives = self.totals(columns)
         if columns is None or columns >= 0:
             tp, fp = tp[:, 0], fp[:, 0]
@@ -129,17 +141,16 @@ class ConfusionMetric(Metric):
 
     source = "confusion"
     class_id: int | None = None
+    uses_max_counts = False  # reads the engine's row-maximum counts instead (F-scores)
 
     def engine_thresholds(self) -> list[float]:
         """The thresholds on the model's output that this metric's result reads."""
         raise NotImplementedError
 
     def result(self, sums: dict[str, Any]) -> float:
-        """The value from the confusion counts in the engine's sums (`thresholds` added: those
-        the engine counted at)."""
-        return self.result_of_counts(
-            Counts(sums["thresholds"], sums["positive_buckets"], sums["negative_buckets"])
-        )
+        """The value from the confusion counts in the engine's sums (`counts`: a `Counts` of
+        them, added by the model)."""
+        return self.result_of_counts(sums["counts"])
 
     def result_of_counts(self, counts: Counts) -> float:
         raise NotImplementedError
@@ -194,6 +205,7 @@ class TruePositives(_AtThreshold):
     """
 
     default_name = "true_positives"
+    direction = None  # (a count: neither larger nor smaller is better in itself)
 
     def __init__(self, thresholds: Any = None, name: str | None = None) -> None:
         super().__init__(thresholds, name=name)

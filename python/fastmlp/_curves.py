@@ -51,6 +51,7 @@ class AUC(ConfusionMetric):
         summation_method: "interpolation" (trapezoids; for PR, Davis & Goadrich's interpolation),
             "minoring" or "majoring". Defaults to "interpolation".
         name: Defaults to "auc".
+        dtype: Accepted and ignored (the engine's counts are exact).
         thresholds: Thresholds in [0, 1] instead of num_thresholds. Defaults to None.
         multi_label: One curve per output column, the AUCs averaged (False: every output counts
             in one curve). Defaults to False.
@@ -76,6 +77,10 @@ class AUC(ConfusionMetric):
     ) -> None:
         super().__init__(name)
         if thresholds is not None:
+            if not isinstance(thresholds, (list, tuple, np.ndarray)):
+                raise ValueError(
+                    f"thresholds must be a list of numbers in [0, 1], got {thresholds!r}"
+                )
             inner = sorted(probability_arg(t, "thresholds") for t in thresholds)
             self.num_thresholds = len(inner) + 2
         else:
@@ -84,6 +89,12 @@ class AUC(ConfusionMetric):
             inner = [(i + 1) / (n - 1) for i in range(n - 2)]
         self._inner = inner
         self._given_thresholds = thresholds is not None
+        # Keras clips the outputs to [0, 1] for evenly spaced thresholds (then the end points need
+        # no counting) and compares them as they are for others
+        ends = np.array([0.0, *inner, 1.0])
+        self._evenly = len(ends) >= 3 and np.allclose(
+            ends, np.arange(len(ends)) / (len(ends) - 1), atol=_EPSILON
+        )
         if str(curve).upper() not in ("ROC", "PR"):
             raise ValueError(f"curve must be 'ROC' or 'PR', got {curve!r}")
         self.curve = str(curve).upper()
@@ -98,9 +109,16 @@ class AUC(ConfusionMetric):
         if num_labels is not None and not self.multi_label:
             raise ValueError("num_labels is needed only when multi_label is True")
         self.num_labels = None if num_labels is None else int(num_labels)
-        self.label_weights = None if label_weights is None else np.asarray(label_weights, float)
-        if self.label_weights is not None and not self.multi_label:
-            raise ValueError("label_weights apply only when multi_label is True")
+        self.label_weights = None
+        if label_weights is not None:
+            if not self.multi_label:
+                raise ValueError("label_weights apply only when multi_label is True")
+            weights = np.asarray(label_weights, dtype=np.float64)
+            if weights.ndim != 1 or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+                raise ValueError(
+                    f"label_weights must be one finite number >= 0 per output, got {label_weights!r}"
+                )
+            self.label_weights = weights
         self.from_logits = bool(from_logits)
         if self.from_logits and any(t in (0.0, 1.0) for t in inner):
             raise ValueError("AUC(from_logits=True): thresholds must lie strictly inside (0, 1)")
@@ -111,20 +129,24 @@ class AUC(ConfusionMetric):
         return [-_EPSILON, *self._inner, 1 + _EPSILON]
 
     def engine_thresholds(self) -> list[float]:
-        # The end points need no counting (every output in [0, 1] lies above -epsilon and none
-        # above 1 + epsilon); on logits, sigmoid(z) > t where z > log(t / (1 - t)).
+        # Clipped outputs, and sigmoid(z) of logits, lie above -epsilon and none above
+        # 1 + epsilon: those end points need no counting. On logits, sigmoid(z) > t where
+        # z > log(t / (1 - t)).
         if self.from_logits:
             return [math.log(t / (1 - t)) for t in self._inner]
+        if not self._evenly:
+            return self.thresholds
         return list(self._inner)
 
     def result_of_counts(self, counts: Counts) -> float:
         columns = -1 if self.multi_label else None
-        tp, fp, _, _ = counts.at(self.engine_thresholds(), columns)
-        positives, negatives = counts.totals(columns)
-        zero = np.zeros_like(positives)
-        tp = np.concatenate([positives, tp, zero])
-        fp = np.concatenate([negatives, fp, zero])
-        fn, tn = positives - tp, negatives - fp
+        tp, fp, tn, fn = counts.at(self.engine_thresholds(), columns)
+        if self.from_logits or self._evenly:
+            positives, negatives = counts.totals(columns)
+            zero = np.zeros_like(positives)
+            tp = np.concatenate([positives, tp, zero])
+            fp = np.concatenate([negatives, fp, zero])
+            fn, tn = positives - tp, negatives - fp
         if self.curve == "PR" and self.summation_method == "interpolation":
             areas = _interpolated_pr_auc(tp, fp, fn)
         else:
@@ -190,7 +212,8 @@ class _AtConstraint(ConfusionMetric):
         self.class_id = class_id_arg(class_id)
         n = self.num_thresholds
         inner = [(i + 1) / (n - 1) for i in range(n - 2)]
-        self._thresholds = [0.5] if n == 1 else [0.0, *inner, 1.0]
+        # (Keras clips the outputs to [0, 1] for these: none lies above the last, 1)
+        self._thresholds = [0.5] if n == 1 else [0.0, *inner]
 
     argument = "value"
 
@@ -202,7 +225,12 @@ class _AtConstraint(ConfusionMetric):
         raise NotImplementedError
 
     def result_of_counts(self, counts: Counts) -> float:
-        constrained, dependent = self.rates(*counts.at(self._thresholds, self.class_id))
+        tp, fp, tn, fn = counts.at(self._thresholds, self.class_id)
+        if self.num_thresholds > 1:  # at 1: no output above, as Keras's clipped ones
+            positives, negatives = counts.totals(self.class_id)
+            tp, fp = np.append(tp, 0.0), np.append(fp, 0.0)
+            tn, fn = np.append(tn, negatives), np.append(fn, positives)
+        constrained, dependent = self.rates(tp, fp, tn, fn)
         return float(dependent[constrained >= self.value].max(initial=0.0))
 
     def get_config(self) -> dict[str, Any]:

@@ -18,7 +18,9 @@ _EPSILON = 1e-7  # Keras's backend.epsilon(), in its divisions
 
 class FBetaScore(ConfusionMetric):
     """(1 + beta²) · precision · recall / (beta² · precision + recall), per output column, as
-    Keras computes it (with its epsilon in each division).
+    Keras computes it (with its epsilon in each division). A target counts as positive or not
+    (above the loss's 0, as for Precision); Keras weights soft targets (0.3) by their value, so
+    with soft labels the two differ.
 
     Args:
         average: None (one score per column: the logs hold an array), "micro" (the counts of every
@@ -28,6 +30,7 @@ class FBetaScore(ConfusionMetric):
         threshold: An output above it is predicted positive; None: the outputs at their row's
             maximum (and not 0) are. Defaults to None.
         name: Defaults to "fbeta_score".
+        dtype: Accepted and ignored (the engine's counts are exact).
     """
 
     default_name = "fbeta_score"
@@ -106,6 +109,7 @@ class F1Score(FBetaScore):
         average: None, "micro", "macro" or "weighted" (as FBetaScore). Defaults to None.
         threshold: As FBetaScore. Defaults to None.
         name: Defaults to "f1_score".
+        dtype: Accepted and ignored.
     """
 
     default_name = "f1_score"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +24,26 @@ def _checked_mode(owner: str, mode: str) -> str:
     return mode
 
 
-def _maximizes(monitor: str, mode: str) -> bool:
-    """Mode "max", or "auto" with a monitor named after accuracy or AUC; else minimise."""
-    return mode == "max" or (mode == "auto" and ("acc" in monitor or "auc" in monitor))
+def _maximizes(monitor: str, mode: str, model: Any = None) -> bool:
+    """Mode "max"; or "auto" with a monitor that is one of the model's metrics whose direction is
+    up (accuracies, precision, recall, AUC, F-scores; as Keras 3 asks the metric), or, for any
+    other name, named after accuracy or AUC; else minimise.
+
+    Raises:
+        ValueError: in "auto" mode, for a metric with no direction (true_positives, ...).
+    """
+    if mode != "auto":
+        return mode == "max"
+    name = monitor.removeprefix("val_")
+    for metric in getattr(model, "compiled_metrics", None) or []:
+        if metric.name == name:
+            if metric.direction is None:
+                raise ValueError(
+                    f"monitor={monitor!r}: {type(metric).__name__} has no better direction; "
+                    "pass mode='max' or mode='min'"
+                )
+            return metric.direction == "up"
+    return "acc" in monitor or "auc" in monitor
 
 
 class EarlyStopping(Callback):
@@ -36,7 +54,8 @@ class EarlyStopping(Callback):
         min_delta: Smallest change that counts as an improvement. Defaults to `0`.
         patience: Epochs without improvement after which training stops. Defaults to `0`.
         verbose: 1 prints a message when the callback acts. Defaults to `0`.
-        mode: `"min"`, `"max"` or `"auto"` (max for names with "acc"/"auc"). Defaults to `"auto"`.
+        mode: `"min"`, `"max"` or `"auto"` (the metric's direction; max for other names with
+            "acc"/"auc"). Defaults to `"auto"`.
         baseline: A value to beat; epochs that do not beat it count against patience.
             Defaults to `None`.
         restore_best_weights: Restore, at the end of training, the weights of the epoch with the
@@ -70,6 +89,7 @@ class EarlyStopping(Callback):
         self.on_train_begin()
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._maximize = _maximizes(self.monitor, self.mode, self.model)
         self.wait = 0
         self.stopped_epoch = 0
         self.best = -math.inf if self._maximize else math.inf
@@ -131,7 +151,8 @@ class ReduceLROnPlateau(Callback):
         factor: `new_lr = lr * factor`; must be below 1. Defaults to `0.1`.
         patience: Epochs without improvement before a reduction. Defaults to `10`.
         verbose: 1 prints a message at each reduction. Defaults to `0`.
-        mode: `"min"`, `"max"` or `"auto"` (max for names with "acc"/"auc"). Defaults to `"auto"`.
+        mode: `"min"`, `"max"` or `"auto"` (the metric's direction; max for other names with
+            "acc"/"auc"). Defaults to `"auto"`.
         min_delta: Smallest change that counts as an improvement. Defaults to `1e-4`.
         cooldown: Epochs to wait after a reduction before counting again. Defaults to `0`.
         min_lr: Lower bound on the learning rate. Defaults to `0.0`.
@@ -164,7 +185,7 @@ class ReduceLROnPlateau(Callback):
         self._reset()
 
     def _reset(self) -> None:
-        self._maximize = _maximizes(self.monitor, self.mode)
+        self._maximize = _maximizes(self.monitor, self.mode, self.model)
         self.best = -math.inf if self._maximize else math.inf
         self.cooldown_counter = 0
         self.wait = 0
@@ -221,7 +242,8 @@ class ModelCheckpoint(Callback):
         save_best_only: Save only when `monitor` improves on the best so far.
             Defaults to `False`.
         save_weights_only: Save the weights only. Defaults to `False`.
-        mode: `"min"`, `"max"` or `"auto"` (max for names with "acc"/"auc"). Defaults to `"auto"`.
+        mode: `"min"`, `"max"` or `"auto"` (the metric's direction; max for other names with
+            "acc"/"auc"). Defaults to `"auto"`.
         save_freq: `"epoch"`, or an integer: save once that many steps have passed since the
             last save, at the end of a chunk of steps (about 0.1 s). Defaults to `"epoch"`.
         initial_value_threshold: Initial best value to beat when `save_best_only`.
@@ -262,6 +284,13 @@ class ModelCheckpoint(Callback):
         self._current_epoch = 0
         self._batches_seen_since_last_saving = 0
         self._last_batch_seen = -1
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        # (the model's metrics tell the direction; a best value already found stays)
+        maximize = _maximizes(self.monitor, self.mode, self.model)
+        if maximize != self._maximize and math.isinf(self.best):
+            self.best = -math.inf if maximize else math.inf
+        self._maximize = maximize
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._current_epoch = epoch

@@ -60,7 +60,8 @@ class Metric:
     """
 
     default_name = "metric"
-    source = "accuracy"  # which engine sums it reads: "accuracy", "mse", "mae" or "confusion"
+    source = "accuracy"  # which engine sums: "accuracy", "mse", "mae", "ranks" or "confusion"
+    direction: str | None = "up"  # better when larger ("up") or smaller ("down"); None: neither
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.default_name
@@ -177,6 +178,7 @@ class MeanSquaredError(Metric):
 
     default_name = "mean_squared_error"
     source = "mse"
+    direction = "down"
 
 
 class RootMeanSquaredError(MeanSquaredError):
@@ -193,6 +195,7 @@ class MeanAbsoluteError(Metric):
 
     default_name = "mean_absolute_error"
     source = "mae"
+    direction = "down"
 
 
 _BY_NAME: dict[str, type[Metric]] = {

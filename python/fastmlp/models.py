@@ -407,7 +407,13 @@ class Sequential:
     def _logs(self, sums: dict[str, float], prefix: str = "") -> dict[str, float]:
         n = max(sums["samples"], 1)
         logs = {f"{prefix}loss": sums["loss"] / n}
-        sums = {**sums, "thresholds": _confusion.thresholds_of(self.compiled_metrics)}
+        if any(m.source == "confusion" for m in self.compiled_metrics):
+            # (one Counts for every metric of this log)
+            thresholds = _confusion.thresholds_of(self.compiled_metrics)
+            counts = _confusion.Counts(
+                thresholds, sums["positive_buckets"], sums["negative_buckets"]
+            )
+            sums = {**sums, "counts": counts}
         for m in self.compiled_metrics:
             logs[prefix + m.name] = m.result(sums)
         return logs
