@@ -82,7 +82,8 @@ class Network {
   bool l1_clipping() const { return l1_clipping_; }
   void forget_dead() { dead_.clear(); }
 
-  void set_loss(LossKind kind, bool from_logits);
+  // param: the loss's parameter (Huber's delta, > 0); the other losses ignore it.
+  void set_loss(LossKind kind, bool from_logits, double param = 1.0);
   void set_accuracy(AccuracyMode mode, double output_threshold, double target_threshold);
   void set_error_metrics(bool squared, bool absolute);
   // The mse / mae metrics compare the outputs with scale * y + offset: the targets as the user
@@ -239,6 +240,7 @@ class Network {
 
   LossKind loss_ = LossKind::MeanSquaredError;
   bool from_logits_ = false;
+  double loss_param_ = 1.0;  // Huber's delta
   LossMode mode_ = LossMode::Probabilities;
   AccuracyMode accuracy_ = AccuracyMode::None;
   Scalar out_threshold_ = Scalar(0.5), target_threshold_ = Scalar(0.5);
