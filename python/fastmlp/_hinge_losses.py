@@ -1,6 +1,7 @@
-"""Margin losses on labels in {-1, +1} (public as `fastmlp.losses.X`): hinge and logistic.
+"""Margin losses (public as `fastmlp.losses.X`): hinge, squared hinge and logistic on labels in
+{-1, +1}, and the categorical hinge on one-hot targets.
 
-Labels in {0, 1} are converted to {-1, +1}, as Keras's hinge losses do.
+Labels in {0, 1} are converted to {-1, +1}, as Keras's hinge and squared hinge do.
 """
 
 from __future__ import annotations
@@ -59,3 +60,34 @@ class LogisticLoss(_PlusMinusOne):
     def per_sample(self, y_true, y_pred):
         m = -_to_pm1(y_true) * y_pred
         return np.mean(np.maximum(m, 0) + np.log1p(np.exp(-np.abs(m))), axis=1)
+
+
+class SquaredHinge(_PlusMinusOne):
+    """mean(max(1 - y * y_pred, 0)^2) for labels in {-1, +1} ({0, 1} labels are converted).
+
+    Args:
+        name: Defaults to "squared_hinge".
+    """
+
+    kind = 13
+    default_name = "squared_hinge"
+
+    def per_sample(self, y_true, y_pred):
+        return np.mean(np.maximum(1 - _to_pm1(y_true) * y_pred, 0) ** 2, axis=1)
+
+
+class CategoricalHinge(Loss):
+    """max(neg - pos + 1, 0) per sample, for one-hot targets: pos = sum(y_true * y_pred) is the
+    true class's score, neg = max((1 - y_true) * y_pred) the best other class's.
+
+    Args:
+        name: Defaults to "categorical_hinge".
+    """
+
+    kind = 14
+    default_name = "categorical_hinge"
+
+    def per_sample(self, y_true, y_pred):
+        pos = np.sum(y_true * y_pred, axis=1)
+        neg = np.max((1 - y_true) * y_pred, axis=1)
+        return np.maximum(neg - pos + 1, 0)

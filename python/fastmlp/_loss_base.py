@@ -20,6 +20,7 @@ class Loss:
     default_name = "loss"
     sparse = False  # labels are class indices, not one value per output
     from_logits = False
+    param = 1.0  # the engine's loss parameter (Huber's delta; ignored by the other losses)
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.default_name

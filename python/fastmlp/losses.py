@@ -3,9 +3,12 @@
 A loss object tells the C++ engine which loss to compute (it fuses softmax with cross-entropy and
 sigmoid with binary cross-entropy); calling it on NumPy arrays gives the same value in Python.
 
-This module holds the cross-entropies and the registry (`get`, `serialize`, `deserialize`); the
-base class is in _loss_base.py, the regression losses in _regression_losses.py and the margin
-losses on {-1, +1} labels in _hinge_losses.py, all public from here.
+This module holds the cross-entropies, the Kullback-Leibler divergence and the registry (`get`,
+`serialize`, `deserialize`); the base class is in _loss_base.py, the regression losses in
+_regression_losses.py and the margin losses in _hinge_losses.py, all public from here.
+
+Every loss here is computed by the C++ engine; the GPU engine (device="gpu" / "numpy") computes
+the cross-entropies, mean squared and absolute error, hinge and logistic, and refuses the others.
 """
 
 from __future__ import annotations
@@ -15,27 +18,61 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp._hinge_losses import Hinge, LogisticLoss
+from fastmlp._hinge_losses import CategoricalHinge, Hinge, LogisticLoss, SquaredHinge
 from fastmlp._loss_base import _EPS, Loss
-from fastmlp._regression_losses import MeanAbsoluteError, MeanSquaredError
+from fastmlp._regression_losses import (
+    CosineSimilarity,
+    Huber,
+    LogCosh,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+)
 
 __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
     "Hinge",
+    "Huber",
+    "KLDivergence",
+    "LogCosh",
     "LogisticLoss",
     "Loss",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
     "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
     "SparseCategoricalCrossentropy",
+    "SquaredHinge",
     "binary_crossentropy",
     "categorical_crossentropy",
+    "categorical_hinge",
+    "cosine_similarity",
     "get",
     "hinge",
+    "huber",
+    "kl_divergence",
+    "kld",
+    "kullback_leibler_divergence",
+    "log_cosh",
+    "logcosh",
     "logistic",
+    "mae",
+    "mape",
     "mean_absolute_error",
+    "mean_absolute_percentage_error",
     "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "mse",
+    "msle",
+    "poisson",
     "sparse_categorical_crossentropy",
+    "squared_hinge",
 ]
 
 
@@ -149,6 +186,22 @@ class BinaryCrossentropy(_Crossentropy):
         return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p), axis=1)
 
 
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence sum(t * log(t / p)) per sample, with t = y_true and p = y_pred
+    each clipped to [1e-7, 1], for target and predicted distributions (e.g. a softmax output).
+
+    Args:
+        name: Defaults to "kl_divergence".
+    """
+
+    kind = 12
+    default_name = "kl_divergence"
+
+    def per_sample(self, y_true, y_pred):
+        t, p = np.clip(y_true, _EPS, 1), np.clip(y_pred, _EPS, 1)
+        return np.sum(t * np.log(t / p), axis=1)
+
+
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> float:
     """Mean sparse categorical cross-entropy (see `SparseCategoricalCrossentropy`)."""
     return SparseCategoricalCrossentropy(from_logits=from_logits)(y_true, y_pred)
@@ -184,6 +237,57 @@ def logistic(y_true: Any, y_pred: Any) -> float:
     return LogisticLoss()(y_true, y_pred)
 
 
+def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> float:
+    """Mean Huber loss (see `Huber`)."""
+    return Huber(delta=delta)(y_true, y_pred)
+
+
+def log_cosh(y_true: Any, y_pred: Any) -> float:
+    """Mean log(cosh(y_pred - y_true)) (see `LogCosh`)."""
+    return LogCosh()(y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> float:
+    """Mean squared logarithmic error (see `MeanSquaredLogarithmicError`)."""
+    return MeanSquaredLogarithmicError()(y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> float:
+    """Mean absolute percentage error (see `MeanAbsolutePercentageError`)."""
+    return MeanAbsolutePercentageError()(y_true, y_pred)
+
+
+def poisson(y_true: Any, y_pred: Any) -> float:
+    """Mean Poisson loss (see `Poisson`)."""
+    return Poisson()(y_true, y_pred)
+
+
+def kl_divergence(y_true: Any, y_pred: Any) -> float:
+    """Mean Kullback-Leibler divergence (see `KLDivergence`)."""
+    return KLDivergence()(y_true, y_pred)
+
+
+def squared_hinge(y_true: Any, y_pred: Any) -> float:
+    """Mean squared hinge loss (see `SquaredHinge`)."""
+    return SquaredHinge()(y_true, y_pred)
+
+
+def categorical_hinge(y_true: Any, y_pred: Any) -> float:
+    """Mean categorical hinge loss (see `CategoricalHinge`)."""
+    return CategoricalHinge()(y_true, y_pred)
+
+
+def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> float:
+    """Mean cosine similarity loss (see `CosineSimilarity`; only axis=-1)."""
+    return CosineSimilarity(axis=axis)(y_true, y_pred)
+
+
+# tf.keras's short names (Keras 3 keeps them as legacy aliases)
+mse, mae = mean_squared_error, mean_absolute_error
+msle, mape = mean_squared_logarithmic_error, mean_absolute_percentage_error
+kld = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
+
 _CLASSES: dict[str, type[Loss]] = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
@@ -194,6 +298,21 @@ _CLASSES: dict[str, type[Loss]] = {
     "mae": MeanAbsoluteError,
     "hinge": Hinge,
     "logistic": LogisticLoss,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError,
+    "poisson": Poisson,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "cosine_similarity": CosineSimilarity,
 }
 _FUNCTIONS = {
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
@@ -203,6 +322,15 @@ _FUNCTIONS = {
     mean_absolute_error: MeanAbsoluteError,
     hinge: Hinge,
     logistic: LogisticLoss,
+    huber: Huber,
+    log_cosh: LogCosh,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError,
+    mean_absolute_percentage_error: MeanAbsolutePercentageError,
+    poisson: Poisson,
+    kl_divergence: KLDivergence,
+    squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge,
+    cosine_similarity: CosineSimilarity,
 }
 
 
