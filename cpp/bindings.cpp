@@ -115,11 +115,13 @@ void bind_network(py::module_& m, const char* name) {
            })
       .def(
           "set_loss",
-          [](Net& n, int kind, bool from_logits) {
+          [](Net& n, int kind, bool from_logits, double param) {
             auto lock = claim(n);
-            n.set_loss(loss_from_int(kind), from_logits);
+            n.set_loss(loss_from_int(kind), from_logits, param);
           },
-          py::arg("kind"), py::arg("from_logits") = false)
+          py::arg("kind"), py::arg("from_logits") = false, py::arg("param") = 1.0,
+          "The loss (LossKind's code), whether the output is read as logits, and the loss's "
+          "parameter (Huber's delta; the other losses ignore it)")
       .def(
           "set_accuracy",
           [](Net& n, int mode, double out_t, double target_t) {

@@ -332,8 +332,8 @@ def test_unknown_name_lists_the_known_ones() -> None:
 
 
 def test_unknown_class_name_in_deserialize() -> None:
-    with pytest.raises(ValueError, match=r"Unknown loss class 'Huber'"):
-        losses.deserialize({"class_name": "Huber", "config": {}})
+    with pytest.raises(ValueError, match=r"Unknown loss class 'Dice'"):
+        losses.deserialize({"class_name": "Dice", "config": {}})
 
 
 def test_get_refuses_none_and_python_functions() -> None:

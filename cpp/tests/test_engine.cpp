@@ -89,6 +89,15 @@ void test_gradients() {
   gradient_check(LossKind::BinaryCrossentropy, Activation::Elu, Activation::Sigmoid, 2, "BCE");
   gradient_check(LossKind::MeanSquaredError, Activation::Softplus, Activation::Tanh, 2, "MSE");
   gradient_check(LossKind::MeanSquaredError, Activation::Tanh, Activation::Softmax, 3, "softmax + MSE");
+  gradient_check(LossKind::Huber, Activation::Tanh, Activation::Linear, 3, "Huber");
+  gradient_check(LossKind::LogCosh, Activation::Tanh, Activation::Linear, 3, "LogCosh");
+  gradient_check(LossKind::MeanSquaredLogarithmicError, Activation::Tanh, Activation::Softplus, 3, "MSLE");
+  gradient_check(LossKind::MeanAbsolutePercentageError, Activation::Tanh, Activation::Linear, 3, "MAPE");
+  gradient_check(LossKind::Poisson, Activation::Tanh, Activation::Softplus, 3, "Poisson");
+  gradient_check(LossKind::KLDivergence, Activation::Tanh, Activation::Softmax, 3, "KLD");
+  gradient_check(LossKind::SquaredHinge, Activation::Tanh, Activation::Linear, 3, "squared hinge");
+  gradient_check(LossKind::CategoricalHinge, Activation::Tanh, Activation::Linear, 3, "categorical hinge");
+  gradient_check(LossKind::CosineSimilarity, Activation::Tanh, Activation::Linear, 3, "cosine similarity");
 }
 
 void test_softmax_is_stable() {

@@ -176,7 +176,9 @@ def as_targets(
             f"{name}: binary_crossentropy expects targets in [0, 1], got values from "
             f"{arr.min():g} to {arr.max():g}{hint}"
         )
-    pm1_loss = isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss))
+    pm1_loss = isinstance(
+        loss, (losses_module.Hinge, losses_module.SquaredHinge, losses_module.LogisticLoss)
+    )
     if pm1_loss and not (np.isin(arr, (-1, 1)).all() or np.isin(arr, (0, 1)).all()):
         raise ValueError(f"{name}: {loss_name} expects labels in {{-1, +1}} (or {{0, 1}})")
     return np.ascontiguousarray(loss.prepare_targets(arr), dtype=dtype), loss.target_map(arr)

@@ -2,6 +2,13 @@
 
 A loss object tells the C++ engine which loss to compute (it fuses softmax with cross-entropy and
 sigmoid with binary cross-entropy); calling it on NumPy arrays gives the same value in Python.
+
+This module holds the cross-entropies, the Kullback-Leibler divergence and the registry (`get`,
+`serialize`, `deserialize`); the base class is in _loss_base.py, the regression losses in
+_regression_losses.py and the margin losses in _hinge_losses.py, all public from here.
+
+Every loss here is computed by the C++ engine; the GPU engine (device="gpu" / "numpy") computes
+the cross-entropies, mean squared and absolute error, hinge and logistic, and refuses the others.
 """
 
 from __future__ import annotations
@@ -11,75 +18,62 @@ from typing import Any
 
 import numpy as np
 
+from fastmlp._hinge_losses import CategoricalHinge, Hinge, LogisticLoss, SquaredHinge
+from fastmlp._loss_base import _EPS, Loss
+from fastmlp._regression_losses import (
+    CosineSimilarity,
+    Huber,
+    LogCosh,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+)
+
 __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
     "Hinge",
+    "Huber",
+    "KLDivergence",
+    "LogCosh",
     "LogisticLoss",
     "Loss",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
     "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
     "SparseCategoricalCrossentropy",
+    "SquaredHinge",
     "binary_crossentropy",
     "categorical_crossentropy",
+    "categorical_hinge",
+    "cosine_similarity",
     "get",
     "hinge",
+    "huber",
+    "kl_divergence",
+    "kld",
+    "kullback_leibler_divergence",
+    "log_cosh",
+    "logcosh",
     "logistic",
+    "mae",
+    "mape",
     "mean_absolute_error",
+    "mean_absolute_percentage_error",
     "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "mse",
+    "msle",
+    "poisson",
     "sparse_categorical_crossentropy",
+    "squared_hinge",
 ]
-
-_EPS = 1e-7  # probabilities are clipped to [eps, 1 - eps] before a log, as Keras does
-
-
-class Loss:
-    """Base class: a loss the engine knows, with its Keras name and config.
-
-    Args:
-        name: Name shown in logs. Defaults to the Keras name of the loss.
-    """
-
-    kind: int = -1  # the engine's code (enum class LossKind in loss.hpp)
-    default_name = "loss"
-    sparse = False  # labels are class indices, not one value per output
-    from_logits = False
-
-    def __init__(self, name: str | None = None) -> None:
-        self.name = name or self.default_name
-
-    def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def __call__(self, y_true: Any, y_pred: Any) -> float:
-        """Mean loss over the batch, in NumPy (float64)."""
-        y_pred = np.asarray(y_pred, dtype=np.float64)
-        y_true = np.asarray(y_true, dtype=np.float64)
-        if y_pred.ndim == 1:
-            y_pred = y_pred[:, None]
-        if not self.sparse and y_true.ndim == 1:
-            y_true = y_true[:, None]
-        return float(np.mean(self.per_sample(y_true, y_pred)))
-
-    def prepare_targets(self, y: np.ndarray) -> np.ndarray:
-        """Targets as the engine reads them (label smoothing, {0, 1} -> {-1, +1}, ...)."""
-        return y
-
-    def target_map(self, y: np.ndarray) -> tuple[float, float]:
-        """(scale, offset) with y == scale * prepare_targets(y) + offset: how the mse / mae
-        metrics get back the targets as passed (Keras's metrics never see prepared ones)."""
-        return 1.0, 0.0
-
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Loss:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class _Crossentropy(Loss):
@@ -192,83 +186,20 @@ class BinaryCrossentropy(_Crossentropy):
         return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p), axis=1)
 
 
-class MeanSquaredError(Loss):
-    """Mean of squared differences over the outputs.
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence sum(t * log(t / p)) per sample, with t = y_true and p = y_pred
+    each clipped to [1e-7, 1], for target and predicted distributions (e.g. a softmax output).
 
     Args:
-        name: Defaults to "mean_squared_error".
+        name: Defaults to "kl_divergence".
     """
 
-    kind = 3
-    default_name = "mean_squared_error"
+    kind = 12
+    default_name = "kl_divergence"
 
     def per_sample(self, y_true, y_pred):
-        return np.mean((y_pred - y_true) ** 2, axis=1)
-
-
-class MeanAbsoluteError(Loss):
-    """Mean of absolute differences over the outputs.
-
-    Args:
-        name: Defaults to "mean_absolute_error".
-    """
-
-    kind = 4
-    default_name = "mean_absolute_error"
-
-    def per_sample(self, y_true, y_pred):
-        return np.mean(np.abs(y_pred - y_true), axis=1)
-
-
-def _zero_one(y: np.ndarray) -> bool:
-    return bool(np.all((y == 0) | (y == 1)))
-
-
-def _to_pm1(y: np.ndarray) -> np.ndarray:
-    """{0, 1} targets become {-1, +1}; targets already in {-1, +1} are kept."""
-    return 2 * y - 1 if _zero_one(y) else y
-
-
-class _PlusMinusOne(Loss):
-    """A loss for labels in {-1, +1}, to which {0, 1} labels are converted."""
-
-    def prepare_targets(self, y):
-        return _to_pm1(y)
-
-    def target_map(self, y):
-        return (0.5, 0.5) if _zero_one(y) else (1.0, 0.0)
-
-
-class Hinge(_PlusMinusOne):
-    """mean(max(1 - y * y_pred, 0)) for labels in {-1, +1} ({0, 1} labels are converted).
-
-    Args:
-        name: Defaults to "hinge".
-    """
-
-    kind = 5
-    default_name = "hinge"
-
-    def per_sample(self, y_true, y_pred):
-        return np.mean(np.maximum(1 - _to_pm1(y_true) * y_pred, 0), axis=1)
-
-
-class LogisticLoss(_PlusMinusOne):
-    """Logistic regression's loss log(1 + exp(-y * score)) for labels in {-1, +1}.
-
-    The model's output is read as a score w.x + b (use a linear output layer); {0, 1} labels are
-    converted to {-1, +1}. With a single linear unit this is logistic regression.
-
-    Args:
-        name: Defaults to "logistic".
-    """
-
-    kind = 6
-    default_name = "logistic"
-
-    def per_sample(self, y_true, y_pred):
-        m = -_to_pm1(y_true) * y_pred
-        return np.mean(np.maximum(m, 0) + np.log1p(np.exp(-np.abs(m))), axis=1)
+        t, p = np.clip(y_true, _EPS, 1), np.clip(y_pred, _EPS, 1)
+        return np.sum(t * np.log(t / p), axis=1)
 
 
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> float:
@@ -306,6 +237,57 @@ def logistic(y_true: Any, y_pred: Any) -> float:
     return LogisticLoss()(y_true, y_pred)
 
 
+def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> float:
+    """Mean Huber loss (see `Huber`)."""
+    return Huber(delta=delta)(y_true, y_pred)
+
+
+def log_cosh(y_true: Any, y_pred: Any) -> float:
+    """Mean log(cosh(y_pred - y_true)) (see `LogCosh`)."""
+    return LogCosh()(y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> float:
+    """Mean squared logarithmic error (see `MeanSquaredLogarithmicError`)."""
+    return MeanSquaredLogarithmicError()(y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> float:
+    """Mean absolute percentage error (see `MeanAbsolutePercentageError`)."""
+    return MeanAbsolutePercentageError()(y_true, y_pred)
+
+
+def poisson(y_true: Any, y_pred: Any) -> float:
+    """Mean Poisson loss (see `Poisson`)."""
+    return Poisson()(y_true, y_pred)
+
+
+def kl_divergence(y_true: Any, y_pred: Any) -> float:
+    """Mean Kullback-Leibler divergence (see `KLDivergence`)."""
+    return KLDivergence()(y_true, y_pred)
+
+
+def squared_hinge(y_true: Any, y_pred: Any) -> float:
+    """Mean squared hinge loss (see `SquaredHinge`)."""
+    return SquaredHinge()(y_true, y_pred)
+
+
+def categorical_hinge(y_true: Any, y_pred: Any) -> float:
+    """Mean categorical hinge loss (see `CategoricalHinge`)."""
+    return CategoricalHinge()(y_true, y_pred)
+
+
+def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> float:
+    """Mean cosine similarity loss (see `CosineSimilarity`; only axis=-1)."""
+    return CosineSimilarity(axis=axis)(y_true, y_pred)
+
+
+# tf.keras's short names (Keras 3 keeps them as legacy aliases)
+mse, mae = mean_squared_error, mean_absolute_error
+msle, mape = mean_squared_logarithmic_error, mean_absolute_percentage_error
+kld = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
+
 _CLASSES: dict[str, type[Loss]] = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
@@ -316,6 +298,21 @@ _CLASSES: dict[str, type[Loss]] = {
     "mae": MeanAbsoluteError,
     "hinge": Hinge,
     "logistic": LogisticLoss,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError,
+    "poisson": Poisson,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "cosine_similarity": CosineSimilarity,
 }
 _FUNCTIONS = {
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
@@ -325,6 +322,15 @@ _FUNCTIONS = {
     mean_absolute_error: MeanAbsoluteError,
     hinge: Hinge,
     logistic: LogisticLoss,
+    huber: Huber,
+    log_cosh: LogCosh,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError,
+    mean_absolute_percentage_error: MeanAbsolutePercentageError,
+    poisson: Poisson,
+    kl_divergence: KLDivergence,
+    squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge,
+    cosine_similarity: CosineSimilarity,
 }
 
 

@@ -281,6 +281,15 @@ def check_targets_agree(metrics: list[Metric], loss: losses_module.Loss) -> None
 
 
 _PER_OUTPUT = (CategoricalAccuracy, BinaryAccuracy, TopKCategoricalAccuracy)
+# Losses whose "accuracy" compares argmaxes (one-hot targets or distributions), and losses on
+# {-1, +1} labels, whose outputs are scores with 0 as the boundary.
+_CATEGORICAL = (
+    losses_module.CategoricalCrossentropy,
+    losses_module.CategoricalHinge,
+    losses_module.KLDivergence,
+    losses_module.CosineSimilarity,
+)
+_SIGNED_LABELS = (losses_module.Hinge, losses_module.SquaredHinge, losses_module.LogisticLoss)
 
 
 @dataclass(frozen=True)
@@ -300,24 +309,26 @@ def accuracy_rule(
     signed: the model's training targets held negative values, so labels are {-1, +1} even
     where these targets are all positive (a set of one class).
 
-    "accuracy" with sparse cross-entropy compares the argmax with the label, with categorical
-    cross-entropy the argmaxes, with binary cross-entropy thresholds at 0.5 (at 0 on logits) on
-    every output. Losses on {-1, +1} labels (hinge, logistic, or +-1 targets of a regression loss,
-    as in the playground) threshold at 0. (Keras 3 decides by the output's width alone: one unit
-    thresholds at 0.5 whatever the loss; here the loss decides, so that logits and +-1 labels are
-    counted right.)
+    "accuracy" with sparse cross-entropy compares the argmax with the label, with the losses on
+    one-hot targets or distributions (categorical cross-entropy and hinge, Kullback-Leibler,
+    cosine similarity) the argmaxes, with binary cross-entropy thresholds at 0.5 (at 0 on logits)
+    on every output. Losses on {-1, +1} labels (hinge, squared hinge, logistic, or +-1 targets of
+    a regression loss, as in the playground) threshold at 0; the other regression losses compare
+    argmaxes of several outputs and threshold one at 0.5, as mean squared error does. (Keras 3
+    decides by the output's width alone: one unit thresholds at 0.5 whatever the loss; here the
+    loss decides, so that logits and +-1 labels are counted right.)
     """
     if isinstance(metric, SparseCategoricalAccuracy):
         return AccuracyRule(_ARGMAX_SPARSE)
     if isinstance(metric, CategoricalAccuracy):
         return AccuracyRule(_ARGMAX_ONEHOT)
     pm1 = signed or (targets.size > 0 and targets.min() < 0)
-    logits = loss.from_logits or isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss))
+    logits = loss.from_logits or isinstance(loss, _SIGNED_LABELS)
     if isinstance(metric, BinaryAccuracy):
         return AccuracyRule(_THRESHOLD, metric.threshold, 0.0 if pm1 else 0.5)
     if loss.sparse:
         return AccuracyRule(_ARGMAX_SPARSE)
-    if isinstance(loss, losses_module.CategoricalCrossentropy):
+    if isinstance(loss, _CATEGORICAL):
         return AccuracyRule(_ARGMAX_ONEHOT)
     if (
         targets.ndim == 2
@@ -325,7 +336,7 @@ def accuracy_rule(
         and not isinstance(loss, losses_module.BinaryCrossentropy)
     ):
         return AccuracyRule(_ARGMAX_ONEHOT)
-    if pm1 or isinstance(loss, (losses_module.Hinge, losses_module.LogisticLoss)):
+    if pm1 or isinstance(loss, _SIGNED_LABELS):
         return AccuracyRule(_THRESHOLD, 0.0, 0.0)
     return AccuracyRule(_THRESHOLD, 0.0 if logits else 0.5, 0.5)
 

@@ -363,7 +363,7 @@ class Sequential:
         return ["loss", *(m.name for m in self.compiled_metrics)]
 
     def _configure_engine(self, engine: Any) -> None:
-        engine.set_loss(self.loss.kind, self.loss.from_logits)
+        engine.set_loss(self.loss.kind, self.loss.from_logits, self.loss.param)
         self.optimizer._attach(engine)
         self._rates_cover = None  # (the engine forgot a schedule's rates)
         if self._l1_clipping and hasattr(engine, "set_l1_clipping"):  # (the GPU engine has not)

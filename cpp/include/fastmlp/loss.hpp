@@ -27,6 +27,16 @@ enum class LossKind : int {
   MeanAbsoluteError,
   Hinge,     // y in {-1, +1}: mean(max(1 - y a, 0))
   Logistic,  // y in {-1, +1}: mean(log(1 + exp(-y a))), a read as a score
+  // Keras 3's other losses (keras/src/losses/losses.py), with its epsilon 1e-7:
+  Huber,                        // e = a - y: mean(|e| <= delta ? e^2 / 2 : delta |e| - delta^2 / 2)
+  LogCosh,                      // mean(log(cosh(a - y)))
+  MeanSquaredLogarithmicError,  // mean((log1p(max(a, eps)) - log1p(max(y, eps)))^2)
+  MeanAbsolutePercentageError,  // 100 mean(|y - a| / max(|y|, eps))
+  Poisson,                      // mean(a - y log(a + eps))
+  KLDivergence,                 // sum(t log(t / p)), t = clip(y, eps, 1), p = clip(a, eps, 1)
+  SquaredHinge,                 // y in {-1, +1}: mean(max(1 - y a, 0)^2)
+  CategoricalHinge,             // max(max_j((1 - y_j) a_j) - sum_j(y_j a_j) + 1, 0)
+  CosineSimilarity,             // -sum(y / |y| * a / |a|), each norm at least eps
   Count_
 };
 
@@ -40,6 +50,7 @@ inline LossKind loss_from_int(int code) {
 
 // Probabilities are clipped to [eps, 1 - eps] before a log, as Keras does (epsilon 1e-7).
 constexpr double kProbEpsilon = 1e-7;
+constexpr double kLn2 = 0.69314718055994530942;  // log(2), for log(cosh(x))
 
 // log(1 + e^x) without overflow.
 template <typename Scalar>
@@ -53,18 +64,44 @@ inline void check_class_index(double y, Index classes) {
                                 std::to_string(classes) + "), got " + std::to_string(y));
 }
 
+// Where Keras's formula has a kink or a clip, the gradient is TensorFlow's: d|x|/dx = sign(x) (0
+// at 0); max(x, c) passes the gradient to x at a tie (x >= c), min(x, c) likewise (x <= c); a
+// clip passes it inside its closed range only; a max over outputs shares it among the tied ones.
+
+template <typename Scalar>
+struct ValueSlope {
+  Scalar value, slope;  // a loss term and its derivative
+};
+
+// A loss of one output at a time, averaged over the k outputs: f(a, y) -> {value, dvalue/da}.
+// Returns the sum over the rows; g = dvalue/da / (batch k).
+template <typename Scalar, typename F>
+double elementwise_loss(MatMap<Scalar> a, const ConstMatMap<Scalar>& y, MatMap<Scalar> g, Scalar inv_nk,
+                        F f) {
+  double total = 0;
+  for (Index i = 0; i < a.rows(); ++i) {
+    for (Index j = 0; j < a.cols(); ++j) {
+      const auto [value, slope] = f(a(i, j), y(i, j));
+      total += static_cast<double>(value);
+      g(i, j) = slope * inv_nk;
+    }
+  }
+  return total / static_cast<double>(a.cols());
+}
+
 // Returns the SUM over the batch of per-sample losses (in double); writes g = d(sum / n)/d(input).
 // a: (n, k) network output (see modes above); y: (n, 1) for sparse CE, else (n, k). The rows may
 // be a part of a larger batch of `batch` samples (0: just these), whose mean loss g is then of.
+// param: the loss's parameter (Huber's delta; the other losses have none).
 template <typename Scalar>
-double compute_loss(LossKind kind, LossMode mode, MatMap<Scalar> a, const ConstMatMap<Scalar>& y,
-                         MatMap<Scalar> g, Index batch = 0, const Scalar* w = nullptr) {
+double compute_loss(LossKind kind, LossMode mode, double param, MatMap<Scalar> a, const ConstMatMap<Scalar>& y,
+                    MatMap<Scalar> g, Index batch = 0, const Scalar* w = nullptr) {
   // Per-sample weights w (Keras's sample_weight): sample i's loss and gradient times w[i], still
   // divided by the batch size (Keras's "sum_over_batch_size").
   if (w) {
     double total = 0;
     for (Index i = 0; i < a.rows(); ++i) {
-      const double li = compute_loss<Scalar>(kind, mode, MatMap<Scalar>(a.data() + i * a.cols(), 1, a.cols()),
+      const double li = compute_loss<Scalar>(kind, mode, param, MatMap<Scalar>(a.data() + i * a.cols(), 1, a.cols()),
                                              ConstMatMap<Scalar>(y.data() + i * y.cols(), 1, y.cols()),
                                              MatMap<Scalar>(g.data() + i * g.cols(), 1, g.cols()),
                                              batch > 0 ? batch : a.rows());
@@ -189,6 +226,102 @@ double compute_loss(LossKind kind, LossMode mode, MatMap<Scalar> a, const ConstM
         }
       }
       total /= static_cast<double>(k);
+      break;
+    }
+    case LossKind::Huber: {
+      const Scalar delta = Scalar(param);
+      total = elementwise_loss(a, y, g, inv_nk, [delta](Scalar ai, Scalar yi) -> ValueSlope<Scalar> {
+        const Scalar e = ai - yi, ae = std::abs(e);
+        if (ae <= delta) return {Scalar(0.5) * e * e, e};
+        return {delta * ae - Scalar(0.5) * delta * delta, delta * Scalar((e > 0) - (e < 0))};
+      });
+      break;
+    }
+    case LossKind::LogCosh:
+      // log(cosh(e)) = e + softplus(-2 e) - log(2), as Keras writes it (no overflow);
+      // d/de = tanh(e).
+      total = elementwise_loss(a, y, g, inv_nk, [](Scalar ai, Scalar yi) -> ValueSlope<Scalar> {
+        const Scalar e = ai - yi;
+        return {e + softplus(Scalar(-2) * e) - Scalar(kLn2), std::tanh(e)};
+      });
+      break;
+    case LossKind::MeanSquaredLogarithmicError:
+      total = elementwise_loss(a, y, g, inv_nk, [eps](Scalar ai, Scalar yi) -> ValueSlope<Scalar> {
+        const Scalar m = std::max(ai, eps);
+        const Scalar d = std::log1p(m) - std::log1p(std::max(yi, eps));
+        return {d * d, ai >= eps ? Scalar(2) * d / (Scalar(1) + m) : Scalar(0)};
+      });
+      break;
+    case LossKind::MeanAbsolutePercentageError:
+      total = elementwise_loss(a, y, g, inv_nk, [eps](Scalar ai, Scalar yi) -> ValueSlope<Scalar> {
+        const Scalar e = ai - yi, scale = Scalar(100) / std::max(std::abs(yi), eps);
+        return {std::abs(e) * scale, Scalar((e > 0) - (e < 0)) * scale};
+      });
+      break;
+    case LossKind::Poisson:
+      total = elementwise_loss(a, y, g, inv_nk, [eps](Scalar ai, Scalar yi) -> ValueSlope<Scalar> {
+        return {ai - yi * std::log(ai + eps), Scalar(1) - yi / (ai + eps)};
+      });
+      break;
+    case LossKind::SquaredHinge:
+      total = elementwise_loss(a, y, g, inv_nk, [](Scalar ai, Scalar yi) -> ValueSlope<Scalar> {
+        const Scalar m = std::max(Scalar(1) - yi * ai, Scalar(0));
+        return {m * m, Scalar(-2) * yi * m};
+      });
+      break;
+    case LossKind::KLDivergence: {
+      // A sum over the outputs, not a mean: dL/da = -t / p where eps <= a <= 1, else 0.
+      for (Index i = 0; i < n; ++i) {
+        for (Index j = 0; j < k; ++j) {
+          const Scalar t = std::min(std::max(y(i, j), eps), Scalar(1));
+          const Scalar p = std::min(std::max(a(i, j), eps), Scalar(1));
+          total += t * std::log(t / p);
+          g(i, j) = p == a(i, j) ? -t / p * inv_n : Scalar(0);
+        }
+      }
+      break;
+    }
+    case LossKind::CategoricalHinge: {
+      // m = neg - pos + 1, pos = sum_j y_j a_j, neg = max_j (1 - y_j) a_j: the max's gradient is
+      // shared among its ties, and max(m, 0) passes it at m = 0.
+      for (Index i = 0; i < n; ++i) {
+        auto ai = a.row(i).array();
+        auto yi = y.row(i).array();
+        auto gi = g.row(i).array();
+        const auto others = (Scalar(1) - yi) * ai;  // (1 - y_j) a_j
+        const Scalar neg = others.maxCoeff();
+        const Scalar m = neg - (yi * ai).sum() + Scalar(1);
+        total += std::max(m, Scalar(0));
+        if (m >= Scalar(0)) {
+          const Scalar ties = (others == neg).template cast<Scalar>().sum();
+          gi = ((others == neg).select((Scalar(1) - yi) / ties, Scalar(0)) - yi) * inv_n;
+        } else {
+          gi.setZero();
+        }
+      }
+      break;
+    }
+    case LossKind::CosineSimilarity: {
+      // L = -(u . a) r, u = y min(1 / |y|, 1 / eps), r = min(1 / |a|, 1 / eps). Where 1 / |a| is
+      // the smaller: dL/da = -r u + (u . a) r^3 a; else r is the constant 1 / eps and
+      // dL/da = -u / eps.
+      const Scalar cap = Scalar(1 / kProbEpsilon);
+      auto inverse_norm = [cap](Scalar squares) {
+        return squares > Scalar(0) ? std::min(Scalar(1) / std::sqrt(squares), cap) : cap;
+      };
+      for (Index i = 0; i < n; ++i) {
+        auto ai = a.row(i).array();
+        auto gi = g.row(i).array();
+        const Scalar s = ai.square().sum();
+        const Scalar r = inverse_norm(s);
+        gi = y.row(i).array() * inverse_norm(y.row(i).array().square().sum());  // u
+        const Scalar dot = (gi * ai).sum();
+        total -= dot * r;
+        if (s > Scalar(0) && Scalar(1) / std::sqrt(s) <= cap)
+          gi = (dot * r * r * r * ai - r * gi) * inv_n;
+        else
+          gi *= -cap * inv_n;
+      }
       break;
     }
     default:

@@ -20,6 +20,8 @@ from fastmlp.backend._reference import ITER, RNG, SOFTMAX
 DENSE, ACTIVATION, DROPOUT, NORMALIZATION = range(4)
 GPU_ACTIVATIONS = 12  # codes 0 .. 11 (linear ... hard_sigmoid) have CUDA kernels
 SPARSE_CE, BINARY_CE, LOGISTIC = 0, 2, 6
+GPU_LOSSES = 7  # codes 0 .. 6 (sparse_categorical_crossentropy ... logistic) have CUDA kernels
+LOSS_CODES = 16  # enum class LossKind in loss.hpp
 PROBABILITIES, LOGITS, FUSED = range(3)
 SUM_FIELDS = ("loss", "correct", "compared", "squared_error", "absolute_error")
 
@@ -130,9 +132,18 @@ class NetworkSettings:
         self._graphs.clear()
         self._eager_steps.clear()
 
-    def set_loss(self, kind: int, from_logits: bool = False) -> None:
-        if not 0 <= kind <= 6:
+    def set_loss(self, kind: int, from_logits: bool = False, param: float = 1.0) -> None:
+        """As the C++ network's; `param` (Huber's delta) belongs to a loss this engine refuses."""
+        if not 0 <= kind < LOSS_CODES:
             raise ValueError(f"loss: unknown code {kind}")
+        if kind >= GPU_LOSSES:
+            from fastmlp import losses
+
+            name = next(c.default_name for c in losses._CLASSES.values() if c.kind == kind)
+            raise NotImplementedError(
+                f"loss {name!r} is computed by the CPU engine only (yet); the GPU engine has "
+                "the cross-entropies, mean_squared_error, mean_absolute_error, hinge and logistic"
+            )
         if kind == SPARSE_CE and self.output_dim < 2:
             raise ValueError(
                 "sparse_categorical_crossentropy needs an output layer with >= 2 units, got "
