@@ -11,7 +11,7 @@ import sys
 import pytest
 
 
-def run_keras(script: str, *args: str, stdin: str | None = None) -> str:
+def run_keras(script: str, *args: str, stdin: str | None = None, timeout: float = 300) -> str:
     """`python -c script args...` with Keras on TensorFlow; its stdout."""
     try:
         if importlib.util.find_spec("keras") is None:
@@ -26,7 +26,7 @@ def run_keras(script: str, *args: str, stdin: str | None = None) -> str:
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "tensorflow"},
     )
     if done.returncode != 0:

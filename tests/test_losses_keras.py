@@ -6,15 +6,13 @@ kinks of test_losses_more.py too; three epochs of SGD give the same weights; the
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
-import sys
 
 import fastmlp as fm
 import numpy as np
 import pytest
 from fastmlp import layers, losses, optimizers
+from keras_run import run_keras
 from test_losses_more import CASES, KINKS, NAMES, linear_model
 
 KERAS_SCRIPT = """
@@ -104,8 +102,6 @@ def _training_model(loss, units, activation):
 @pytest.fixture(scope="module")
 def keras_results(tmp_path_factory):
     """Everything Keras computes here, from one subprocess: (arrays, names)."""
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("Keras is not installed")
     tmp = tmp_path_factory.mktemp("keras")
     arrays, values, train = {}, [], []
     for case in CASES:
@@ -135,25 +131,10 @@ def keras_results(tmp_path_factory):
     spec = {"values": values, "train": train, "classes": classes, "names": list(NAMES)}
     (tmp / "spec.json").write_text(json.dumps(spec))
     np.savez(tmp / "in.npz", **arrays)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            KERAS_SCRIPT,
-            *(str(tmp / f) for f in ("spec.json", "in.npz", "out.npz")),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "tensorflow"},
+    stdout = run_keras(
+        KERAS_SCRIPT, *(str(tmp / f) for f in ("spec.json", "in.npz", "out.npz")), timeout=600
     )
-    if done.returncode != 0:
-        last = done.stderr.strip().splitlines()[-1:]
-        if "ImportError" in done.stderr or "ModuleNotFoundError" in done.stderr:
-            pytest.skip(f"Keras could not run here: {last}")
-        raise AssertionError(f"the Keras script failed: {done.stderr[-3000:]}")
-    return dict(np.load(tmp / "out.npz")), json.loads(done.stdout.strip().splitlines()[-1])
+    return dict(np.load(tmp / "out.npz")), json.loads(stdout.strip().splitlines()[-1])
 
 
 def _engine_value_and_gradient(loss, y, p, dtype):
