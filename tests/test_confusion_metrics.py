@@ -527,14 +527,18 @@ def test_many_uneven_thresholds_count_as_numpy_does(threads) -> None:
                                                 summation_method="majoring")])  # fmt: skip
         got = model.evaluate(x, y, batch_size=50, verbose=0, return_dict=True)["auc"]
         p = model.predict(x, verbose=0).ravel()
+    assert got == pytest.approx(_pr_auc_majoring(p, y, thresholds), rel=1e-12)
+
+
+def _pr_auc_majoring(p, y, thresholds):
+    """AUC(curve="PR", summation_method="majoring") of predictions p, in NumPy."""
     t = np.array([-1e-7, *thresholds, 1 + 1e-7])
     positive = y.ravel() > 0
-    above = p[None, :] > t[:, None]
+    above = p.ravel()[None, :] > t[:, None]
     tp, fp = (above & positive).sum(axis=1), (above & ~positive).sum(axis=1)
     recall = tp / positive.sum()
     precision = np.divide(tp, tp + fp, out=np.zeros(len(t)), where=tp + fp > 0)
-    want = np.sum((recall[:-1] - recall[1:]) * np.maximum(precision[:-1], precision[1:]))
-    assert got == pytest.approx(want, rel=1e-12)
+    return np.sum((recall[:-1] - recall[1:]) * np.maximum(precision[:-1], precision[1:]))
 
 
 def test_top_k_on_one_output_reads_one_target_per_output() -> None:
@@ -568,3 +572,26 @@ def test_label_weights_of_another_length_than_the_outputs_are_refused_at_compile
     with pytest.raises(ValueError, match="label_weights has 2 values"):
         model.compile(optimizer="sgd", loss="binary_crossentropy",
                       metrics=[metrics.AUC(multi_label=True, label_weights=[1, 2])])  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_fused_sigmoid_counts_predicts_own_values(dtype) -> None:
+    """Sigmoid + binary cross-entropy trains on logits; the outputs the metrics count are the
+    sigmoid predict computes, to the last bit: an AUC whose thresholds are predict's own values
+    counts as NumPy does on them, in fit (learning rate 0) and in evaluate."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(scale=3.0, size=(203, FEATURES))
+    y = (rng.random((203, 4)) < 0.5).astype(np.float64)
+    model = fm.Sequential(
+        [layers.Input(shape=(FEATURES,)), layers.Dense(4, activation="sigmoid")],
+        seed=2,
+        dtype=dtype,
+    )
+    p = model.predict(x, verbose=0)
+    thresholds = sorted({float(v) for v in rng.choice(p[(p > 0.02) & (p < 0.98)], 150)})
+    auc = metrics.AUC(thresholds=thresholds, curve="PR", summation_method="majoring")
+    model.compile(optimizer=fm.optimizers.SGD(0.0), loss="binary_crossentropy", metrics=[auc])
+    want = _pr_auc_majoring(p, y, thresholds)
+    history = model.fit(x, y, epochs=1, batch_size=29, verbose=0)
+    assert history.history["auc"][0] == pytest.approx(want, rel=1e-12)
+    assert model.evaluate(x, y, batch_size=64, verbose=0)[1] == pytest.approx(want, rel=1e-12)

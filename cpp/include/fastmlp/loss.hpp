@@ -176,19 +176,21 @@ double compute_loss(LossKind kind, LossMode mode, double param, MatMap<Scalar> a
       break;
     }
     case LossKind::BinaryCrossentropy: {
-      for (Index i = 0; i < n; ++i) {
-        for (Index j = 0; j < k; ++j) {
-          const Scalar t = y(i, j);
-          Scalar& v = a(i, j);
-          if (logits) {
-            // L = max(z, 0) - z t + log(1 + e^-|z|); dL/dz = sigmoid(z) - t.
-            const Scalar z = v;
-            total += std::max(z, Scalar(0)) - z * t + std::log1p(std::exp(-std::abs(z)));
-            const Scalar p = Scalar(1) / (Scalar(1) + std::exp(-z));
-            g(i, j) = (p - t) * inv_nk;
-            if (mode == LossMode::Fused) v = p;
-          } else {
-            const Scalar p = v;
+      if (logits) {
+        // L = max(z, 0) - z t + log(1 + e^-|z|); dL/dz = sigmoid(z) - t, with predict's own
+        // sigmoid (Eigen's logistic), so that metrics on the fused outputs see predict's values.
+        for (Index i = 0; i < n; ++i)
+          for (Index j = 0; j < k; ++j) {
+            const Scalar z = a(i, j);
+            total += std::max(z, Scalar(0)) - z * y(i, j) + std::log1p(std::exp(-std::abs(z)));
+          }
+        g.array() = a.array().logistic();
+        if (mode == LossMode::Fused) a = g;
+        g.array() = (g.array() - y.array()) * inv_nk;
+      } else {
+        for (Index i = 0; i < n; ++i) {
+          for (Index j = 0; j < k; ++j) {
+            const Scalar t = y(i, j), p = a(i, j);
             const Scalar pc = std::min(std::max(p, eps), Scalar(1) - eps);
             total -= t * std::log(pc) + (Scalar(1) - t) * std::log(Scalar(1) - pc);
             g(i, j) = (p == pc) ? (pc - t) / (pc * (Scalar(1) - pc)) * inv_nk : Scalar(0);
