@@ -166,6 +166,7 @@ void bind_network(py::module_& m, const char* name) {
           },
           py::arg("scale"), py::arg("offset"))
       .def("trainable", &Net::trainable, py::arg("layer"))
+      .def("trains", &Net::trains, "Whether a step trains anything (some layer with weights is not frozen).")
       .def(
           "set_frozen_layers",
           [](Net& n, const std::vector<Index>& frozen) {

@@ -834,7 +834,8 @@ def test_copies_stay_on_the_models_device():
 def test_a_model_without_parameters_saves_loads_and_copies(tmp_path):
     model = fm.Sequential([layers.Input(shape=(FEATURES,)), layers.Activation("relu")])
     model.compile("adam", "mse")
-    model.fit(X, np.maximum(X, 0), epochs=1, verbose=0)
+    with pytest.warns(UserWarning, match="trainable weights"):
+        model.fit(X, np.maximum(X, 0), epochs=1, verbose=0)
     model.save(tmp_path / "m.fastmlp")
     for twin in (models.load_model(tmp_path / "m.fastmlp"), copy.deepcopy(model)):
         np.testing.assert_array_equal(twin.predict(X, verbose=0), np.maximum(X, 0))

@@ -15,6 +15,13 @@ from fastmlp.backend import gpu
 from test_sparse_inputs import on_both_paths
 
 N, FEATURES, HIDDEN, CLASSES = 64, 6, 8, 3
+GPU = pytest.param(
+    "gpu",
+    marks=[
+        pytest.mark.gpu,
+        pytest.mark.skipif(not gpu.is_available(), reason=gpu.unavailable_reason() or ""),
+    ],
+)
 
 
 def data(seed: int = 0):
@@ -160,7 +167,8 @@ def test_a_model_set_not_trainable_freezes_every_layer_and_the_summary_counts_th
     m.trainable = False
     assert all(not layer.trainable for layer in m.layers)
     start = m.get_weights()
-    m.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    with pytest.warns(UserWarning, match="trainable weights"):
+        m.fit(x, y, batch_size=16, epochs=2, verbose=0)
     for got, want in zip(m.get_weights(), start):
         np.testing.assert_array_equal(got, want)
     total = m.count_params()
@@ -194,19 +202,7 @@ def test_frozen_layers_are_saved_and_loaded_frozen(tmp_path):
     assert fm.models.model_from_json(frozen_model.to_json()).trainable is False
 
 
-@pytest.mark.parametrize(
-    "device",
-    [
-        "numpy",
-        pytest.param(
-            "gpu",
-            marks=[
-                pytest.mark.gpu,
-                pytest.mark.skipif(not gpu.is_available(), reason=gpu.unavailable_reason() or ""),
-            ],
-        ),
-    ],
-)
+@pytest.mark.parametrize("device", ["numpy", GPU])
 def test_the_gpu_engine_freezes_as_the_cpu_engine(device):
     x, y = data()
     make = lambda dev: model(dev, optimizers.Adam(0.01, global_clipnorm=0.5), regularizers.L2(0.01))
@@ -242,3 +238,63 @@ def test_weights_lists_split_into_trainable_and_not_as_keras():
         [fm.Input(shape=(FEATURES,)), layers.Dense(2)], trainable=False, dtype="float64"
     )
     assert frozen_model.trainable_weights == [] and len(frozen_model.non_trainable_weights) == 2
+
+
+@pytest.mark.parametrize("device", ["cpu", "numpy", GPU])
+def test_steps_of_a_model_with_nothing_to_train_warn_and_do_not_count(device):
+    """As Keras 3: fit and train_on_batch of a model with no trainable weights warn, change
+    nothing and leave optimizer.iterations alone, so that Adam, unfrozen again, goes on as if
+    the frozen steps had not been: like a twin that never took them."""
+    x, y = data()
+    frozen, twin = model(device, optimizers.Adam(0.01)), model(device, optimizers.Adam(0.01))
+    for m in (frozen, twin):
+        m.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    frozen.trainable = False
+    start = frozen.get_weights()
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        history = frozen.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        frozen.train_on_batch(x, y)
+    assert frozen.optimizer.iterations == 4
+    for got, want in zip(frozen.get_weights(), start):
+        np.testing.assert_array_equal(got, want)
+    assert history["loss"][1] == pytest.approx(frozen.evaluate(x, y, verbose=0), rel=1e-12)
+    frozen.trainable = True
+    for m in (frozen, twin):
+        m.layers[0].trainable = False
+        m.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        assert m.optimizer.iterations == 8
+    for got, want in zip(frozen.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_frozen_sparse_model_trains_nothing_on_either_path(threads):
+    rng = np.random.default_rng(4)
+    x = (rng.random((256, 784)) * (rng.random((256, 784)) < 0.2)).astype(np.float32)
+    y = rng.integers(0, 10, 256)
+
+    def run(sparse: bool) -> None:
+        m = fm.Sequential(
+            [fm.Input(shape=(784,)), layers.Dense(32, activation="relu"), layers.Dense(10)],
+            seed=3,
+        )
+        m.compile(optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+        m.trainable = False
+        start = m.get_weights()
+        with pytest.warns(UserWarning, match="trainable weights"):
+            m.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        assert m._engine.last_batch_sparse == sparse
+        assert m.optimizer.iterations == 0
+        for got, want in zip(m.get_weights(), start):
+            np.testing.assert_array_equal(got, want)
+
+    on_both_paths(threads, run)
+
+
+def test_a_model_of_layers_without_weights_warns():
+    m = fm.Sequential([fm.Input(shape=(3,)), layers.Activation("tanh")])
+    m.compile("sgd", "mse")
+    with pytest.warns(UserWarning, match="trainable weights"):
+        m.fit(np.ones((4, 3)), np.zeros((4, 3)), verbose=0)
+    assert m.optimizer.iterations == 0

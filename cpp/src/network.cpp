@@ -372,6 +372,14 @@ bool Network<Scalar>::any_frozen() const {
 }
 
 template <typename Scalar>
+bool Network<Scalar>::trains() const {
+  return std::any_of(layers_.begin(), layers_.end(), [](const Layer& L) {
+    const auto [begin, end] = trained_params(L);
+    return L.trainable && end > begin;
+  });
+}
+
+template <typename Scalar>
 void Network<Scalar>::zero_frozen_gradients() {
   for (const Layer& L : layers_) {
     if (L.trainable) continue;
@@ -952,19 +960,20 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
                        std::any_of(layers_.begin(), layers_.end(), [](const Layer& L) {
                          return L.spec.kind == LayerKind::Dense && L.spec.kernel_penalty.l1 != 0;
                        });
+  const bool trains_any = trains();
   double clip_lr = 0;
-  if (clip_l1) {
+  if (clip_l1 && trains_any) {
     clip_lr = optimizer_.learning_rate_now();
     before_step_ = params_;
   }
   const Layer& first = layers_[0];
   const bool rows = by_rows();
-  const bool update_all = rows && std::none_of(layers_.begin(), layers_.end(), [](const Layer& L) {
+  const bool update_all = rows && trains_any && std::none_of(layers_.begin(), layers_.end(), [](const Layer& L) {
                             return L.spec.kernel_penalty.active() || L.spec.bias_penalty.active();
                           });
   const Index updated = update_all ? params_.size() : first.w_offset + first.in * first.out;
   fused_step_.reset();
-  if (sparse_active_ && !first.spec.kernel_penalty.active() && clipvalue_ == 0 && clipnorm_ == 0 &&
+  if (trains_any && sparse_active_ && !first.spec.kernel_penalty.active() && clipvalue_ == 0 && clipnorm_ == 0 &&
       global_clipnorm_ == 0)
     fused_step_ = optimizer_.begin_step(params_.size());
   double data_loss;
@@ -981,10 +990,10 @@ void Network<Scalar>::step(const Scalar* x, const Scalar* y, Index n, Sums& s) {
   if (fused_step_) {
     optimizer_.finish_step(*fused_step_, params(), grads(), 0, updated);
     fused_step_.reset();
-  } else {
+  } else if (trains_any) {
     optimizer_.step(params(), grads());
   }
-  if (clip_l1) clip_l1_crossings(clip_lr);
+  if (clip_l1 && trains_any) clip_l1_crossings(clip_lr);
   update_moving_statistics();
   s.loss += data_loss + pen * static_cast<double>(n);
   s.samples += n;

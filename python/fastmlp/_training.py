@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,13 @@ def _sample_weights(
     if not np.isfinite(weights).all():
         raise ValueError(f"{name}: weights must be finite numbers")
     return np.ascontiguousarray(weights, dtype=self.dtype)
+
+
+def _warn_if_nothing_trains(engine: Any) -> None:
+    """Keras's warning for a model with no trainable weights (its steps change nothing and do
+    not count in optimizer.iterations)."""
+    if not engine.trains():
+        warnings.warn("The model does not have any trainable weights.", UserWarning, stacklevel=3)
 
 
 def _unsupported(**kwargs: Any) -> None:
@@ -196,6 +204,7 @@ def fit(
     self._use_targets(y, target_map)
 
     engine = self._engine
+    _warn_if_nothing_trains(engine)
     place = getattr(engine, "to_device", None)  # a GPU engine: one copy of the data for the fit
     y_host, val_y_host = y, None if val is None else val[1]  # the accuracy rule reads the host copy
     if place is not None:
@@ -424,6 +433,7 @@ def train_on_batch(
     if y is None:
         raise ValueError("train_on_batch needs targets y")
     w = _sample_weights(self, sample_weight, class_weight, y_given, x.shape[0])
+    _warn_if_nothing_trains(self._engine)
     schedule_rates(self, self._engine, 1)
     logs = self._logs(_sums(self._engine.train_on_batch(x, y, w)))
     self._share_weights()

@@ -116,6 +116,10 @@ class Network {
   // Freezes exactly these layers (indices), unfreezes the others.
   void set_frozen_layers(const std::vector<Index>& frozen);
   bool trainable(Index layer) const;
+  // Whether a step trains anything: some layer with trained parameters is not frozen. A step
+  // that trains nothing (as Keras's with no trainable weights) leaves the optimizer alone: its
+  // iterations do not count.
+  bool trains() const;
   Optimizer<Scalar>& optimizer() { return optimizer_; }
   Random& random() { return rng_; }
   LossMode loss_mode() const { return mode_; }

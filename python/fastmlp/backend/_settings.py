@@ -204,6 +204,14 @@ class NetworkSettings:
             raise ValueError(f"layer: expected an index in [0, {len(self._layers)}), got {layer}")
         return layer not in self._frozen
 
+    def trains(self) -> bool:
+        """Whether a step trains anything: some layer with a kernel or bias is not frozen (a step
+        that trains nothing leaves the optimizer alone, as the C++ engine's)."""
+        return any(
+            (layer.w is not None or layer.b is not None) and i not in self._frozen
+            for i, layer in enumerate(self._layers)
+        )
+
     def _frozen_parts(self) -> list[tuple[int, int]]:
         """(offset, size) of the frozen layers' kernels and biases."""
         return [

@@ -252,19 +252,21 @@ class ArrayNetwork(NetworkSettings):
         self._zero_frozen_gradients()  # (out of the clipping norms)
         if any(self._clipping):
             self.ops.clip(self._grads, self._variables(), *self._clipping)
-        if len(self._slots) != self._slot_count():
-            self._build_slots()
-        # The update runs over the whole vector; frozen parameters and slots are put back after,
-        # from buffers allocated once (a captured CUDA graph keeps their addresses).
-        kept = self._frozen_copies()
-        for flat, part, buffer in kept:
-            self.ops.copy(flat[part], buffer)
-        self.ops.optimizer_step(
-            self._optimizer, self._params, self._grads, self._slots, self._state, self._hyper
-        )
-        for flat, part, buffer in kept:
-            self.ops.copy(buffer, flat[part])
-        self.ops.advance(self._state, n, True)
+        trains = self.trains()
+        if trains:
+            if len(self._slots) != self._slot_count():
+                self._build_slots()
+            # The update runs over the whole vector; frozen parameters and slots are put back
+            # after, from buffers allocated once (a captured CUDA graph keeps their addresses).
+            kept = self._frozen_copies()
+            for flat, part, buffer in kept:
+                self.ops.copy(flat[part], buffer)
+            self.ops.optimizer_step(
+                self._optimizer, self._params, self._grads, self._slots, self._state, self._hyper
+            )
+            for flat, part, buffer in kept:
+                self.ops.copy(buffer, flat[part])
+        self.ops.advance(self._state, n, trains)
 
     def _zero_frozen_gradients(self) -> None:
         for offset, size in self._frozen_parts():
@@ -310,7 +312,7 @@ class ArrayNetwork(NetworkSettings):
         else:
             self._gathered_step(x, y, n)
             self._eager_steps[key] = self._eager_steps.get(key, 0) + 1
-        self._iterations += 1
+        self._iterations += self.trains()
 
     def _read_sums(self, steps: int, samples: int) -> Sums:
         return Sums(steps, samples, self.ops.to_host(self._sums))
@@ -325,7 +327,7 @@ class ArrayNetwork(NetworkSettings):
             self._schedule_step()
             self._sums[...] = 0
             self._step(x, y, n)
-            self._iterations += 1
+            self._iterations += self.trains()
             return self._read_sums(1, n)
 
     def begin_epoch(self, samples: int, shuffle: bool) -> None:
