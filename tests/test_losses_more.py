@@ -293,6 +293,8 @@ def tf_rules_gradient(name: str, y: np.ndarray, p: np.ndarray) -> np.ndarray:
     if name == "kld-at-the-clip-ends":
         t = np.clip(y, EPS, 1)
         return np.where((p >= EPS) & (p <= 1), -t / np.clip(p, EPS, 1), 0.0)
+    if name == "hinge-at-margin-0":
+        return np.where(1 - y * p >= 0, -y, 0.0) / k
     if name == "squared_hinge-at-margin-0":
         return -2 * y * np.maximum(1 - y * p, 0) / k
     if name.startswith("categorical_hinge"):
@@ -314,6 +316,7 @@ KINKS = {
         A([[0.3, 0.3, 0.2, 0.1, 0.1]]),
         A([[EPS, 1.0, 1.5, 1e-9, 0.4]]),
     ),
+    "hinge-at-margin-0": (losses.Hinge, A([[1.0, -1.0, 1.0]]), A([[1.0, -1.0, 2.0]])),
     "squared_hinge-at-margin-0": (losses.SquaredHinge, A([[1.0, -1.0]]), A([[1.0, -1.0]])),
     "categorical_hinge-at-margin-0": (
         losses.CategoricalHinge,

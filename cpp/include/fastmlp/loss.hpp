@@ -215,7 +215,8 @@ double compute_loss(LossKind kind, LossMode mode, double param, MatMap<Scalar> a
     case LossKind::Hinge: {
       auto margin = Scalar(1) - y.array() * a.array();
       total = margin.max(Scalar(0)).template cast<double>().sum() / static_cast<double>(k);
-      g.array() = (margin > Scalar(0)).select(-y.array() * inv_nk, Scalar(0));
+      // (at margin 0 the gradient is TensorFlow's: its maximum passes to x at a tie)
+      g.array() = (margin >= Scalar(0)).select(-y.array() * inv_nk, Scalar(0));
       break;
     }
     case LossKind::Logistic: {

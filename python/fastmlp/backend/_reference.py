@@ -271,7 +271,7 @@ class ReferenceOps:
             elif kind == 5:
                 margin = 1 - y * a
                 sums[LOSS] += float(np.sum(np.maximum(margin, 0), dtype=np.float64)) / k
-                g[...] = np.where(margin > 0, -y / d(n) / d(k), d(0))
+                g[...] = np.where(margin >= 0, -y / d(n) / d(k), d(0))
             elif kind == 6:
                 ya = y * a
                 total = np.maximum(-ya, 0) + np.log1p(np.exp(-np.abs(ya)))

@@ -254,7 +254,7 @@ __global__ void elementwise_loss_rows(int kind, int mode, T* a, const T* y, T* g
       } else if (kind == 5) {
         const T margin = T(1) - t * v;
         loss += fmax((double)margin, 0.0);
-        g[i] = margin > T(0) ? -t * scale : T(0);
+        g[i] = margin >= T(0) ? -t * scale : T(0);  // (at 0 as TensorFlow: maximum passes to x at a tie)
       } else {
         const T ya = t * v;
         loss += (double)(fmax(-ya, T(0)) + log1p(exp(-fabs(ya))));
