@@ -30,7 +30,7 @@ from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
 
-__all__ = ["Sequential", "load_model", "model_from_json"]
+__all__ = ["Sequential", "clone_model", "load_model", "model_from_json"]
 
 
 class Sequential:
