@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import fastmlp as fm
+import numpy as np
 
 
 def main(epochs: int = 5, batch_size: int = 32, verbose: int | str = "auto") -> float:
@@ -34,12 +33,21 @@ def main(epochs: int = 5, batch_size: int = 32, verbose: int | str = "auto") -> 
     model.summary()
 
     start = time.perf_counter()
-    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, validation_split=0.1, verbose=verbose)
+    model.fit(
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_split=0.1,
+        verbose=verbose,
+    )
     seconds = time.perf_counter() - start
 
     test_loss, test_acc = model.evaluate(x_test, y_test, verbose=verbose)
     probs = model.predict(x_test[:5], verbose=0)
-    print(f"\ntest accuracy: {test_acc:.4f}   test loss: {test_loss:.4f}   ({seconds:.1f} s for {epochs} epochs)")
+    print(
+        f"\ntest accuracy: {test_acc:.4f}   test loss: {test_loss:.4f}   ({seconds:.1f} s for {epochs} epochs)"
+    )
     print("first five predictions:", np.argmax(probs, axis=1), " labels:", y_test[:5])
     return test_acc
 

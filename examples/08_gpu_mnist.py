@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import fastmlp as fm
+import numpy as np
 
 
 def main(epochs: int = 5, batch_size: int = 32, device: str = "gpu") -> float:
@@ -36,11 +35,15 @@ def main(epochs: int = 5, batch_size: int = 32, device: str = "gpu") -> float:
     model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=2)
     seconds = time.perf_counter() - start
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(f"{model.device}: test accuracy {accuracy:.4f} after {epochs} epochs ({seconds / epochs:.3f} s/epoch)")
+    print(
+        f"{model.device}: test accuracy {accuracy:.4f} after {epochs} epochs ({seconds / epochs:.3f} s/epoch)"
+    )
 
     on_device = model.predict(x_test, verbose=0)
     on_cpu = model.to("cpu").predict(x_test, verbose=0)  # the weights move with the model
-    print(f"cpu: same weights, largest difference in the predicted probabilities {np.abs(on_cpu - on_device).max():.2e}")
+    print(
+        f"cpu: same weights, largest difference in the predicted probabilities {np.abs(on_cpu - on_device).max():.2e}"
+    )
     return accuracy
 
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 import fastmlp as fm
+import numpy as np
 
 OPTIMIZERS = {
     "SGD (0.01)": lambda: fm.optimizers.SGD(),
@@ -59,7 +58,9 @@ class LossEvery(fm.callbacks.Callback):
 
 
 def main(epochs: int = 3, out: str | Path = ".", samples: int = 60000) -> dict[str, float]:
-    from matplotlib.figure import Figure  # the picture needs matplotlib: pip install "fastmlp[plot]"
+    from matplotlib.figure import (
+        Figure,  # the picture needs matplotlib: pip install "fastmlp[plot]"
+    )
 
     (x_train, y_train), (x_test, y_test) = fm.datasets.mnist.load_data()
     x_train, x_test = x_train[:samples] / 255.0, x_test / 255.0

@@ -26,9 +26,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 import fastmlp as fm
+import numpy as np
 
 DIGIT, KEEP_ONE_IN = 8, 20
 
