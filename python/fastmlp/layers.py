@@ -351,12 +351,11 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers_module.get(kernel_initializer)
         self.bias_initializer = initializers_module.get(bias_initializer)
-        self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
-        self.bias_regularizer = regularizers_module.get(bias_regularizer)
-        self._penalties = (
-            _coefficients(self.kernel_regularizer, "kernel_regularizer"),
-            _coefficients(self.bias_regularizer, "bias_regularizer"),
+        self.kernel_regularizer, kernel_penalty = _regularizer(
+            kernel_regularizer, "kernel_regularizer"
         )
+        self.bias_regularizer, bias_penalty = _regularizer(bias_regularizer, "bias_regularizer")
+        self._penalties = (kernel_penalty, bias_penalty)
 
     def compute_output_shape(self, input_shape):
         _require_flat(self, input_shape)
@@ -409,11 +408,16 @@ class Dense(Layer):
         }
 
 
-def _coefficients(regularizer: Any, name: str) -> tuple[float, float]:
-    if regularizer is None:
-        return (0.0, 0.0)
+def _regularizer(identifier: Any, name: str) -> tuple[Any, tuple[float, float]]:
+    """The regularizer `identifier` stands for and its (l1, l2); errors name the argument `name`."""
     try:
-        return regularizer.coefficients()
+        regularizer = regularizers_module.get(identifier)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error}") from None
+    if regularizer is None:
+        return None, (0.0, 0.0)
+    try:
+        return regularizer, regularizer.coefficients()
     except NotImplementedError:
         raise TypeError(
             f"{name}: the engine applies L1/L2 penalties only; use regularizers.L1, L2 or L1L2"
