@@ -156,28 +156,30 @@ def test_weights_counts_and_moving_statistics_follow_keras_list(center, scale) -
 
 # -- Keras 3 itself ---------------------------------------------------------------------------
 
-# (id, BatchNormalization's arguments, what Keras gets instead); each in Input(5) -> Dense(4) ->
-# BN -> tanh -> Dense(2). Penalty factors are exact in float32: Keras 3 on TensorFlow casts a
+# (id, BatchNormalization's arguments, what Keras gets instead, SGD's clipnorm); each in Input(5) ->
+# Dense(4) -> BN -> tanh -> Dense(2). Penalty factors are exact in float32: Keras 3 on TensorFlow casts a
 # regularizer's Python float factor to the weights' dtype through a float32 tensor, so its float64
 # L2(0.1) is L2(float32(0.1)); the last case shows it.
 F32_01, F32_003 = float(np.float32(0.1)), float(np.float32(0.03))
 KERAS_CASES = [
-    ("center-scale", {}, {}),
-    ("center-only", {"scale": False}, {}),
-    ("scale-only", {"center": False}, {}),
-    ("neither", {"center": False, "scale": False}, {}),
+    ("center-scale", {}, {}, 0.0),
+    ("center-only", {"scale": False}, {}, 0.0),
+    ("scale-only", {"center": False}, {}, 0.0),
+    ("neither", {"center": False, "scale": False}, {}, 0.0),
     ("both-penalized", {"gamma_regularizer": regularizers.L1L2(0.03125, 0.0625),
-                        "beta_regularizer": regularizers.L2(0.125)}, {}),
+                        "beta_regularizer": regularizers.L2(0.125)}, {}, 0.0),
     ("center-only-penalized", {"scale": False, "beta_regularizer": regularizers.L1(0.0625),
-                               "gamma_regularizer": regularizers.L2(0.125)}, {}),
+                               "gamma_regularizer": regularizers.L2(0.125)}, {}, 0.0),
     ("scale-only-penalized", {"center": False, "gamma_regularizer": regularizers.L1(0.0625),
-                              "beta_regularizer": regularizers.L2(0.125)}, {}),
+                              "beta_regularizer": regularizers.L2(0.125)}, {}, 0.0),
     ("frozen-penalized", {"trainable": False, "gamma_regularizer": regularizers.L2(0.125),
-                          "beta_regularizer": regularizers.L1(0.0625)}, {}),
+                          "beta_regularizer": regularizers.L1(0.0625)}, {}, 0.0),
     ("float32-factors", {"gamma_regularizer": regularizers.L1L2(F32_003, F32_01),
                          "beta_regularizer": regularizers.L2(F32_01)},
      {"gamma_regularizer": {"class_name": "L1L2", "config": {"l1": 0.03, "l2": 0.1}},
-      "beta_regularizer": {"class_name": "L2", "config": {"l2": 0.1}}}),
+      "beta_regularizer": {"class_name": "L2", "config": {"l2": 0.1}}}, 0.0),
+    # Keras's clipnorm clips each variable's gradient: gamma's and beta's too
+    ("clipnorm", {"beta_regularizer": regularizers.L2(0.125)}, {}, 0.02),
 ]  # fmt: skip
 
 KERAS_SCRIPT = """
@@ -199,7 +201,8 @@ for case in cases:
     counts = [line.strip() for text in lines for line in text.splitlines() if "params:" in line]
     model.set_weights([data[key + "/w" + str(i)] for i in range(case["weights"])])
     out[key + "/predict"] = model.predict(x, verbose=0)
-    model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    sgd = keras.optimizers.SGD(0.1, clipnorm=case["clipnorm"] or None)
+    model.compile(sgd, "sparse_categorical_crossentropy")
     history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
     out[key + "/loss"] = np.array(history.history["loss"])
     out[key + "/evaluate"] = np.array(model.evaluate(x, y, batch_size=16, verbose=0))
@@ -243,12 +246,12 @@ def keras_results(tmp_path_factory):
     """Keras 3's results for KERAS_CASES (one subprocess for all): (arrays, info)."""
     tmp = tmp_path_factory.mktemp("keras_bn")
     arrays, cases = {"x": X, "y": LABELS}, []
-    for key, arguments, instead in KERAS_CASES:
+    for key, arguments, instead, clipnorm in KERAS_CASES:
         model = _keras_case_model(arguments)
         weights = model.get_weights()
         arrays.update({f"{key}/w{i}": w for i, w in enumerate(weights)})
         config = {**model.layers[1].get_config(), **instead}
-        cases.append({"id": key, "config": config, "weights": len(weights)})
+        cases.append({"id": key, "config": config, "weights": len(weights), "clipnorm": clipnorm})
     (tmp / "cases.json").write_text(json.dumps(cases))
     np.savez(tmp / "in.npz", **arrays)
     info = run_keras(
@@ -258,9 +261,11 @@ def keras_results(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    ("key", "arguments", "instead"), KERAS_CASES, ids=[c[0] for c in KERAS_CASES]
+    ("key", "arguments", "instead", "clipnorm"), KERAS_CASES, ids=[c[0] for c in KERAS_CASES]
 )
-def test_same_as_keras_where_installed(key, arguments, instead, keras_results, capsys) -> None:
+def test_same_as_keras_where_installed(
+    key, arguments, instead, clipnorm, keras_results, capsys
+) -> None:
     """float64, shuffle=False: predictions from the same weights, then three epochs of SGD (the
     losses with their penalties, the weights, evaluate), the summary's counts, and our config read
     by Keras's from_config."""
@@ -276,7 +281,8 @@ def test_same_as_keras_where_installed(key, arguments, instead, keras_results, c
     for name, value in info[key]["config"].items():
         assert (_strip_module(value) if "regularizer" in name else value) == ours[name]
     np.testing.assert_allclose(model.predict(X, verbose=0), theirs[f"{key}/predict"], rtol=1e-13)
-    model.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    sgd = optimizers.SGD(0.1, clipnorm=clipnorm or None)
+    model.compile(sgd, "sparse_categorical_crossentropy")
     history = model.fit(X, LABELS, batch_size=16, epochs=3, shuffle=False, verbose=0)
     np.testing.assert_allclose(history.history["loss"], theirs[f"{key}/loss"], rtol=1e-12)
     trained = model.get_weights()

@@ -822,17 +822,14 @@ double Network<Scalar>::penalty() const {
 template <typename Scalar>
 void Network<Scalar>::clip_gradients() {
   if (clipvalue_ > 0) grads_ = grads_.cwiseMax(Scalar(-clipvalue_)).cwiseMin(Scalar(clipvalue_));
-  if (clipnorm_ > 0) {  // per variable (each kernel, each bias), as Keras's clipnorm
-    auto clip = [&](Index offset, Index size) {
-      VecMap<Scalar> g(grads_.data() + offset, size);
-      const double norm = std::sqrt(static_cast<double>(g.squaredNorm()));
-      if (norm > clipnorm_) g *= Scalar(clipnorm_ / norm);
-    };
-    for (const Layer& L : layers_) {
-      if (L.spec.kind != LayerKind::Dense) continue;
-      clip(L.w_offset, L.in * L.out);
-      if (L.b_offset >= 0) clip(L.b_offset, L.out);
-    }
+  if (clipnorm_ > 0) {  // per variable (each kernel, bias, gamma, beta), as Keras's clipnorm
+    for (const Layer& L : layers_)
+      for (const Variable& v : variables(L)) {
+        if (v.offset < 0) continue;
+        VecMap<Scalar> g(grads_.data() + v.offset, v.size);
+        const double norm = std::sqrt(static_cast<double>(g.squaredNorm()));
+        if (norm > clipnorm_) g *= Scalar(clipnorm_ / norm);
+      }
   }
   if (global_clipnorm_ > 0) {
     const double norm = std::sqrt(static_cast<double>(grads_.squaredNorm()));
