@@ -346,7 +346,7 @@ PYBIND11_MODULE(_core, m) {
   py::class_<LayerSpec>(m, "LayerSpec")
       .def(py::init([](int kind, Index units, int activation, bool use_bias, double rate, double kernel_l1,
                        double kernel_l2, double bias_l1, double bias_l2, bool invert, double momentum,
-                       double epsilon) {
+                       double epsilon, bool scale, bool center) {
              if (kind < 0 || kind > 4) throw std::invalid_argument("LayerSpec: unknown layer kind");
              LayerSpec s;
              s.kind = static_cast<LayerKind>(kind);
@@ -359,12 +359,14 @@ PYBIND11_MODULE(_core, m) {
              s.invert = invert;
              s.momentum = momentum;
              s.epsilon = epsilon;
+             s.scale = scale;
+             s.center = center;
              return s;
            }),
            py::arg("kind"), py::arg("units") = 0, py::arg("activation") = 0, py::arg("use_bias") = true,
            py::arg("rate") = 0.0, py::arg("kernel_l1") = 0.0, py::arg("kernel_l2") = 0.0, py::arg("bias_l1") = 0.0,
            py::arg("bias_l2") = 0.0, py::arg("invert") = false, py::arg("momentum") = 0.99,
-           py::arg("epsilon") = 1e-3)
+           py::arg("epsilon") = 1e-3, py::arg("scale") = true, py::arg("center") = true)
       // Read back by engines written in Python (the GPU engine), which take the same specs.
       .def_property_readonly("kind", [](const LayerSpec& s) { return static_cast<int>(s.kind); })
       .def_readonly("units", &LayerSpec::units)
@@ -374,6 +376,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("invert", &LayerSpec::invert)
       .def_readonly("momentum", &LayerSpec::momentum)
       .def_readonly("epsilon", &LayerSpec::epsilon)
+      .def_readonly("scale", &LayerSpec::scale)
+      .def_readonly("center", &LayerSpec::center)
       .def_property_readonly("kernel_l1", [](const LayerSpec& s) { return s.kernel_penalty.l1; })
       .def_property_readonly("kernel_l2", [](const LayerSpec& s) { return s.kernel_penalty.l2; })
       .def_property_readonly("bias_l1", [](const LayerSpec& s) { return s.bias_penalty.l1; })

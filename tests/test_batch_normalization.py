@@ -142,7 +142,6 @@ def test_summary_saving_and_config(tmp_path, capsys) -> None:
     ("make", "error", "message"),
     [
         (lambda: layers.BatchNormalization(axis=0), NotImplementedError, "only axis=-1"),
-        (lambda: layers.BatchNormalization(center=False), NotImplementedError, "center and scale"),
         (lambda: layers.BatchNormalization(momentum=1.5), ValueError, "momentum must be"),
         (lambda: layers.BatchNormalization(epsilon=0), ValueError, "epsilon must be > 0"),
         (

@@ -420,7 +420,7 @@ CASES = [
         "dense-unknown-regularizer",
         lambda: layers.Dense(2, kernel_regularizer="l3"),
         ValueError,
-        r"Unknown regularizer 'l3'",
+        r"kernel_regularizer: Unknown regularizer 'l3'",
     ),
     Case("dropout-rate-nan", lambda: layers.Dropout(float("nan")), ValueError, r"rate .*got nan"),
     Case("dropout-rate-string", lambda: layers.Dropout("0.5"), ValueError, r"rate .*got '0\.5'"),

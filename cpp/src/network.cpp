@@ -215,12 +215,22 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
         L.w_offset = offset;
         offset += 2 * L.in + 1;
         break;
-      case LayerKind::BatchNormalization:  // gamma, beta (trained); moving mean, variance (not)
+      case LayerKind::BatchNormalization:  // [gamma], [beta] (trained); moving mean, variance (not)
         if (!(L.spec.momentum >= 0 && L.spec.momentum <= 1) || !(L.spec.epsilon > 0) || !std::isfinite(L.spec.epsilon))
           throw std::invalid_argument(where + "BatchNormalization: momentum must be in [0, 1] and epsilon > 0");
+        validate(L.spec.kernel_penalty, "gamma_regularizer");
+        validate(L.spec.bias_penalty, "beta_regularizer");
         L.out = L.in;
-        L.w_offset = offset;
-        offset += 4 * L.in;
+        if (L.spec.scale) {
+          L.w_offset = offset;
+          offset += L.in;
+        }
+        if (L.spec.center) {
+          L.b_offset = offset;
+          offset += L.in;
+        }
+        L.stats_offset = offset;
+        offset += 2 * L.in;
         break;
       default:
         throw std::invalid_argument(where + "unknown layer kind");
@@ -344,7 +354,10 @@ template <typename Scalar>
 std::pair<Index, Index> Network<Scalar>::trained_params(const Layer& L) {
   switch (L.spec.kind) {
     case LayerKind::Dense: return {L.w_offset, L.b_offset >= 0 ? L.b_offset + L.out : L.w_offset + L.in * L.out};
-    case LayerKind::BatchNormalization: return {L.w_offset, L.w_offset + 2 * L.in};  // gamma, beta
+    case LayerKind::BatchNormalization: {  // those of gamma, beta there are: before the moving ones
+      const Index there = Index(L.spec.scale) + Index(L.spec.center);
+      return {L.stats_offset - there * L.in, L.stats_offset};
+    }
     default: return {0, 0};
   }
 }
@@ -352,10 +365,17 @@ std::pair<Index, Index> Network<Scalar>::trained_params(const Layer& L) {
 template <typename Scalar>
 std::pair<Index, Index> Network<Scalar>::fixed_params(const Layer& L) {
   switch (L.spec.kind) {
-    case LayerKind::Normalization: return {L.w_offset, L.w_offset + 2 * L.in + 1};          // mean, variance, count
-    case LayerKind::BatchNormalization: return {L.w_offset + 2 * L.in, L.w_offset + 4 * L.in};  // moving ones
+    case LayerKind::Normalization: return {L.w_offset, L.w_offset + 2 * L.in + 1};           // mean, variance, count
+    case LayerKind::BatchNormalization: return {L.stats_offset, L.stats_offset + 2 * L.in};  // moving ones
     default: return {0, 0};
   }
+}
+
+template <typename Scalar>
+std::array<typename Network<Scalar>::Variable, 2> Network<Scalar>::variables(const Layer& L) {
+  const bool dense = L.spec.kind == LayerKind::Dense, bn = L.spec.kind == LayerKind::BatchNormalization;
+  return {Variable{dense || bn ? L.w_offset : -1, dense ? L.in * L.out : L.in, L.spec.kernel_penalty},
+          Variable{dense || bn ? L.b_offset : -1, L.out, L.spec.bias_penalty}};
 }
 
 template <typename Scalar>
@@ -527,9 +547,19 @@ RowVec<Scalar> Network<Scalar>::normalization_scale(const Layer& L) const {
 }
 
 template <typename Scalar>
+Scalar Network<Scalar>::batch_norm_gamma(const Layer& L, Index j) const {
+  return L.w_offset >= 0 ? params_[L.w_offset + j] : Scalar(1);  // (scale off: 1)
+}
+
+template <typename Scalar>
+Scalar Network<Scalar>::batch_norm_beta(const Layer& L, Index j) const {
+  return L.b_offset >= 0 ? params_[L.b_offset + j] : Scalar(0);  // (center off: 0)
+}
+
+template <typename Scalar>
 Scalar Network<Scalar>::batch_norm_moving_scale(const Layer& L, Index j) const {
-  const Scalar* gamma = params_.data() + L.w_offset;  // gamma / sqrt(moving variance + epsilon)
-  return gamma[j] / std::sqrt(gamma[3 * L.in + j] + Scalar(L.spec.epsilon));
+  // gamma / sqrt(moving variance + epsilon)
+  return batch_norm_gamma(L, j) / std::sqrt(params_[L.stats_offset + L.in + j] + Scalar(L.spec.epsilon));
 }
 
 template <typename Scalar>
@@ -537,11 +567,11 @@ void Network<Scalar>::batch_norm_forward(std::size_t l, const ConstMatMap<Scalar
                                          Index row0) {
   const Layer& L = layers_[l];
   const Index n = x.rows(), in = L.in;
-  const Scalar *gamma = params_.data() + L.w_offset, *beta = gamma + in, *moving_mean = gamma + 2 * in;
+  const Scalar* moving_mean = params_.data() + L.stats_offset;
   if (!(training && L.trainable)) {  // the moving statistics (predict's chunks: each its rows)
     for (Index j = 0; j < in; ++j) {
-      const Scalar scale = batch_norm_moving_scale(L, j);
-      for (Index i = 0; i < n; ++i) a(i, j) = (x(i, j) - moving_mean[j]) * scale + beta[j];
+      const Scalar scale = batch_norm_moving_scale(L, j), beta = batch_norm_beta(L, j);
+      for (Index i = 0; i < n; ++i) a(i, j) = (x(i, j) - moving_mean[j]) * scale + beta;
     }
     return;
   }
@@ -559,9 +589,10 @@ void Network<Scalar>::batch_norm_forward(std::size_t l, const ConstMatMap<Scalar
     mean[j] = Scalar(mu);
     var[j] = Scalar(squares / static_cast<double>(n));
     inv_std[j] = Scalar(1 / std::sqrt(squares / static_cast<double>(n) + L.spec.epsilon));
+    const Scalar gamma = batch_norm_gamma(L, j), beta = batch_norm_beta(L, j);
     for (Index i = 0; i < n; ++i) {
       xhat(i, j) = (x(i, j) - mean[j]) * inv_std[j];
-      a(i, j) = gamma[j] * xhat(i, j) + beta[j];
+      a(i, j) = gamma * xhat(i, j) + beta;
     }
   }
 }
@@ -570,11 +601,12 @@ template <typename Scalar>
 void Network<Scalar>::batch_norm_backward(std::size_t l, const MatMap<Scalar>& g, Scalar* g_in, Scalar* gp, Index n) {
   const Layer& L = layers_[l];
   const Index in = L.in;
-  const Scalar* gamma = params_.data() + L.w_offset;
-  Scalar *dgamma = gp, *dbeta = gp + in;
-  std::fill(gp + 2 * in, gp + 4 * in, Scalar(0));  // the moving statistics: no gradient
+  Scalar* dgamma = L.w_offset >= 0 ? gp + L.w_offset : nullptr;  // (nullptr: not there)
+  Scalar* dbeta = L.b_offset >= 0 ? gp + L.b_offset : nullptr;
+  std::fill(gp + L.stats_offset, gp + L.stats_offset + 2 * in, Scalar(0));  // moving statistics: none
   if (!L.trainable) {  // frozen: it computed with the moving statistics, a fixed affine map
-    std::fill(gp, gp + 2 * in, Scalar(0));
+    const auto [begin, end] = trained_params(L);
+    std::fill(gp + begin, gp + end, Scalar(0));
     if (g_in)
       for (Index j = 0; j < in; ++j) {
         const Scalar scale = batch_norm_moving_scale(L, j);
@@ -590,11 +622,11 @@ void Network<Scalar>::batch_norm_backward(std::size_t l, const MatMap<Scalar>& g
       sum_g += static_cast<double>(g(i, j));
       sum_gx += static_cast<double>(g(i, j)) * static_cast<double>(xhat(i, j));
     }
-    dgamma[j] = Scalar(sum_gx);
-    dbeta[j] = Scalar(sum_g);
+    if (dgamma) dgamma[j] = Scalar(sum_gx);
+    if (dbeta) dbeta[j] = Scalar(sum_g);
     if (!g_in) continue;
     // dx = gamma / std / n (n g - sum g - xhat sum(g xhat))
-    const Scalar k = gamma[j] * inv_std[j] / Scalar(n), mg = Scalar(sum_g), mgx = Scalar(sum_gx);
+    const Scalar k = batch_norm_gamma(L, j) * inv_std[j] / Scalar(n), mg = Scalar(sum_g), mgx = Scalar(sum_gx);
     for (Index i = 0; i < n; ++i) g_in[i * in + j] = k * (Scalar(n) * g(i, j) - mg - xhat(i, j) * mgx);
   }
 }
@@ -604,7 +636,7 @@ void Network<Scalar>::update_moving_statistics() {
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     if (L.spec.kind != LayerKind::BatchNormalization || !L.trainable) continue;
-    Scalar *moving_mean = params_.data() + L.w_offset + 2 * L.in, *moving_var = moving_mean + L.in;
+    Scalar *moving_mean = params_.data() + L.stats_offset, *moving_var = moving_mean + L.in;
     const Scalar *mean = batch_stats_[l].data(), *var = mean + L.in;
     const Scalar m = Scalar(L.spec.momentum);
     for (Index j = 0; j < L.in; ++j) {  // Keras: moving * momentum + batch * (1 - momentum)
@@ -744,7 +776,7 @@ void Network<Scalar>::backward(const Scalar* x, Index n, Index row0, Scalar* par
         if (g_in) MatMap<Scalar>(g_in, n, L.in) = g;
         break;
       case LayerKind::BatchNormalization:
-        batch_norm_backward(l, g, g_in, (partial ? partial : grads_.data()) + L.w_offset, n);
+        batch_norm_backward(l, g, g_in, partial ? partial : grads_.data(), n);
         break;
       case LayerKind::Normalization:
         if (g_in) {
@@ -771,12 +803,11 @@ template <typename Scalar>
 double Network<Scalar>::penalty_and_gradient() {
   double total = 0;
   for (const Layer& L : layers_) {
-    if (L.spec.kind != LayerKind::Dense || !L.trainable) continue;
-    total += apply_penalty<Scalar>(L.spec.kernel_penalty, weights(L),
-                                   MatMap<Scalar>(grads_.data() + L.w_offset, L.in, L.out));
-    if (L.b_offset >= 0)
-      total += apply_penalty<Scalar>(L.spec.bias_penalty, VecMap<Scalar>(params_.data() + L.b_offset, L.out),
-                                     VecMap<Scalar>(grads_.data() + L.b_offset, L.out));
+    if (!L.trainable) continue;  // (Keras regularizes trainable weights only)
+    for (const Variable& v : variables(L))
+      if (v.offset >= 0)
+        total += apply_penalty<Scalar>(v.penalty, VecMap<Scalar>(params_.data() + v.offset, v.size),
+                                       VecMap<Scalar>(grads_.data() + v.offset, v.size));
   }
   return total;
 }
@@ -784,15 +815,14 @@ double Network<Scalar>::penalty_and_gradient() {
 template <typename Scalar>
 double Network<Scalar>::penalty() const {
   double total = 0;
-  auto value = [](const Penalty& p, const Scalar* w, Index size) {
-    Eigen::Map<const Vec<Scalar>> v(w, size);
-    return p.l1 * static_cast<double>(v.array().abs().sum()) + p.l2 * static_cast<double>(v.squaredNorm());
-  };
   for (const Layer& L : layers_) {
-    if (L.spec.kind != LayerKind::Dense || !L.trainable) continue;
-    if (L.spec.kernel_penalty.active()) total += value(L.spec.kernel_penalty, params_.data() + L.w_offset, L.in * L.out);
-    if (L.b_offset >= 0 && L.spec.bias_penalty.active())
-      total += value(L.spec.bias_penalty, params_.data() + L.b_offset, L.out);
+    if (!L.trainable) continue;
+    for (const Variable& v : variables(L)) {
+      if (v.offset < 0 || !v.penalty.active()) continue;
+      Eigen::Map<const Vec<Scalar>> w(params_.data() + v.offset, v.size);
+      total += v.penalty.l1 * static_cast<double>(w.array().abs().sum()) +
+               v.penalty.l2 * static_cast<double>(w.squaredNorm());
+    }
   }
   return total;
 }
@@ -800,17 +830,14 @@ double Network<Scalar>::penalty() const {
 template <typename Scalar>
 void Network<Scalar>::clip_gradients() {
   if (clipvalue_ > 0) grads_ = grads_.cwiseMax(Scalar(-clipvalue_)).cwiseMin(Scalar(clipvalue_));
-  if (clipnorm_ > 0) {  // per variable (each kernel, each bias), as Keras's clipnorm
-    auto clip = [&](Index offset, Index size) {
-      VecMap<Scalar> g(grads_.data() + offset, size);
-      const double norm = std::sqrt(static_cast<double>(g.squaredNorm()));
-      if (norm > clipnorm_) g *= Scalar(clipnorm_ / norm);
-    };
-    for (const Layer& L : layers_) {
-      if (L.spec.kind != LayerKind::Dense) continue;
-      clip(L.w_offset, L.in * L.out);
-      if (L.b_offset >= 0) clip(L.b_offset, L.out);
-    }
+  if (clipnorm_ > 0) {  // per variable (each kernel, bias, gamma, beta), as Keras's clipnorm
+    for (const Layer& L : layers_)
+      for (const Variable& v : variables(L)) {
+        if (v.offset < 0) continue;
+        VecMap<Scalar> g(grads_.data() + v.offset, v.size);
+        const double norm = std::sqrt(static_cast<double>(g.squaredNorm()));
+        if (norm > clipnorm_) g *= Scalar(clipnorm_ / norm);
+      }
   }
   if (global_clipnorm_ > 0) {
     const double norm = std::sqrt(static_cast<double>(grads_.squaredNorm()));

@@ -48,9 +48,18 @@ void fill(Vector& v, std::uint64_t seed) {
   for (Index i = 0; i < v.size(); ++i) v.data()[i] = static_cast<typename Vector::Scalar>(2 * r.uniform() - 1);
 }
 
+LayerSpec batch_norm(bool scale, bool center, double l1 = 0, double l2 = 0) {
+  LayerSpec s;
+  s.kind = LayerKind::BatchNormalization;
+  s.scale = scale;
+  s.center = center;
+  s.kernel_penalty = {l1, l2};  // on gamma
+  s.bias_penalty = {l2, l1};    // on beta
+  return s;
+}
+
 // Central finite differences of the loss against the analytic gradient, in double.
-void gradient_check(LossKind loss, Activation hidden, Activation out, Index classes, const std::string& name) {
-  Network<double> net(3, {dense(5, hidden, 0.01, 0.02), dense(classes, out)}, 7);
+void gradient_check(Network<double>& net, LossKind loss, Index classes, const std::string& name) {
   net.set_loss(loss, false);
   Vec<double> p(net.param_count());
   fill(p, 11);
@@ -83,6 +92,11 @@ void gradient_check(LossKind loss, Activation hidden, Activation out, Index clas
   check(rel < 1e-6, name + ": gradient relative error " + std::to_string(rel));
 }
 
+void gradient_check(LossKind loss, Activation hidden, Activation out, Index classes, const std::string& name) {
+  Network<double> net(3, {dense(5, hidden, 0.01, 0.02), dense(classes, out)}, 7);
+  gradient_check(net, loss, classes, name);
+}
+
 void test_gradients() {
   gradient_check(LossKind::SparseCategoricalCrossentropy, Activation::Tanh, Activation::Softmax, 3, "sparse CE");
   gradient_check(LossKind::CategoricalCrossentropy, Activation::Sigmoid, Activation::Softmax, 3, "CE");
@@ -98,6 +112,17 @@ void test_gradients() {
   gradient_check(LossKind::SquaredHinge, Activation::Tanh, Activation::Linear, 3, "squared hinge");
   gradient_check(LossKind::CategoricalHinge, Activation::Tanh, Activation::Linear, 3, "categorical hinge");
   gradient_check(LossKind::CosineSimilarity, Activation::Tanh, Activation::Linear, 3, "cosine similarity");
+  // BatchNormalization with and without gamma and beta, with penalties on those there are
+  for (bool scale : {true, false})
+    for (bool center : {true, false}) {
+      Network<double> net(3, {dense(5, Activation::Linear), batch_norm(scale, center, 0.03, 0.05),
+                              dense(3, Activation::Softmax)}, 7);
+      const Index weights = (3 * 5 + 5) + (Index(scale) + Index(center) + 2) * 5 + (5 * 3 + 3);
+      check(net.param_count() == weights, "BatchNormalization's parameters: Keras's list");
+      gradient_check(net, LossKind::SparseCategoricalCrossentropy, 3,
+                     std::string("BatchNormalization scale ") + (scale ? "on" : "off") + ", center " +
+                         (center ? "on" : "off"));
+    }
 }
 
 void test_softmax_is_stable() {

@@ -351,12 +351,11 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers_module.get(kernel_initializer)
         self.bias_initializer = initializers_module.get(bias_initializer)
-        self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
-        self.bias_regularizer = regularizers_module.get(bias_regularizer)
-        self._penalties = (
-            _coefficients(self.kernel_regularizer, "kernel_regularizer"),
-            _coefficients(self.bias_regularizer, "bias_regularizer"),
+        self.kernel_regularizer, kernel_penalty = _regularizer(
+            kernel_regularizer, "kernel_regularizer"
         )
+        self.bias_regularizer, bias_penalty = _regularizer(bias_regularizer, "bias_regularizer")
+        self._penalties = (kernel_penalty, bias_penalty)
 
     def compute_output_shape(self, input_shape):
         _require_flat(self, input_shape)
@@ -409,11 +408,16 @@ class Dense(Layer):
         }
 
 
-def _coefficients(regularizer: Any, name: str) -> tuple[float, float]:
-    if regularizer is None:
-        return (0.0, 0.0)
+def _regularizer(identifier: Any, name: str) -> tuple[Any, tuple[float, float]]:
+    """The regularizer `identifier` stands for and its (l1, l2); errors name the argument `name`."""
     try:
-        return regularizer.coefficients()
+        regularizer = regularizers_module.get(identifier)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error}") from None
+    if regularizer is None:
+        return None, (0.0, 0.0)
+    try:
+        return regularizer, regularizer.coefficients()
     except NotImplementedError:
         raise TypeError(
             f"{name}: the engine applies L1/L2 penalties only; use regularizers.L1, L2 or L1L2"
@@ -648,14 +652,25 @@ class BatchNormalization(Layer):
     moving = moving * momentum + batch * (1 - momentum). predict / evaluate, and a frozen layer
     (trainable=False, as in Keras): the moving mean and variance instead.
 
+    The weights are Keras's, in its order: gamma (with scale), beta (with center), moving_mean,
+    moving_variance; gamma and beta are trainable, the moving statistics never are. Their
+    regularizers add their penalties to the loss, as Dense's do (not while the layer is frozen).
+
     Args:
         axis: -1 (the features), the only axis of flat samples.
         momentum: Of the moving averages. Defaults to 0.99.
         epsilon: Added to the variance. Defaults to 0.001.
-        center, scale: Must be True (beta and gamma are always there).
+        center: Whether to add the offset beta; False: no beta (as if 0). Defaults to True.
+        scale: Whether to multiply by gamma; False: no gamma (as if 1), e.g. when the next layer
+            is linear and scales anyway. Defaults to True.
         beta_initializer, gamma_initializer, moving_mean_initializer,
             moving_variance_initializer: Defaults "zeros", "ones", "zeros", "ones".
+        beta_regularizer, gamma_regularizer: L1/L2 penalties on beta and gamma (ignored where
+            center / scale is off, as in Keras). Defaults to None.
         **kwargs: name, input_shape, trainable (see `Layer`).
+
+    Example:
+        >>> bn = BatchNormalization(scale=False, beta_regularizer=regularizers.L2(1e-4))
     """
 
     def __init__(
@@ -678,10 +693,9 @@ class BatchNormalization(Layer):
             raise NotImplementedError(
                 f"BatchNormalization: only axis=-1 (the features) is supported, got {axis!r}"
             )
-        if not (center and scale):
-            raise NotImplementedError("BatchNormalization: center and scale must be True")
-        if beta_regularizer is not None or gamma_regularizer is not None:
-            raise NotImplementedError("BatchNormalization: regularizers are not supported")
+        for value, what in ((center, "center"), (scale, "scale")):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"BatchNormalization: {what} must be True or False, got {value!r}")
         for value, what, low, high in ((momentum, "momentum", 0, 1), (epsilon, "epsilon", 0, None)):
             ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
                 value, bool
@@ -695,6 +709,7 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization: epsilon must be > 0, got {epsilon!r}")
         self.axis = -1
         self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
         self.initializers = [
             initializers_module.get(i)
             for i in (
@@ -704,6 +719,14 @@ class BatchNormalization(Layer):
                 moving_variance_initializer,
             )
         ]
+        self.gamma_regularizer, gamma_penalty = _regularizer(gamma_regularizer, "gamma_regularizer")
+        self.beta_regularizer, beta_penalty = _regularizer(beta_regularizer, "beta_regularizer")
+        self._penalties = (gamma_penalty, beta_penalty)
+
+    @property
+    def _present(self) -> list[bool]:
+        """Which of gamma, beta, moving_mean, moving_variance the layer has."""
+        return [self.scale, self.center, True, True]
 
     def compute_output_shape(self, input_shape):
         _require_flat(self, input_shape)
@@ -711,24 +734,42 @@ class BatchNormalization(Layer):
 
     def weight_shapes(self, input_shape):
         features = _require_flat(self, input_shape)
-        return [(features,)] * 4  # gamma, beta, moving_mean, moving_variance
+        return [(features,)] * sum(self._present)  # [gamma], [beta], moving_mean, moving_variance
 
     def engine_spec(self, input_shape):
-        return _core.LayerSpec(kind=4, momentum=self.momentum, epsilon=self.epsilon)
+        (gl1, gl2), (bl1, bl2) = self._penalties
+        return _core.LayerSpec(
+            kind=4,
+            momentum=self.momentum,
+            epsilon=self.epsilon,
+            scale=self.scale,
+            center=self.center,
+            kernel_l1=gl1,  # (the engine's kernel and bias penalties: on gamma and beta)
+            kernel_l2=gl2,
+            bias_l1=bl1,
+            bias_l2=bl2,
+        )
 
     def build_weights(self, input_shape, dtype, rng):
+        shape = (_require_flat(self, input_shape),)
         return [
             np.asarray(init(shape, dtype=dtype, rng=rng))
-            for init, shape in zip(self.initializers, self.weight_shapes(input_shape))
+            for init, present in zip(self.initializers, self._present)
+            if present
         ]
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
-        return self.get_weights()[:2] if self._trainable else []
+        return self.get_weights()[: self._trained] if self._trainable else []
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
-        return self.get_weights()[2:] if self._trainable else self.get_weights()
+        return self.get_weights()[self._trained :] if self._trainable else self.get_weights()
+
+    @property
+    def _trained(self) -> int:
+        """How many of the weights are trained: gamma and beta, those there are."""
+        return int(self.scale) + int(self.center)
 
     def get_config(self):
         names = (
@@ -742,7 +783,11 @@ class BatchNormalization(Layer):
             "axis": self.axis,
             "momentum": self.momentum,
             "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
             **{n: initializers_module.serialize(i) for n, i in zip(names, self.initializers)},
+            "beta_regularizer": _serialize_regularizer(self.beta_regularizer),
+            "gamma_regularizer": _serialize_regularizer(self.gamma_regularizer),
         }
 
 

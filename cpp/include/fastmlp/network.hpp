@@ -25,7 +25,8 @@ namespace fastmlp {
 // inverse; its weights mean, variance and count (Keras's, for saving) are never trained.
 // BatchNormalization (Keras's, axis=-1): gamma (x - mean) / sqrt(var + epsilon) + beta with the
 // batch's mean and variance while training (and the moving ones, updated by each step, otherwise or
-// when the layer is frozen); its weights gamma, beta, moving_mean, moving_variance.
+// when the layer is frozen); its weights, Keras's list: gamma (unless scale is off: gamma = 1),
+// beta (unless center is off: beta = 0), moving_mean, moving_variance.
 enum class LayerKind : int { Dense = 0, Activation, Dropout, Normalization, BatchNormalization };
 
 struct LayerSpec {
@@ -36,7 +37,9 @@ struct LayerSpec {
   double rate = 0;                          // Dropout: fraction of inputs set to zero
   bool invert = false;                      // Normalization: mean + x * std instead
   double momentum = 0.99, epsilon = 1e-3;   // BatchNormalization
-  Penalty kernel_penalty, bias_penalty;     // Dense
+  bool scale = true, center = true;         // BatchNormalization: whether gamma, beta are there
+  // Dense: on the kernel, the bias; BatchNormalization: on gamma, beta (none where it is not there)
+  Penalty kernel_penalty, bias_penalty;
 };
 
 // What "accuracy" compares (chosen by the Python side from the loss, as Keras does).
@@ -164,9 +167,18 @@ class Network {
   struct Layer {
     LayerSpec spec;
     Index in = 0, out = 0;         // widths
-    Index w_offset = -1, b_offset = -1;  // into params_ / grads_ (-1: none)
+    // Into params_ / grads_ (-1: none). Dense: kernel, bias; Normalization: mean (then variance,
+    // count); BatchNormalization: gamma, beta, and its moving mean (then moving variance).
+    Index w_offset = -1, b_offset = -1, stats_offset = -1;
     bool trainable = true;
   };
+  // A trained weight as Keras lists it (Dense: kernel, bias; BatchNormalization: gamma, beta) and
+  // the penalty on it; offset -1: the layer has none.
+  struct Variable {
+    Index offset, size;
+    const Penalty& penalty;
+  };
+  static std::array<Variable, 2> variables(const Layer& L);
   bool any_frozen() const;
   void zero_frozen_gradients();
   // A layer's parameters [begin, end) that steps train (none when frozen), and those no step
@@ -200,8 +212,11 @@ class Network {
   // needs it; and g = g * f'(z) for those rows, from a or from that z.
   void activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0, bool training);
   RowVec<Scalar> normalization_scale(const Layer& L) const;  // a Normalization's std per feature
+  Scalar batch_norm_gamma(const Layer& L, Index j) const;  // 1 without gamma (scale off)
+  Scalar batch_norm_beta(const Layer& L, Index j) const;   // 0 without beta (center off)
   Scalar batch_norm_moving_scale(const Layer& L, Index j) const;
   void batch_norm_forward(std::size_t l, const ConstMatMap<Scalar>& x, MatMap<Scalar> a, bool training, Index row0);
+  // gp: a vector like grads_, where the layer's parameter gradients go (at the layer's offsets).
   void batch_norm_backward(std::size_t l, const MatMap<Scalar>& g, Scalar* g_in, Scalar* gp, Index n);
   void update_moving_statistics();  // after a training step
   void activation_grad(std::size_t l, const MatMap<Scalar>& a, MatMap<Scalar> g, Index row0);
