@@ -1283,7 +1283,7 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
       cs.loss = compute_loss<Scalar>(loss_, mode_, loss_param_, a, ConstMatMap<Scalar>(yc, n, ty), g, 0, w ? w + r0 : nullptr);
       count_metrics(yc, n, cs, row0, &counts[static_cast<std::size_t>(row0 / kSparseChunkRows)]);
     };
-    if (forward_in_chunks(x, kSparseChunkRows, mode_ == LossMode::Fused, false, chunk_sums)) {
+    if (forward_in_chunks(x, kSparseChunkRows, mode_ == LossMode::Fused, false, true, chunk_sums)) {
       for (const Sums& cs : counts) add_counts(s, cs);
       for (const Sums& cs : sums) {
         s.loss += cs.loss;
@@ -1324,10 +1324,10 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
   bool sparse = use_sparse(x.data(), std::min<Index>(batch, 256));  // a look at the first rows
   const std::size_t last = layers_.size() - 1;
   const Index k = output_dim();
-  if (sparse && forward_in_chunks(x, std::min(batch, kSparseChunkRows), false, check_finite,
-                                  [&](Index, Index r0, Index n, Index row0) {
-                                    out.middleRows(r0, n) = MatMap<Scalar>(acts_[last].data() + row0 * k, n, k);
-                                  }))
+  if (forward_in_chunks(x, std::min(batch, kSparseChunkRows), false, check_finite, sparse,
+                        [&](Index, Index r0, Index n, Index row0) {
+                          out.middleRows(r0, n) = MatMap<Scalar>(acts_[last].data() + row0 * k, n, k);
+                        }))
     return;
   const Index block = sparse ? std::min(batch, kSparsePredictRows) : batch;
   ThreadScope threads(threads_for(block),
@@ -1346,45 +1346,52 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
 template <typename Scalar>
 template <typename Done>
 bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chunk, bool defer_last,
-                                        bool check_finite, Done&& done) {
-#if defined(FASTMLP_HAVE_OPENMP) && defined(FASTMLP_HAVE_SPARSE_KERNELS)
-  if constexpr (std::is_same_v<Scalar, float>) {
-    const Index chunks = (x.rows() + chunk - 1) / chunk;
-    const int threads = static_cast<int>(std::min<Index>(threads_for(x.rows()), chunks));
-    if (threads < 2) return false;
-    ThreadScope scope(threads);  // step_threads() for the regions
-    FlushScope ftz;
-    reserve(threads * chunk);  // thread t's rows of every buffer: [t * chunk, (t + 1) * chunk)
-    sparse_.parts.resize(static_cast<std::size_t>(threads));
-    sparse_active_ = false;  // each thread says where its first layer comes from
-    std::atomic<bool> all_sparse{true};
-    FirstError error;
+                                        bool check_finite, bool try_sparse, Done&& done) {
+#ifdef FASTMLP_HAVE_OPENMP
+  const Index chunks = (x.rows() + chunk - 1) / chunk;
+  const int threads = static_cast<int>(std::min<Index>(threads_for(x.rows()), chunks));
+  if (threads < 2) return false;
+  ThreadScope scope(threads);  // step_threads() for the regions
+  FlushScope ftz;
+  reserve(threads * chunk);  // thread t's rows of every buffer: [t * chunk, (t + 1) * chunk)
+  sparse_.parts.resize(static_cast<std::size_t>(threads));
+  sparse_active_ = false;  // each thread says where its first layer comes from
+  std::atomic<bool> all_sparse{try_sparse};
+  FirstError error;
 #pragma omp parallel num_threads(threads)
-    {
-      FlushScope flush(omp_get_thread_num() != 0);
-      const int t = omp_get_thread_num();
-      OwnProducts own;
-      SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
+  {
+    FlushScope flush(omp_get_thread_num() != 0);
+    const int t = omp_get_thread_num();
+    OwnProducts own;
+    SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
 #pragma omp for schedule(dynamic, 1)
-      for (Index k = 0; k < chunks; ++k)
-        error.run([&] {
-          const Index r0 = k * chunk, n = std::min(chunk, x.rows() - r0);
-          const Scalar* xk = x.data() + r0 * input_dim_;
-          p.begin = t * chunk;
-          p.end = p.begin + n;
-          const bool sparse = compress([&](Index i) { return xk + (i - p.begin) * input_dim_; }, input_dim_,
-                                       kSparseDensity, p);
-          if (!sparse) all_sparse = false;
-          forward(xk, n, false, defer_last, check_finite, t * chunk, sparse ? &p : nullptr);
-          done(k, r0, n, t * chunk);
-        });
-    }
-    error.rethrow();
-    sparse_active_ = all_sparse.load();
-    return true;
-  }
+    for (Index k = 0; k < chunks; ++k)
+      error.run([&] {
+        const Index r0 = k * chunk, n = std::min(chunk, x.rows() - r0);
+        const Scalar* xk = x.data() + r0 * input_dim_;
+        bool sparse = false;
+#ifdef FASTMLP_HAVE_SPARSE_KERNELS
+        if constexpr (std::is_same_v<Scalar, float>) {
+          if (try_sparse) {
+            p.begin = t * chunk;
+            p.end = p.begin + n;
+            sparse = compress([&](Index i) { return xk + (i - p.begin) * input_dim_; }, input_dim_, kSparseDensity,
+                              p);
+            if (!sparse) all_sparse = false;
+          }
+        }
 #endif
+        forward(xk, n, false, defer_last, check_finite, t * chunk, sparse ? &p : nullptr);
+        done(k, r0, n, t * chunk);
+      });
+  }
+  error.rethrow();
+  sparse_active_ = all_sparse.load();
+  return true;
+#else
+  (void)x, (void)chunk, (void)defer_last, (void)check_finite, (void)try_sparse, (void)done;
   return false;
+#endif
 }
 
 template <typename Scalar>

@@ -203,7 +203,8 @@ class Network {
   // [r0, r0 + n), outputs in rows [row0, row0 + n) of the layers' buffers). False when it does
   // not apply (one thread, or one chunk).
   template <typename Done>
-  bool forward_in_chunks(const ConstMatMap<Scalar>& x, Index chunk, bool defer_last, bool check_finite, Done&& done);
+  bool forward_in_chunks(const ConstMatMap<Scalar>& x, Index chunk, bool defer_last, bool check_finite, bool try_sparse,
+                         Done&& done);
   // Over rows [row0, row0 + n) of the layers' buffers. With `partial` (a vector like grads_), the
   // parameter gradients of these rows go there and the first layer's are left to the caller (a
   // part of the batch in forward_backward_by_rows).
