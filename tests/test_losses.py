@@ -612,3 +612,29 @@ def test_from_logits_on_probabilities_warns_as_keras(activation, loss, warns):
         model.compile("adam", loss())
     messages = [str(w.message) for w in caught]
     assert any("from_logits=True, but the model's output layer" in m for m in messages) == warns
+
+
+@pytest.mark.parametrize(
+    ("last", "warns"),
+    [
+        (lambda: [fm.layers.Dense(1, activation="softmax")], True),
+        (lambda: [fm.layers.Dense(1), fm.layers.Softmax()], True),
+        (
+            lambda: [fm.layers.Dense(1), fm.layers.Activation("softmax"), fm.layers.Dropout(0.1)],
+            True,
+        ),
+        (lambda: [fm.layers.Dense(2, activation="softmax")], False),
+        (lambda: [fm.layers.Dense(1, activation="sigmoid")], False),
+    ],
+)
+def test_a_softmax_over_one_unit_warns_as_keras_at_the_users_line(last, warns):
+    model = fm.Sequential([fm.Input(shape=(3,)), *last()])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.compile("adam", "binary_crossentropy")
+    ours = [
+        w for w in caught if "softmax over axis -1 of a tensor of shape (None, 1)" in str(w.message)
+    ]
+    assert len(ours) == int(warns)
+    if warns:
+        assert ours[0].filename == __file__  # the user's line, not the library's

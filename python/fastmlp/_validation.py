@@ -6,6 +6,9 @@ Messages say what was expected and what came, as scikit-learn's `check_array` do
 from __future__ import annotations
 
 import numbers
+import os
+import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -14,6 +17,18 @@ from fastmlp import losses as losses_module
 
 # all_finite() looks at this many elements at a time.
 _FINITE_CHUNK = 1 << 18
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """warnings.warn, pointing at the first caller outside fastmlp (the user's line), however
+    deep inside the library the warning is raised."""
+    level, frame = 2, sys._getframe(1)  # (stacklevel 1 is this function)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def device_module(x: Any) -> Any:
