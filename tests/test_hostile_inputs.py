@@ -117,7 +117,7 @@ CASES = [
         "x-generator",
         lambda: classifier().predict((row for row in X), verbose=0),
         TypeError,
-        r"x must hold real numbers .*got object dtype",
+        r"x: generators, iterators and datasets \(generator\) are not supported",
     ),
     Case(
         "x-numpy-scalar",
@@ -139,6 +139,18 @@ CASES = [
         r"y must hold real numbers .*got complex dtype",
     ),
     Case("y-object", fit(y=LABELS.astype(object)), TypeError, r"y must hold real numbers .*object"),
+    Case(
+        "x-generator-of-batches",
+        fit(x=((X[i : i + 8], LABELS[i : i + 8]) for i in range(0, SAMPLES, 8)), y=None),
+        TypeError,
+        r"x: generators, iterators and datasets \(generator\) are not supported; pass all",
+    ),
+    Case(
+        "predict-iterator-of-rows",
+        lambda: classifier().predict(iter(X), verbose=0),
+        TypeError,
+        r"x: generators, iterators and datasets \(\w*iterator\) are not supported",
+    ),
     Case(
         "y-inf",
         fit(lambda: with_output(2, None, "mse"), y=np.full((SAMPLES, 2), np.inf)),

@@ -97,6 +97,7 @@ LABELS = RNG.integers(0, K, N)
 ONE_HOT = np.eye(K)[LABELS]
 SOFT = RNG.dirichlet(np.ones(K), N)  # soft targets: rows sum to 1
 LOGITS = RNG.normal(scale=2.0, size=(N, K))
+LOGITS_ON = {"from_logits": True}
 PROBS = RNG.dirichlet(np.ones(K), N)
 BIN_T = RNG.integers(0, 2, (N, 3)).astype(float)
 BIN_SOFT = RNG.uniform(size=(N, 3))
@@ -219,31 +220,51 @@ def test_numpy_sparse_ce_from_logits_is_stable_at_1000() -> None:
     assert loss([0], [[-1000.0, 1000.0]]) == pytest.approx(2000.0, rel=1e-12)
 
 
-def test_function_forms_match_classes() -> None:
-    assert losses.sparse_categorical_crossentropy(LABELS, PROBS) == pytest.approx(
-        ref_sparse_ce(LABELS, PROBS)
-    )
-    assert losses.sparse_categorical_crossentropy(LABELS, LOGITS, from_logits=True) == (
-        pytest.approx(ref_sparse_ce_logits(LABELS, LOGITS))
-    )
-    assert losses.categorical_crossentropy(ONE_HOT, PROBS) == pytest.approx(ref_cce(ONE_HOT, PROBS))
-    assert losses.categorical_crossentropy(ONE_HOT, LOGITS, from_logits=True) == pytest.approx(
-        ref_cce_logits(ONE_HOT, LOGITS)
-    )
-    assert losses.binary_crossentropy(BIN_T, BIN_P) == pytest.approx(ref_bce(BIN_T, BIN_P))
-    assert losses.binary_crossentropy(BIN_T, BIN_Z, from_logits=True) == pytest.approx(
-        ref_bce_logits(BIN_T, BIN_Z)
-    )
-    assert losses.mean_squared_error(TARGETS, VALUES) == pytest.approx(ref_mse(TARGETS, VALUES))
-    assert losses.mean_absolute_error(TARGETS, VALUES) == pytest.approx(ref_mae(TARGETS, VALUES))
-    assert losses.hinge(PM1, SCORES) == pytest.approx(ref_hinge(PM1, SCORES))
-    assert losses.logistic(PM1, SCORES) == pytest.approx(ref_logistic(PM1, SCORES))
+def test_function_forms_give_one_loss_per_sample_as_keras() -> None:
+    """Keras's loss functions give one loss per sample; their mean is the class's value."""
+    cases = [
+        (losses.sparse_categorical_crossentropy, {}, LABELS, PROBS, ref_sparse_ce),
+        (losses.sparse_categorical_crossentropy, LOGITS_ON, LABELS, LOGITS, ref_sparse_ce_logits),
+        (losses.categorical_crossentropy, {}, ONE_HOT, PROBS, ref_cce),
+        (losses.categorical_crossentropy, LOGITS_ON, ONE_HOT, LOGITS, ref_cce_logits),
+        (losses.binary_crossentropy, {}, BIN_T, BIN_P, ref_bce),
+        (losses.binary_crossentropy, LOGITS_ON, BIN_T, BIN_Z, ref_bce_logits),
+        (losses.mean_squared_error, {}, TARGETS, VALUES, ref_mse),
+        (losses.mean_absolute_error, {}, TARGETS, VALUES, ref_mae),
+        (losses.hinge, {}, PM1, SCORES, ref_hinge),
+        (losses.logistic, {}, PM1, SCORES, ref_logistic),
+    ]
+    for fn, kwargs, y, p, ref in cases:
+        per = fn(y, p, **kwargs)
+        n = np.asarray(p).shape[0]
+        assert per.shape == (n,), fn.__name__
+        for i in range(n):  # each sample's loss is the reference on that sample alone
+            assert per[i] == pytest.approx(ref(np.asarray(y)[i : i + 1], np.asarray(p)[i : i + 1]))
+        assert float(np.mean(per)) == pytest.approx(ref(y, p))
 
 
-def test_one_dimensional_inputs_are_read_as_one_output() -> None:
-    y, p = np.array([0.0, 1.0, 1.0]), np.array([0.2, 0.7, 0.4])
+def test_a_loss_object_reduces_as_keras_with_sample_weights() -> None:
+    loss = losses.CategoricalCrossentropy()
+    w = np.linspace(0.5, 2.0, PROBS.shape[0])
+    per = loss.call(ONE_HOT, PROBS)
+    assert loss(ONE_HOT, PROBS, sample_weight=w) == pytest.approx(np.sum(w * per) / len(per))
+    assert loss(ONE_HOT, PROBS, sample_weight=2.0) == pytest.approx(2 * np.mean(per))
+    with pytest.raises(ValueError, match="sample_weight"):
+        loss(ONE_HOT, PROBS, sample_weight=w[:-1])
+    with pytest.raises(ValueError, match="does not match"):
+        loss(ONE_HOT[:-1], PROBS)
+
+
+def test_a_one_dimensional_prediction_is_one_sample_as_in_keras() -> None:
+    y, p = np.array([0.0, 1.0, 0.0]), np.array([0.2, 0.7, 0.1])
+    # one sample of three outputs: a distribution for the categorical loss
+    assert losses.CategoricalCrossentropy()(y, p) == pytest.approx(-np.log(0.7))
+    assert losses.categorical_crossentropy(y, p) == pytest.approx(-np.log(0.7))
+    assert np.ndim(losses.categorical_crossentropy(y, p)) == 0
+    assert losses.sparse_categorical_crossentropy(1, p) == pytest.approx(-np.log(0.7))
+    # the elementwise losses: the mean over the outputs
     assert losses.MeanSquaredError()(y, p) == pytest.approx(np.mean((p - y) ** 2))
-    assert losses.BinaryCrossentropy()(y, p) == pytest.approx(ref_bce(y, p))
+    assert losses.binary_crossentropy(y, p) == pytest.approx(ref_bce(y, p))
 
 
 # -- get / serialize / deserialize ----------------------------------------------------------------
@@ -591,3 +612,29 @@ def test_from_logits_on_probabilities_warns_as_keras(activation, loss, warns):
         model.compile("adam", loss())
     messages = [str(w.message) for w in caught]
     assert any("from_logits=True, but the model's output layer" in m for m in messages) == warns
+
+
+@pytest.mark.parametrize(
+    ("last", "warns"),
+    [
+        (lambda: [fm.layers.Dense(1, activation="softmax")], True),
+        (lambda: [fm.layers.Dense(1), fm.layers.Softmax()], True),
+        (
+            lambda: [fm.layers.Dense(1), fm.layers.Activation("softmax"), fm.layers.Dropout(0.1)],
+            True,
+        ),
+        (lambda: [fm.layers.Dense(2, activation="softmax")], False),
+        (lambda: [fm.layers.Dense(1, activation="sigmoid")], False),
+    ],
+)
+def test_a_softmax_over_one_unit_warns_as_keras_at_the_users_line(last, warns):
+    model = fm.Sequential([fm.Input(shape=(3,)), *last()])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.compile("adam", "binary_crossentropy")
+    ours = [
+        w for w in caught if "softmax over axis -1 of a tensor of shape (None, 1)" in str(w.message)
+    ]
+    assert len(ours) == int(warns)
+    if warns:
+        assert ours[0].filename == __file__  # the user's line, not the library's

@@ -192,3 +192,56 @@ def test_default_names_and_aliases_match_keras(keras_results) -> None:
     for alias, keras_name in found["known"].items():  # what keras.losses.get resolves it to
         assert type(losses.get(alias)) is type(losses.get(keras_name))
     assert {"huber", "kld", "msle", "mape", "log_cosh", "cosine_similarity"} <= set(found["known"])
+
+
+FUNCTIONS_SCRIPT = """
+import json, sys
+import numpy as np
+import keras
+keras.config.set_floatx("float64")
+out = {}
+for case in json.load(sys.stdin):
+    fn = getattr(keras.losses, case["function"])
+    y, p = np.array(case["y"], dtype="float64"), np.array(case["p"], dtype="float64")
+    out[case["id"]] = np.asarray(fn(y, p, **case["kwargs"]), dtype="float64").tolist()
+print(json.dumps(out))
+"""
+
+
+def test_loss_functions_give_keras_per_sample_losses() -> None:
+    """fastmlp.losses.<function>(y, p) equals keras.losses.<function>(y, p): one loss per sample
+    (a scalar for a 1-D sample), for every function both have."""
+    rng = np.random.default_rng(11)
+    probs, labels = rng.dirichlet(np.ones(4), 5), rng.integers(0, 4, 5)
+    values, targets = rng.uniform(0.1, 3.0, (5, 4)), rng.uniform(0.1, 3.0, (5, 4))
+    signs = rng.choice([-1.0, 1.0], (5, 4))
+    cases = [
+        ("sparse_categorical_crossentropy", labels, probs, {}),
+        ("categorical_crossentropy", np.eye(4)[labels], probs, {}),
+        ("categorical_crossentropy", np.eye(4)[labels], np.log(probs), {"from_logits": True}),
+        ("binary_crossentropy", (targets > 1.5).astype(float), probs, {}),
+        ("mean_squared_error", targets, values, {}),
+        ("mean_absolute_error", targets, values, {}),
+        ("hinge", signs, values - 1.5, {}),
+        ("huber", targets, values, {"delta": 0.5}),
+        ("log_cosh", targets, values, {}),
+        ("mean_squared_logarithmic_error", targets, values, {}),
+        ("mean_absolute_percentage_error", targets, values, {}),
+        ("poisson", targets, values, {}),
+        ("kl_divergence", probs, rng.dirichlet(np.ones(4), 5), {}),
+        ("squared_hinge", signs, values - 1.5, {}),
+        ("categorical_hinge", np.eye(4)[labels], values, {}),
+        ("cosine_similarity", targets, values, {}),
+        ("categorical_crossentropy", np.eye(4)[labels[0]], probs[0], {}),  # one 1-D sample
+    ]
+    spec = [
+        {"id": str(i), "function": f, "y": y.tolist(), "p": p.tolist(), "kwargs": kw}
+        for i, (f, y, p, kw) in enumerate(cases)
+    ]
+    want = json.loads(run_keras(FUNCTIONS_SCRIPT, stdin=json.dumps(spec)).strip().splitlines()[-1])
+    for i, (f, y, p, kw) in enumerate(cases):
+        got = getattr(losses, f)(y, p, **kw)
+        assert np.shape(got) == np.shape(want[str(i)]), f
+        # (Keras's float64 log_cosh subtracts a float32 log(2): 1.9e-9 lower, see the README)
+        atol = 3e-9 if f == "log_cosh" else 1e-15
+        np.testing.assert_allclose(got, want[str(i)], rtol=1e-12, atol=atol, err_msg=f)

@@ -887,3 +887,39 @@ def test_the_sign_rule_is_kept_by_a_load_without_compile(tmp_path):
     assert np.mean(p > 0) != np.mean(p > 0.5)  # the two rules differ on these points
     logs = loaded.evaluate(x[positive], y[positive], verbose=0, return_dict=True)
     assert logs["accuracy"] == pytest.approx(float(np.mean(p > 0)))
+
+
+KERAS_SAVE = """
+import sys
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+model.save(sys.argv[1])
+model.save(sys.argv[2])
+model.save_weights(sys.argv[3])
+"""
+
+
+def test_keras_files_are_refused_with_what_they_are(tmp_path):
+    from keras_run import run_keras
+
+    names = [str(tmp_path / n) for n in ("m.keras", "m.h5", "m.weights.h5")]
+    run_keras(KERAS_SAVE, *names)
+    model = fm.Sequential([layers.Input(shape=(3,)), layers.Dense(2)])
+    for name, kind in zip(names, ("Keras 3 .keras file", "HDF5 file", "HDF5 file")):
+        with pytest.raises(ValueError, match=kind) as info:
+            models.load_model(name)
+        assert "set_weights(keras_model.get_weights())" in str(info.value)
+        with pytest.raises(ValueError, match=kind):
+            model.load_weights(name)
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.h5", "best.weights.h5"])
+def test_saving_under_a_keras_name_warns_that_the_file_is_fastmlps(tmp_path, name):
+    model = fm.Sequential([layers.Input(shape=(3,)), layers.Dense(2)])
+    save = model.save_weights if "weights" in name else model.save
+    with pytest.warns(UserWarning, match="not a Keras file") as caught:
+        save(tmp_path / name)
+    assert caught[0].filename == __file__
+    loaded = fm.Sequential([layers.Input(shape=(3,)), layers.Dense(2)])  # written all the same
+    loaded.load_weights(tmp_path / name)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -36,6 +36,13 @@ DTYPES = {"float32": "<f4", "float64": "<f8"}  # the only array types a file may
 _MEMBER = re.compile(r"(weights|optimizer)/\d{4}\.npy")
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_KERAS_FILES = (
+    "fastmlp reads only its own files; to take a Keras model's weights, build the same layers "
+    "in fastmlp and call model.set_weights(keras_model.get_weights())"
+)
+
+
 class Archive:
     """An open model file whose members and config have passed the checks that need no config."""
 
@@ -48,6 +55,9 @@ class Archive:
         self._used = {"config.json"}
         try:
             self._size = os.fstat(self._file.fileno()).st_size
+            if self._file.read(8) == _HDF5_SIGNATURE:
+                raise self.error(f"is an HDF5 file (Keras's .h5 format). {_KERAS_FILES}")
+            self._file.seek(0)
             count, directory = self._directory()
             if count > MAX_MEMBERS or directory > MAX_DIRECTORY_BYTES:
                 raise self.error(
@@ -70,6 +80,9 @@ class Archive:
                 raise self.error(
                     "is not a fastmlp model file (not a readable zip archive)"
                 ) from None
+            names = set(self._zip.namelist())
+            if "metadata.json" in names and "config.json" in names and "model.weights.h5" in names:
+                raise self.error(f"is a Keras 3 .keras file. {_KERAS_FILES}")
             self.members = self._check_members()
             self.config = self._read_config()
         except BaseException:

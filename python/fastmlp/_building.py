@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp import _nesting, backend
+from fastmlp import _nesting, activations, backend
+from fastmlp._validation import warn_user
 
 
 def build(self: Any, shape: tuple[int, ...]) -> None:
@@ -34,6 +35,8 @@ def build(self: Any, shape: tuple[int, ...]) -> None:
         layer._param_offset = offset
         offset += sum(math.prod(s) for s in layer.weight_shapes(current))
         current = layer.compute_output_shape(current)
+        if spec is not None and current == (1,) and spec.activation == activations.code("softmax"):
+            _warn_softmax_of_one(current)
     if not specs:
         return  # nothing to compute yet: _require_built says so when it matters
     if len(current) != 1:
@@ -65,6 +68,15 @@ def build(self: Any, shape: tuple[int, ...]) -> None:
             )
     self._kept = {}
     _nesting.take_twins_weights(self)
+
+
+def _warn_softmax_of_one(shape: tuple[int, ...]) -> None:
+    """Keras 3's warning for a softmax over one unit (always 1: a sigmoid was meant)."""
+    warn_user(
+        f"You are using a softmax over axis -1 of a tensor of shape {(None, *shape)}. This axis "
+        "has size 1. The softmax operation will always return the value 1, which is likely not "
+        "what you intended. Did you mean to use a sigmoid instead?"
+    )
 
 
 def move(self: Any, name: str) -> None:

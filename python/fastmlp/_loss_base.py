@@ -28,15 +28,46 @@ class Loss:
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def __call__(self, y_true: Any, y_pred: Any) -> float:
-        """Mean loss over the batch, in NumPy (float64)."""
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        """One loss per sample, as Keras's `Loss.call` and loss functions: a NumPy float64 array
+        of shape (samples,), or a float64 scalar for one sample given as a 1-D y_pred (Keras
+        reads a 1-D y_pred as one sample's outputs; so does fastmlp)."""
         y_pred = np.asarray(y_pred, dtype=np.float64)
         y_true = np.asarray(y_true, dtype=np.float64)
-        if y_pred.ndim == 1:
-            y_pred = y_pred[:, None]
-        if not self.sparse and y_true.ndim == 1:
+        if y_pred.ndim not in (1, 2):
+            raise ValueError(f"y_pred must be 1-D (one sample) or 2-D, got shape {y_pred.shape}")
+        one = y_pred.ndim == 1
+        if one:
+            y_pred, y_true = y_pred[None, :], y_true.reshape(1, -1)
+        if self.sparse:
+            y_true = y_true.reshape(-1)
+        elif y_true.ndim == 1:
             y_true = y_true[:, None]
-        return float(np.mean(self.per_sample(y_true, y_pred)))
+        if (y_true.shape[0] if self.sparse else y_true.shape) != (
+            y_pred.shape[0] if self.sparse else y_pred.shape
+        ):
+            raise ValueError(
+                f"y_true of shape {y_true.shape} does not match y_pred of shape {y_pred.shape}"
+            )
+        per = np.asarray(self.per_sample(y_true, y_pred), dtype=np.float64)
+        return per[0] if one else per
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+        """The batch's loss as Keras's default reduction ("sum_over_batch_size"): the mean of
+        `call`'s per-sample losses, or with sample_weight (one per sample) sum(w * loss) / n; in
+        NumPy (float64)."""
+        per = np.atleast_1d(self.call(y_true, y_pred))
+        if sample_weight is None:
+            return float(np.mean(per))
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.ndim == 2 and w.shape[1] == 1:
+            w = w[:, 0]
+        if w.ndim > 1 or (w.ndim == 1 and w.shape[0] != per.shape[0]):
+            raise ValueError(
+                f"sample_weight must be a number or one weight per sample ({per.shape[0]}), "
+                f"got shape {w.shape}"
+            )
+        return float(np.sum(w * per) / per.shape[0])
 
     def prepare_targets(self, y: np.ndarray) -> np.ndarray:
         """Targets as the engine reads them (label smoothing, {0, 1} -> {-1, +1}, ...)."""

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from typing import Any
 
 import numpy as np
 
 from fastmlp import callbacks as callbacks_module
-from fastmlp._validation import fraction, positive_int, verbosity
+from fastmlp._validation import fraction, positive_int, verbosity, warn_user
 
 CHUNK_SECONDS = 0.1  # how long the engine runs before Python wakes up
 PART_ROWS = 65536  # rows per engine call in evaluate / predict (tens of ms for the lecture model)
@@ -101,7 +100,7 @@ def _warn_if_nothing_trains(engine: Any) -> None:
     """Keras's warning for a model with no trainable weights (its steps change nothing and do
     not count in optimizer.iterations)."""
     if not engine.trains():
-        warnings.warn("The model does not have any trainable weights.", UserWarning, stacklevel=3)
+        warn_user("The model does not have any trainable weights.")
 
 
 def _unsupported(**kwargs: Any) -> None:

@@ -5,7 +5,11 @@ Messages say what was expected and what came, as scikit-learn's `check_array` do
 
 from __future__ import annotations
 
+import collections.abc
 import numbers
+import os
+import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -14,6 +18,18 @@ from fastmlp import losses as losses_module
 
 # all_finite() looks at this many elements at a time.
 _FINITE_CHUNK = 1 << 18
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """warnings.warn, pointing at the first caller outside fastmlp (the user's line), however
+    deep inside the library the warning is raised."""
+    level, frame = 2, sys._getframe(1)  # (stacklevel 1 is this function)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def device_module(x: Any) -> Any:
@@ -43,6 +59,22 @@ def all_finite(arr: Any) -> bool:
     return True
 
 
+def _refuse_streams(x: Any, name: str) -> None:
+    """Generators, iterators and dataset objects (tf.data, Keras's PyDataset, PyTorch's
+    DataLoader) give batches one by one: fastmlp takes all the samples as one array."""
+    kind = type(x).__name__
+    array_like = isinstance(x, (list, tuple)) or hasattr(x, "__array__")
+    stream = isinstance(x, collections.abc.Iterator) or (
+        not array_like
+        and any(word in kind for word in ("Dataset", "DataLoader", "Sequence", "Generator"))
+    )
+    if stream:
+        raise TypeError(
+            f"{name}: generators, iterators and datasets ({kind}) are not supported; pass all "
+            "the samples as one array (NumPy, a list, pandas), e.g. np.concatenate of the batches"
+        )
+
+
 def as_float_array(
     x: Any, name: str, dtype: np.dtype, *, allow_empty: bool = False, check_finite: bool = True
 ) -> np.ndarray:
@@ -56,6 +88,7 @@ def as_float_array(
         raise ValueError(f"{name} is required, got None")
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}")
+    _refuse_streams(x, name)
     xp = device_module(x) or np
     try:
         arr = xp.asarray(x)

@@ -1,7 +1,9 @@
 """Losses with Keras's names and arguments.
 
 A loss object tells the C++ engine which loss to compute (it fuses softmax with cross-entropy and
-sigmoid with binary cross-entropy); calling it on NumPy arrays gives the same value in Python.
+sigmoid with binary cross-entropy); calling it on NumPy arrays gives the same value in Python
+(the batch's mean, Keras's default reduction), and its `call`, like the loss functions here, one
+loss per sample, as Keras's.
 
 This module holds the cross-entropies, the Kullback-Leibler divergence and the registry (`get`,
 `serialize`, `deserialize`); the base class is in _loss_base.py, the regression losses in
@@ -202,84 +204,84 @@ class KLDivergence(Loss):
         return np.sum(t * np.log(t / p), axis=1)
 
 
-def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> float:
-    """Mean sparse categorical cross-entropy (see `SparseCategoricalCrossentropy`)."""
-    return SparseCategoricalCrossentropy(from_logits=from_logits)(y_true, y_pred)
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> Any:
+    """Sparse categorical cross-entropy (see `SparseCategoricalCrossentropy`), one per sample."""
+    return SparseCategoricalCrossentropy(from_logits=from_logits).call(y_true, y_pred)
 
 
-def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> float:
-    """Mean categorical cross-entropy (see `CategoricalCrossentropy`)."""
-    return CategoricalCrossentropy(from_logits=from_logits)(y_true, y_pred)
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> Any:
+    """Categorical cross-entropy (see `CategoricalCrossentropy`), one per sample."""
+    return CategoricalCrossentropy(from_logits=from_logits).call(y_true, y_pred)
 
 
-def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> float:
-    """Mean binary cross-entropy (see `BinaryCrossentropy`)."""
-    return BinaryCrossentropy(from_logits=from_logits)(y_true, y_pred)
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> Any:
+    """Binary cross-entropy (see `BinaryCrossentropy`), one per sample."""
+    return BinaryCrossentropy(from_logits=from_logits).call(y_true, y_pred)
 
 
-def mean_squared_error(y_true: Any, y_pred: Any) -> float:
-    """Mean squared error."""
-    return MeanSquaredError()(y_true, y_pred)
+def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
+    """Mean squared error over each sample's outputs, one per sample."""
+    return MeanSquaredError().call(y_true, y_pred)
 
 
-def mean_absolute_error(y_true: Any, y_pred: Any) -> float:
-    """Mean absolute error."""
-    return MeanAbsoluteError()(y_true, y_pred)
+def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
+    """Mean absolute error over each sample's outputs, one per sample."""
+    return MeanAbsoluteError().call(y_true, y_pred)
 
 
-def hinge(y_true: Any, y_pred: Any) -> float:
-    """Mean hinge loss."""
-    return Hinge()(y_true, y_pred)
+def hinge(y_true: Any, y_pred: Any) -> Any:
+    """Hinge loss, one per sample."""
+    return Hinge().call(y_true, y_pred)
 
 
-def logistic(y_true: Any, y_pred: Any) -> float:
-    """Mean logistic loss log(1 + exp(-y * score)) for labels in {-1, +1}."""
-    return LogisticLoss()(y_true, y_pred)
+def logistic(y_true: Any, y_pred: Any) -> Any:
+    """Logistic loss log(1 + exp(-y * score)) for labels in {-1, +1}, one per sample."""
+    return LogisticLoss().call(y_true, y_pred)
 
 
-def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> float:
-    """Mean Huber loss (see `Huber`)."""
-    return Huber(delta=delta)(y_true, y_pred)
+def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Any:
+    """Huber loss (see `Huber`), one per sample."""
+    return Huber(delta=delta).call(y_true, y_pred)
 
 
-def log_cosh(y_true: Any, y_pred: Any) -> float:
-    """Mean log(cosh(y_pred - y_true)) (see `LogCosh`)."""
-    return LogCosh()(y_true, y_pred)
+def log_cosh(y_true: Any, y_pred: Any) -> Any:
+    """Log(cosh(y_pred - y_true)) (see `LogCosh`), one per sample."""
+    return LogCosh().call(y_true, y_pred)
 
 
-def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> float:
-    """Mean squared logarithmic error (see `MeanSquaredLogarithmicError`)."""
-    return MeanSquaredLogarithmicError()(y_true, y_pred)
+def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> Any:
+    """Squared logarithmic error (see `MeanSquaredLogarithmicError`), one per sample."""
+    return MeanSquaredLogarithmicError().call(y_true, y_pred)
 
 
-def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> float:
-    """Mean absolute percentage error (see `MeanAbsolutePercentageError`)."""
-    return MeanAbsolutePercentageError()(y_true, y_pred)
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> Any:
+    """Absolute percentage error (see `MeanAbsolutePercentageError`), one per sample."""
+    return MeanAbsolutePercentageError().call(y_true, y_pred)
 
 
-def poisson(y_true: Any, y_pred: Any) -> float:
-    """Mean Poisson loss (see `Poisson`)."""
-    return Poisson()(y_true, y_pred)
+def poisson(y_true: Any, y_pred: Any) -> Any:
+    """Poisson loss (see `Poisson`), one per sample."""
+    return Poisson().call(y_true, y_pred)
 
 
-def kl_divergence(y_true: Any, y_pred: Any) -> float:
-    """Mean Kullback-Leibler divergence (see `KLDivergence`)."""
-    return KLDivergence()(y_true, y_pred)
+def kl_divergence(y_true: Any, y_pred: Any) -> Any:
+    """Kullback-Leibler divergence (see `KLDivergence`), one per sample."""
+    return KLDivergence().call(y_true, y_pred)
 
 
-def squared_hinge(y_true: Any, y_pred: Any) -> float:
-    """Mean squared hinge loss (see `SquaredHinge`)."""
-    return SquaredHinge()(y_true, y_pred)
+def squared_hinge(y_true: Any, y_pred: Any) -> Any:
+    """Squared hinge loss (see `SquaredHinge`), one per sample."""
+    return SquaredHinge().call(y_true, y_pred)
 
 
-def categorical_hinge(y_true: Any, y_pred: Any) -> float:
-    """Mean categorical hinge loss (see `CategoricalHinge`)."""
-    return CategoricalHinge()(y_true, y_pred)
+def categorical_hinge(y_true: Any, y_pred: Any) -> Any:
+    """Categorical hinge loss (see `CategoricalHinge`), one per sample."""
+    return CategoricalHinge().call(y_true, y_pred)
 
 
-def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> float:
-    """Mean cosine similarity loss (see `CosineSimilarity`; only axis=-1)."""
-    return CosineSimilarity(axis=axis)(y_true, y_pred)
+def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> Any:
+    """Cosine similarity loss (see `CosineSimilarity`; only axis=-1), one per sample."""
+    return CosineSimilarity(axis=axis).call(y_true, y_pred)
 
 
 # tf.keras's short names (Keras 3 keeps them as legacy aliases)

@@ -450,10 +450,26 @@ class Sequential:
         line_length: int | None = None,
         positions: Any = None,
         print_fn: Any = None,
-        **kwargs: Any,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+        layer_range: Any = None,
     ) -> None:
-        """Print the Keras table of layers, output shapes and parameter counts."""
-        _summary.print_summary(self, line_length=line_length, print_fn=print_fn)
+        """Print the Keras table of layers, output shapes and parameter counts.
+
+        Args:
+            line_length: The table's width in characters. Defaults to 76 (Keras's on an
+                80-column console).
+            positions: The columns' right ends as fractions of the line. Defaults to
+                [0.45, 0.8, 1.0].
+            print_fn: Called with each line instead of `print`.
+            expand_nested: Accepted for Keras compatibility: a nested model's layers are the
+                model's own here (see `add`), always listed.
+            show_trainable: A "Trainable" column: Y, N, or - for a layer without weights.
+            layer_range: [first, last] layer names: only these layers and those between them.
+        """
+        _summary.print_summary(
+            self, line_length, positions, print_fn, bool(show_trainable), layer_range
+        )
 
     def get_config(self) -> dict[str, Any]:
         """The architecture as JSON-compatible values (no weights, no code)."""

@@ -36,6 +36,7 @@ import numpy as np
 
 from fastmlp import backend, losses, metrics, models, optimizers
 from fastmlp._archive import FORMAT, VERSION, Archive
+from fastmlp._validation import warn_user
 from fastmlp.backend.gpu import GPUUnavailableError
 
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
@@ -191,6 +192,12 @@ def _write_archive(
         raise TypeError(f"filepath must be a str or a path, got {type(filepath).__name__}")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    if path.lower().endswith((".keras", ".h5", ".hdf5")):
+        warn_user(
+            f"{path}: fastmlp writes its own format (a zip of JSON and .npy arrays) whatever the "
+            "file's name; this is not a Keras file and Keras cannot load it. Name it "
+            "'.fastmlp' (model.save) or '.weights.fastmlp' (save_weights)"
+        )
     path = os.path.realpath(path)
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISREG(os.stat(path).st_mode):  # a folder, FIFO or device is not replaced
