@@ -159,6 +159,13 @@ void bind_network(py::module_& m, const char* name) {
           },
           py::arg("squared"), py::arg("absolute"))
       .def(
+          "set_weighted_metrics",
+          [](Net& n, bool on) {
+            auto lock = claim(n);
+            n.set_weighted_metrics(on);
+          },
+          py::arg("on"), "Count the metrics again, weighted, in the calls given sample weights (Sums.weighted)")
+      .def(
           "set_error_targets",
           [](Net& n, double scale, double offset) {
             auto lock = claim(n);
@@ -405,18 +412,26 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("initial_accumulator_value", &OptimizerConfig::initial_accumulator_value)
       .def_readwrite("weight_decay", &OptimizerConfig::weight_decay);
 
-  py::class_<Sums>(m, "Sums")
+  py::class_<MetricSums>(m, "MetricSums")
+      .def_readonly("correct", &MetricSums::correct)
+      .def_readonly("compared", &MetricSums::compared)
+      .def_readonly("squared_error", &MetricSums::squared_error)
+      .def_readonly("absolute_error", &MetricSums::absolute_error)
+      .def_readonly("weight", &MetricSums::weight)
+      .def_property_readonly("positive_buckets",
+                             [](const MetricSums& s) { return buckets_array(s.positive_buckets); })
+      .def_property_readonly("negative_buckets",
+                             [](const MetricSums& s) { return buckets_array(s.negative_buckets); })
+      .def_property_readonly("ranks", [](const MetricSums& s) { return buckets_array(s.ranks); })
+      .def_property_readonly("max_counts", [](const MetricSums& s) { return buckets_array(s.max_counts); });
+
+  py::class_<Sums, MetricSums>(m, "Sums")
       .def_readonly("steps", &Sums::steps)
       .def_readonly("samples", &Sums::samples)
       .def_readonly("loss", &Sums::loss)
-      .def_readonly("correct", &Sums::correct)
-      .def_readonly("compared", &Sums::compared)
-      .def_readonly("squared_error", &Sums::squared_error)
-      .def_readonly("absolute_error", &Sums::absolute_error)
-      .def_property_readonly("positive_buckets", [](const Sums& s) { return buckets_array(s.positive_buckets); })
-      .def_property_readonly("negative_buckets", [](const Sums& s) { return buckets_array(s.negative_buckets); })
-      .def_property_readonly("ranks", [](const Sums& s) { return buckets_array(s.ranks); })
-      .def_property_readonly("max_counts", [](const Sums& s) { return buckets_array(s.max_counts); });
+      .def_property_readonly(
+          "weighted", [](const Sums& s) { return s.weighted; },
+          "The metrics' counts weighted by the sample weights, or None (no weights, or not asked for).");
 
   bind_network<float>(m, "NetworkF32");
   bind_network<double>(m, "NetworkF64");

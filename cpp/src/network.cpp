@@ -141,11 +141,12 @@ class FirstError {
 };
 
 // Adds the metric counts of a part of the rows (not the loss, steps or samples).
-void add_counts(Sums& s, const Sums& part) {
+void add_counts(MetricSums& s, const MetricSums& part) {
   s.correct += part.correct;
   s.compared += part.compared;
   s.squared_error += part.squared_error;
   s.absolute_error += part.absolute_error;
+  s.weight += part.weight;
   auto add = [](std::vector<double>& to, const std::vector<double>& from) {
     if (to.empty()) {
       to = from;
@@ -157,6 +158,11 @@ void add_counts(Sums& s, const Sums& part) {
   add(s.negative_buckets, part.negative_buckets);
   add(s.ranks, part.ranks);
   add(s.max_counts, part.max_counts);
+}
+
+void add_counts(Sums& s, const Sums& part) {
+  add_counts(static_cast<MetricSums&>(s), part);
+  if (part.weighted) add_counts(s.weighted ? *s.weighted : s.weighted.emplace(), *part.weighted);
 }
 
 // Points p at v for the scope, at nullptr again after it (also when it throws).
@@ -846,9 +852,35 @@ void Network<Scalar>::clip_gradients() {
 }
 
 template <typename Scalar>
-void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row0, Sums* counts) {
+void Network<Scalar>::count_metrics(const Scalar* y, const Scalar* w, Index n, Sums& s, Index row0,
+                                    Sums* counts) {
+  count_means(y, nullptr, n, s, row0);
+  if (counts) count_arrays(y, nullptr, n, *counts, row0);
+  if (!weighs(w)) return;
+  MetricSums& ws = s.weighted ? *s.weighted : s.weighted.emplace();
+  count_means(y, w, n, ws, row0);
+  if (counts) count_arrays(y, w, n, ws, row0);
+}
+
+template <typename Scalar>
+void Network<Scalar>::count_all_arrays(const Scalar* y, const Scalar* w, Index n, Sums& s, Index row0) {
+  count_arrays(y, nullptr, n, s, row0);
+  if (weighs(w)) count_arrays(y, w, n, s.weighted ? *s.weighted : s.weighted.emplace(), row0);
+}
+
+template <typename Scalar>
+void Network<Scalar>::count_means(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0) {
+  // As Keras's Mean metrics with sample weights: sum_i w_i v_i / sum_i w_i, where v_i is sample
+  // i's value (its mean over the outputs, for binary accuracy and the errors).
   const Index k = output_dim();
   MatMap<Scalar> a(acts_[layers_.size() - 1].data() + row0 * k, n, k);
+  auto weight = [w](Index i) { return w ? static_cast<double>(w[i]) : 1.0; };
+  double rows = static_cast<double>(n);  // the rows' weights summed
+  if (w) {
+    rows = 0;
+    for (Index i = 0; i < n; ++i) rows += static_cast<double>(w[i]);
+    s.weight += rows;
+  }
   switch (accuracy_) {
     case AccuracyMode::None:
       break;
@@ -856,9 +888,9 @@ void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row
       for (Index i = 0; i < n; ++i) {
         Index j;
         a.row(i).maxCoeff(&j);
-        s.correct += static_cast<double>(j) == static_cast<double>(y[i]);
+        s.correct += weight(i) * (static_cast<double>(j) == static_cast<double>(y[i]));
       }
-      s.compared += static_cast<double>(n);
+      s.compared += rows;
       break;
     case AccuracyMode::ArgmaxOnehot: {
       ConstMatMap<Scalar> t(y, n, k);
@@ -866,35 +898,45 @@ void Network<Scalar>::count_metrics(const Scalar* y, Index n, Sums& s, Index row
         Index j, jt;
         a.row(i).maxCoeff(&j);
         t.row(i).maxCoeff(&jt);
-        s.correct += j == jt;
+        s.correct += weight(i) * (j == jt);
       }
-      s.compared += static_cast<double>(n);
+      s.compared += rows;
       break;
     }
     case AccuracyMode::Threshold: {
       ConstMatMap<Scalar> t(y, n, k);
-      s.correct += static_cast<double>(
-          ((a.array() > out_threshold_) == (t.array() > target_threshold_)).count());
-      s.compared += static_cast<double>(n * k);
+      const auto right = (a.array() > out_threshold_) == (t.array() > target_threshold_);
+      if (!w) {
+        s.correct += static_cast<double>(right.count());
+      } else {
+        for (Index i = 0; i < n; ++i) s.correct += weight(i) * static_cast<double>(right.row(i).count());
+      }
+      s.compared += rows * static_cast<double>(k);
       break;
     }
   }
-  if (counts) count_arrays(y, n, *counts, row0);
-  if (squared_metric_ || absolute_metric_) {
-    if (target_dim() != k) return;  // sparse labels: error metrics are not defined
-    ConstMatMap<Scalar> t(y, n, k);
-    const auto d = a.array() - (t.array() * error_scale_ + error_offset_);  // (t itself for 1, 0)
-    if (squared_metric_) s.squared_error += static_cast<double>(d.square().sum()) / static_cast<double>(k);
-    if (absolute_metric_) s.absolute_error += static_cast<double>(d.abs().sum()) / static_cast<double>(k);
+  // (sparse labels: error metrics are not defined)
+  if ((!squared_metric_ && !absolute_metric_) || target_dim() != k) return;
+  ConstMatMap<Scalar> t(y, n, k);
+  const auto d = a.array() - (t.array() * error_scale_ + error_offset_);  // (t itself for 1, 0)
+  const double outputs = static_cast<double>(k);
+  if (!w) {
+    if (squared_metric_) s.squared_error += static_cast<double>(d.square().sum()) / outputs;
+    if (absolute_metric_) s.absolute_error += static_cast<double>(d.abs().sum()) / outputs;
+    return;
+  }
+  for (Index i = 0; i < n; ++i) {
+    if (squared_metric_) s.squared_error += weight(i) * static_cast<double>(d.row(i).square().sum()) / outputs;
+    if (absolute_metric_) s.absolute_error += weight(i) * static_cast<double>(d.row(i).abs().sum()) / outputs;
   }
 }
 
 template <typename Scalar>
-void Network<Scalar>::count_arrays(const Scalar* y, Index n, Sums& s, Index row0) {
+void Network<Scalar>::count_arrays(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0) {
   const Index k = output_dim();
-  if (!thresholds_.empty() && target_dim() == k) count_confusion(y, n, s, row0);
-  if (rank_counts_) count_ranks(y, n, s, row0);
-  if (max_counts_ && target_dim() == k) count_max(y, n, s, row0);
+  if (!thresholds_.empty() && target_dim() == k) count_confusion(y, w, n, s, row0);
+  if (rank_counts_) count_ranks(y, w, n, s, row0);
+  if (max_counts_ && target_dim() == k) count_max(y, w, n, s, row0);
 }
 
 template <typename Scalar>
@@ -912,7 +954,7 @@ Index Network<Scalar>::thresholds_below(Scalar v) const {
 }
 
 template <typename Scalar>
-void Network<Scalar>::count_confusion(const Scalar* y, Index n, Sums& s, Index row0) {
+void Network<Scalar>::count_confusion(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0) {
   const Index k = output_dim();
   const std::size_t buckets = thresholds_.size() + 1;
   if (s.positive_buckets.empty()) {
@@ -922,17 +964,18 @@ void Network<Scalar>::count_confusion(const Scalar* y, Index n, Sums& s, Index r
   const MatMap<Scalar> a(acts_[layers_.size() - 1].data() + row0 * k, n, k);
   const ConstMatMap<Scalar> t(y, n, k);
   for (Index i = 0; i < n; ++i) {
+    const double wi = w ? static_cast<double>(w[i]) : 1.0;  // (Keras: each output counts its row's weight)
     for (Index j = 0; j < k; ++j) {
       const Index below = thresholds_below(a(i, j));
       const bool positive = t(i, j) > positive_above_;
       (positive ? s.positive_buckets : s.negative_buckets)[static_cast<std::size_t>(j) * buckets +
-                                                           static_cast<std::size_t>(below)] += 1;
+                                                           static_cast<std::size_t>(below)] += wi;
     }
   }
 }
 
 template <typename Scalar>
-void Network<Scalar>::count_ranks(const Scalar* y, Index n, Sums& s, Index row0) {
+void Network<Scalar>::count_ranks(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0) {
   // As TensorFlow's in_top_k: the rank is how many outputs lie strictly above the target class's
   // (ties straddling the k-th place are all in the top k); a non-finite output is in none.
   const Index k = output_dim(), ty = target_dim();
@@ -949,12 +992,12 @@ void Network<Scalar>::count_ranks(const Scalar* y, Index n, Sums& s, Index row0)
     }
     const Scalar v = a(i, target);
     const Index rank = std::isfinite(v) ? (a.row(i).array() > v).count() : k;
-    s.ranks[static_cast<std::size_t>(rank)] += 1;
+    s.ranks[static_cast<std::size_t>(rank)] += w ? static_cast<double>(w[i]) : 1.0;
   }
 }
 
 template <typename Scalar>
-void Network<Scalar>::count_max(const Scalar* y, Index n, Sums& s, Index row0) {
+void Network<Scalar>::count_max(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0) {
   // As Keras's F-scores without a threshold: an output is predicted positive where it equals its
   // row's maximum and |output| > 1e-9 (every output tied at the maximum).
   const Index k = output_dim();
@@ -964,11 +1007,12 @@ void Network<Scalar>::count_max(const Scalar* y, Index n, Sums& s, Index row0) {
   const ConstMatMap<Scalar> t(y, n, k);
   for (Index i = 0; i < n; ++i) {
     const Scalar top = a.row(i).maxCoeff();
+    const double wi = w ? static_cast<double>(w[i]) : 1.0;
     for (Index j = 0; j < k; ++j) {
       const auto ju = static_cast<std::size_t>(j);
       const bool positive = t(i, j) > positive_above_;
-      if (a(i, j) >= top && std::abs(a(i, j)) > Scalar(1e-9)) s.max_counts[(positive ? 0 : ku) + ju] += 1;
-      if (positive) s.max_counts[2 * ku + ju] += 1;
+      if (a(i, j) >= top && std::abs(a(i, j)) > Scalar(1e-9)) s.max_counts[(positive ? 0 : ku) + ju] += wi;
+      if (positive) s.max_counts[2 * ku + ju] += wi;
     }
   }
 }
@@ -1059,7 +1103,7 @@ double Network<Scalar>::forward_backward(const Scalar* x, const Scalar* y, Index
   const double data_loss =
       compute_loss<Scalar>(loss_, mode_, loss_param_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()), grad(last, n), 0,
                            batch_weights_);
-  count_metrics(y, n, s);
+  count_metrics(y, batch_weights_, n, s);
   backward(x, n);
   return data_loss;
 }
@@ -1103,7 +1147,8 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
         Sums& ps = sums[static_cast<std::size_t>(t)];
         ps.loss = compute_loss<Scalar>(loss_, mode_, loss_param_, a, ConstMatMap<Scalar>(y + r0 * ty, m, ty), g, n,
                                        batch_weights_ ? batch_weights_ + r0 : nullptr);
-        count_metrics(y + r0 * ty, m, ps, r0, nullptr);  // (the count arrays: after the parts)
+        // (the count arrays: after the parts)
+        count_metrics(y + r0 * ty, batch_weights_ ? batch_weights_ + r0 : nullptr, m, ps, r0, nullptr);
         backward(x + r0 * input_dim_, m, r0, partial_grads_[static_cast<std::size_t>(t)].data());
         sparse_.by_columns(p);
       });
@@ -1135,7 +1180,7 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
     });
   }
   error.rethrow();
-  count_arrays(y, n, s, 0);  // every part's outputs are in place
+  count_all_arrays(y, batch_weights_, n, s, 0);  // every part's outputs are in place
   double data_loss = 0;
   for (const Sums& ps : sums) {
     data_loss += ps.loss;
@@ -1256,7 +1301,7 @@ void Network<Scalar>::evaluate_batch(const Scalar* x, const Scalar* y, Index n, 
   const std::size_t last = layers_.size() - 1;
   s.loss += compute_loss<Scalar>(loss_, mode_, loss_param_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()),
                                       grad(last, n), 0, batch_weights_);
-  count_metrics(y, n, s);
+  count_metrics(y, batch_weights_, n, s);
   s.samples += n;
   s.steps += 1;
 }
@@ -1281,7 +1326,9 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
       const Scalar* yc = y.data() + r0 * ty;
       MatMap<Scalar> a(acts_[last].data() + row0 * k, n, k), g(gacts_[last].data() + row0 * k, n, k);
       cs.loss = compute_loss<Scalar>(loss_, mode_, loss_param_, a, ConstMatMap<Scalar>(yc, n, ty), g, 0, w ? w + r0 : nullptr);
-      count_metrics(yc, n, cs, row0, &counts[static_cast<std::size_t>(row0 / kSparseChunkRows)]);
+      // (the weighted count arrays by chunk, in cs: sums of weights, added in chunk order)
+      Sums& thread_counts = counts[static_cast<std::size_t>(row0 / kSparseChunkRows)];
+      count_metrics(yc, w ? w + r0 : nullptr, n, cs, row0, &thread_counts);
     };
     if (forward_in_chunks(x, kSparseChunkRows, mode_ == LossMode::Fused, false, true, chunk_sums)) {
       for (const Sums& cs : counts) add_counts(s, cs);

@@ -207,6 +207,54 @@ void test_same_seed_same_training() {
   check(train() == train(), "same seed, same weights");
 }
 
+// Weighted metrics: counted only when on and given weights; a weight of 2 doubles every count,
+// a weight of 0 leaves a row out (exact in double: the counts are whole numbers).
+void test_weighted_metrics() {
+  Network<double> net(4, {dense(3, Activation::Softmax)}, 1);
+  net.set_loss(LossKind::CategoricalCrossentropy, false);
+  net.set_accuracy(AccuracyMode::ArgmaxOnehot, 0.5, 0.5);
+  net.set_confusion_thresholds({0.3, 0.5});
+  net.set_rank_counts(true);
+  net.set_max_counts(true);
+  Vec<double> p(net.param_count());
+  fill(p, 7);
+  net.params() = p;
+  const Index n = 40;
+  RowMat<double> x(n, 4), y(n, 3);
+  fill(x, 9);
+  y.setZero();
+  for (Index i = 0; i < n; ++i) y(i, i % 3) = 1;
+  const ConstMatMap<double> X(x.data(), n, 4), Y(y.data(), n, 3);
+  std::vector<double> twos(n, 2.0), first_half(n, 0.0);
+  for (Index i = 0; i < n / 2; ++i) first_half[static_cast<std::size_t>(i)] = 1.0;
+  check(!net.evaluate(X, Y, 16, twos.data()).weighted, "weighted counts only when asked for");
+  net.set_weighted_metrics(true);
+  check(!net.evaluate(X, Y, 16).weighted, "no weighted counts without weights");
+  const Sums plain = net.evaluate(X, Y, 16), doubled = net.evaluate(X, Y, 16, twos.data());
+  const MetricSums& d = *doubled.weighted;
+  auto twice = [](const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size() || a.empty()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (b[i] != 2 * a[i]) return false;
+    return true;
+  };
+  check(d.weight == 2.0 * n && d.correct == 2 * plain.correct && d.compared == 2 * plain.compared,
+        "weight 2: accuracy counts doubled");
+  check(twice(plain.positive_buckets, d.positive_buckets) &&
+            twice(plain.negative_buckets, d.negative_buckets) && twice(plain.ranks, d.ranks) &&
+            twice(plain.max_counts, d.max_counts),
+        "weight 2: count arrays doubled");
+  check(doubled.correct == plain.correct && doubled.positive_buckets == plain.positive_buckets,
+        "the plain counts stay unweighted");
+  const Sums first =
+      net.evaluate(ConstMatMap<double>(x.data(), n / 2, 4), ConstMatMap<double>(y.data(), n / 2, 3), 16);
+  const Sums halved = net.evaluate(X, Y, 16, first_half.data());
+  const MetricSums& h = *halved.weighted;
+  check(h.weight == n / 2 && h.correct == first.correct && h.positive_buckets == first.positive_buckets &&
+            h.ranks == first.ranks,
+        "weight 0: the row is left out");
+}
+
 }  // namespace
 
 int main() {
@@ -216,6 +264,7 @@ int main() {
   test_sgd_step();
   test_errors();
   test_same_seed_same_training();
+  test_weighted_metrics();
   if (failures) {
     std::printf("%d check(s) failed\n", failures);
     return 1;

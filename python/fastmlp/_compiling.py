@@ -28,26 +28,30 @@ def compile_model(
         # tf.keras 2's positional order compile(optimizer, loss, metrics): a list of metric
         # names is no loss weight
         metrics, loss_weights = loss_weights, None
-    if loss_weights is not None or weighted_metrics is not None:
+    if loss_weights is not None:
         raise NotImplementedError(
-            "loss_weights and weighted_metrics are not supported (single-output models)"
+            "loss_weights is not supported: it weights the losses of a model's several outputs, "
+            "and a Sequential model has one"
         )
     optimizer = optimizers_module.get(optimizer)
     loss = losses_module.get(loss)
-    if metrics is None:
-        metrics = []
-    if isinstance(metrics, (str, metrics_module.Metric)):
-        raise TypeError("metrics must be a list, e.g. metrics=['accuracy']")
-    compiled_metrics = [metrics_module.get(m) for m in metrics]
-    names = [m.name for m in compiled_metrics]
+    compiled_metrics = _metric_list(metrics, "metrics")
+    weighted = _metric_list(weighted_metrics, "weighted_metrics")
+    named = named_metrics(compiled_metrics, weighted)
+    names = [name for name, _, _ in named]
     if len(set(names)) != len(names) or "loss" in names:
         raise ValueError(f"metric names must be unique and not 'loss', got {names}")
-    metrics_module.check_targets_agree(compiled_metrics, loss)
+    metrics_module.check_targets_agree(compiled_metrics + weighted, loss)
     _warn_probabilities_as_logits(self, loss)
-    previous = (self.optimizer, self.loss, self.compiled_metrics)
+    previous = (self.optimizer, self.loss, self.compiled_metrics, self.compiled_weighted_metrics)
     # (first: a busy engine refuses here, before anything changed)
     state = self._engine.get_optimizer_state() if self.built and self.loss else None
-    self.optimizer, self.loss, self.compiled_metrics = optimizer, loss, compiled_metrics
+    (
+        self.optimizer,
+        self.loss,
+        self.compiled_metrics,
+        self.compiled_weighted_metrics,
+    ) = optimizer, loss, compiled_metrics, weighted
     if self.built:
         try:
             self._configure_engine(self._engine)
@@ -57,7 +61,12 @@ def compile_model(
                 with contextlib.suppress(ValueError):  # (its settings changed their slots)
                     self._engine.set_optimizer_state(*state)
         except Exception:  # a bad setting, or the engine busy in another thread's fit
-            self.optimizer, self.loss, self.compiled_metrics = previous
+            (
+                self.optimizer,
+                self.loss,
+                self.compiled_metrics,
+                self.compiled_weighted_metrics,
+            ) = previous
             if self.loss is not None:
                 # What the failed call may have changed (nothing, if the engine was busy),
                 # the optimizer's slots and step count included.
@@ -65,6 +74,41 @@ def compile_model(
                     self._configure_engine(self._engine)
                     self._engine.set_optimizer_state(*state)
             raise
+
+
+def _metric_list(metrics: Any, argument: str) -> list[metrics_module.Metric]:
+    """The Metric objects of compile's `metrics` or `weighted_metrics` (None: none); the names
+    within one list must differ."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, metrics_module.Metric)):
+        raise TypeError(f"{argument} must be a list, e.g. {argument}=['accuracy']")
+    compiled = [metrics_module.get(m) for m in metrics]
+    names = [m.name for m in compiled]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{argument}: metric names must be unique, got {names}")
+    return compiled
+
+
+def named_metrics(
+    metrics: list[metrics_module.Metric], weighted: list[metrics_module.Metric]
+) -> list[tuple[str, metrics_module.Metric, bool]]:
+    """(name in the logs, metric, whether weighted) of the compiled metrics, the plain ones first,
+    named as Keras 3's CompileMetrics.result names them: a weighted metric whose name is taken is
+    "weighted_" + name, and "weighted_<name>_<i>" (i = 1, 2, ...) where that is taken too."""
+    named = [(m.name, m, False) for m in metrics]
+    counters = dict.fromkeys((m.name for m in metrics), 1)
+    for m in weighted:
+        name = m.name
+        if name in counters:
+            name = f"weighted_{m.name}"
+            if name in counters:
+                index = counters[name]
+                counters[name] += 1
+                name = f"{name}_{index}"
+        counters.setdefault(name, 1)
+        named.append((name, m, True))
+    return named
 
 
 def _warn_probabilities_as_logits(self: Any, loss: losses_module.Loss) -> None:

@@ -6,8 +6,8 @@ The engine counts, for each output column, how many outputs of positive targets 
 labels, one-hot rows) and of negative ones lie between each pair of consecutive thresholds of the
 model's metrics (the union of them all); a metric then reads true positives at threshold t as the
 outputs of positive targets above t, as Keras's `y_pred > t`. Every output column counts, as
-Keras's flattening, unless `class_id` picks one. As fastmlp's other metrics, the counts are not
-weighted by sample_weight.
+Keras's flattening, unless `class_id` picks one. As weighted metrics (compile's
+weighted_metrics), each output counts its sample's weight instead of 1, as Keras's counts do.
 """
 
 from __future__ import annotations

@@ -35,8 +35,9 @@ def _maximizes(monitor: str, mode: str, model: Any = None) -> bool:
     if mode != "auto":
         return mode == "max"
     name = monitor.removeprefix("val_")
-    for metric in getattr(model, "compiled_metrics", None) or []:
-        if metric.name == name:
+    named = model._named_metrics() if hasattr(model, "_named_metrics") else []
+    for log_name, metric, _ in named:  # (by the name in the logs: "weighted_accuracy", ...)
+        if log_name == name:
             if metric.direction is None:
                 raise ValueError(
                     f"monitor={monitor!r}: {type(metric).__name__} has no better direction; "

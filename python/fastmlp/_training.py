@@ -17,7 +17,8 @@ from fastmlp._validation import fraction, positive_int, verbosity, warn_user
 
 CHUNK_SECONDS = 0.1  # how long the engine runs before Python wakes up
 PART_ROWS = 65536  # rows per engine call in evaluate / predict (tens of ms for the lecture model)
-_SUM_FIELDS = ("samples", "loss", "correct", "compared", "squared_error", "absolute_error")
+_COUNT_FIELDS = ("correct", "compared", "squared_error", "absolute_error")
+_SUM_FIELDS = ("samples", "loss", *_COUNT_FIELDS)
 
 
 def schedule_rates(model: Any, engine: Any, count: int) -> None:
@@ -41,7 +42,16 @@ _BUCKET_FIELDS = ("positive_buckets", "negative_buckets", "ranks", "max_counts")
 
 
 def _add(totals: dict[str, Any], sums: Any) -> None:
-    for field in _SUM_FIELDS:
+    _add_fields(totals, sums, _SUM_FIELDS)
+    weighted = getattr(sums, "weighted", None)  # (the counts weighted by the sample weights)
+    if weighted is not None:
+        if totals["weighted"] is None:
+            totals["weighted"] = dict.fromkeys(("weight", *_COUNT_FIELDS, *_BUCKET_FIELDS), 0.0)
+        _add_fields(totals["weighted"], weighted, ("weight", *_COUNT_FIELDS))
+
+
+def _add_fields(totals: dict[str, Any], sums: Any, fields: tuple[str, ...]) -> None:
+    for field in fields:
         totals[field] += getattr(sums, field)
     for field in _BUCKET_FIELDS:
         counts = getattr(sums, field, None)
@@ -50,7 +60,7 @@ def _add(totals: dict[str, Any], sums: Any) -> None:
 
 
 def _zero() -> dict[str, Any]:
-    return dict.fromkeys(_SUM_FIELDS + _BUCKET_FIELDS, 0.0)
+    return {**dict.fromkeys(_SUM_FIELDS + _BUCKET_FIELDS, 0.0), "weighted": None}
 
 
 def _batch_size(batch_size: Any, default: int = 32) -> int:
@@ -148,9 +158,11 @@ def fit(
         validation_freq: Validate every this many epochs. Defaults to 1.
         class_weight: {class index: weight} (1 for classes left out): each sample's loss
             times its class's weight (the class of a one-hot target is its argmax, of a single
-            column its rounded value). CPU engine. Defaults to None.
+            column its rounded value), and its weight in the weighted metrics. CPU engine.
+            Defaults to None.
         sample_weight: One weight per sample for its loss, as Keras: the batch's loss is
-            sum(w_i * loss_i) / batch size; metrics are not weighted. CPU engine. Defaults to None.
+            sum(w_i * loss_i) / batch size; and for compile's weighted_metrics (`metrics` are
+            not weighted). CPU engine. Defaults to None.
         steps_per_epoch, validation_steps: not supported; must be None.
 
     Returns:
@@ -342,7 +354,8 @@ def evaluate(
         y: Targets.
         batch_size: Defaults to 32.
         verbose: "auto" (= 1) prints one progress-bar line, 0 is silent. Defaults to "auto".
-        sample_weight: One weight per sample for its loss (as in fit). Defaults to None.
+        sample_weight: One weight per sample for its loss and the weighted metrics (as in fit).
+            Defaults to None.
         callbacks: Callbacks for the test hooks. Defaults to None.
         return_dict: Return {"loss": ..., "accuracy": ...} instead of a list. Defaults to False.
 

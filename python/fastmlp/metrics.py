@@ -52,6 +52,12 @@ __all__ = [
 _NONE, _ARGMAX_SPARSE, _ARGMAX_ONEHOT, _THRESHOLD = 0, 1, 2, 3
 
 
+def ratio(total: float, count: float) -> float:
+    """total / count, and 0 where count is 0 (Keras's Mean.result: its divide_no_nan; weighted
+    counts may sum to less than 1)."""
+    return total / count if count else 0.0
+
+
 class Metric:
     """Base class: a named quantity the engine accumulates over the samples of an epoch.
 
@@ -67,11 +73,12 @@ class Metric:
         self.name = name or self.default_name
 
     def result(self, sums: dict[str, Any]) -> float:
-        """The value from the engine's sums over the samples of a run (`_core.Sums` fields)."""
+        """The value from the engine's sums over the samples of a run (`_core.Sums` fields; for
+        a weighted metric, the weighted counts, with their weights summed as "samples")."""
         if self.source == "accuracy":
-            return sums["correct"] / max(sums["compared"], 1)
+            return ratio(sums["correct"], sums["compared"])
         field = "squared_error" if self.source == "mse" else "absolute_error"
-        return sums[field] / max(sums["samples"], 1)
+        return ratio(sums[field], sums["samples"])
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
@@ -136,7 +143,7 @@ class _TopK(Metric):
         ranks = np.asarray(sums["ranks"], dtype=np.float64)
         if ranks.size < 2:  # (nothing counted)
             return 0.0
-        return float(ranks[: min(self.k, ranks.size - 1)].sum() / max(ranks.sum(), 1))
+        return ratio(float(ranks[: min(self.k, ranks.size - 1)].sum()), float(ranks.sum()))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "k": self.k}

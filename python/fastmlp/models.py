@@ -92,6 +92,7 @@ class Sequential:
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss: losses_module.Loss | None = None
         self.compiled_metrics: list[metrics_module.Metric] = []
+        self.compiled_weighted_metrics: list[metrics_module.Metric] = []
         self.stop_training = False
         self.history: Any = None
         for layer in layers or []:
@@ -347,8 +348,12 @@ class Sequential:
             optimizer: Name or `optimizers.Optimizer`. Defaults to "rmsprop" (as Keras).
             loss: Name or `losses.Loss`, e.g. "sparse_categorical_crossentropy".
             metrics: List of names or `metrics.Metric`, e.g. ["accuracy"]. Defaults to None.
-            loss_weights, weighted_metrics: Not supported (single-output models); must be None.
-                (A list of metric names third, tf.keras 2's positional order, is the metrics.)
+            weighted_metrics: Metrics (as `metrics`) that weight each sample by its weight from
+                `sample_weight` (or `class_weight` in fit); without weights they equal the
+                unweighted ones. One named as one of `metrics` is logged as "weighted_<name>",
+                as Keras. Defaults to None.
+            loss_weights: Not supported (single-output models); must be None. (A list of metric
+                names third, tf.keras 2's positional order, is the metrics.)
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Accepted and ignored:
                 the engine always runs compiled C++ over whole chunks of steps.
         """
@@ -360,7 +365,16 @@ class Sequential:
 
     @property
     def metrics_names(self) -> list[str]:
-        return ["loss", *(m.name for m in self.compiled_metrics)]
+        """The names in the logs: "loss", then the metrics' (the weighted ones last)."""
+        return ["loss", *(name for name, _, _ in self._named_metrics())]
+
+    def _named_metrics(self) -> list[tuple[str, metrics_module.Metric, bool]]:
+        """(name in the logs, metric, whether weighted) of the compiled metrics."""
+        return _compiling.named_metrics(self.compiled_metrics, self.compiled_weighted_metrics)
+
+    def _all_metrics(self) -> list[metrics_module.Metric]:
+        """The metrics the engine counts for: the plain and the weighted ones."""
+        return self.compiled_metrics + self.compiled_weighted_metrics
 
     def _configure_engine(self, engine: Any) -> None:
         engine.set_loss(self.loss.kind, self.loss.from_logits, self.loss.param)
@@ -368,14 +382,14 @@ class Sequential:
         self._rates_cover = None  # (the engine forgot a schedule's rates)
         if self._l1_clipping and hasattr(engine, "set_l1_clipping"):  # (the GPU engine has not)
             engine.set_l1_clipping(True)
-        sources = {m.source for m in self.compiled_metrics}
+        metrics = self._all_metrics()
+        sources = {m.source for m in metrics}
         engine.set_error_metrics("mse" in sources, "mae" in sources)
-        _confusion.check_outputs(self.compiled_metrics, engine.output_dim)
-        engine.set_confusion_thresholds(_confusion.thresholds_of(self.compiled_metrics))
+        _confusion.check_outputs(metrics, engine.output_dim)
+        engine.set_confusion_thresholds(_confusion.thresholds_of(metrics))
         engine.set_rank_counts("ranks" in sources)
-        engine.set_max_counts(
-            any(getattr(m, "uses_max_counts", False) for m in self.compiled_metrics)
-        )
+        engine.set_max_counts(any(getattr(m, "uses_max_counts", False) for m in metrics))
+        engine.set_weighted_metrics(bool(self.compiled_weighted_metrics))
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
@@ -389,7 +403,7 @@ class Sequential:
         mse / mae the map back to the targets as passed."""
         rules = {
             metrics_module.accuracy_rule(m, self.loss, targets, self._signed_targets)
-            for m in self.compiled_metrics
+            for m in self._all_metrics()
             if m.source == "accuracy"
         }
         if len(rules) > 1:
@@ -397,26 +411,35 @@ class Sequential:
         rule = rules.pop() if rules else metrics_module.AccuracyRule()
         self._engine.set_accuracy(rule.mode, rule.output_threshold, rule.target_threshold)
         self._engine.set_error_targets(*target_map)
-        if any(m.source == "confusion" for m in self.compiled_metrics):
+        metrics = self._all_metrics()
+        if any(m.source == "confusion" for m in metrics):
             # positive: above a target passed as 0, as the loss prepared it (label smoothing,
             # {-1, +1})
             zero = self.loss.prepare_targets(np.zeros((1, targets.shape[1])))[0, 0]
-            thresholds = _confusion.thresholds_of(self.compiled_metrics)
+            thresholds = _confusion.thresholds_of(metrics)
             self._engine.set_confusion_thresholds(thresholds, float(zero))
 
-    def _logs(self, sums: dict[str, float], prefix: str = "") -> dict[str, float]:
+    def _logs(self, sums: dict[str, Any], prefix: str = "") -> dict[str, float]:
         n = max(sums["samples"], 1)
         logs = {f"{prefix}loss": sums["loss"] / n}
-        if any(m.source == "confusion" for m in self.compiled_metrics):
-            # (one Counts for every metric of this log)
-            thresholds = _confusion.thresholds_of(self.compiled_metrics)
-            counts = _confusion.Counts(
-                thresholds, sums["positive_buckets"], sums["negative_buckets"]
+        plain = self._with_counts(sums)
+        weighted = plain
+        if sums.get("weighted") is not None:  # (else no sample weights: the plain counts)
+            weighted = self._with_counts(
+                {**sums["weighted"], "samples": sums["weighted"]["weight"]}
             )
-            sums = {**sums, "counts": counts}
-        for m in self.compiled_metrics:
-            logs[prefix + m.name] = m.result(sums)
+        for name, m, is_weighted in self._named_metrics():
+            logs[prefix + name] = m.result(weighted if is_weighted else plain)
         return logs
+
+    def _with_counts(self, sums: dict[str, Any]) -> dict[str, Any]:
+        """sums, with one `_confusion.Counts` of its confusion counts for every metric of a log."""
+        metrics = self._all_metrics()
+        if not any(m.source == "confusion" for m in metrics):
+            return sums
+        thresholds = _confusion.thresholds_of(metrics)
+        counts = _confusion.Counts(thresholds, sums["positive_buckets"], sums["negative_buckets"])
+        return {**sums, "counts": counts}
 
     # -- training and inference (the loops live in _training.py) ------------------------------
     fit = _training.fit

@@ -137,14 +137,18 @@ def _model_archive(
 def compile_config(model: models.Sequential) -> dict[str, Any]:
     """A compiled model's optimizer, loss and metrics as JSON values (no optimizer state), for
     `_compile_args` (Keras's `get_compile_config`)."""
-    return {
+    config = {
         "optimizer": optimizers.serialize(model.optimizer),
         "loss": losses.serialize(model.loss),
-        "metrics": [
-            {"class_name": type(m).__name__, "config": m.get_config()}
-            for m in model.compiled_metrics
-        ],
+        "metrics": _metric_configs(model.compiled_metrics),
     }
+    if model.compiled_weighted_metrics:  # (files without them read as before)
+        config["weighted_metrics"] = _metric_configs(model.compiled_weighted_metrics)
+    return config
+
+
+def _metric_configs(compiled: list[Any]) -> list[dict[str, Any]]:
+    return [{"class_name": type(m).__name__, "config": m.get_config()} for m in compiled]
 
 
 def save_weights(model: models.Sequential, filepath: PathLike, overwrite: bool = True) -> None:
@@ -371,19 +375,24 @@ _METRICS = {
 def _compile_args(
     settings: dict[str, Any], custom_objects: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    compiled_metrics = []
-    for entry in settings.get("metrics") or []:
+    return {
+        "optimizer": optimizers.deserialize(settings["optimizer"], custom_objects),
+        "loss": losses.deserialize(settings["loss"]),
+        "metrics": _metrics_of(settings.get("metrics")),
+        "weighted_metrics": _metrics_of(settings.get("weighted_metrics")),
+    }
+
+
+def _metrics_of(entries: Any) -> list[metrics.Metric]:
+    compiled = []
+    for entry in entries or []:
         cls = _METRICS.get(entry["class_name"])
         if cls is None:
             raise ValueError(f"unknown metric class {entry['class_name']!r}")
         if not isinstance(entry["config"].get("name", ""), str):
             raise TypeError("a metric's name must be a string")
-        compiled_metrics.append(cls.from_config(entry["config"]))
-    return {
-        "optimizer": optimizers.deserialize(settings["optimizer"], custom_objects),
-        "loss": losses.deserialize(settings["loss"]),
-        "metrics": compiled_metrics,
-    }
+        compiled.append(cls.from_config(entry["config"]))
+    return compiled
 
 
 def _rng_state(archive: Archive, state: Any) -> list[int] | None:

@@ -50,14 +50,14 @@ enum class AccuracyMode : int {
   Threshold,     // per element: (output > t_out) == (target > t_target)
 };
 
-// Running sums over the samples seen by one call.
-struct Sums {
-  std::int64_t steps = 0;
-  std::int64_t samples = 0;
-  double loss = 0;        // sum over samples of (per-sample loss + penalty at that step)
+// The metrics' counts over the samples seen by one call: each sample counted once, or (the
+// weighted counts, Sums::weighted) as many times as its sample weight says.
+struct MetricSums {
   double correct = 0;     // accuracy numerator
   double compared = 0;    // accuracy denominator (samples, or elements for Threshold)
-  double squared_error = 0, absolute_error = 0;  // sums over elements, for mse / mae metrics
+  // Sums over samples of the sample's mean over outputs, for the mse / mae metrics.
+  double squared_error = 0, absolute_error = 0;
+  double weight = 0;      // the weighted counts' samples: their weights summed (0 in plain counts)
   // Confusion counts, when thresholds are set (precision, recall, AUC, ...): the outputs whose
   // target is positive (above the prepared image of 0) / not, by output column j and bucket c = how many thresholds lie
   // below the output, at [j * (thresholds + 1) + c]. Empty when no thresholds are set.
@@ -69,6 +69,17 @@ struct Sums {
   // their row's maximum (and |output| > 1e-9) with a positive target, the same with a negative
   // target, and positive targets: [0, k), [k, 2k), [2k, 3k).
   std::vector<double> max_counts;
+};
+
+// Running sums over the samples seen by one call.
+struct Sums : MetricSums {
+  std::int64_t steps = 0;
+  std::int64_t samples = 0;
+  double loss = 0;        // sum over samples of (per-sample loss + penalty at that step)
+  // With weighted metrics on (set_weighted_metrics) and sample weights given: the metrics' counts
+  // again, each sample counted w times, as Keras's update_state(y, y_pred, sample_weight).
+  // Absent otherwise: without sample weights the weighted metrics are the plain ones.
+  std::optional<MetricSums> weighted;
 };
 
 template <typename Scalar>
@@ -108,6 +119,8 @@ class Network {
   // Count the outputs at their row's maximum by target sign (F-scores without a threshold).
   void set_max_counts(bool on) { max_counts_ = on; }
   void set_error_metrics(bool squared, bool absolute);
+  // Count the metrics a second time with the sample weights (Sums::weighted), when a call has them.
+  void set_weighted_metrics(bool on) { weighted_metrics_ = on; }
   // The mse / mae metrics compare the outputs with scale * y + offset: the targets as the user
   // passed them, where the loss's preparation (label smoothing, {0, 1} -> {-1, +1}) changed y.
   void set_error_targets(double scale, double offset);
@@ -224,15 +237,23 @@ class Network {
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;
   void clip_gradients();
-  // The metrics' sums of rows [row0, row0 + n) of the outputs; their count arrays (confusion,
-  // ranks, row maxima) into `counts` (none: not counted here).
-  void count_metrics(const Scalar* y, Index n, Sums& s, Index row0 = 0) { count_metrics(y, n, s, row0, &s); }
-  void count_metrics(const Scalar* y, Index n, Sums& s, Index row0, Sums* counts);
-  void count_arrays(const Scalar* y, Index n, Sums& s, Index row0);
+  // The metrics' counts of rows [row0, row0 + n) of the outputs (their targets y, sample weights
+  // w or nullptr) into s, and with weighted metrics on and w given, weighted into s.weighted. The
+  // count arrays (confusion, ranks, row maxima): the plain ones into `counts`, the weighted ones
+  // into s.weighted; none when `counts` is nullptr (count_all_arrays counts them later).
+  void count_metrics(const Scalar* y, const Scalar* w, Index n, Sums& s, Index row0 = 0) {
+    count_metrics(y, w, n, s, row0, &s);
+  }
+  void count_metrics(const Scalar* y, const Scalar* w, Index n, Sums& s, Index row0, Sums* counts);
+  void count_all_arrays(const Scalar* y, const Scalar* w, Index n, Sums& s, Index row0);
+  bool weighs(const Scalar* w) const { return weighted_metrics_ && w != nullptr; }
+  // One set of counts: each row counted w[i] times (once where w is nullptr).
+  void count_means(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0);  // accuracy, errors
+  void count_arrays(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0);
   Index thresholds_below(Scalar v) const;
-  void count_confusion(const Scalar* y, Index n, Sums& s, Index row0);
-  void count_ranks(const Scalar* y, Index n, Sums& s, Index row0);
-  void count_max(const Scalar* y, Index n, Sums& s, Index row0);
+  void count_confusion(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0);
+  void count_ranks(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0);
+  void count_max(const Scalar* y, const Scalar* w, Index n, MetricSums& s, Index row0);
   void step(const Scalar* x, const Scalar* y, Index n, Sums& s);
   // The forward pass, loss, metrics and backward pass of a step (parameters' gradients in
   // grads_), returning the data loss: whole-batch products split over the threads, or, for a
@@ -297,6 +318,7 @@ class Network {
   bool rank_counts_ = false, max_counts_ = false;
   Scalar out_threshold_ = Scalar(0.5), target_threshold_ = Scalar(0.5);
   bool squared_metric_ = false, absolute_metric_ = false;
+  bool weighted_metrics_ = false;
   Scalar error_scale_ = Scalar(1), error_offset_ = Scalar(0);
   double clipnorm_ = 0, clipvalue_ = 0, global_clipnorm_ = 0;
   Optimizer<Scalar> optimizer_;

@@ -33,8 +33,9 @@ class Sums:
         self.steps, self.samples = steps, samples
         for name, value in zip(SUM_FIELDS, values):
             setattr(self, name, float(value))
-        # (no confusion or rank counts)
+        # (no confusion or rank counts; no weighted counts: this engine takes no sample weights)
         self.positive_buckets = self.negative_buckets = self.ranks = self.max_counts = np.zeros(0)
+        self.weighted = None
 
 
 def _cpu_only(wanted: bool, what: str) -> None:
@@ -178,6 +179,10 @@ class NetworkSettings:
 
     def set_max_counts(self, on: bool) -> None:
         _cpu_only(on, "F-scores without a threshold")
+
+    def set_weighted_metrics(self, on: bool) -> None:
+        """Nothing to set: this engine refuses sample weights (`_no_sample_weights`), and
+        without them the weighted metrics are the plain ones, which it counts."""
 
     def set_error_metrics(self, squared: bool, absolute: bool) -> None:
         self._errors = (bool(squared), bool(absolute), *self._errors[2:])
