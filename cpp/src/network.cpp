@@ -72,8 +72,8 @@ constexpr double kSparseDensity = 0.25;
 // A sparse batch is split over the step's threads from this many rows per thread up; predict
 // compresses at most kSparsePredictRows at a time.
 constexpr Index kSparseRowsPerThread = 8, kSparsePredictRows = 4096;
-// With more than one thread, predict takes sparse inputs through all layers in chunks of this
-// many rows per thread (forward_in_chunks): a chunk's outputs stay in its core's caches.
+// With more than one thread, predict and evaluate take inputs (sparse or not) through all layers
+// in chunks of this many rows per thread (forward_in_chunks): a chunk's outputs stay in its cache.
 constexpr Index kSparseChunkRows = 256;
 
 class ThreadScope {
@@ -1313,9 +1313,10 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
   const Index batch = std::min(batch_size, x.rows());
   Sums s;
-  // Sparse inputs: in chunks of rows, one thread per chunk, as predict (each row's loss and
-  // metrics do not depend on the batch it is in); the chunks' sums are added in chunk order.
-  if (use_sparse(x.data(), std::min<Index>(batch, 256))) {
+  // In chunks of rows, one thread per chunk, as predict (each row's loss and metrics do not
+  // depend on the batch it is in); the chunks' sums are added in chunk order.
+  {
+    const bool sparse = use_sparse(x.data(), std::min<Index>(batch, 256));
     const std::size_t last = layers_.size() - 1;
     const Index k = output_dim(), ty = target_dim();
     std::vector<Sums> sums(static_cast<std::size_t>((x.rows() + kSparseChunkRows - 1) / kSparseChunkRows));
@@ -1330,7 +1331,7 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
       Sums& thread_counts = counts[static_cast<std::size_t>(row0 / kSparseChunkRows)];
       count_metrics(yc, w ? w + r0 : nullptr, n, cs, row0, &thread_counts);
     };
-    if (forward_in_chunks(x, kSparseChunkRows, mode_ == LossMode::Fused, false, true, chunk_sums)) {
+    if (forward_in_chunks(x, kSparseChunkRows, mode_ == LossMode::Fused, false, sparse, chunk_sums)) {
       for (const Sums& cs : counts) add_counts(s, cs);
       for (const Sums& cs : sums) {
         s.loss += cs.loss;
@@ -1362,11 +1363,12 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
   if (out.rows() != x.rows() || out.cols() != output_dim())
     throw std::invalid_argument("predict: output buffer must be " + shape_str(x.rows(), output_dim()));
   const Index batch = std::min(batch_size, x.rows());
-  // A look at the first rows decides for the whole call. Sparse ones go through all the layers
-  // in chunks of rows, one thread per chunk (forward_in_chunks); with one thread, sparse blocks
-  // have the rest of their products split like a training step's, and a block too dense for the
-  // sparse path turns it off for the blocks after it; dense inputs go to BLAS's own threads,
-  // which split a 10,000-row product better.
+  // With more than one thread, rows go through all the layers in chunks, one thread per chunk
+  // (forward_in_chunks; sparse chunks compressed): no fork/join per layer, so a thread held up on
+  // busy cores delays no other (BLAS's own threads made a dense predict 20-100x slower there).
+  // With one thread, sparse blocks (a look at the first rows decides) have the rest of their
+  // products split like a training step's, and a block too dense for the sparse path turns it
+  // off for the blocks after it.
   // Sparse blocks are at most kSparsePredictRows long, so that the compressed copy stays small.
   bool sparse = use_sparse(x.data(), std::min<Index>(batch, 256));  // a look at the first rows
   const std::size_t last = layers_.size() - 1;
