@@ -121,6 +121,21 @@ def test_optimizer_object_is_used_as_it_is_with_its_own_rate():
         Playground("xor", optimizer=fm.optimizers.SGD(0.1), learning_rate=0.1)
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "name"),
+    [
+        ("sgd", "sgd"),
+        (fm.optimizers.SGD(0.1), "sgd"),  # the learning rate is said apart
+        (fm.optimizers.SGD(0.1, momentum=0.9, nesterov=True), "sgd (momentum 0.9, nesterov)"),
+        (fm.optimizers.Adam(0.01, amsgrad=True, clipnorm=1.0), "adam (amsgrad, clipnorm 1)"),
+        (fm.optimizers.RMSprop(rho=0.8, name="rms"), "rms (rho 0.8)"),
+    ],
+)
+def test_optimizer_name_says_the_settings_that_differ_from_the_defaults(optimizer, name):
+    pg = Playground("xor", optimizer=optimizer, seed=0)
+    assert pg.optimizer_name == name and f"optimizer={name} " in repr(pg)
+
+
 @pytest.mark.parametrize("bad", ["lbfgs", 3, fm.optimizers.SGD])
 def test_optimizer_must_be_a_name_or_an_optimizer_object(bad):
     with pytest.raises(ValueError, match="optimizer must be one of sgd, adam, adamw, rmsprop"):

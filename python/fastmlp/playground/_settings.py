@@ -138,3 +138,31 @@ def engine_optimizer(
         return optimizer
     halve = mode == "playground" and optimizer == "sgd"
     return type(fm.optimizers.get(optimizer))(learning_rate / 2 if halve else learning_rate)
+
+
+def optimizer_description(optimizer: str | fm.optimizers.Optimizer) -> str:
+    """A name as it is; an object's name with the settings in which it differs from its class's
+    defaults, the learning rate aside (said apart): "sgd (momentum 0.9, nesterov)".
+
+    Two runs with different optimizer settings should not read as the same optimizer.
+    """
+    if isinstance(optimizer, str):
+        return optimizer
+    config = optimizer.get_config()
+    try:
+        defaults = type(optimizer)().get_config()
+    except (TypeError, ValueError):  # a subclass without defaults: say every setting set
+        defaults = {}
+    details = []
+    for key, value in config.items():
+        if key in ("name", "learning_rate") or value == defaults.get(key, None):
+            continue
+        if value is True:
+            details.append(key)
+        elif value is False:
+            details.append(f"no {key}")
+        elif isinstance(value, numbers.Real):
+            details.append(f"{key} {value:g}")
+        else:
+            details.append(f"{key} {value}")
+    return f"{optimizer.name} ({', '.join(details)})" if details else optimizer.name

@@ -442,8 +442,9 @@ class Playground:
 
     @property
     def optimizer_name(self) -> str:
-        """The optimizer's name: "sgd", "adam", ... (an optimizer object's `name`)."""
-        return self.optimizer if isinstance(self.optimizer, str) else self.optimizer.name
+        """The optimizer's name: "sgd", "adam", ...; an optimizer object's `name` with its settings
+        that differ from the defaults, learning rate aside: "sgd (momentum 0.9, nesterov)"."""
+        return check.optimizer_description(self.optimizer)
 
     def __repr__(self) -> str:
         net = "-".join(str(n) for n in (len(self.feature_names), *self.hidden, 1))
