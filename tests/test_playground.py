@@ -537,6 +537,48 @@ def test_overview_png_is_the_playgrounds_screen(trained, tmp_path):
     assert share(image, ALPHA * ORANGE + (1 - ALPHA), tol=0.01) > 0.01
 
 
+def test_overview_title_states_the_settings_that_tell_runs_apart():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import overview
+
+    def title(**settings):
+        fig = overview(Playground("spiral", hidden=(8, 8), seed=0, **settings))
+        return [text.get_text() for text in fig.texts]  # the suptitle, then the details line
+
+    headline, details = title(
+        optimizer=fm.optimizers.SGD(0.03, momentum=0.9, nesterov=True),
+        noise=0.2,
+        regularization="l2",
+        regularization_rate=0.001,
+        batch_size=20,
+        ratio=0.7,
+    )
+    assert headline == (
+        "spiral: network 2-8-8-1, tanh, sgd (momentum 0.9, nesterov), learning rate 0.03, "
+        "playground mode"
+    )
+    assert details == (
+        "noise 0.2, L2 rate 0.001, batch size 20, train ratio 0.7, playground init, seed 0"
+    )
+    assert title(init="zeros", data_seed=4)[1] == (
+        "noise 0, no regularization, batch size 10, train ratio 0.5, zeros init, seed 0, "
+        "data seed 4"
+    )
+    # every setting changed alone changes the title
+    base = title()
+    for settings in [
+        {"noise": 0.1},
+        {"batch_size": 5},
+        {"ratio": 0.6},
+        {"regularization": "l1", "regularization_rate": 0.01},
+        {"optimizer": fm.optimizers.SGD(0.03, momentum=0.5)},
+        {"learning_rate": 0.1},
+        {"mode": "modern"},
+        {"init": "glorot"},
+    ]:
+        assert title(**settings) != base, settings
+
+
 def test_pictures_explain_how_to_install_matplotlib(monkeypatch):
     from fastmlp.playground import decision_boundary
 

@@ -123,6 +123,30 @@ def _playground_summary(pg: Playground) -> str:
     return title
 
 
+def experiment_headline(pg: Playground) -> str:
+    """What was trained, and how: "spiral: network 2-8-8-1, tanh, sgd, learning rate 0.03, ..."."""
+    net = "-".join(str(n) for n in (len(pg.feature_names), *pg.hidden, 1))
+    return (
+        f"{pg.dataset}: network {net}, {pg.activation}, {pg.optimizer_name}, learning rate "
+        f"{pg.learning_rate:g}, {pg.mode} mode"
+    )
+
+
+def experiment_details(pg: Playground) -> str:
+    """The other settings in which two runs can differ: "noise 0.1, L2 rate 0.003, batch size 10,
+    train ratio 0.5, playground init, seed 0"."""
+    parts = [] if pg.dataset == "custom" else [f"noise {pg.noise:g}"]  # custom data: not ours
+    if pg.regularization is not None and pg.regularization_rate > 0:
+        parts.append(f"{pg.regularization.upper()} rate {pg.regularization_rate:g}")
+    else:
+        parts.append("no regularization")
+    parts += [f"batch size {pg.batch_size}", f"train ratio {pg.ratio:g}", f"{pg.init} init"]
+    parts.append(f"seed {pg.seed}")
+    if pg.data_seed != pg.seed:
+        parts.append(f"data seed {pg.data_seed}")
+    return ", ".join(parts)
+
+
 def _model_summary(model: Any, view: View) -> str:
     """The model's name, its layer sizes and output, and its accuracy on the data it is shown."""
     last, activations = dense_layers(model)[-1]

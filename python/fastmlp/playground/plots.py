@@ -29,6 +29,8 @@ from fastmlp.playground._draw import (
     View,
     colormap,
     colors_of,
+    experiment_details,
+    experiment_headline,
     grid_points,
     matplotlib_parts,
     new_figure,
@@ -413,6 +415,10 @@ def loss_curves(source: Any, *, title: str | None = None, ax: Any = None) -> Any
 def overview(playground: Playground, *, discretize: bool = False) -> Any:
     """The playground's screen: network diagram, decision boundary and loss curves side by side.
 
+    The title says what was trained (dataset, network, activation, optimizer with its settings,
+    learning rate, mode) and, on a second line, the other settings in which runs differ: noise,
+    regularization, batch size, train ratio, initialisation and seed.
+
     Args:
         playground: A `Playground`.
         discretize: Colour only the sign of the output. Defaults to False.
@@ -430,11 +436,7 @@ def overview(playground: Playground, *, discretize: bool = False) -> Any:
     _draw_legend(fig.add_axes((0.5, 0.05, 0.1, 0.02)), view)
     _draw_data_key(fig, view, True, loc="lower left", bbox_to_anchor=(0.63, 0.0))
     loss_curves(playground, title="loss", ax=fig.add_axes((0.78, 0.3, 0.2, 0.45)))
-    pg = playground
-    net = "-".join(str(n) for n in (len(pg.feature_names), *pg.hidden, 1))
-    fig.suptitle(
-        f"{pg.dataset}: network {net}, {pg.activation}, {pg.optimizer_name} with learning rate "
-        f"{pg.learning_rate:g}, {pg.mode} mode",
-        fontsize=11,
-    )
+    # two lines: what was trained, then every other setting in which runs differ
+    fig.suptitle(experiment_headline(playground), fontsize=11, y=0.985)
+    fig.text(0.5, 0.925, experiment_details(playground), ha="center", fontsize=9, color="#444444")
     return fig
