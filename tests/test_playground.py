@@ -277,6 +277,101 @@ def test_custom_data_with_01_labels_is_classification_on_pm1_labels():
     assert pg.history["test_accuracy"][-1] > 0.95
 
 
+def _points(n=200, seed=0):
+    return np.random.default_rng(seed).normal(scale=3, size=(n, 2))
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(1, 2), (-1.0, 0.0), (0.25, 0.75), ("cat", "dog"), (3, 7)],
+)
+def test_custom_data_with_two_label_values_is_classification_with_a_note(low, high):
+    x = _points()
+    labels = np.where(x[:, 0] > 0, high, low)  # ints stay ints, strings strings
+    with pytest.warns(UserWarning) as record:
+        pg = Playground((x, labels), hidden=(), seed=0).fit(20)
+    assert [str(w.message) for w in record] == [
+        (
+            f"dataset: labels {low!r} and {high!r} taken as the two classes, {low!r} as -1 "
+            f"(orange) and {high!r} as +1 (blue); say problem='classification' to take them so "
+            "without this note, or problem='regression' if they are real targets"
+        )
+    ]
+    assert record[0].filename == __file__  # points at the caller's line
+    assert pg.classification and pg.classes == (low, high)
+    assert "accuracy" in pg.history and pg.history["test_accuracy"][-1] > 0.95
+    split_labels = np.where(pg.x_train[:, 0] > 0, 1.0, -1.0)
+    np.testing.assert_array_equal(pg.y_train, split_labels)  # the larger label is +1 (blue)
+    # said explicitly: the same experiment, without the note (warnings are errors here)
+    same = Playground((x, labels), hidden=(), seed=0, problem="classification").fit(20)
+    assert same.history == pg.history
+
+
+@pytest.mark.parametrize(
+    "labels", [np.array([-1, 1]), np.array([0.0, 1.0]), np.array([False, True])]
+)
+def test_custom_data_with_pm1_or_01_or_bool_labels_needs_no_note(labels):
+    x = _points()
+    pg = Playground((x, labels[(x[:, 1] > 0).astype(int)]), hidden=(), seed=0)
+    assert pg.classification and pg.classes == tuple(labels.tolist())
+    assert set(np.unique(pg.y_train)) == {-1.0, 1.0}
+
+
+def test_custom_data_with_three_classes_is_refused_pointing_to_sequential():
+    x = _points()
+    labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0).astype(int)  # 0, 1, 2
+    message = (
+        r"dataset: the labels take 3 values \(0, 1, 2\), but the playground classifies two "
+        r"classes only, as the TensorFlow Playground does \(if they are real targets, not "
+        r"classes, pass problem='regression'\)\. For 3 classes, train a fastmlp\.Sequential "
+        r"that ends in Dense\(3, activation='softmax'\).*decision_boundary\(model, "
+    )
+    with pytest.raises(ValueError, match=message):
+        Playground((x, labels))
+    with pytest.raises(ValueError, match=r"take 4 values \(a, b, c, d\).* two classes only"):
+        Playground((x, np.array(list("abcd"))[labels + (x[:, 0] > 2)]))
+    # whole numbers as regression targets, when said so
+    pg = Playground((x, labels), problem="regression", seed=0)
+    assert not pg.classification and pg.classes is None
+    assert set(np.unique(pg.y_train)) == {0.0, 1.0, 2.0} and set(pg.history) == {
+        "loss",
+        "test_loss",
+    }
+
+
+def test_custom_data_with_real_targets_is_regression():
+    x = _points()
+    pg = Playground((x, np.tanh(x[:, 0] / 3)), hidden=(), seed=0).fit(5)
+    assert not pg.classification and pg.classes is None
+    np.testing.assert_allclose(pg.y_train, np.tanh(pg.x_train[:, 0] / 3))
+    assert set(pg.history) == {"loss", "test_loss"}
+
+
+@pytest.mark.parametrize(
+    ("labels", "kwargs", "message"),
+    [
+        (np.arange(200) / 7, {"problem": "classification"}, r"needs labels of two values, got 200"),
+        (np.array(["a", "b"] * 100), {"problem": "regression"}, "regression needs numbers"),
+        (np.full(200, 5.0), {}, "every label is 5; classification needs two classes"),
+        (np.full(200, 5.0), {"problem": "classification"}, "every label is 5; .* two classes"),
+        (np.r_[np.nan, np.zeros(199)], {}, "finite numbers; some are NaN"),
+        (np.zeros((200, 2)), {}, r"one label per point, shape \(200,\), got shape \(200, 2\)"),
+        (np.zeros(199), {}, r"one label per point, shape \(200,\), got shape \(199,\)"),
+        (np.zeros(200), {"problem": "binary"}, "problem must be one of classification, regression"),
+    ],
+)
+def test_custom_labels_that_cannot_be_used_are_refused_with_the_reason(labels, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Playground((_points(), labels), **kwargs)
+
+
+def test_problem_must_fit_a_named_dataset():
+    assert Playground("circle", problem="classification", seed=0).classes == (-1, 1)
+    assert Playground("reg_plane", problem="regression", seed=0).classes is None
+    with pytest.raises(ValueError, match="problem='regression' does not fit circle, a classif"):
+        Playground("circle", problem="regression")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
