@@ -586,6 +586,152 @@ def test_loss_curves_show_small_losses_and_keep_the_axis_label_inside():
     assert ax.yaxis.label.get_window_extent().x0 >= 0  # "loss" is not cut off at the left
 
 
+@pytest.fixture(scope="module")
+def fit_history():
+    """The History of a small softmax model's fit, with validation data and accuracy."""
+    x, y = pgd.gauss(n_samples=200, seed=0, labels="01")
+    model = fm.Sequential([fm.layers.Input(shape=(2,)), fm.layers.Dense(2, "softmax")], seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, model.fit(x, y, epochs=6, validation_split=0.25, verbose=0)
+
+
+def _lines(ax):
+    return {line.get_label(): line for line in ax.lines}
+
+
+def test_loss_curves_draw_a_fit_history_with_its_metrics_beside(fit_history, tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    _, history = fit_history
+    h = history.history
+    assert set(h) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for source in (history, h):  # the History, or its dict
+        fig = loss_curves(source)
+        loss_ax, metric_ax = fig.axes
+        lines = _lines(loss_ax)
+        assert list(lines) == ["validation loss", "training loss"]
+        for label, key in [("validation loss", "val_loss"), ("training loss", "loss")]:
+            np.testing.assert_array_equal(lines[label].get_xdata(), np.arange(1, 7))  # epochs
+            np.testing.assert_allclose(lines[label].get_ydata(), h[key])
+        assert loss_ax.get_title() == (
+            f"validation loss {h['val_loss'][-1]:.3g}, training loss {h['loss'][-1]:.3g}"
+        )
+        metric_lines = _lines(metric_ax)
+        assert list(metric_lines) == ["validation accuracy", "training accuracy"]
+        np.testing.assert_allclose(metric_lines["training accuracy"].get_ydata(), h["accuracy"])
+        assert metric_ax.get_ylabel() == "accuracy"
+        assert metric_ax.get_title().startswith("validation accuracy ")
+        legend = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+        assert legend == ["validation loss", "training loss"]
+    image = png(loss_curves(history), tmp_path)
+    assert image.shape == (350, 1000, 3)
+    assert share(image, np.zeros(3), tol=0.05) > 0.002  # validation curves black
+    assert share(image, np.full(3, 0x77 / 255), tol=0.03) > 0.001  # training curves grey
+    # the loss alone, when asked, or drawn into an Axes
+    assert len(loss_curves(history, metrics=False).axes) == 1
+    assert png(loss_curves(history, metrics=False), tmp_path).shape == (350, 600, 3)
+
+
+def test_loss_curves_of_a_history_count_epochs_after_initial_epoch(fit_history):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    model, _ = fit_history
+    x, y = pgd.gauss(n_samples=50, seed=1, labels="01")
+    more = model.fit(x, y, initial_epoch=6, epochs=9, verbose=0)
+    assert more.epoch == [6, 7, 8]
+    (line,) = loss_curves(more).axes[0].lines  # no validation data: the training loss only
+    np.testing.assert_array_equal(line.get_xdata(), [7, 8, 9])
+    assert line.get_label() == "training loss"
+
+
+def test_loss_curves_take_a_dict_with_only_the_training_loss():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    fig = loss_curves({"loss": [0.9, 0.5, 0.4]})
+    (ax,) = fig.axes
+    assert list(_lines(ax)) == ["training loss"] and ax.get_title() == "training loss 0.4"
+
+
+def test_loss_curves_compare_fit_histories_and_playgrounds(fit_history, trained):
+    from fastmlp.playground import loss_curves
+
+    _, history = fit_history
+    fig = loss_curves({"softmax": history, "playground": trained})
+    (ax,) = fig.axes  # comparing: the losses only
+    assert list(_lines(ax)) == [
+        "softmax: validation",
+        "softmax: training",
+        "playground: test",
+        "playground: training",
+    ]
+    assert ax.get_title() == ""
+
+
+def test_loss_curves_of_a_playground_add_accuracy_only_when_asked(trained):
+    from fastmlp.playground import loss_curves
+
+    assert len(loss_curves(trained).axes) == 1  # the playground's chart: the loss
+    _, accuracy = loss_curves(trained, metrics=True).axes
+    lines = _lines(accuracy)
+    assert list(lines) == ["test accuracy", "training accuracy"]
+    np.testing.assert_allclose(
+        lines["test accuracy"].get_ydata()[1:], trained.history["test_accuracy"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "kwargs", "error", "message"),
+    [
+        (
+            [0.5, 0.4],
+            {},
+            TypeError,
+            r"expects a Playground, a fit history \(the History .*; got list",
+        ),
+        ({"a": [0.5], "b": 3}, {}, ValueError, "needs the training loss under 'loss'"),
+        (
+            {"accuracy": [0.5], "val_accuracy": [0.6]},
+            {},
+            ValueError,
+            r"needs the training loss under 'loss' \(as model.fit logs it\); the history has 'acc",
+        ),
+        ({"run": {"val_loss": [1.0]}}, {}, ValueError, "the history of 'run' has 'val_loss'"),
+        ({"run": "loss"}, {}, TypeError, "got str of 'run'"),
+        ({}, {}, ValueError, "got an empty dict"),
+        ({"loss": [1.0]}, {"metrics": True}, ValueError, "needs metric curves, and this history"),
+        (
+            {"a": {"loss": [1.0]}, "b": {"loss": [2.0]}},
+            {"metrics": True},
+            ValueError,
+            "needs one run only",
+        ),
+    ],
+)
+def test_loss_curves_say_what_is_missing(source, kwargs, error, message):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    with pytest.raises(error, match=message):
+        loss_curves(source, **kwargs)
+
+
+def test_loss_curves_leave_out_a_curve_not_logged_every_epoch():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    history = {"loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [0.9, 0.65]}  # validation_freq=2
+    with pytest.warns(UserWarning, match="leaves out 'val_loss': 2 values for the 4 epochs") as w:
+        fig = loss_curves(history)
+    assert w[0].filename == __file__
+    with pytest.warns(UserWarning, match="leaves out 'val_loss' of 'run'") as w:
+        loss_curves({"run": history})
+    assert w[0].filename == __file__
+    assert list(_lines(fig.axes[0])) == ["training loss"]
+
+
 def test_colour_scale_and_title_of_a_sigmoid_model_say_probability(tmp_path):
     pytest.importorskip("matplotlib")
     from fastmlp.playground import decision_boundary
