@@ -751,6 +751,225 @@ def test_colour_scale_and_title_of_a_sigmoid_model_say_probability(tmp_path):
     assert [t.get_text() for t in scale.get_xticklabels()] == ["-1", "0", "1"]
 
 
+# -- models with an output unit per class ----------------------------------------------------
+GREY = np.array([0xE8, 0xEA, 0xEB]) / 255
+GREEN = np.array([0x2C, 0xA0, 0x2C]) / 255  # the third class: tab10's green
+CLASSES = np.stack([ORANGE, BLUE, GREEN])
+
+
+@pytest.fixture(scope="module")
+def three_classes():
+    """A 2-8-3 softmax model trained on three blobs (labels 0, 1, 2), and its data."""
+    pytest.importorskip("matplotlib")
+    rng = np.random.default_rng(0)
+    centres = np.array([[-3, -3], [3, -3], [0, 3]])
+    labels = rng.integers(0, 3, 300)
+    x = centres[labels] + rng.normal(size=(300, 2))
+    model = fm.Sequential(
+        [fm.layers.Input((2,)), fm.layers.Dense(8, "relu"), fm.layers.Dense(3, "softmax")], seed=0
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, labels, epochs=100, verbose=0)
+    return model, x, labels
+
+
+def _plane_pixels(fig, image, points):
+    """The colours of the PNG `image` of `fig` at `points` of its first Axes' data coordinates."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    xy = fig.axes[0].transData.transform(points)
+    rows = (image.shape[0] - xy[:, 1]).astype(int)
+    return image[rows, xy[:, 0].astype(int)]
+
+
+def test_multiclass_boundary_colours_the_argmax_class_shaded_by_its_probability(
+    three_classes, tmp_path
+):
+    from fastmlp.playground import decision_boundary
+
+    model, _, _ = three_classes
+    fig = decision_boundary(model)  # no points: every pixel of the plane is the heatmap
+    image = png(fig, tmp_path)
+    assert image.shape == (522, 500, 3)  # 0.11 inch more per class beyond the first
+    axis = np.linspace(-5.7, 5.7, 40)
+    points = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    p = model.predict(points, verbose=0).astype(np.float64)
+    best = p.argmax(axis=1)
+    t = (p.max(axis=1) - 1 / 3) / (2 / 3)  # grey at 1/3 (no preference), full colour at 1
+    expected = ALPHA * (GREY + t[:, None] * (CLASSES[best] - GREY)) + (1 - ALPHA)
+    pixels = _plane_pixels(fig, image, points)
+    error = np.abs(pixels - expected).max(axis=1)
+    assert np.median(error) < 0.01 and np.mean(error < 0.05) > 0.97
+    # where the model is fairly sure, the pixel is nearest to its class's colour at that shade
+    sure = t > 0.4
+    shades = ALPHA * (GREY + t[sure, None, None] * (CLASSES[None] - GREY)) + (1 - ALPHA)
+    nearest = np.linalg.norm(pixels[sure, None] - shades, axis=-1).argmin(axis=1)
+    assert sure.mean() > 0.5 and np.mean(nearest == best[sure]) > 0.99
+    assert {0, 1, 2} <= set(best[sure].tolist())  # three regions
+
+
+def test_multiclass_boundary_colours_points_by_class_from_sparse_or_one_hot_labels(
+    three_classes, tmp_path
+):
+    from fastmlp.playground import decision_boundary
+
+    model, x, labels = three_classes
+    sparse = decision_boundary(model, train=(x[:200], labels[:200]), test=(x[200:], labels[200:]))
+    train_points, test_points = sparse.axes[0].collections
+    np.testing.assert_allclose(train_points.get_facecolors()[:, :3], CLASSES[labels[:200]])
+    np.testing.assert_allclose(test_points.get_facecolors()[:, :3], CLASSES[labels[200:]])
+    one_hot = np.eye(3)[labels]
+    same = decision_boundary(model, train=(x[:200], one_hot[:200]), test=(x[200:], labels[200:]))
+    np.testing.assert_array_equal(png(sparse, tmp_path, "a.png"), png(same, tmp_path, "b.png"))
+    accuracy = np.mean(model.predict(x[:200], verbose=0).argmax(axis=1) == labels[:200])
+    test_accuracy = np.mean(model.predict(x[200:], verbose=0).argmax(axis=1) == labels[200:])
+    assert accuracy > 0.95  # the audit's case: an accurate model, drawn as such
+    assert sparse.axes[0].get_title() == (
+        f"{model.name}: network 2-8-3, softmax output\n"
+        f"training accuracy {accuracy:.3f}, test accuracy {test_accuracy:.3f}"
+    )
+
+
+def test_multiclass_boundary_has_a_key_of_the_classes(three_classes):
+    from fastmlp.playground import decision_boundary
+
+    model, x, labels = three_classes
+    key = decision_boundary(model, train=(x, labels)).axes[1]
+    assert [t.get_text() for t in key.get_yticklabels()] == ["class 0", "class 1", "class 2"]
+    assert [t.get_text() for t in key.get_xticklabels()] == ["1/3", "0.5", "1"]
+    assert key.get_title() == "probability of the predicted class"
+    stripes = key.images[0].get_array()  # a row per class: grey to its colour at the heatmap's
+    np.testing.assert_allclose(stripes[:, 0], np.tile(ALPHA * GREY + 1 - ALPHA, (3, 1)), atol=1e-6)
+    np.testing.assert_allclose(stripes[:, -1], ALPHA * CLASSES + 1 - ALPHA, atol=1e-6)
+    named = decision_boundary(model, class_names=["a", "b", "c"], discretize=True).axes[1]
+    assert [t.get_text() for t in named.get_yticklabels()] == ["a", "b", "c"]
+    assert named.get_title() == "predicted class"
+    # inside an Axes: a legend of the classes, and of the points unless key=False
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    decision_boundary(model, train=(x, labels), ax=ax)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "class 0",
+        "class 1",
+        "class 2",
+        "training data",
+    ]
+    patches = legend.get_patches()
+    np.testing.assert_allclose(
+        [h.get_facecolor()[:3] for h in patches], ALPHA * CLASSES + 1 - ALPHA
+    )
+    ax = Figure().add_subplot()
+    decision_boundary(model, train=(x, labels), ax=ax, key=False)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1", "class 2"]
+
+
+def test_multiclass_boundary_of_logits_takes_their_softmax(three_classes, tmp_path):
+    from fastmlp.playground import decision_boundary
+
+    model, x, labels = three_classes
+    logits = fm.Sequential(
+        [fm.layers.Input((2,)), fm.layers.Dense(8, "relu"), fm.layers.Dense(3)], seed=0
+    )
+    logits.compile("adam", fm.losses.SparseCategoricalCrossentropy(from_logits=True))
+    logits.set_weights(model.get_weights())  # the same network, its softmax left to the loss
+    fig = decision_boundary(logits, train=(x, labels))
+    assert fig.axes[1].get_title() == "softmax probability of the predicted class"
+    same = decision_boundary(model, train=(x, labels), title=fig.axes[0].get_title())
+    a, b = png(fig, tmp_path, "a.png"), png(same, tmp_path, "b.png")
+    plane = (slice(60, 450), slice(60, 450))  # the plane (the keys' titles differ)
+    np.testing.assert_allclose(a[plane], b[plane], atol=2 / 255)
+
+
+def test_multiclass_neuron_grid_shows_each_class_probability(three_classes):
+    from fastmlp.playground import neuron_grid
+
+    model, _, _ = three_classes
+    fig = neuron_grid(model, resolution=30, class_names=["a", "b", "c"])
+    tiles = fig.axes[-3:]
+    assert [ax.get_title() for ax in tiles] == ["P(a)", "P(b)", "P(c)"]
+    axis = np.linspace(-6, 6, 30)
+    points = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    p = model.predict(points, verbose=0).astype(np.float64)
+    for c, ax in enumerate(tiles):  # grey (probability 0) to the class's colour (1)
+        expected = GREY + p[:, c, None] * (CLASSES[c] - GREY)
+        np.testing.assert_allclose(ax.images[0].get_array().reshape(-1, 3), expected, atol=1e-5)
+    assert [ax.get_title() for ax in neuron_grid(model).axes[-3:]] == [
+        "P(class 0)",
+        "P(class 1)",
+        "P(class 2)",
+    ]
+
+
+@pytest.mark.parametrize("units", [2, 3])
+def test_network_diagram_draws_a_node_per_class(three_classes, units, tmp_path):
+    from fastmlp.playground import network_diagram
+
+    model = fm.Sequential(
+        [fm.layers.Input((2,)), fm.layers.Dense(4, "tanh"), fm.layers.Dense(units, "softmax")]
+    )
+    fig = network_diagram(model)
+    (ax,) = fig.axes
+    assert f"{units} classes" in [t.get_text() for t in ax.texts]
+    assert len(ax.images) == 2 + 4 + units
+    last = ax.images[-units:]  # each output unit's probability: grey to its class's colour
+    for c, image in enumerate(last):
+        tile = image.get_array().reshape(-1, 3)
+        t = (tile - GREY) @ (CLASSES[c] - GREY) / np.sum((CLASSES[c] - GREY) ** 2)
+        np.testing.assert_allclose(tile, GREY + t[:, None] * (CLASSES[c] - GREY), atol=1e-6)
+    assert png(fig, tmp_path).shape[:2] == (int(0.75 * 4 * 100 + 120), 580)
+
+
+def test_binary_softmax_over_two_units_takes_one_hot_labels(tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import decision_boundary
+
+    x, y = pgd.gauss(n_samples=100, seed=0, labels="01")
+    y = y.astype(int)
+    model = fm.Sequential([fm.layers.Input((2,)), fm.layers.Dense(2, "softmax")], seed=0)
+    model.compile("adam", "categorical_crossentropy")
+    sparse = png(decision_boundary(model, train=(x, y)), tmp_path, "a.png")
+    one_hot = png(decision_boundary(model, train=(x, np.eye(2)[y])), tmp_path, "b.png")
+    np.testing.assert_array_equal(sparse, one_hot)
+    assert sparse.shape == (500, 500, 3)  # the binary picture, with its -1 ... 1 scale
+
+
+@pytest.mark.parametrize(
+    ("labels", "kwargs", "message"),
+    [
+        (
+            np.full(300, 3),
+            {},
+            r"train labels of a model with 3 classes must be class numbers 0 to 2",
+        ),
+        (np.full(300, 0.5), {}, "must be class numbers 0 to 2 .*; got 0.5"),
+        (np.zeros((300, 2)), {}, r"or one-hot rows of 3; got shape \(300, 2\)"),
+        (None, {"class_names": ["a", "b"]}, "class_names: the model has 3 classes, got 2 names"),
+    ],
+)
+def test_multiclass_pictures_refuse_labels_that_are_not_its_classes(
+    three_classes, labels, kwargs, message
+):
+    from fastmlp.playground import decision_boundary
+
+    model, x, _ = three_classes
+    with pytest.raises(ValueError, match=message):
+        decision_boundary(model, train=None if labels is None else (x, labels), **kwargs)
+
+
+def test_class_names_are_refused_for_binary_pictures():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import decision_boundary, neuron_grid
+
+    model = fm.Sequential([fm.layers.Input((2,)), fm.layers.Dense(1, "sigmoid")])
+    with pytest.raises(ValueError, match=r"output unit per class.*binary \(1 unit\)"):
+        decision_boundary(model, class_names=["no", "yes"])
+    with pytest.raises(ValueError, match="a Playground is binary"):
+        neuron_grid(Playground("xor", seed=0), class_names=["no", "yes"])
+
+
 def test_boundary_pictures_say_which_points_are_training_and_test_data(trained):
     pytest.importorskip("matplotlib")
     from fastmlp.playground import decision_boundary, overview
