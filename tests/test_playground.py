@@ -989,6 +989,28 @@ def test_boundary_pictures_say_which_points_are_training_and_test_data(trained):
     assert [m.get_markeredgecolor() for m in markers] == ["white", "black"]
 
 
+def test_regression_training_points_get_a_dark_ring_to_show_on_the_pale_heatmap(trained, tmp_path):
+    from fastmlp.playground import decision_boundary, overview
+
+    pg = Playground("reg_gauss", hidden=(4,), seed=0).fit(3)
+    fig = decision_boundary(pg)
+    outline, training, _ = fig.axes[0].collections  # the ring, the points, the test points
+    np.testing.assert_array_equal(outline.get_offsets(), training.get_offsets())
+    np.testing.assert_allclose(outline.get_edgecolors()[0, :3], [0x55 / 255] * 3)
+    assert outline.get_linewidths()[0] > training.get_linewidths()[0]  # a ring outside
+    np.testing.assert_allclose(training.get_edgecolors()[0, :3], [1, 1, 1])  # still white-edged
+    dark = np.full(3, 0x55 / 255)
+    ringed = share(png(fig, tmp_path), dark, tol=0.08)
+    assert ringed > 0.01
+    assert share(png(overview(pg), tmp_path, "o.png"), dark, tol=0.08) > 0.003
+    (key,) = fig.legends
+    assert [t.get_text() for t in key.get_texts()] == ["training data", "test data"]
+    # classification keeps the playground's points: white edges only
+    assert len(decision_boundary(trained).axes[0].collections) == 2
+    # (dark grey there: the text's antialiased edges)
+    assert share(png(decision_boundary(trained), tmp_path, "c.png"), dark, tol=0.08) < ringed / 3
+
+
 def test_overview_png_is_the_playgrounds_screen(trained, tmp_path):
     from fastmlp.playground import overview
 

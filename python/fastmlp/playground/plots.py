@@ -60,10 +60,22 @@ __all__ = [
 
 
 # -- the decision boundary -------------------------------------------------------------------
+OUTLINE = "#555555"  # around the white edge of regression's training points
+
+
+def _regression(view: View) -> bool:
+    """Real targets, not ±1 labels: most are near 0 and as pale as the heatmap around them."""
+    labels = [data[1] for data in (view.train, view.test) if data is not None]
+    return view.classes is None and any(np.any(np.abs(y) != 1) for y in labels)
+
+
 def _draw_points(ax: Any, view: View, data: Any, edge: str, size: float) -> None:
     if data is None:
         return
     x, y = data
+    if edge == "white" and _regression(view):
+        # a dark ring outside the white one, so that pale points show on a pale heatmap
+        ax.scatter(x[:, 0], x[:, 1], s=size, c="none", edgecolors=OUTLINE, linewidths=2.2, zorder=3)
     # a class view's labels are class numbers: each in its class's colour
     colours = colors_of(y) if view.classes is None else class_rgb(len(view.classes))[y]
     ax.scatter(x[:, 0], x[:, 1], s=size, c=colours, edgecolors=edge, linewidths=0.8, zorder=3)
@@ -77,22 +89,28 @@ def _draw_data_key(
     data: bool = True,
     **placement: Any,
 ) -> None:
-    """A key that says which points are training data (white edge) and which test data (black)
-    (with `data`), and which colour is which class (with `classes`, for a class view).
+    """A key that says which points are training data (white edge; for regression, in a dark
+    ring) and which test data (black) (with `data`), and which colour is which class (with
+    `classes`, for a class view).
 
     `where` is an Axes or a Figure; `placement` goes to its `legend`.
     """
     from matplotlib.lines import Line2D
 
     kinds = [("training data", "white", view.train), ("test data", "black", view.test)]
-    handles = class_handles(view.classes) if classes and view.classes else []
-    handles += [
-        Line2D([], [], ls="", marker="o", ms=5, mfc="#8a8a8a", mec=edge, mew=0.8, label=label)
-        for label, edge, points in kinds[: 1 + show_test]
-        if points is not None and data
-    ]
+    handles: list[Any] = class_handles(view.classes) if classes and view.classes else []
+    labels = [handle.get_label() for handle in handles]
+    for label, edge, points in kinds[: 1 + show_test]:
+        if points is None or not data:
+            continue
+        marker = Line2D([], [], ls="", marker="o", ms=5, mfc="#8a8a8a", mec=edge, mew=0.8)
+        if edge == "white" and _regression(view):  # its outline under it, as _draw_points
+            outline = Line2D([], [], ls="", marker="o", ms=5, mfc="none", mec=OUTLINE, mew=2.2)
+            marker = (outline, marker)
+        handles.append(marker)
+        labels.append(label)
     if handles:
-        key = where.legend(handles=handles, fontsize=7, handletextpad=0.2, **placement)
+        key = where.legend(handles, labels, fontsize=7, handletextpad=0.2, **placement)
         key.get_frame().set_facecolor("#cfd2d4")  # grey, so that the white edges show
         key.get_frame().set_linewidth(0)
 
