@@ -573,6 +573,35 @@ def test_loss_curves_of_a_playground_start_at_epoch_0_before_training():
     np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 6))
 
 
+def test_loss_curves_of_a_playground_say_its_dataset_network_and_epoch(trained):
+    from fastmlp.playground import loss_curves
+
+    history = trained.history
+    assert loss_curves(trained).axes[0].get_title() == (
+        "circle: network 2-4-2-1, tanh, epoch 60\n"
+        f"test loss {history['test_loss'][-1]:.3g}, training loss {history['loss'][-1]:.3g}"
+    )
+    # a history dict does not know them; a title given is kept
+    assert loss_curves(history).axes[0].get_title().startswith("test loss ")
+    assert loss_curves(trained, title="loss").axes[0].get_title() == "loss"
+
+
+def test_cli_loss_picture_is_titled_with_the_dataset_and_network(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    titles = []
+    save = Figure.savefig
+    monkeypatch.setattr(
+        Figure,
+        "savefig",
+        lambda fig, *a, **k: (titles.append(fig.axes[0].get_title()), save(fig, *a, **k)),
+    )
+    args = ["--dataset", "xor", "--hidden", "3", "--epochs", "2", "--quiet", "--seed", "0"]
+    assert cli_main([*args, "--picture", "loss", "--out", str(tmp_path / "loss.png")]) == 0
+    assert titles[0].startswith("xor: network 2-3-1, tanh, epoch 2\ntest loss ")
+
+
 def test_loss_curves_show_small_losses_and_keep_the_axis_label_inside():
     pytest.importorskip("matplotlib")
     from fastmlp.playground import loss_curves

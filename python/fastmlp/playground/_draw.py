@@ -158,11 +158,16 @@ def _playground_summary(pg: Playground) -> str:
     return title
 
 
+def experiment_network(pg: Playground) -> str:
+    """ "spiral: network 2-8-8-1, tanh": the dataset, the layer sizes and the activation."""
+    net = "-".join(str(n) for n in (len(pg.feature_names), *pg.hidden, 1))
+    return f"{pg.dataset}: network {net}, {pg.activation}"
+
+
 def experiment_headline(pg: Playground) -> str:
     """What was trained, and how: "spiral: network 2-8-8-1, tanh, sgd, learning rate 0.03, ..."."""
-    net = "-".join(str(n) for n in (len(pg.feature_names), *pg.hidden, 1))
     return (
-        f"{pg.dataset}: network {net}, {pg.activation}, {pg.optimizer_name}, learning rate "
+        f"{experiment_network(pg)}, {pg.optimizer_name}, learning rate "
         f"{pg.learning_rate:g}, {pg.mode} mode"
     )
 

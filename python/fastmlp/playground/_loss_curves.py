@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastmlp._validation import warn_user
-from fastmlp.playground._draw import new_figure
+from fastmlp.playground._draw import experiment_network, new_figure
 from fastmlp.playground.experiment import Playground
 
 __all__ = ["loss_curves"]
@@ -164,7 +164,8 @@ def loss_curves(
             `.history` dict with "loss" and optionally "val_loss" (Keras) or "test_loss" (a
             Playground's); or a dict {label: Playground or history} to compare several runs
             (held-out loss solid, training dashed, a colour per run).
-        title: Defaults to None: the last losses, or nothing when comparing.
+        title: Defaults to None: the last losses (for a Playground, after its dataset, network
+            and epoch), or nothing when comparing.
         metrics: Draw the metrics of one run (accuracy, val_accuracy, ...) in a second panel to
             the right of the loss, in a new 10 x 3.5 inch figure. Defaults to None: yes for a fit
             history with metrics, no for a Playground (the playground's chart shows the loss).
@@ -197,6 +198,8 @@ def loss_curves(
     _draw_panel(ax, runs, ["loss"], "loss")
     if title is None and len(runs) == 1:
         title = _last_values(run, "loss")
+        if isinstance(source, Playground):  # a picture of its own: say what was trained
+            title = f"{experiment_network(source)}, epoch {source.epoch}\n{title}"
     if title:
         ax.set_title(title, fontsize=10)
     if second:
