@@ -1187,6 +1187,18 @@ def test_cli_help_shows_every_default_once(capsys):
         assert shown in text
 
 
+def test_cli_help_gives_feature_names_that_need_no_shell_quotes(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "among x1, x2, x1^2, x2^2, x1x2, sinx1, sinx2, which need no quotes in a shell" in text
+    names = "x1,x2,x1^2,x2^2,x1x2,sinx1,sinx2"
+    assert cli_main(["--features", names, "--epochs", "1", "--seed", "0"]) == 0
+    assert "features=['x1', 'x2', 'x1^2', 'x2^2', 'x1*x2', 'sin(x1)', 'sin(x2)']" in (
+        capsys.readouterr().out
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
