@@ -7,7 +7,8 @@ with heatmaps at the playground's opacity (160/255) over white.
 
 A picture's source is a `Playground`, or a fitted `fastmlp.Sequential` on 2-D points together
 with its data (`train=(x, y)`, `test=(x, y)`) and, if its inputs are feature crosses, their names
-(`features=[...]`).
+(`features=[...]`). A Sequential with an output unit per class (Dense(3, "softmax"), ...) is
+drawn a colour per class instead: see `decision_boundary` and `_classes`.
 
 matplotlib is the optional extra ``plot``: ``pip install "fastmlp[plot]"``.
 """
