@@ -401,8 +401,8 @@ def test_saved_models_keep_their_confusion_metrics(tmp_path) -> None:
     ]
     model = _model(3, "sigmoid", loss="binary_crossentropy", metric_list=chosen)
     model.fit(x, y, epochs=2, verbose=0)
-    model.save(tmp_path / "m.keras")
-    loaded = fm.models.load_model(tmp_path / "m.keras")
+    model.save(tmp_path / "m.fastmlp")
+    loaded = fm.models.load_model(tmp_path / "m.fastmlp")
     assert [m.get_config() for m in loaded.compiled_metrics] == [m.get_config() for m in chosen]
     assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
 
@@ -505,7 +505,7 @@ def test_model_checkpoint_keeps_the_best_by_the_metrics_direction(tmp_path) -> N
     x, y = _data(1)
     model = _model(1, metric_list=["precision"])
     checkpoint = fm.callbacks.ModelCheckpoint(
-        str(tmp_path / "best.keras"), monitor="val_precision", save_best_only=True
+        str(tmp_path / "best.fastmlp"), monitor="val_precision", save_best_only=True
     )
     history = model.fit(x, y, epochs=4, verbose=0, validation_split=0.25, callbacks=[checkpoint])
     assert checkpoint.best == max(history.history["val_precision"])

@@ -920,3 +920,18 @@ def test_compile_takes_tf_keras_2s_positional_metrics() -> None:
         model.compile("adam", "sparse_categorical_crossentropy", [0.5])
     with pytest.raises(NotImplementedError, match="loss_weights is not supported"):
         model.compile("adam", "mse", ["accuracy"], metrics=["mae"])
+
+
+def test_metrics_hold_no_state_between_calls_so_reset_metrics_changes_nothing():
+    """Keras accumulates test_on_batch's metrics until reset_metrics(); fastmlp's calls each
+    count afresh: the second batch's accuracy is its own, with or without a reset."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 4))
+    y = (x[:, 0] > 0).astype(int)
+    model = fm.Sequential([fm.Input(shape=(4,)), fm.layers.Dense(2, activation="softmax")], seed=1)
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    own = model.evaluate(x[20:], y[20:], verbose=0, return_dict=True)
+    model.test_on_batch(x[:20], 1 - y[:20])
+    assert model.test_on_batch(x[20:], y[20:], return_dict=True) == own
+    model.reset_metrics()
+    assert model.test_on_batch(x[20:], y[20:], return_dict=True) == own

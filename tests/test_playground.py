@@ -121,6 +121,21 @@ def test_optimizer_object_is_used_as_it_is_with_its_own_rate():
         Playground("xor", optimizer=fm.optimizers.SGD(0.1), learning_rate=0.1)
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "name"),
+    [
+        ("sgd", "sgd"),
+        (fm.optimizers.SGD(0.1), "sgd"),  # the learning rate is said apart
+        (fm.optimizers.SGD(0.1, momentum=0.9, nesterov=True), "sgd (momentum 0.9, nesterov)"),
+        (fm.optimizers.Adam(0.01, amsgrad=True, clipnorm=1.0), "adam (amsgrad, clipnorm 1)"),
+        (fm.optimizers.RMSprop(rho=0.8, name="rms"), "rms (rho 0.8)"),
+    ],
+)
+def test_optimizer_name_says_the_settings_that_differ_from_the_defaults(optimizer, name):
+    pg = Playground("xor", optimizer=optimizer, seed=0)
+    assert pg.optimizer_name == name and f"optimizer={name} " in repr(pg)
+
+
 @pytest.mark.parametrize("bad", ["lbfgs", 3, fm.optimizers.SGD])
 def test_optimizer_must_be_a_name_or_an_optimizer_object(bad):
     with pytest.raises(ValueError, match="optimizer must be one of sgd, adam, adamw, rmsprop"):
@@ -260,6 +275,101 @@ def test_custom_data_with_01_labels_is_classification_on_pm1_labels():
     assert pg.dataset == "custom" and pg.classification
     assert set(np.unique(pg.y_train)) == {-1.0, 1.0}
     assert pg.history["test_accuracy"][-1] > 0.95
+
+
+def _points(n=200, seed=0):
+    return np.random.default_rng(seed).normal(scale=3, size=(n, 2))
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(1, 2), (-1.0, 0.0), (0.25, 0.75), ("cat", "dog"), (3, 7)],
+)
+def test_custom_data_with_two_label_values_is_classification_with_a_note(low, high):
+    x = _points()
+    labels = np.where(x[:, 0] > 0, high, low)  # ints stay ints, strings strings
+    with pytest.warns(UserWarning) as record:
+        pg = Playground((x, labels), hidden=(), seed=0).fit(20)
+    assert [str(w.message) for w in record] == [
+        (
+            f"dataset: labels {low!r} and {high!r} taken as the two classes, {low!r} as -1 "
+            f"(orange) and {high!r} as +1 (blue); say problem='classification' to take them so "
+            "without this note, or problem='regression' if they are real targets"
+        )
+    ]
+    assert record[0].filename == __file__  # points at the caller's line
+    assert pg.classification and pg.classes == (low, high)
+    assert "accuracy" in pg.history and pg.history["test_accuracy"][-1] > 0.95
+    split_labels = np.where(pg.x_train[:, 0] > 0, 1.0, -1.0)
+    np.testing.assert_array_equal(pg.y_train, split_labels)  # the larger label is +1 (blue)
+    # said explicitly: the same experiment, without the note (warnings are errors here)
+    same = Playground((x, labels), hidden=(), seed=0, problem="classification").fit(20)
+    assert same.history == pg.history
+
+
+@pytest.mark.parametrize(
+    "labels", [np.array([-1, 1]), np.array([0.0, 1.0]), np.array([False, True])]
+)
+def test_custom_data_with_pm1_or_01_or_bool_labels_needs_no_note(labels):
+    x = _points()
+    pg = Playground((x, labels[(x[:, 1] > 0).astype(int)]), hidden=(), seed=0)
+    assert pg.classification and pg.classes == tuple(labels.tolist())
+    assert set(np.unique(pg.y_train)) == {-1.0, 1.0}
+
+
+def test_custom_data_with_three_classes_is_refused_pointing_to_sequential():
+    x = _points()
+    labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0).astype(int)  # 0, 1, 2
+    message = (
+        r"dataset: the labels take 3 values \(0, 1, 2\), but the playground classifies two "
+        r"classes only, as the TensorFlow Playground does \(if they are real targets, not "
+        r"classes, pass problem='regression'\)\. For 3 classes, train a fastmlp\.Sequential "
+        r"that ends in Dense\(3, activation='softmax'\).*decision_boundary\(model, "
+    )
+    with pytest.raises(ValueError, match=message):
+        Playground((x, labels))
+    with pytest.raises(ValueError, match=r"take 4 values \(a, b, c, d\).* two classes only"):
+        Playground((x, np.array(list("abcd"))[labels + (x[:, 0] > 2)]))
+    # whole numbers as regression targets, when said so
+    pg = Playground((x, labels), problem="regression", seed=0)
+    assert not pg.classification and pg.classes is None
+    assert set(np.unique(pg.y_train)) == {0.0, 1.0, 2.0} and set(pg.history) == {
+        "loss",
+        "test_loss",
+    }
+
+
+def test_custom_data_with_real_targets_is_regression():
+    x = _points()
+    pg = Playground((x, np.tanh(x[:, 0] / 3)), hidden=(), seed=0).fit(5)
+    assert not pg.classification and pg.classes is None
+    np.testing.assert_allclose(pg.y_train, np.tanh(pg.x_train[:, 0] / 3))
+    assert set(pg.history) == {"loss", "test_loss"}
+
+
+@pytest.mark.parametrize(
+    ("labels", "kwargs", "message"),
+    [
+        (np.arange(200) / 7, {"problem": "classification"}, r"needs labels of two values, got 200"),
+        (np.array(["a", "b"] * 100), {"problem": "regression"}, "regression needs numbers"),
+        (np.full(200, 5.0), {}, "every label is 5; classification needs two classes"),
+        (np.full(200, 5.0), {"problem": "classification"}, "every label is 5; .* two classes"),
+        (np.r_[np.nan, np.zeros(199)], {}, "finite numbers; some are NaN"),
+        (np.zeros((200, 2)), {}, r"one label per point, shape \(200,\), got shape \(200, 2\)"),
+        (np.zeros(199), {}, r"one label per point, shape \(200,\), got shape \(199,\)"),
+        (np.zeros(200), {"problem": "binary"}, "problem must be one of classification, regression"),
+    ],
+)
+def test_custom_labels_that_cannot_be_used_are_refused_with_the_reason(labels, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Playground((_points(), labels), **kwargs)
+
+
+def test_problem_must_fit_a_named_dataset():
+    assert Playground("circle", problem="classification", seed=0).classes == (-1, 1)
+    assert Playground("reg_plane", problem="regression", seed=0).classes is None
+    with pytest.raises(ValueError, match="problem='regression' does not fit circle, a classif"):
+        Playground("circle", problem="regression")
 
 
 @pytest.mark.parametrize(
@@ -463,6 +573,35 @@ def test_loss_curves_of_a_playground_start_at_epoch_0_before_training():
     np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 6))
 
 
+def test_loss_curves_of_a_playground_say_its_dataset_network_and_epoch(trained):
+    from fastmlp.playground import loss_curves
+
+    history = trained.history
+    assert loss_curves(trained).axes[0].get_title() == (
+        "circle: network 2-4-2-1, tanh, epoch 60\n"
+        f"test loss {history['test_loss'][-1]:.3g}, training loss {history['loss'][-1]:.3g}"
+    )
+    # a history dict does not know them; a title given is kept
+    assert loss_curves(history).axes[0].get_title().startswith("test loss ")
+    assert loss_curves(trained, title="loss").axes[0].get_title() == "loss"
+
+
+def test_cli_loss_picture_is_titled_with_the_dataset_and_network(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    titles = []
+    save = Figure.savefig
+    monkeypatch.setattr(
+        Figure,
+        "savefig",
+        lambda fig, *a, **k: (titles.append(fig.axes[0].get_title()), save(fig, *a, **k)),
+    )
+    args = ["--dataset", "xor", "--hidden", "3", "--epochs", "2", "--quiet", "--seed", "0"]
+    assert cli_main([*args, "--picture", "loss", "--out", str(tmp_path / "loss.png")]) == 0
+    assert titles[0].startswith("xor: network 2-3-1, tanh, epoch 2\ntest loss ")
+
+
 def test_loss_curves_show_small_losses_and_keep_the_axis_label_inside():
     pytest.importorskip("matplotlib")
     from fastmlp.playground import loss_curves
@@ -474,6 +613,152 @@ def test_loss_curves_show_small_losses_and_keep_the_axis_label_inside():
 
     FigureCanvasAgg(fig).draw()  # lays the figure out as savefig does
     assert ax.yaxis.label.get_window_extent().x0 >= 0  # "loss" is not cut off at the left
+
+
+@pytest.fixture(scope="module")
+def fit_history():
+    """The History of a small softmax model's fit, with validation data and accuracy."""
+    x, y = pgd.gauss(n_samples=200, seed=0, labels="01")
+    model = fm.Sequential([fm.layers.Input(shape=(2,)), fm.layers.Dense(2, "softmax")], seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, model.fit(x, y, epochs=6, validation_split=0.25, verbose=0)
+
+
+def _lines(ax):
+    return {line.get_label(): line for line in ax.lines}
+
+
+def test_loss_curves_draw_a_fit_history_with_its_metrics_beside(fit_history, tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    _, history = fit_history
+    h = history.history
+    assert set(h) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for source in (history, h):  # the History, or its dict
+        fig = loss_curves(source)
+        loss_ax, metric_ax = fig.axes
+        lines = _lines(loss_ax)
+        assert list(lines) == ["validation loss", "training loss"]
+        for label, key in [("validation loss", "val_loss"), ("training loss", "loss")]:
+            np.testing.assert_array_equal(lines[label].get_xdata(), np.arange(1, 7))  # epochs
+            np.testing.assert_allclose(lines[label].get_ydata(), h[key])
+        assert loss_ax.get_title() == (
+            f"validation loss {h['val_loss'][-1]:.3g}, training loss {h['loss'][-1]:.3g}"
+        )
+        metric_lines = _lines(metric_ax)
+        assert list(metric_lines) == ["validation accuracy", "training accuracy"]
+        np.testing.assert_allclose(metric_lines["training accuracy"].get_ydata(), h["accuracy"])
+        assert metric_ax.get_ylabel() == "accuracy"
+        assert metric_ax.get_title().startswith("validation accuracy ")
+        legend = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+        assert legend == ["validation loss", "training loss"]
+    image = png(loss_curves(history), tmp_path)
+    assert image.shape == (350, 1000, 3)
+    assert share(image, np.zeros(3), tol=0.05) > 0.002  # validation curves black
+    assert share(image, np.full(3, 0x77 / 255), tol=0.03) > 0.001  # training curves grey
+    # the loss alone, when asked, or drawn into an Axes
+    assert len(loss_curves(history, metrics=False).axes) == 1
+    assert png(loss_curves(history, metrics=False), tmp_path).shape == (350, 600, 3)
+
+
+def test_loss_curves_of_a_history_count_epochs_after_initial_epoch(fit_history):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    model, _ = fit_history
+    x, y = pgd.gauss(n_samples=50, seed=1, labels="01")
+    more = model.fit(x, y, initial_epoch=6, epochs=9, verbose=0)
+    assert more.epoch == [6, 7, 8]
+    (line,) = loss_curves(more).axes[0].lines  # no validation data: the training loss only
+    np.testing.assert_array_equal(line.get_xdata(), [7, 8, 9])
+    assert line.get_label() == "training loss"
+
+
+def test_loss_curves_take_a_dict_with_only_the_training_loss():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    fig = loss_curves({"loss": [0.9, 0.5, 0.4]})
+    (ax,) = fig.axes
+    assert list(_lines(ax)) == ["training loss"] and ax.get_title() == "training loss 0.4"
+
+
+def test_loss_curves_compare_fit_histories_and_playgrounds(fit_history, trained):
+    from fastmlp.playground import loss_curves
+
+    _, history = fit_history
+    fig = loss_curves({"softmax": history, "playground": trained})
+    (ax,) = fig.axes  # comparing: the losses only
+    assert list(_lines(ax)) == [
+        "softmax: validation",
+        "softmax: training",
+        "playground: test",
+        "playground: training",
+    ]
+    assert ax.get_title() == ""
+
+
+def test_loss_curves_of_a_playground_add_accuracy_only_when_asked(trained):
+    from fastmlp.playground import loss_curves
+
+    assert len(loss_curves(trained).axes) == 1  # the playground's chart: the loss
+    _, accuracy = loss_curves(trained, metrics=True).axes
+    lines = _lines(accuracy)
+    assert list(lines) == ["test accuracy", "training accuracy"]
+    np.testing.assert_allclose(
+        lines["test accuracy"].get_ydata()[1:], trained.history["test_accuracy"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "kwargs", "error", "message"),
+    [
+        (
+            [0.5, 0.4],
+            {},
+            TypeError,
+            r"expects a Playground, a fit history \(the History .*; got list",
+        ),
+        ({"a": [0.5], "b": 3}, {}, ValueError, "needs the training loss under 'loss'"),
+        (
+            {"accuracy": [0.5], "val_accuracy": [0.6]},
+            {},
+            ValueError,
+            r"needs the training loss under 'loss' \(as model.fit logs it\); the history has 'acc",
+        ),
+        ({"run": {"val_loss": [1.0]}}, {}, ValueError, "the history of 'run' has 'val_loss'"),
+        ({"run": "loss"}, {}, TypeError, "got str of 'run'"),
+        ({}, {}, ValueError, "got an empty dict"),
+        ({"loss": [1.0]}, {"metrics": True}, ValueError, "needs metric curves, and this history"),
+        (
+            {"a": {"loss": [1.0]}, "b": {"loss": [2.0]}},
+            {"metrics": True},
+            ValueError,
+            "needs one run only",
+        ),
+    ],
+)
+def test_loss_curves_say_what_is_missing(source, kwargs, error, message):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    with pytest.raises(error, match=message):
+        loss_curves(source, **kwargs)
+
+
+def test_loss_curves_leave_out_a_curve_not_logged_every_epoch():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import loss_curves
+
+    history = {"loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [0.9, 0.65]}  # validation_freq=2
+    with pytest.warns(UserWarning, match="leaves out 'val_loss': 2 values for the 4 epochs") as w:
+        fig = loss_curves(history)
+    assert w[0].filename == __file__
+    with pytest.warns(UserWarning, match="leaves out 'val_loss' of 'run'") as w:
+        loss_curves({"run": history})
+    assert w[0].filename == __file__
+    assert list(_lines(fig.axes[0])) == ["training loss"]
 
 
 def test_colour_scale_and_title_of_a_sigmoid_model_say_probability(tmp_path):
@@ -495,6 +780,225 @@ def test_colour_scale_and_title_of_a_sigmoid_model_say_probability(tmp_path):
     assert [t.get_text() for t in scale.get_xticklabels()] == ["-1", "0", "1"]
 
 
+# -- models with an output unit per class ----------------------------------------------------
+GREY = np.array([0xE8, 0xEA, 0xEB]) / 255
+GREEN = np.array([0x2C, 0xA0, 0x2C]) / 255  # the third class: tab10's green
+CLASSES = np.stack([ORANGE, BLUE, GREEN])
+
+
+@pytest.fixture(scope="module")
+def three_classes():
+    """A 2-8-3 softmax model trained on three blobs (labels 0, 1, 2), and its data."""
+    pytest.importorskip("matplotlib")
+    rng = np.random.default_rng(0)
+    centres = np.array([[-3, -3], [3, -3], [0, 3]])
+    labels = rng.integers(0, 3, 300)
+    x = centres[labels] + rng.normal(size=(300, 2))
+    model = fm.Sequential(
+        [fm.layers.Input((2,)), fm.layers.Dense(8, "relu"), fm.layers.Dense(3, "softmax")], seed=0
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, labels, epochs=100, verbose=0)
+    return model, x, labels
+
+
+def _plane_pixels(fig, image, points):
+    """The colours of the PNG `image` of `fig` at `points` of its first Axes' data coordinates."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    xy = fig.axes[0].transData.transform(points)
+    rows = (image.shape[0] - xy[:, 1]).astype(int)
+    return image[rows, xy[:, 0].astype(int)]
+
+
+def test_multiclass_boundary_colours_the_argmax_class_shaded_by_its_probability(
+    three_classes, tmp_path
+):
+    from fastmlp.playground import decision_boundary
+
+    model, _, _ = three_classes
+    fig = decision_boundary(model)  # no points: every pixel of the plane is the heatmap
+    image = png(fig, tmp_path)
+    assert image.shape == (522, 500, 3)  # 0.11 inch more per class beyond the first
+    axis = np.linspace(-5.7, 5.7, 40)
+    points = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    p = model.predict(points, verbose=0).astype(np.float64)
+    best = p.argmax(axis=1)
+    t = (p.max(axis=1) - 1 / 3) / (2 / 3)  # grey at 1/3 (no preference), full colour at 1
+    expected = ALPHA * (GREY + t[:, None] * (CLASSES[best] - GREY)) + (1 - ALPHA)
+    pixels = _plane_pixels(fig, image, points)
+    error = np.abs(pixels - expected).max(axis=1)
+    assert np.median(error) < 0.01 and np.mean(error < 0.05) > 0.97
+    # where the model is fairly sure, the pixel is nearest to its class's colour at that shade
+    sure = t > 0.4
+    shades = ALPHA * (GREY + t[sure, None, None] * (CLASSES[None] - GREY)) + (1 - ALPHA)
+    nearest = np.linalg.norm(pixels[sure, None] - shades, axis=-1).argmin(axis=1)
+    assert sure.mean() > 0.5 and np.mean(nearest == best[sure]) > 0.99
+    assert {0, 1, 2} <= set(best[sure].tolist())  # three regions
+
+
+def test_multiclass_boundary_colours_points_by_class_from_sparse_or_one_hot_labels(
+    three_classes, tmp_path
+):
+    from fastmlp.playground import decision_boundary
+
+    model, x, labels = three_classes
+    sparse = decision_boundary(model, train=(x[:200], labels[:200]), test=(x[200:], labels[200:]))
+    train_points, test_points = sparse.axes[0].collections
+    np.testing.assert_allclose(train_points.get_facecolors()[:, :3], CLASSES[labels[:200]])
+    np.testing.assert_allclose(test_points.get_facecolors()[:, :3], CLASSES[labels[200:]])
+    one_hot = np.eye(3)[labels]
+    same = decision_boundary(model, train=(x[:200], one_hot[:200]), test=(x[200:], labels[200:]))
+    np.testing.assert_array_equal(png(sparse, tmp_path, "a.png"), png(same, tmp_path, "b.png"))
+    accuracy = np.mean(model.predict(x[:200], verbose=0).argmax(axis=1) == labels[:200])
+    test_accuracy = np.mean(model.predict(x[200:], verbose=0).argmax(axis=1) == labels[200:])
+    assert accuracy > 0.95  # the audit's case: an accurate model, drawn as such
+    assert sparse.axes[0].get_title() == (
+        f"{model.name}: network 2-8-3, softmax output\n"
+        f"training accuracy {accuracy:.3f}, test accuracy {test_accuracy:.3f}"
+    )
+
+
+def test_multiclass_boundary_has_a_key_of_the_classes(three_classes):
+    from fastmlp.playground import decision_boundary
+
+    model, x, labels = three_classes
+    key = decision_boundary(model, train=(x, labels)).axes[1]
+    assert [t.get_text() for t in key.get_yticklabels()] == ["class 0", "class 1", "class 2"]
+    assert [t.get_text() for t in key.get_xticklabels()] == ["1/3", "0.5", "1"]
+    assert key.get_title() == "probability of the predicted class"
+    stripes = key.images[0].get_array()  # a row per class: grey to its colour at the heatmap's
+    np.testing.assert_allclose(stripes[:, 0], np.tile(ALPHA * GREY + 1 - ALPHA, (3, 1)), atol=1e-6)
+    np.testing.assert_allclose(stripes[:, -1], ALPHA * CLASSES + 1 - ALPHA, atol=1e-6)
+    named = decision_boundary(model, class_names=["a", "b", "c"], discretize=True).axes[1]
+    assert [t.get_text() for t in named.get_yticklabels()] == ["a", "b", "c"]
+    assert named.get_title() == "predicted class"
+    # inside an Axes: a legend of the classes, and of the points unless key=False
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    decision_boundary(model, train=(x, labels), ax=ax)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "class 0",
+        "class 1",
+        "class 2",
+        "training data",
+    ]
+    patches = legend.get_patches()
+    np.testing.assert_allclose(
+        [h.get_facecolor()[:3] for h in patches], ALPHA * CLASSES + 1 - ALPHA
+    )
+    ax = Figure().add_subplot()
+    decision_boundary(model, train=(x, labels), ax=ax, key=False)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1", "class 2"]
+
+
+def test_multiclass_boundary_of_logits_takes_their_softmax(three_classes, tmp_path):
+    from fastmlp.playground import decision_boundary
+
+    model, x, labels = three_classes
+    logits = fm.Sequential(
+        [fm.layers.Input((2,)), fm.layers.Dense(8, "relu"), fm.layers.Dense(3)], seed=0
+    )
+    logits.compile("adam", fm.losses.SparseCategoricalCrossentropy(from_logits=True))
+    logits.set_weights(model.get_weights())  # the same network, its softmax left to the loss
+    fig = decision_boundary(logits, train=(x, labels))
+    assert fig.axes[1].get_title() == "softmax probability of the predicted class"
+    same = decision_boundary(model, train=(x, labels), title=fig.axes[0].get_title())
+    a, b = png(fig, tmp_path, "a.png"), png(same, tmp_path, "b.png")
+    plane = (slice(60, 450), slice(60, 450))  # the plane (the keys' titles differ)
+    np.testing.assert_allclose(a[plane], b[plane], atol=2 / 255)
+
+
+def test_multiclass_neuron_grid_shows_each_class_probability(three_classes):
+    from fastmlp.playground import neuron_grid
+
+    model, _, _ = three_classes
+    fig = neuron_grid(model, resolution=30, class_names=["a", "b", "c"])
+    tiles = fig.axes[-3:]
+    assert [ax.get_title() for ax in tiles] == ["P(a)", "P(b)", "P(c)"]
+    axis = np.linspace(-6, 6, 30)
+    points = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    p = model.predict(points, verbose=0).astype(np.float64)
+    for c, ax in enumerate(tiles):  # grey (probability 0) to the class's colour (1)
+        expected = GREY + p[:, c, None] * (CLASSES[c] - GREY)
+        np.testing.assert_allclose(ax.images[0].get_array().reshape(-1, 3), expected, atol=1e-5)
+    assert [ax.get_title() for ax in neuron_grid(model).axes[-3:]] == [
+        "P(class 0)",
+        "P(class 1)",
+        "P(class 2)",
+    ]
+
+
+@pytest.mark.parametrize("units", [2, 3])
+def test_network_diagram_draws_a_node_per_class(three_classes, units, tmp_path):
+    from fastmlp.playground import network_diagram
+
+    model = fm.Sequential(
+        [fm.layers.Input((2,)), fm.layers.Dense(4, "tanh"), fm.layers.Dense(units, "softmax")]
+    )
+    fig = network_diagram(model)
+    (ax,) = fig.axes
+    assert f"{units} classes" in [t.get_text() for t in ax.texts]
+    assert len(ax.images) == 2 + 4 + units
+    last = ax.images[-units:]  # each output unit's probability: grey to its class's colour
+    for c, image in enumerate(last):
+        tile = image.get_array().reshape(-1, 3)
+        t = (tile - GREY) @ (CLASSES[c] - GREY) / np.sum((CLASSES[c] - GREY) ** 2)
+        np.testing.assert_allclose(tile, GREY + t[:, None] * (CLASSES[c] - GREY), atol=1e-6)
+    assert png(fig, tmp_path).shape[:2] == (int(0.75 * 4 * 100 + 120), 580)
+
+
+def test_binary_softmax_over_two_units_takes_one_hot_labels(tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import decision_boundary
+
+    x, y = pgd.gauss(n_samples=100, seed=0, labels="01")
+    y = y.astype(int)
+    model = fm.Sequential([fm.layers.Input((2,)), fm.layers.Dense(2, "softmax")], seed=0)
+    model.compile("adam", "categorical_crossentropy")
+    sparse = png(decision_boundary(model, train=(x, y)), tmp_path, "a.png")
+    one_hot = png(decision_boundary(model, train=(x, np.eye(2)[y])), tmp_path, "b.png")
+    np.testing.assert_array_equal(sparse, one_hot)
+    assert sparse.shape == (500, 500, 3)  # the binary picture, with its -1 ... 1 scale
+
+
+@pytest.mark.parametrize(
+    ("labels", "kwargs", "message"),
+    [
+        (
+            np.full(300, 3),
+            {},
+            r"train labels of a model with 3 classes must be class numbers 0 to 2",
+        ),
+        (np.full(300, 0.5), {}, "must be class numbers 0 to 2 .*; got 0.5"),
+        (np.zeros((300, 2)), {}, r"or one-hot rows of 3; got shape \(300, 2\)"),
+        (None, {"class_names": ["a", "b"]}, "class_names: the model has 3 classes, got 2 names"),
+    ],
+)
+def test_multiclass_pictures_refuse_labels_that_are_not_its_classes(
+    three_classes, labels, kwargs, message
+):
+    from fastmlp.playground import decision_boundary
+
+    model, x, _ = three_classes
+    with pytest.raises(ValueError, match=message):
+        decision_boundary(model, train=None if labels is None else (x, labels), **kwargs)
+
+
+def test_class_names_are_refused_for_binary_pictures():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import decision_boundary, neuron_grid
+
+    model = fm.Sequential([fm.layers.Input((2,)), fm.layers.Dense(1, "sigmoid")])
+    with pytest.raises(ValueError, match=r"output unit per class.*binary \(1 unit\)"):
+        decision_boundary(model, class_names=["no", "yes"])
+    with pytest.raises(ValueError, match="a Playground is binary"):
+        neuron_grid(Playground("xor", seed=0), class_names=["no", "yes"])
+
+
 def test_boundary_pictures_say_which_points_are_training_and_test_data(trained):
     pytest.importorskip("matplotlib")
     from fastmlp.playground import decision_boundary, overview
@@ -514,12 +1018,76 @@ def test_boundary_pictures_say_which_points_are_training_and_test_data(trained):
     assert [m.get_markeredgecolor() for m in markers] == ["white", "black"]
 
 
+def test_regression_training_points_get_a_dark_ring_to_show_on_the_pale_heatmap(trained, tmp_path):
+    from fastmlp.playground import decision_boundary, overview
+
+    pg = Playground("reg_gauss", hidden=(4,), seed=0).fit(3)
+    fig = decision_boundary(pg)
+    outline, training, _ = fig.axes[0].collections  # the ring, the points, the test points
+    np.testing.assert_array_equal(outline.get_offsets(), training.get_offsets())
+    np.testing.assert_allclose(outline.get_edgecolors()[0, :3], [0x55 / 255] * 3)
+    assert outline.get_linewidths()[0] > training.get_linewidths()[0]  # a ring outside
+    np.testing.assert_allclose(training.get_edgecolors()[0, :3], [1, 1, 1])  # still white-edged
+    dark = np.full(3, 0x55 / 255)
+    ringed = share(png(fig, tmp_path), dark, tol=0.08)
+    assert ringed > 0.01
+    assert share(png(overview(pg), tmp_path, "o.png"), dark, tol=0.08) > 0.003
+    (key,) = fig.legends
+    assert [t.get_text() for t in key.get_texts()] == ["training data", "test data"]
+    # classification keeps the playground's points: white edges only
+    assert len(decision_boundary(trained).axes[0].collections) == 2
+    # (dark grey there: the text's antialiased edges)
+    assert share(png(decision_boundary(trained), tmp_path, "c.png"), dark, tol=0.08) < ringed / 3
+
+
 def test_overview_png_is_the_playgrounds_screen(trained, tmp_path):
     from fastmlp.playground import overview
 
     image = png(overview(trained, discretize=True), tmp_path)
     assert image.shape == (550, 1300, 3)
     assert share(image, ALPHA * ORANGE + (1 - ALPHA), tol=0.01) > 0.01
+
+
+def test_overview_title_states_the_settings_that_tell_runs_apart():
+    pytest.importorskip("matplotlib")
+    from fastmlp.playground import overview
+
+    def title(**settings):
+        fig = overview(Playground("spiral", hidden=(8, 8), seed=0, **settings))
+        return [text.get_text() for text in fig.texts]  # the suptitle, then the details line
+
+    headline, details = title(
+        optimizer=fm.optimizers.SGD(0.03, momentum=0.9, nesterov=True),
+        noise=0.2,
+        regularization="l2",
+        regularization_rate=0.001,
+        batch_size=20,
+        ratio=0.7,
+    )
+    assert headline == (
+        "spiral: network 2-8-8-1, tanh, sgd (momentum 0.9, nesterov), learning rate 0.03, "
+        "playground mode"
+    )
+    assert details == (
+        "noise 0.2, L2 rate 0.001, batch size 20, train ratio 0.7, playground init, seed 0"
+    )
+    assert title(init="zeros", data_seed=4)[1] == (
+        "noise 0, no regularization, batch size 10, train ratio 0.5, zeros init, seed 0, "
+        "data seed 4"
+    )
+    # every setting changed alone changes the title
+    base = title()
+    for settings in [
+        {"noise": 0.1},
+        {"batch_size": 5},
+        {"ratio": 0.6},
+        {"regularization": "l1", "regularization_rate": 0.01},
+        {"optimizer": fm.optimizers.SGD(0.03, momentum=0.5)},
+        {"learning_rate": 0.1},
+        {"mode": "modern"},
+        {"init": "glorot"},
+    ]:
+        assert title(**settings) != base, settings
 
 
 def test_pictures_explain_how_to_install_matplotlib(monkeypatch):
@@ -617,6 +1185,18 @@ def test_cli_help_shows_every_default_once(capsys):
                   "--batch-size BATCH_SIZE samples per gradient step (default: 10)",
                   "--quiet print only the final result (default: off)"]:  # fmt: skip
         assert shown in text
+
+
+def test_cli_help_gives_feature_names_that_need_no_shell_quotes(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "among x1, x2, x1^2, x2^2, x1x2, sinx1, sinx2, which need no quotes in a shell" in text
+    names = "x1,x2,x1^2,x2^2,x1x2,sinx1,sinx2"
+    assert cli_main(["--features", names, "--epochs", "1", "--seed", "0"]) == 0
+    assert "features=['x1', 'x2', 'x1^2', 'x2^2', 'x1*x2', 'sin(x1)', 'sin(x2)']" in (
+        capsys.readouterr().out
+    )
 
 
 @pytest.mark.parametrize(

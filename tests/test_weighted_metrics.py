@@ -349,11 +349,11 @@ def test_bad_weights_are_refused_naming_the_argument() -> None:
 def test_saving_pickling_and_cloning_keep_the_weighted_metrics(tmp_path) -> None:
     chosen = [metrics.AUC(curve="PR", name="pr"), "accuracy", metrics.F1Score(average="macro")]
     model = _model(3, "softmax", "categorical_crossentropy", plain=["accuracy"], weighted=chosen)
-    model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.fastmlp")
     expected = model.evaluate(X, ONE_HOT, sample_weight=W, verbose=0, return_dict=True)
     configs = [m.get_config() for m in model.compiled_weighted_metrics]
     for copy in (
-        fm.models.load_model(tmp_path / "m.keras"),
+        fm.models.load_model(tmp_path / "m.fastmlp"),
         pickle.loads(pickle.dumps(model)),
         fm.models.clone_model(model),
     ):

@@ -237,7 +237,7 @@ class ModelCheckpoint(Callback):
 
     Args:
         filepath: Where to save; may hold `{epoch}` and log names, e.g.
-            `"ckpt/{epoch:02d}-{val_loss:.2f}.keras"` (epoch counted from 1).
+            `"ckpt/{epoch:02d}-{val_loss:.2f}.fastmlp"` (epoch counted from 1).
         monitor: Quantity compared when `save_best_only`. Defaults to `"val_loss"`.
         verbose: 1 prints a message at each save. Defaults to `0`.
         save_best_only: Save only when `monitor` improves on the best so far.

@@ -236,7 +236,10 @@ def fit(
     )
     self.stop_training = False
     with self._calling("fit"):
+        self._initial_epoch = None  # (BackupAndRestore sets the epoch it restored)
         cbs.on_train_begin()
+        if self._initial_epoch is not None:
+            initial_epoch = self._initial_epoch
         logs: dict[str, float] = {}
         # Epochs shorter than a chunk run whole in the engine, several per call, when nothing needs
         # Python between them (no callback but History, no progress bar, no validation): the

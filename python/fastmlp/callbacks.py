@@ -328,6 +328,7 @@ class ProgbarLogger(Callback):
 
 
 # The user-facing callbacks live in modules of their own; they are part of this one's API.
+from fastmlp._backup import BackupAndRestore
 from fastmlp._monitoring import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from fastmlp._user_callbacks import (
     CSVLogger,
@@ -337,6 +338,7 @@ from fastmlp._user_callbacks import (
 )
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "CallbackList",

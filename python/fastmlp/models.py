@@ -368,6 +368,11 @@ class Sequential:
         """The names in the logs: "loss", then the metrics' (the weighted ones last)."""
         return ["loss", *(name for name, _, _ in self._named_metrics())]
 
+    def reset_metrics(self) -> None:
+        """Keras's: forget the metrics' accumulated state. fastmlp's compiled metrics hold none
+        between calls (each fit epoch, evaluate and train_on_batch counts afresh), so there is
+        nothing to forget; kept so that Keras code runs unchanged."""
+
     def _named_metrics(self) -> list[tuple[str, metrics_module.Metric, bool]]:
         """(name in the logs, metric, whether weighted) of the compiled metrics."""
         return _compiling.named_metrics(self.compiled_metrics, self.compiled_weighted_metrics)

@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--features",
         type=_name_list,
         default="x1,x2",
-        help="comma-separated: x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2)",
+        help="comma-separated, among x1, x2, x1^2, x2^2, x1x2, sinx1, sinx2, which need no "
+        "quotes in a shell (also written x1*x2, sin(x1), sin(x2), in quotes)",
     )
     p.add_argument(
         "--hidden",

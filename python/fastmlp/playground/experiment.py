@@ -127,8 +127,14 @@ class Playground:
 
     Args:
         dataset: "circle", "xor", "gauss", "spiral", "reg_plane" or "reg_gauss", or a tuple
-            (x, y) of points of shape (n, 2) and ±1 labels ({0, 1} are accepted) or real targets.
-            Defaults to "circle" (the playground's first screen).
+            (x, y) of points of shape (n, 2) and their labels or real targets. Labels of two
+            values are the two classes: ±1 and {0, 1} as they are, any other two (1 and 2,
+            "no" and "yes") the smaller as -1 (orange) and the larger as +1 (blue), with a
+            `LabelWarning` (a UserWarning) that says so. More than two whole-number labels
+            raise a ValueError: the playground is binary, as the TensorFlow Playground is
+            (draw a multi-class `Sequential` with `decision_boundary(model, train=(x, y))`).
+            Other numbers are regression targets. Defaults to "circle" (the playground's first
+            screen).
         features: Inputs of the network, among x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2).
             Defaults to ("x1", "x2").
         hidden: Units of each hidden layer; () or 0 is a network without hidden layers (a linear
@@ -157,12 +163,19 @@ class Playground:
         seed: Seed of the initial weights and the shuffling. Defaults to None (a random seed,
             kept in `self.seed`).
         data_seed: Seed of the data and of the train/test split. Defaults to None (`seed`).
+        problem: "classification" or "regression", to say what custom labels are instead of
+            letting their values tell (whole numbers can then be regression targets; two values
+            are the classes without a warning). Defaults to None (from the labels; a named
+            dataset's own kind, which a different value contradicts with a ValueError).
 
     Attributes:
         model: The `fastmlp.Sequential` model being trained.
         optimizer: The optimizer's name, or the optimizer object given.
         learning_rate: The learning rate given, or the optimizer object's.
         x_train, y_train, x_test, y_test: The points (n, 2) and their labels (±1) or targets.
+        classification: True for a classification problem, False for regression.
+        classes: (label taken as -1, label taken as +1) of the dataset, e.g. (-1, 1), (0, 1) or
+            (1, 2); None for regression.
         history: {"loss": [...], "test_loss": [...]} after every epoch, plus "accuracy" and
             "test_accuracy" for classification.
         before_training: The same measures before the first epoch (taken when `fit` first
@@ -188,6 +201,7 @@ class Playground:
         init: str | None = None,
         seed: int | None = None,
         data_seed: int | None = None,
+        problem: str | None = None,
     ) -> None:
         self.mode = check.choice(mode, MODES, "mode")
         self.init = self._resolve_init(init)
@@ -205,12 +219,15 @@ class Playground:
             self.regularization = check.choice(regularization, ("l1", "l2"), "regularization")
         self.regularization_rate = check.number(regularization_rate, "regularization_rate")
         names = ("regularization", "regularization_rate")
-        problem = check.regularization_problem(self.regularization, self.regularization_rate, names)
-        if problem:
-            warnings.warn(problem, check.RegularizationWarning, stacklevel=2)
+        half_set = check.regularization_problem(
+            self.regularization, self.regularization_rate, names
+        )
+        if half_set:
+            warnings.warn(half_set, check.RegularizationWarning, stacklevel=2)
         self.batch_size = check.positive_int(batch_size, "batch_size")
         self.ratio, self.noise = check.number(ratio, "ratio"), check.number(noise, "noise")
 
+        self.problem = None if problem is None else check.choice(problem, check.PROBLEMS, "problem")
         x, y = self._make_data(dataset, n_samples)
         (self.x_train, self.y_train), (self.x_test, self.y_test) = datasets.train_test_split(
             x, y, ratio, seed=self.data_seed + 1
@@ -238,20 +255,23 @@ class Playground:
         if isinstance(dataset, str):
             self.dataset = datasets.canonical_name(dataset)
             self.classification = self.dataset in datasets.CLASSIFICATION
+            self.classes = (-1, 1) if self.classification else None
+            kind = "classification" if self.classification else "regression"
+            if self.problem not in (None, kind):
+                raise ValueError(
+                    f"problem={self.problem!r} does not fit {self.dataset}, a {kind} dataset"
+                )
             return datasets.load(self.dataset, n_samples, self.noise, self.data_seed)
         if not isinstance(dataset, (tuple, list)) or len(dataset) != 2:
             raise TypeError("dataset must be a name such as 'spiral' or a tuple (x, y)")
         x = np.asarray(dataset[0], dtype=np.float64)
-        y = np.asarray(dataset[1], dtype=np.float64).reshape(-1)
-        if x.ndim != 2 or x.shape[1] != 2 or x.shape[0] != y.shape[0]:
-            raise ValueError(
-                f"dataset: expected points x of shape (n, 2) and n labels, got {x.shape} and {y.shape}"
-            )
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise ValueError(f"dataset: expected points x of shape (n, 2), got {x.shape}")
         self.dataset = "custom"
-        values = set(np.unique(y).tolist())
-        self.classification = values <= {-1.0, 1.0} or values <= {0.0, 1.0}
-        if self.classification:
-            y = np.where(y > 0, 1.0, -1.0)
+        y, self.classes, note = check.custom_labels(dataset[1], len(x), self.problem)
+        if note:
+            warnings.warn(note, check.LabelWarning, stacklevel=3)
+        self.classification = self.classes is not None
         return x, y
 
     def _layer(self, units: int, activation: str) -> fm.layers.Dense:
@@ -442,8 +462,9 @@ class Playground:
 
     @property
     def optimizer_name(self) -> str:
-        """The optimizer's name: "sgd", "adam", ... (an optimizer object's `name`)."""
-        return self.optimizer if isinstance(self.optimizer, str) else self.optimizer.name
+        """The optimizer's name: "sgd", "adam", ...; an optimizer object's `name` with its settings
+        that differ from the defaults, learning rate aside: "sgd (momentum 0.9, nesterov)"."""
+        return check.optimizer_description(self.optimizer)
 
     def __repr__(self) -> str:
         net = "-".join(str(n) for n in (len(self.feature_names), *self.hidden, 1))

@@ -7,18 +7,26 @@ with heatmaps at the playground's opacity (160/255) over white.
 
 A picture's source is a `Playground`, or a fitted `fastmlp.Sequential` on 2-D points together
 with its data (`train=(x, y)`, `test=(x, y)`) and, if its inputs are feature crosses, their names
-(`features=[...]`).
+(`features=[...]`). A Sequential with an output unit per class (Dense(3, "softmax"), ...) is
+drawn a colour per class instead: see `decision_boundary` and `_classes`.
 
 matplotlib is the optional extra ``plot``: ``pip install "fastmlp[plot]"``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from fastmlp.playground._classes import (
+    class_handles,
+    class_heatmap,
+    class_rgb,
+    draw_class_key,
+    shade,
+)
 from fastmlp.playground._draw import (
     BLUE,
     DOMAIN,
@@ -29,11 +37,14 @@ from fastmlp.playground._draw import (
     View,
     colormap,
     colors_of,
+    experiment_details,
+    experiment_headline,
     grid_points,
     matplotlib_parts,
     new_figure,
     view_of,
 )
+from fastmlp.playground._loss_curves import loss_curves
 from fastmlp.playground.experiment import Playground
 
 __all__ = [
@@ -50,28 +61,57 @@ __all__ = [
 
 
 # -- the decision boundary -------------------------------------------------------------------
-def _draw_points(ax: Any, data: Any, edge: str, size: float) -> None:
+OUTLINE = "#555555"  # around the white edge of regression's training points
+
+
+def _regression(view: View) -> bool:
+    """Real targets, not ±1 labels: most are near 0 and as pale as the heatmap around them."""
+    labels = [data[1] for data in (view.train, view.test) if data is not None]
+    return view.classes is None and any(np.any(np.abs(y) != 1) for y in labels)
+
+
+def _draw_points(ax: Any, view: View, data: Any, edge: str, size: float) -> None:
     if data is None:
         return
     x, y = data
-    ax.scatter(x[:, 0], x[:, 1], s=size, c=colors_of(y), edgecolors=edge, linewidths=0.8, zorder=3)
+    if edge == "white" and _regression(view):
+        # a dark ring outside the white one, so that pale points show on a pale heatmap
+        ax.scatter(x[:, 0], x[:, 1], s=size, c="none", edgecolors=OUTLINE, linewidths=2.2, zorder=3)
+    # a class view's labels are class numbers: each in its class's colour
+    colours = colors_of(y) if view.classes is None else class_rgb(len(view.classes))[y]
+    ax.scatter(x[:, 0], x[:, 1], s=size, c=colours, edgecolors=edge, linewidths=0.8, zorder=3)
 
 
-def _draw_data_key(where: Any, view: View, show_test: bool, **placement: Any) -> None:
-    """A key that says which points are training data (white edge) and which test data (black).
+def _draw_data_key(
+    where: Any,
+    view: View,
+    show_test: bool,
+    classes: bool = False,
+    data: bool = True,
+    **placement: Any,
+) -> None:
+    """A key that says which points are training data (white edge; for regression, in a dark
+    ring) and which test data (black) (with `data`), and which colour is which class (with
+    `classes`, for a class view).
 
     `where` is an Axes or a Figure; `placement` goes to its `legend`.
     """
     from matplotlib.lines import Line2D
 
     kinds = [("training data", "white", view.train), ("test data", "black", view.test)]
-    handles = [
-        Line2D([], [], ls="", marker="o", ms=5, mfc="#8a8a8a", mec=edge, mew=0.8, label=label)
-        for label, edge, data in kinds[: 1 + show_test]
-        if data is not None
-    ]
+    handles: list[Any] = class_handles(view.classes) if classes and view.classes else []
+    labels = [handle.get_label() for handle in handles]
+    for label, edge, points in kinds[: 1 + show_test]:
+        if points is None or not data:
+            continue
+        marker = Line2D([], [], ls="", marker="o", ms=5, mfc="#8a8a8a", mec=edge, mew=0.8)
+        if edge == "white" and _regression(view):  # its outline under it, as _draw_points
+            outline = Line2D([], [], ls="", marker="o", ms=5, mfc="none", mec=OUTLINE, mew=2.2)
+            marker = (outline, marker)
+        handles.append(marker)
+        labels.append(label)
     if handles:
-        key = where.legend(handles=handles, fontsize=7, handletextpad=0.2, **placement)
+        key = where.legend(handles, labels, fontsize=7, handletextpad=0.2, **placement)
         key.get_frame().set_facecolor("#cfd2d4")  # grey, so that the white edges show
         key.get_frame().set_linewidth(0)
 
@@ -80,19 +120,24 @@ def _draw_boundary(
     ax: Any, view: View, discretize: bool, show_test: bool, resolution: int, size: float
 ) -> None:
     points, _ = grid_points(resolution)
-    values = view.predict(points).reshape(resolution, resolution)
-    if discretize:
-        values = np.where(values >= 0, 1.0, -1.0)
+    if view.classes is not None:  # the argmax class, shaded by its probability
+        image = class_heatmap(view.predict(points), discretize)
+        image = image.reshape(resolution, resolution, 3)
+    else:
+        values = view.predict(points).reshape(resolution, resolution)
+        if discretize:
+            values = np.where(values >= 0, 1.0, -1.0)
+        image = colors_of(values, HEATMAP_ALPHA)
     ax.imshow(
-        colors_of(values, HEATMAP_ALPHA),
+        image,
         origin="lower",
         extent=(*DOMAIN, *DOMAIN),
         interpolation="nearest" if discretize else "bilinear",
         zorder=1,
     )
-    _draw_points(ax, view.train, "white", size)
+    _draw_points(ax, view, view.train, "white", size)
     if show_test:
-        _draw_points(ax, view.test, "black", size)
+        _draw_points(ax, view, view.test, "black", size)
     ax.set_xlim(*DOMAIN)
     ax.set_ylim(*DOMAIN)
     ax.set_aspect("equal")
@@ -103,9 +148,13 @@ def _draw_boundary(
     ax.set_ylabel("$X_2$", fontsize=9, labelpad=1)
 
 
-def _draw_legend(ax: Any, view: View) -> None:
-    """The colour scale of the network's output, orange (-1) to blue (+1), in the view's words."""
+def _draw_legend(ax: Any, view: View, discretize: bool = False) -> None:
+    """The colour scale of the network's output, orange (-1) to blue (+1), in the view's words;
+    for a class view, a stripe per class (see _classes.draw_class_key)."""
     label, ticks = view.scale
+    if view.classes is not None:
+        draw_class_key(ax, view.classes, label, discretize)
+        return
     ax.imshow(
         colors_of(np.linspace(-1, 1, 101)[None, :], HEATMAP_ALPHA),
         extent=(-1, 1, 0, 1),
@@ -128,11 +177,19 @@ def decision_boundary(
     resolution: int = 100,
     title: str | None = None,
     key: bool = True,
+    class_names: Sequence[str] | None = None,
     ax: Any = None,
 ) -> Any:
     """The network's output over [-6, 6]² as an orange-white-blue heatmap, with the data on top.
 
     Training points are edged in white, test points in black, as in the playground.
+
+    A model with an output unit per class (Dense(k) with k >= 3, softmax or logits; or 2 units
+    without softmax) is drawn one region per class: each point of the plane in the colour of the
+    class the model predicts (the argmax), shaded from grey (probability 1/k, no preference) to
+    the full colour (probability 1), with a key of the classes' colours under the plane (inside
+    `ax`: a legend); its points in their classes' colours, from class numbers (n,) or one-hot
+    rows (n, k). Class 0 is orange and class 1 blue, as labels 0 and 1 of binary pictures.
 
     Args:
         source: A `Playground`, or a fitted `Sequential` on points of the plane.
@@ -140,29 +197,37 @@ def decision_boundary(
         test: (x, y) test points, for a Sequential source. Defaults to None.
         features: Names of the model's input features, for a Sequential source. Defaults to None
             (x1, x2).
-        discretize: Colour only the sign of the output (the playground's "discretize output").
-            Defaults to False.
+        discretize: Colour only the sign of the output (the playground's "discretize output"),
+            or only the predicted class. Defaults to False.
         show_test: Draw the test points. Defaults to True.
         resolution: Grid points per axis. Defaults to 100 (the playground's density).
         title: Defaults to None: the dataset, epoch, test accuracy and losses (for a Sequential:
             its name, layer sizes, output and accuracy on the points given).
         key: Say which points are training and which test data (under the plane, or inside
             `ax`). Defaults to True.
+        class_names: Names of the classes of a model with an output unit per class, one per
+            unit, for its key. Defaults to None ("class 0", "class 1", ...).
         ax: Draw into this matplotlib Axes instead of a new 5 x 5 inch figure (with a colour
             scale under the plane). Defaults to None.
 
     Returns:
-        The matplotlib Figure (500 x 500 pixels when new).
+        The matplotlib Figure (500 x 500 pixels when new; 0.11 inch higher for each class beyond
+        the first of a model with an output unit per class).
     """
-    view = view_of(source, train, test, features)
+    view = view_of(source, train, test, features, class_names)
     if ax is None:
-        fig = new_figure(5, 5)
-        ax = fig.add_axes((0.12, 0.15, 0.8, 0.74))
-        _draw_legend(fig.add_axes((0.12, 0.035, 0.4, 0.022)), view)
+        # (inches) the colour scale is a stripe 0.11 high; a class key, one per class
+        stripes = 1 if view.classes is None else len(view.classes)
+        height = 5 + 0.11 * (stripes - 1)
+        fig = new_figure(5, height)
+        ax = fig.add_axes((0.12, (5 * 0.15 + height - 5) / height, 0.8, 3.7 / height))
+        key_ax = fig.add_axes((0.12, 0.175 / height, 0.4, 0.11 * stripes / height))
+        _draw_legend(key_ax, view, discretize)
         if key:
             _draw_data_key(fig, view, show_test, loc="lower right", bbox_to_anchor=(0.92, 0.0))
-    elif key:
-        _draw_data_key(ax, view, show_test, loc="best", framealpha=0.85)
+    elif key or view.classes is not None:  # (no colour scale in an Axes: a class view's colours
+        # are explained in the key all the same)
+        _draw_data_key(ax, view, show_test, classes=True, data=key, loc="best", framealpha=0.85)
     _draw_boundary(ax, view, discretize, show_test, resolution, size=16)
     ax.set_title(view.summary if title is None else title, fontsize=10)
     return ax.figure
@@ -182,8 +247,21 @@ def _layer_labels(view: View) -> list[list[str]]:
     hidden = view.weights[:-1]
     for i, (kernel, _) in enumerate(hidden):
         labels.append([f"layer {i + 1}, neuron {j + 1}" for j in range(kernel.shape[1])])
-    labels.append(["output"])
+    if view.classes is None:
+        labels.append(["output"])
+    else:
+        labels.append([f"P({name})" for name in view.classes])
     return labels
+
+
+def _tile(out: np.ndarray, unit: int, layer: int, last: bool, resolution: int) -> np.ndarray:
+    """The colours of one neuron's map from its layer's outputs `out` (n, units): orange (-1) to
+    blue (+1), clamped; an output unit per class (out holds probabilities, 2 units or more): its
+    probability, from grey (0) to its class's colour (1)."""
+    if last and out.shape[1] > 1:
+        colours = shade(class_rgb(out.shape[1])[unit], out[:, unit])
+        return colours.reshape(resolution, resolution, 3)
+    return colors_of(_display(out[:, unit], feature=layer == 0).reshape(resolution, resolution))
 
 
 def neuron_grid(
@@ -192,11 +270,14 @@ def neuron_grid(
     features: Sequence[str] | None = None,
     resolution: int = 60,
     title: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Any:
     """A grid of small heatmaps: what each input, each hidden neuron and the output computes.
 
     Row 0 shows the input features (each scaled to [-1, 1]), then one row per hidden layer, then
-    the output, all over [-6, 6]², coloured from -1 (orange) to +1 (blue) and clamped.
+    the output, all over [-6, 6]², coloured from -1 (orange) to +1 (blue) and clamped. A model with
+    an output unit per class (see `decision_boundary`) shows each class's probability P(class)
+    in the last row, from grey (0) to the class's colour (1).
 
     Args:
         source: A `Playground`, or a fitted `Sequential` on points of the plane.
@@ -204,11 +285,13 @@ def neuron_grid(
             (x1, x2).
         resolution: Grid points per axis of each map. Defaults to 60.
         title: Defaults to None: "What each neuron computes" and the dataset and epoch.
+        class_names: Names of the classes of a model with an output unit per class, for the
+            titles of the output maps. Defaults to None ("class 0", "class 1", ...).
 
     Returns:
         The matplotlib Figure, 1.5 inches per map plus margins.
     """
-    view = view_of(source, features=features)
+    view = view_of(source, features=features, class_names=class_names)
     points, _ = grid_points(resolution)
     outputs = view.neurons(points)
     labels = _layer_labels(view)
@@ -222,8 +305,8 @@ def neuron_grid(
             left = (0.8 + c * cell + 0.12) / width
             bottom = 1 - (0.45 + (r + 1) * cell - 0.1) / height
             ax = fig.add_axes((left, bottom, (cell - 0.24) / width, (cell - 0.34) / height))
-            values = _display(out[:, c], feature=r == 0).reshape(resolution, resolution)
-            ax.imshow(colors_of(values), origin="lower", extent=(*DOMAIN, *DOMAIN))
+            tile = _tile(out, c, r, r == rows - 1, resolution)
+            ax.imshow(tile, origin="lower", extent=(*DOMAIN, *DOMAIN))
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(names[c], fontsize=7 if r else 9, pad=2)
@@ -263,11 +346,14 @@ def _draw_network(ax: Any, view: View, resolution: int) -> None:
     # nodes: what each one computes, as a small heatmap; biases as a small square
     points, _ = grid_points(resolution)
     outputs = view.neurons(points)
+    if view.unit_probabilities is not None:  # a node per class: each one's probability
+        outputs[-1] = view.unit_probabilities(points)
     for layer, (column, out) in enumerate(zip(positions, outputs)):
+        last = layer == len(outputs) - 1
         for k, (x, y) in enumerate(column):
-            values = _display(out[:, k], feature=layer == 0).reshape(resolution, resolution)
             extent = (x - half, x + half, y - half, y + half)
-            ax.imshow(colors_of(values), origin="lower", extent=extent, zorder=2)
+            tile = _tile(out, k, layer, last, resolution)
+            ax.imshow(tile, origin="lower", extent=extent, zorder=2)
             box = {"edgecolor": "#555555", "zorder": 3}
             ax.add_patch(patches.Rectangle((x - half, y - half), 1, 1, fill=False, lw=0.6, **box))
             if layer == 0:
@@ -284,7 +370,7 @@ def _draw_network(ax: Any, view: View, resolution: int) -> None:
         if layer == 0:
             label = f"{n} feature{'s' * (n > 1)}"
         elif layer == len(positions) - 1:
-            label = "output"
+            label = "output" if n == 1 else f"{n} classes"
         else:
             label = f"{n} neuron{'s' * (n > 1)}"
         ax.text(column[0][0], top + 0.35, label, ha="center", va="bottom", fontsize=9)
@@ -301,7 +387,9 @@ def network_diagram(
     """The network as the playground draws it: nodes show what they compute, links their weight.
 
     A link's colour is its weight (orange negative, blue positive) and its width grows with |w|
-    (saturating at 5); the small square at a node's lower left is its bias.
+    (saturating at 5); the small square at a node's lower left is its bias. The output nodes of a
+    model with an output unit per class (a softmax over 2 units too) show each class's
+    probability, from grey (0) to the class's colour (1).
 
     Args:
         source: A `Playground`, or a fitted `Sequential` on points of the plane.
@@ -322,96 +410,13 @@ def network_diagram(
     return ax.figure
 
 
-# -- loss curves ------------------------------------------------------------------------------
-def _draw_curves(
-    ax: Any, histories: Mapping[str, tuple[int, Mapping[str, Sequence[float]]]]
-) -> None:
-    single = len(histories) == 1
-    for i, (name, (first, history)) in enumerate(histories.items()):
-        epochs = np.arange(first, first + len(history["loss"]))
-        if single:  # the playground's colours: test loss black, training loss grey
-            ax.plot(epochs, history["test_loss"], color="black", label="test loss")
-            ax.plot(epochs, history["loss"], color="#777777", label="training loss")
-        else:
-            color = f"C{i % 10}"
-            ax.plot(epochs, history["test_loss"], color=color, label=f"{name}: test")
-            ax.plot(
-                epochs,
-                history["loss"],
-                color=color,
-                linestyle="--",
-                linewidth=1,
-                label=f"{name}: training",
-            )
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
-    ax.set_xlabel("epoch", fontsize=9)
-    ax.set_ylabel("loss", fontsize=9)
-    ax.set_ylim(bottom=0)
-    # small losses (regression) as 1.6 x 1e-4, not as wide tick labels that push "loss" out
-    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 4))
-    ax.yaxis.get_offset_text().set_fontsize(8)
-    ax.tick_params(labelsize=8)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7 if not single else 8, frameon=False)
-
-
-def _curves_of(item: Any) -> tuple[int, Mapping[str, Sequence[float]]]:
-    """(first epoch, history): a Playground's from epoch 0, the losses before training."""
-    if isinstance(item, Playground):
-        if item.before_training is None:
-            return 1, item.history
-        return 0, {key: [item.before_training[key], *item.history[key]] for key in item.history}
-    if not isinstance(item, Mapping) or not {"loss", "test_loss"} <= set(item):
-        raise TypeError(
-            "loss_curves expects a Playground, a history with 'loss' and 'test_loss', or "
-            f"a mapping of them; got {type(item).__name__}"
-        )
-    return 1, item  # a history dict: one entry after each epoch, as Keras's
-
-
-def loss_curves(source: Any, *, title: str | None = None, ax: Any = None) -> Any:
-    """Training and test loss after each epoch.
-
-    A Playground's curves start at epoch 0, with the losses before training, as the playground's
-    chart does; a history dict holds the losses after each epoch and starts at epoch 1.
-
-    Args:
-        source: A `Playground`, a history dict {"loss": [...], "test_loss": [...]}, or a mapping
-            {label: Playground or history} to compare several runs (test solid, training dashed).
-        title: Defaults to None: the last losses, or nothing when comparing.
-        ax: Draw into this matplotlib Axes instead of a new 6 x 3.5 inch figure. Defaults to None.
-
-    Returns:
-        The matplotlib Figure (600 x 350 pixels when new).
-    """
-    if isinstance(source, Playground) or (isinstance(source, Mapping) and "loss" in source):
-        histories = {"": _curves_of(source)}
-    elif isinstance(source, Mapping):
-        histories = {str(name): _curves_of(item) for name, item in source.items()}
-    else:
-        _curves_of(source)  # raises with the message
-        histories = {}
-    if ax is None:
-        fig = new_figure(6, 3.5)
-        ax = fig.add_axes((0.12, 0.15, 0.84, 0.72))
-    _draw_curves(ax, histories)
-    if title is None and len(histories) == 1:
-        _, history = next(iter(histories.values()))
-        title = (
-            f"test loss {history['test_loss'][-1]:.3g}, training loss {history['loss'][-1]:.3g}"
-            if history["loss"]
-            else "not trained yet"
-        )
-    if title:
-        ax.set_title(title, fontsize=10)
-    return ax.figure
-
-
 # -- everything at once -----------------------------------------------------------------------
 def overview(playground: Playground, *, discretize: bool = False) -> Any:
     """The playground's screen: network diagram, decision boundary and loss curves side by side.
+
+    The title says what was trained (dataset, network, activation, optimizer with its settings,
+    learning rate, mode) and, on a second line, the other settings in which runs differ: noise,
+    regularization, batch size, train ratio, initialisation and seed.
 
     Args:
         playground: A `Playground`.
@@ -430,11 +435,7 @@ def overview(playground: Playground, *, discretize: bool = False) -> Any:
     _draw_legend(fig.add_axes((0.5, 0.05, 0.1, 0.02)), view)
     _draw_data_key(fig, view, True, loc="lower left", bbox_to_anchor=(0.63, 0.0))
     loss_curves(playground, title="loss", ax=fig.add_axes((0.78, 0.3, 0.2, 0.45)))
-    pg = playground
-    net = "-".join(str(n) for n in (len(pg.feature_names), *pg.hidden, 1))
-    fig.suptitle(
-        f"{pg.dataset}: network {net}, {pg.activation}, {pg.optimizer_name} with learning rate "
-        f"{pg.learning_rate:g}, {pg.mode} mode",
-        fontsize=11,
-    )
+    # two lines: what was trained, then every other setting in which runs differ
+    fig.suptitle(experiment_headline(playground), fontsize=11, y=0.985)
+    fig.text(0.5, 0.925, experiment_details(playground), ha="center", fontsize=9, color="#444444")
     return fig
