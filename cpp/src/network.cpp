@@ -48,8 +48,8 @@ void flush_eigen_workers(int threads) {
 // lost up to 2x. While training, the products split their columns over OpenMP's threads and
 // BLAS runs single-threaded in each part (dense.hpp), so that the optimizer's pass can use the same
 // threads without two pools fighting for the cores (measured on 2 cores: Adam over OpenMP next to
-// OpenBLAS's spinning threads took 16 s per epoch instead of 0.17). predict leaves the products
-// to BLAS's own threads, which split large products better (one whole 10,000-row product).
+// OpenBLAS's spinning threads took 16 s per epoch instead of 0.17). predict and evaluate give
+// each thread chunks of rows instead (forward_in_chunks); BLAS's own threads are never used.
 // On cores shared with other busy processes, set_max_threads(1) is faster.
 std::atomic<int> g_max_threads{0};  // 0: as many as OpenMP offers
 // Set in the child of a fork(): GNU OpenMP's thread pool does not survive a fork (the child's
@@ -78,17 +78,15 @@ constexpr Index kSparseChunkRows = 256;
 
 class ThreadScope {
  public:
-  enum class Products { SplitByColumns, ByBlas };
-  explicit ThreadScope(int threads, Products products = Products::SplitByColumns) : saved_(step_threads()) {
-    const bool split = products == Products::SplitByColumns;
+  explicit ThreadScope(int threads) : saved_(step_threads()) {
     step_threads() = threads;
 #ifdef FASTMLP_HAVE_OPENMP
     Eigen::setNbThreads(threads);  // for Eigen's own products (no BLAS loaded)
     FlushScope::workers_end_unflushed().store(blas::available(), std::memory_order_relaxed);
     if (!blas::available()) flush_eigen_workers(threads);
 #endif
-    split_products() = split;
-    blas::set_threads(split ? 1 : threads);
+    split_products() = true;  // the products split their columns over the engine's threads
+    blas::set_threads(1);     // and BLAS runs single-threaded in each part (dense.hpp)
   }
   ~ThreadScope() {
     split_products() = true;
@@ -1379,8 +1377,7 @@ void Network<Scalar>::predict(const ConstMatMap<Scalar>& x, MatMap<Scalar> out, 
                         }))
     return;
   const Index block = sparse ? std::min(batch, kSparsePredictRows) : batch;
-  ThreadScope threads(threads_for(block),
-                      sparse ? ThreadScope::Products::SplitByColumns : ThreadScope::Products::ByBlas);
+  ThreadScope threads(threads_for(block));
   FlushScope ftz;
   reserve(block);
   for (Index pos = 0; pos < x.rows(); pos += block) {
