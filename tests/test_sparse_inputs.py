@@ -528,6 +528,9 @@ def test_subnormals_are_flushed_on_every_thread_and_the_workers_left_as_found():
             x, np.zeros((1024, 512)), batch_size=1024, verbose=0, return_dict=True
         )
         assert logs["mae"] == 0.0
+        # predict's chunks of rows, and a block of one chunk split over the threads
+        for rows in (1024, 64):
+            assert not model.predict(x[:rows], verbose=0).any()
         model.fit(x, np.zeros((1024, 512)), batch_size=512, epochs=1, verbose=0)
         assert eigen_only or not any(_core._worker_flush_modes())
 
