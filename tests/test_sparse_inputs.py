@@ -441,7 +441,7 @@ def test_a_step_failing_on_a_label_in_any_part_changes_nothing():
         net.train_on_batch(x, y)
     assert net.last_batch_sparse
     np.testing.assert_array_equal(net.get_params(), before)
-    assert net.get_optimizer_state() == (0, [])
+    assert net.get_optimizer_state() == (0, [], [])
     y[50] = 3.0
     assert net.train_on_batch(x, y).steps == 1
     assert net.iterations == 1

@@ -64,8 +64,9 @@ def print_summary(
     ]
     if model.built and model.optimizer is not None and model.optimizer.iterations > 0:
         # Keras counts the slot variables plus the iteration counter and the learning rate.
-        _, slots = model._engine.get_optimizer_state()
-        count = sum(s.size for s in slots) + 2
+        # (and Nadam's u_product)
+        _, slots, scalars = model._engine.get_optimizer_state()
+        count = sum(s.size for s in slots) + len(scalars) + 2
         lines.append(f" Optimizer params: {count:,} ({readable_size(count * itemsize)})")
     for line in lines:
         emit(line)

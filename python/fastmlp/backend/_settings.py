@@ -302,11 +302,13 @@ class NetworkSettings:
         self._iterations = int(iterations)
         self._state[ITER] = int(iterations)
 
-    def get_optimizer_state(self) -> tuple[int, list[np.ndarray]]:
+    def get_optimizer_state(self) -> tuple[int, list[np.ndarray], list[float]]:
+        """(iterations, slots, scalars) as the C++ network's (no scalars here: Nadam, the one
+        optimizer with some, is the C++ engine's only, yet)."""
         with self._claim():
-            return self._iterations, [self.ops.to_host(s) for s in self._slots]
+            return self._iterations, [self.ops.to_host(s) for s in self._slots], []
 
-    def set_optimizer_state(self, iterations: int, slots: list[Any]) -> None:
+    def set_optimizer_state(self, iterations: int, slots: list[Any], scalars: list[float]) -> None:
         if slots and len(slots) != self._slot_count():
             raise ValueError(
                 f"optimizer state: expected {self._slot_count()} slot arrays, got {len(slots)}"
@@ -316,6 +318,8 @@ class NetworkSettings:
         arrays = [np.asarray(s, dtype=self.dtype) for s in slots]
         if any(a.ndim != 1 or a.shape[0] != self.param_count for a in arrays):
             raise ValueError(f"optimizer state: each slot must hold {self.param_count} values")
+        if scalars:
+            raise ValueError(f"optimizer state: expected 0 scalar values, got {len(scalars)}")
         with self._claim():
             self._slots = [self.ops.to_device(a, self.dtype) for a in arrays]
             self._set_iterations(iterations)
