@@ -10,6 +10,7 @@ from typing import Any
 
 from fastmlp.optimizers import schedules
 from fastmlp.optimizers._base import Optimizer, _check_number
+from fastmlp.optimizers._more import Adamax, Ftrl, Lion, Nadam
 
 __all__ = [
     "SGD",
@@ -17,6 +18,10 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
+    "Ftrl",
+    "Lion",
+    "Nadam",
     "Optimizer",
     "RMSprop",
     "get",
@@ -153,6 +158,10 @@ _CLASSES: dict[str, type[Optimizer]] = {
     "rmsprop": RMSprop,
     "adagrad": Adagrad,
     "adadelta": Adadelta,
+    "nadam": Nadam,
+    "adamax": Adamax,
+    "lion": Lion,
+    "ftrl": Ftrl,
 }
 
 

@@ -95,10 +95,14 @@ class Optimizer:
                 "If you need the learning rate to be settable, you should instantiate the "
                 "optimizer with a float `learning_rate` argument."
             )
-        value = _check_number(value, "learning_rate")
+        value = self._check_learning_rate(value)
         if getattr(self, "_engine", None) is not None:  # first: it may refuse (another thread)
             self._engine.set_learning_rate(value)
         self._learning_rate = value
+
+    def _check_learning_rate(self, value: Any) -> float:
+        """A constant learning rate as a float, or a clear error."""
+        return _check_number(value, "learning_rate")
 
     def __getstate__(self) -> dict[str, Any]:
         """pickle / deepcopy: the settings, detached from any model's engine."""
