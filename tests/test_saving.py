@@ -128,6 +128,10 @@ OPTIMIZERS = {
     "rmsprop-centered-momentum": lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True),
     "adagrad": lambda: optimizers.Adagrad(0.05),
     "adadelta": lambda: optimizers.Adadelta(1.0),
+    "nadam": lambda: optimizers.Nadam(0.01),
+    "adamax": lambda: optimizers.Adamax(0.01),
+    "lion": lambda: optimizers.Lion(1e-3),
+    "ftrl": lambda: optimizers.Ftrl(0.1, l1_regularization_strength=1e-3),
 }
 
 
@@ -145,7 +149,9 @@ def test_optimizer_state_is_restored_exactly(tmp_path, name):
     assert loaded._engine.get_rng_state() == model._engine.get_rng_state()
 
 
-@pytest.mark.parametrize("name", ["sgd-momentum", "adam-amsgrad", "rmsprop-centered-momentum"])
+@pytest.mark.parametrize(
+    "name", ["sgd-momentum", "adam-amsgrad", "rmsprop-centered-momentum", "nadam", "ftrl"]
+)
 def test_resumed_training_equals_uninterrupted_training(tmp_path, name):
     uninterrupted = make_model(optimizer=OPTIMIZERS[name]())
     uninterrupted.fit(X, Y, epochs=3, batch_size=16, shuffle=True, verbose=0)
