@@ -226,26 +226,24 @@ void bind_network(py::module_& m, const char* name) {
                std::copy(v.data(), v.data() + v.size(), a.mutable_data());
                slots.append(a);
              }
-             return py::make_tuple(n.optimizer().iterations(), slots);
-           })
-      .def("set_optimizer_state",
-           [](Net& n, std::int64_t iterations, const std::vector<Array<S>>& slots) {
-             auto lock = claim(n);
-             auto& opt = n.optimizer();
-             if (!slots.empty() && static_cast<int>(slots.size()) != opt.slot_count())
-               throw std::invalid_argument("optimizer state: expected " + std::to_string(opt.slot_count()) +
-                                           " slot arrays, got " + std::to_string(slots.size()));
-             if (iterations < 0) throw std::invalid_argument("optimizer state: iterations must be >= 0");
-             std::vector<Vec<S>> copy;
-             for (const auto& a : slots) {
-               if (a.ndim() != 1 || a.shape(0) != n.param_count())
-                 throw std::invalid_argument("optimizer state: each slot must hold " +
-                                             std::to_string(n.param_count()) + " values");
-               copy.emplace_back(Eigen::Map<const Vec<S>>(a.data(), a.shape(0)));
-             }
-             opt.slots() = std::move(copy);
-             opt.set_iterations(iterations);
-           })
+             return py::make_tuple(n.optimizer().iterations(), slots, n.optimizer().scalars());
+           },
+           "(iterations, slot arrays, scalars): the scalars are Nadam's u_product (none before the "
+           "first step, none for the other optimizers)")
+      .def(
+          "set_optimizer_state",
+          [](Net& n, std::int64_t iterations, const std::vector<Array<S>>& slots, const std::vector<double>& scalars) {
+            auto lock = claim(n);
+            std::vector<Vec<S>> copy;
+            for (const auto& a : slots) {
+              if (a.ndim() != 1 || a.shape(0) != n.param_count())
+                throw std::invalid_argument("optimizer state: each slot must hold " + std::to_string(n.param_count()) +
+                                            " values");
+              copy.emplace_back(Eigen::Map<const Vec<S>>(a.data(), a.shape(0)));
+            }
+            n.optimizer().set_state(iterations, std::move(copy), scalars, n.param_count());
+          },
+          py::arg("iterations"), py::arg("slots"), py::arg("scalars"))
       .def("get_rng_state",
            [](Net& n) {
              auto lock = claim(n);
@@ -410,6 +408,11 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("rho", &OptimizerConfig::rho)
       .def_readwrite("centered", &OptimizerConfig::centered)
       .def_readwrite("initial_accumulator_value", &OptimizerConfig::initial_accumulator_value)
+      .def_readwrite("learning_rate_power", &OptimizerConfig::learning_rate_power)
+      .def_readwrite("l1_regularization_strength", &OptimizerConfig::l1_regularization_strength)
+      .def_readwrite("l2_regularization_strength", &OptimizerConfig::l2_regularization_strength)
+      .def_readwrite("l2_shrinkage_regularization_strength", &OptimizerConfig::l2_shrinkage_regularization_strength)
+      .def_readwrite("beta", &OptimizerConfig::beta)
       .def_readwrite("weight_decay", &OptimizerConfig::weight_decay);
 
   py::class_<MetricSums>(m, "MetricSums")

@@ -115,7 +115,7 @@ def test_failed_step_leaves_parameters_and_optimizer_untouched():
     with pytest.raises(ValueError, match="labels must be integers"):
         net.train_on_batch(np.ones((3, 3)), np.array([[0.0], [1.0], [7.0]]))
     np.testing.assert_array_equal(net.get_params(), before)
-    assert net.get_optimizer_state() == (0, [])
+    assert net.get_optimizer_state() == (0, [], [])
     # ... and the model is still usable (its lock was released).
     sums = net.train_on_batch(np.ones((3, 3)), np.array([[0.0], [1.0], [2.0]]))
     assert (sums.steps, net.iterations) == (1, 1)
@@ -195,7 +195,7 @@ def test_unknown_loss_code(code):
         make_net().set_loss(code)
 
 
-@pytest.mark.parametrize("code", [5, -1])
+@pytest.mark.parametrize("code", [9, -1])
 def test_unknown_optimizer_code(code):
     with pytest.raises(ValueError, match="OptimizerConfig: unknown optimizer kind"):
         _core.OptimizerConfig(code)
@@ -255,8 +255,10 @@ def test_set_optimizer_state_rejects_wrong_slots():
     net = make_net()
     net.set_optimizer(_core.OptimizerConfig(ADAM))
     with pytest.raises(ValueError, match="expected 2 slot arrays, got 1"):
-        net.set_optimizer_state(0, [np.zeros(31)])
+        net.set_optimizer_state(0, [np.zeros(31)], [])
     with pytest.raises(ValueError, match="each slot must hold 31 values"):
-        net.set_optimizer_state(0, [np.zeros(31), np.zeros(30)])
+        net.set_optimizer_state(0, [np.zeros(31), np.zeros(30)], [])
     with pytest.raises(ValueError, match="iterations must be >= 0"):
-        net.set_optimizer_state(-1, [])
+        net.set_optimizer_state(-1, [], [])
+    with pytest.raises(ValueError, match=r"expected 0 scalar values .*got 1"):
+        net.set_optimizer_state(0, [np.zeros(31), np.zeros(31)], [0.5])

@@ -139,6 +139,10 @@ OPTIMIZERS = {
     "rmsprop_centered_momentum": lambda: optimizers.RMSprop(0.005, momentum=0.5, centered=True),
     "adagrad": lambda: optimizers.Adagrad(0.1),
     "adadelta": lambda: optimizers.Adadelta(1.0),
+    "nadam": lambda: optimizers.Nadam(0.01),
+    "adamax": lambda: optimizers.Adamax(0.01),
+    "lion": lambda: optimizers.Lion(1e-3),
+    "ftrl": lambda: optimizers.Ftrl(0.1),
 }
 
 

@@ -898,10 +898,10 @@ def test_a_refused_compile_keeps_the_optimizer_state():
     x = np.random.default_rng(0).random((20, 3)).astype(np.float32)
     y = (x[:, :1] > 0.5).astype(np.float32)
     model.fit(x, y, epochs=2, batch_size=5, verbose=0)
-    iterations, slots = model._engine.get_optimizer_state()
+    iterations, slots, _ = model._engine.get_optimizer_state()
     with pytest.raises(ValueError, match="needs an output layer with >= 2 units"):
         model.compile("adam", "sparse_categorical_crossentropy")
-    after, kept = model._engine.get_optimizer_state()
+    after, kept, _ = model._engine.get_optimizer_state()
     assert after == iterations == 8 and len(kept) == 2
     for a, b in zip(kept, slots):
         np.testing.assert_array_equal(a, b)

@@ -128,6 +128,10 @@ def test_gradient_through_it_matches_finite_differences(invert) -> None:
         optimizers.RMSprop(0.01, clipnorm=0.5),
         optimizers.Adagrad(0.1),
         optimizers.Adadelta(1.0),
+        optimizers.Nadam(0.01),
+        optimizers.Adamax(0.01),
+        optimizers.Lion(1e-3, weight_decay=0.1),
+        optimizers.Ftrl(0.1, l2_shrinkage_regularization_strength=0.01),
     ],
     ids=lambda o: type(o).__name__,
 )

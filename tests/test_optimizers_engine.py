@@ -221,7 +221,8 @@ def test_step_matches_keras_numpy_reference(name):
         assert_close(new_w - w, expected - w)  # the update itself, not only w + update
         assert (sums.steps, sums.samples) == (1, len(x))
         assert sums.loss == pytest.approx(loss * len(x), rel=1e-12)
-        iterations, slots = net.get_optimizer_state()
+        iterations, slots, scalars = net.get_optimizer_state()
+        assert scalars == []
         assert iterations == net.iterations == t
         assert len(slots) == len(reference.slots), reference.names
         for slot_name, actual, wanted in zip(reference.names, slots, reference.slots):
@@ -256,7 +257,7 @@ def test_amsgrad_case_keeps_a_maximum_above_v():
     configure(net, kind, hp, {})
     for x, y in batches:
         net.train_on_batch(x, y)
-    _, (_, v, vhat) = net.get_optimizer_state()
+    _, (_, v, vhat), _ = net.get_optimizer_state()
     assert (vhat > v * (1 + 1e-3)).any()
 
 
@@ -264,13 +265,13 @@ def test_optimizer_state_is_empty_until_the_first_step_and_reset_by_set_optimize
     kind, hp, _ = CASES["adam"]
     net, batches = make_net(), make_batches()
     configure(net, kind, hp, {})
-    assert net.get_optimizer_state() == (0, [])
+    assert net.get_optimizer_state() == (0, [], [])
     net.train_on_batch(*batches[0])
     net.train_on_batch(*batches[1])
-    iterations, slots = net.get_optimizer_state()
+    iterations, slots, _ = net.get_optimizer_state()
     assert (iterations, len(slots)) == (2, 2)
     configure(net, kind, hp, {})
-    assert net.get_optimizer_state() == (0, [])
+    assert net.get_optimizer_state() == (0, [], [])
     assert net.iterations == 0
 
 

@@ -128,6 +128,10 @@ OPTIMIZERS = {
     "rmsprop-centered-momentum": lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True),
     "adagrad": lambda: optimizers.Adagrad(0.05),
     "adadelta": lambda: optimizers.Adadelta(1.0),
+    "nadam": lambda: optimizers.Nadam(0.01),
+    "adamax": lambda: optimizers.Adamax(0.01),
+    "lion": lambda: optimizers.Lion(1e-3),
+    "ftrl": lambda: optimizers.Ftrl(0.1, l1_regularization_strength=1e-3),
 }
 
 
@@ -137,14 +141,17 @@ def test_optimizer_state_is_restored_exactly(tmp_path, name):
     model.fit(X, Y, epochs=1, batch_size=16, verbose=0)
     model.save(tmp_path / "m.fastmlp")
     loaded = models.load_model(tmp_path / "m.fastmlp")
-    it, slots = model._engine.get_optimizer_state()
-    it2, slots2 = loaded._engine.get_optimizer_state()
+    it, slots, scalars = model._engine.get_optimizer_state()
+    it2, slots2, scalars2 = loaded._engine.get_optimizer_state()
+    assert scalars2 == scalars
     assert it2 == it == loaded.optimizer.iterations == 8
     assert_same_weights(list(slots2), list(slots))
     assert loaded._engine.get_rng_state() == model._engine.get_rng_state()
 
 
-@pytest.mark.parametrize("name", ["sgd-momentum", "adam-amsgrad", "rmsprop-centered-momentum"])
+@pytest.mark.parametrize(
+    "name", ["sgd-momentum", "adam-amsgrad", "rmsprop-centered-momentum", "nadam", "ftrl"]
+)
 def test_resumed_training_equals_uninterrupted_training(tmp_path, name):
     uninterrupted = make_model(optimizer=OPTIMIZERS[name]())
     uninterrupted.fit(X, Y, epochs=3, batch_size=16, shuffle=True, verbose=0)

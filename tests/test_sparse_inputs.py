@@ -277,6 +277,10 @@ OPTIMIZERS = {
     "rmsprop": lambda: fm.optimizers.RMSprop(1e-3, momentum=0.5, centered=True),
     "adagrad": lambda: fm.optimizers.Adagrad(0.05),
     "adadelta": lambda: fm.optimizers.Adadelta(1.0),
+    "nadam": lambda: fm.optimizers.Nadam(2e-3, weight_decay=0.05),
+    "adamax": lambda: fm.optimizers.Adamax(2e-3),
+    "lion": lambda: fm.optimizers.Lion(2e-4),
+    "ftrl": lambda: fm.optimizers.Ftrl(0.05, l1_regularization_strength=1e-4),
     "clipnorm": lambda: fm.optimizers.Adam(2e-3, clipnorm=0.05),
     "global_clipnorm": lambda: fm.optimizers.Adam(2e-3, global_clipnorm=0.1),
     "clipvalue": lambda: fm.optimizers.Adam(2e-3, clipvalue=1e-3),
@@ -441,7 +445,7 @@ def test_a_step_failing_on_a_label_in_any_part_changes_nothing():
         net.train_on_batch(x, y)
     assert net.last_batch_sparse
     np.testing.assert_array_equal(net.get_params(), before)
-    assert net.get_optimizer_state() == (0, [])
+    assert net.get_optimizer_state() == (0, [], [])
     y[50] = 3.0
     assert net.train_on_batch(x, y).steps == 1
     assert net.iterations == 1

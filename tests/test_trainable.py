@@ -84,7 +84,7 @@ def test_a_frozen_layer_keeps_its_adam_state_and_leaves_its_penalty_out_of_the_l
     x, y = data()
     m = model(optimizer=optimizers.Adam(0.01), regularizer=regularizers.L2(0.1))
     m.fit(x, y, batch_size=16, epochs=1, verbose=0)  # Adam state for every layer
-    _, slots = m._engine.get_optimizer_state()
+    _, slots, _ = m._engine.get_optimizer_state()
     first = slice(0, FEATURES * HIDDEN + HIDDEN)
     kept = [s[first].copy() for s in slots]
     w = m.get_weights()
@@ -93,7 +93,7 @@ def test_a_frozen_layer_keeps_its_adam_state_and_leaves_its_penalty_out_of_the_l
     assert m.evaluate(x, y, verbose=0) == pytest.approx(data_loss, rel=1e-9)
     m.fit(x, y, batch_size=16, epochs=2, verbose=0)
     np.testing.assert_array_equal(m.get_weights()[0], w[0])
-    _, slots = m._engine.get_optimizer_state()
+    _, slots, _ = m._engine.get_optimizer_state()
     for now, before in zip(slots, kept):
         np.testing.assert_array_equal(now[first], before)
     assert not np.array_equal(m.get_weights()[2], w[2])

@@ -186,6 +186,46 @@ void test_errors() {
         "label out of range");
 }
 
+// Nadam's u_product is state: a step begun and cancelled gives back the product before it;
+// Ftrl refuses a rate of 0 before anything changes; set_state checks the scalars.
+void test_optimizer_state_and_refusals() {
+  Optimizer<double> opt;
+  OptimizerConfig c;
+  c.kind = OptimizerKind::Nadam;
+  opt.configure(c);
+  Vec<double> w = Vec<double>::Constant(3, 1.0), g = Vec<double>::Constant(3, 0.5);
+  opt.step(VecMap<double>(w.data(), 3), VecMap<double>(g.data(), 3));
+  const double u1 = 0.9 * (1 - 0.5 * 0.96);
+  check(opt.scalars().size() == 1 && opt.scalars()[0] == u1, "Nadam: u_product after one step");
+  auto s = opt.begin_step(3);
+  check(opt.iterations() == 2 && opt.scalars()[0] != u1, "Nadam: the second step multiplies the product");
+  opt.cancel_step(s);
+  check(opt.iterations() == 1 && opt.scalars()[0] == u1 && opt.slots().size() == 2, "Nadam: cancel_step puts it back");
+  check(throws_invalid_argument([&] { opt.set_state(1, opt.slots(), {}, 3); }), "set_state: u_product missing");
+  check(throws_invalid_argument([&] { opt.set_state(1, opt.slots(), {1.5}, 3); }), "set_state: u_product > 1");
+  opt.set_state(1, opt.slots(), {0.25}, 3);
+  check(opt.scalars()[0] == 0.25, "set_state: u_product");
+
+  c.kind = OptimizerKind::Ftrl;
+  c.learning_rate = 0;
+  opt.configure(c);
+  check(throws_invalid_argument([&] { opt.begin_step(3); }) && opt.iterations() == 0 && opt.slots().empty(),
+        "Ftrl: learning rate 0 refused before the step");
+
+  c.kind = OptimizerKind::Lion;
+  c.learning_rate = 0.1;
+  c.beta_1 = 0;
+  check(throws_invalid_argument([&] { opt.configure(c); }), "Lion: beta_1 = 0 refused");
+  c.beta_1 = 1;  // (allowed: the step follows the momentum alone)
+  c.beta_2 = 0.5;
+  opt.configure(c);
+  w.setConstant(1.0);
+  opt.step(VecMap<double>(w.data(), 3), VecMap<double>(g.data(), 3));
+  check(w(0) == 1.0 && opt.slots()[0](0) == 0.25, "Lion with beta_1 = 1: sign(m) = 0 at first");
+  opt.step(VecMap<double>(w.data(), 3), VecMap<double>(g.data(), 3));
+  check(w(0) == 1.0 - 0.1, "Lion: w -= lr sign(m)");
+}
+
 void test_same_seed_same_training() {
   auto train = [] {
     Network<float> net(4, {dense(8, Activation::Relu), dense(3, Activation::Softmax)}, 42);
@@ -263,6 +303,7 @@ int main() {
   test_fused_loss_never_takes_log_of_zero();
   test_sgd_step();
   test_errors();
+  test_optimizer_state_and_refusals();
   test_same_seed_same_training();
   test_weighted_metrics();
   if (failures) {

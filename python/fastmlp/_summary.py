@@ -153,11 +153,13 @@ def _totals(model: Any) -> list[str]:
     trained = total - frozen
     optimizer = None
     if model.built and model.optimizer is not None and model.optimizer.iterations > 0:
-        # Keras's optimizer variables: a slot per trainable weight, the iteration counter (int64)
-        # and the learning rate; its "Total params" counts them too.
-        _, slots = model._engine.get_optimizer_state()
-        count = len(slots) * trained + 2
-        optimizer = (count, len(slots) * trained * itemsize + 8 + itemsize)
+        # Keras's optimizer variables: a slot per trainable weight, Nadam's u_product, the
+        # iteration counter (int64) and the learning rate (none with a schedule); its "Total
+        # params" counts them too.
+        _, slots, scalars = model._engine.get_optimizer_state()
+        rate = model.optimizer._schedule is None
+        count = (len(slots) * trained + len(scalars)) + 1 + rate
+        optimizer = (count, (len(slots) * trained + len(scalars) + rate) * itemsize + 8)
     all_params = total + (optimizer[0] if optimizer else 0)
     all_bytes = total * itemsize + (optimizer[1] if optimizer else 0)
     lines = [

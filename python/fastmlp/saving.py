@@ -3,8 +3,9 @@
 A file (format "fastmlp", version 1) holds:
 
     config.json          format and version, the model's `get_config()`, the compile settings, a
-                         manifest of the arrays (name, shape, dtype), the optimizer's step count and
-                         the state of the model's random generator
+                         manifest of the arrays (name, shape, dtype), the optimizer's step count
+                         (and its scalar state: Nadam's u_product) and the state of the model's
+                         random generator
     weights/0000.npy     the arrays of `model.get_weights()`, in order
     optimizer/0000.npy   the optimizer's slot vectors (Adam's m and v, ...), when saved
 
@@ -42,6 +43,7 @@ from fastmlp.backend.gpu import GPUUnavailableError
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
 
 MAX_SLOTS = 8  # optimizer slot vectors (Adam with amsgrad has 3)
+MAX_SCALARS = 8  # optimizer scalars besides the step count (Nadam has 1)
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # same bytes for the same model
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -128,8 +130,10 @@ def _model_archive(
         engine = model._engine
         config["rng_state"] = [int(word) for word in engine.get_rng_state()]
         if include_optimizer and model.compiled and weights:  # (no parameters: no state)
-            iterations, slots = engine.get_optimizer_state()
+            iterations, slots, scalars = engine.get_optimizer_state()
             config["optimizer"] = {"iterations": int(iterations), "slots": []}
+            if scalars:  # (JSON floats round-trip exactly)
+                config["optimizer"]["scalars"] = [float(value) for value in scalars]
             members += _array_members(config["optimizer"]["slots"], "optimizer", list(slots))
     return config, members
 
@@ -300,7 +304,7 @@ def load_model(
             compile_args = archive.call(
                 "config", _compile_args, archive.entry_dict(config, "compile"), custom_objects
             )
-        slots, iterations = [], 0
+        slots, iterations, scalars = [], 0, []
         opt_state = config.get("optimizer")
         if opt_state is not None:  # read and checked even when not compiling (and when
             # the model has no parameters: files of earlier versions held empty slots then)
@@ -311,6 +315,7 @@ def load_model(
             if count > MAX_SLOTS:
                 raise archive.error(f"has {count} optimizer slot arrays, at most {MAX_SLOTS}")
             slots = archive.arrays("optimizer", [(size,)] * count, manifest=opt_state)
+            scalars = _scalars(archive, opt_state.get("scalars", []))
         rng = _rng_state(archive, config.get("rng_state")) if shapes else None
         archive.check_all_members_used()
         # Everything checked: now build (the sizes are those of the arrays just read).
@@ -326,7 +331,11 @@ def load_model(
             archive.call("weights", model.set_weights, weights)
             if opt_state is not None and compile_args is not None:
                 archive.call(
-                    "optimizer state", model._engine.set_optimizer_state, iterations, slots
+                    "optimizer state",
+                    model._engine.set_optimizer_state,
+                    iterations,
+                    slots,
+                    scalars,
                 )
             if rng is not None:
                 model._engine.set_rng_state(rng)
@@ -393,6 +402,19 @@ def _metrics_of(entries: Any) -> list[metrics.Metric]:
             raise TypeError("a metric's name must be a string")
         compiled.append(cls.from_config(entry["config"]))
     return compiled
+
+
+def _scalars(archive: Archive, values: Any) -> list[float]:
+    """The optimizer's scalars as saved (the engine checks that they fit its optimizer)."""
+    if not isinstance(values, list) or len(values) > MAX_SCALARS:
+        raise archive.error(
+            f"has invalid optimizer scalars: expected a list of at most {MAX_SCALARS}"
+        )
+    if not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    ):
+        raise archive.error("has invalid optimizer scalars: expected finite numbers")
+    return [float(v) for v in values]
 
 
 def _rng_state(archive: Archive, state: Any) -> list[int] | None:

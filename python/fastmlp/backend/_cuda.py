@@ -29,9 +29,9 @@ TEMPLATES = (
     "bias_activation", "softmax_rows", "activation_backward", "softmax_backward_rows",
     "dropout", "multiply", "gather", "crossentropy_rows", "elementwise_loss_rows", "metrics_rows",
     "penalty", "squared_norm", "scale_to_norm", "clip_values", "sgd", "adam", "rmsprop", "adagrad",
-    "adadelta",
+    "adadelta", "nadam", "adamax", "lion", "ftrl",
 )  # fmt: skip
-PLAIN = ("shuffle_keys", "advance")
+PLAIN = ("shuffle_keys", "advance", "nadam_product")
 BLOCK = 256
 MAX_BLOCKS = 4096  # grid-stride loops cover the rest
 OPTIONS = ("-std=c++17",)  # NVRTC of CUDA 12 and 13
@@ -403,8 +403,32 @@ class CudaOps:
                 np.float64(c.epsilon),
                 np.float64(wd),
             )
-        else:
+        elif c.kind == 4:
             self._launch(
                 "adadelta", n, w, g, slots[0], slots[1], np.int64(n), hyper, np.float64(c.rho),
                 np.float64(c.epsilon), np.float64(wd),
             )  # fmt: skip
+        elif c.kind == 5:  # Nadam: u_product first, then the update that reads it
+            self._launch("nadam_product", 1, hyper, state, np.float64(c.beta_1))
+            self._launch(
+                "nadam", n, w, g, slots[0], slots[1], np.int64(n), hyper, state, np.float64(c.beta_1),
+                np.float64(c.beta_2), np.float64(c.epsilon), np.float64(wd),
+            )  # fmt: skip
+        elif c.kind == 6:
+            self._launch(
+                "adamax", n, w, g, slots[0], slots[1], np.int64(n), hyper, state, np.float64(c.beta_1),
+                np.float64(c.beta_2), np.float64(c.epsilon), np.float64(wd),
+            )  # fmt: skip
+        elif c.kind == 7:
+            self._launch(
+                "lion", n, w, g, slots[0], np.int64(n), hyper, np.float64(c.beta_1), np.float64(c.beta_2),
+                np.float64(wd),
+            )  # fmt: skip
+        elif c.kind == 8:
+            self._launch(
+                "ftrl", n, w, g, slots[0], slots[1], np.int64(n), hyper, np.float64(-c.learning_rate_power),
+                np.float64(c.l1_regularization_strength), np.float64(c.l2_regularization_strength),
+                np.float64(c.l2_shrinkage_regularization_strength), np.float64(c.beta), np.float64(wd),
+            )  # fmt: skip
+        else:
+            raise ValueError(f"optimizer: unknown kind {c.kind}")

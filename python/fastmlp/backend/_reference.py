@@ -18,6 +18,14 @@ import numpy as np
 
 LOSS, CORRECT, COMPARED, SQUARED, ABSOLUTE = range(5)
 POS, RNG, ITER = range(3)
+# enum class OptimizerKind in optimizer.hpp
+SGD, ADAM, RMSPROP, ADAGRAD, ADADELTA, NADAM, ADAMAX, LION, FTRL = range(9)
+
+
+def keras_cast(value: float) -> float:
+    """A hyperparameter as Keras casts it (through a float32 tensor; optimizer.hpp keras_cast)."""
+    return float(np.float32(value))
+
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -338,7 +346,8 @@ class ReferenceOps:
     def optimizer_step(self, config, w, g, slots, state, hyper) -> None:
         """One update of the flat parameters w with gradient g (optimizer.hpp, Keras 3's rules).
 
-        hyper[0] is the learning rate (kept in an array so that a captured step sees changes).
+        hyper[0] is the learning rate (kept in an array so that a captured step sees changes),
+        hyper[1] Nadam's u_product (updated here first: on the GPU, by a one-thread kernel).
         """
         t = w.dtype.type
         it = int(state[ITER]) + 1
@@ -390,5 +399,41 @@ class ReferenceOps:
             delta = -np.sqrt(ed + eps) / np.sqrt(eg + eps) * g
             ed[...] = rho * ed + (1 - rho) * delta * delta
             w += lr_t * delta
+        elif kind == NADAM:  # u_t = b1 (1 - 0.5 * 0.96^t); hyper[1] = P_t = u_1 ... u_t
+            hyper[1] = float(hyper[1]) * config.beta_1 * (1 - 0.5 * 0.96**it)
+            b1, b2, decay = (keras_cast(v) for v in (config.beta_1, config.beta_2, 0.96))
+            u_t = b1 * (1 - 0.5 * decay**it)
+            u_next = b1 * (1 - 0.5 * decay ** (it + 1))
+            product = float(hyper[1])
+            a, b = t(u_next / (1 - product * u_next)), t((1 - u_t) / (1 - product))
+            c = t(1 / (1 - b2**it))
+            m, v = slots
+            m += (g - m) * t(1 - b1)
+            v += (g * g - v) * t(1 - b2)
+            w -= lr_t * (a * m + b * g) / (np.sqrt(c * v) + t(config.epsilon))
+        elif kind == ADAMAX:
+            alpha = t(lr / (1 - keras_cast(config.beta_1) ** it))
+            m, u = slots
+            m += (g - m) * t(1 - config.beta_1)
+            np.maximum(t(config.beta_2) * u, np.abs(g), out=u)
+            w -= alpha * m / (u + t(config.epsilon))
+        elif kind == LION:
+            (m,) = slots
+            b1, b2 = keras_cast(config.beta_1), keras_cast(config.beta_2)
+            w -= lr_t * np.sign(m * t(b1) + g * t(1 - b1))
+            m[...] = m * t(b2) + g * t(1 - b2)
+        elif kind == FTRL:  # p = -learning_rate_power; the rate is > 0 (refused before the step)
+            n, z = slots
+            p = -config.learning_rate_power
+            power = np.sqrt if p == 0.5 else (lambda x: np.power(x, t(p)))
+            inverse = t(1 / lr)
+            two_l2 = t(2 * (config.l2_regularization_strength + config.beta / (2 * lr)))
+            l1 = t(config.l1_regularization_strength)
+            grown = n + g * g
+            root = power(grown)
+            shrink = t(2 * config.l2_shrinkage_regularization_strength)
+            z += (g + shrink * w) - (root - power(n)) * inverse * w
+            w[...] = (np.clip(z, -l1, l1) - z) / (root * inverse + two_l2)
+            n[...] = grown
         else:
             raise ValueError(f"optimizer: unknown kind {kind}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp.backend._reference import ITER, RNG, SOFTMAX
+from fastmlp.backend._reference import FTRL, ITER, LION, NADAM, RNG, SOFTMAX
 
 DENSE, ACTIVATION, DROPOUT, NORMALIZATION = range(4)
 GPU_ACTIVATIONS = 12  # codes 0 .. 11 (linear ... hard_sigmoid) have CUDA kernels
@@ -241,16 +241,28 @@ class NetworkSettings:
             "epsilon",
             "weight_decay",
             "initial_accumulator_value",
+            "l1_regularization_strength",
+            "l2_regularization_strength",
+            "l2_shrinkage_regularization_strength",
+            "beta",
         ):
             _finite_nonnegative(getattr(snapshot, key), f"optimizer: {key}")
-        for key in ("beta_1", "beta_2", "rho"):
+        if not (snapshot.learning_rate_power <= 0 and math.isfinite(snapshot.learning_rate_power)):
+            raise ValueError("optimizer: learning_rate_power must be a finite number <= 0")
+        if snapshot.kind == LION:  # (Keras: beta_1 = 0 would be SignSGD)
+            if not 0 < snapshot.beta_1 <= 1:
+                raise ValueError("optimizer: beta_1 must be in (0, 1]")
+            if not 0 <= snapshot.beta_2 <= 1:
+                raise ValueError("optimizer: beta_2 must be in [0, 1]")
+        for key in ("rho",) if snapshot.kind == LION else ("beta_1", "beta_2", "rho"):
             if not 0 <= getattr(snapshot, key) < 1:
                 raise ValueError(f"optimizer: {key} must be in [0, 1)")
-        if not 0 <= snapshot.kind <= 4:
+        if not 0 <= snapshot.kind <= FTRL:
             raise ValueError("optimizer: unknown kind")
         with self._claim():
             self._optimizer = snapshot
             self._hyper[0] = snapshot.learning_rate
+            self._hyper[1] = 1.0
             self._rates = None
             self._slots = []
             self._set_iterations(0)
@@ -281,17 +293,25 @@ class NetworkSettings:
 
     def _schedule_step(self) -> None:
         """Before a step: its rate from the table into device memory, where the update (captured
-        or not) reads it; refused, before anything changes, for a step the table does not cover."""
-        if self._rates is None:
-            return
-        first, table = self._rates
-        i = self._iterations - first
-        if not 0 <= i < table.size:
-            raise RuntimeError(
-                f"learning rates: none given for step {self._iterations} (the table covers steps "
-                f"{first} to {first + table.size - 1})"
+        or not) reads it; refused, before anything changes, for a step the table does not cover
+        (and for Ftrl, whose update divides by it, a rate of 0)."""
+        lr = self._optimizer.learning_rate
+        if self._rates is not None:
+            first, table = self._rates
+            i = self._iterations - first
+            if not 0 <= i < table.size:
+                raise RuntimeError(
+                    f"learning rates: none given for step {self._iterations} (the table covers "
+                    f"steps {first} to {first + table.size - 1})"
+                )
+            lr = float(table[i])
+        if self._optimizer.kind == FTRL and not lr > 0 and self.trains():
+            raise ValueError(
+                "Ftrl: learning_rate must be > 0 (its update divides by it), got "
+                f"{lr} for step {self._iterations}"
             )
-        self._hyper[0] = table[i]
+        if self._rates is not None:
+            self._hyper[0] = lr
 
     def _slot_count(self) -> int:
         c = self._optimizer
@@ -301,17 +321,27 @@ class NetworkSettings:
             2: 1 + int(c.momentum > 0) + int(c.centered),
             3: 1,
             4: 2,
+            5: 2,  # Nadam: m, v
+            6: 2,  # Adamax: m, u
+            7: 1,  # Lion: m
+            8: 2,  # Ftrl: accumulator, linear
         }[c.kind]
 
     def _set_iterations(self, iterations: int) -> None:
         self._iterations = int(iterations)
         self._state[ITER] = int(iterations)
 
-    def get_optimizer_state(self) -> tuple[int, list[np.ndarray]]:
+    def get_optimizer_state(self) -> tuple[int, list[np.ndarray], list[float]]:
+        """(iterations, slots, scalars) as the C++ network's: the scalars are Nadam's u_product
+        (once its slots are built)."""
         with self._claim():
-            return self._iterations, [self.ops.to_host(s) for s in self._slots]
+            slots = [self.ops.to_host(s) for s in self._slots]
+            scalars = []
+            if slots and self._optimizer.kind == NADAM:
+                scalars = [float(self.ops.to_host(self._hyper)[1])]
+            return self._iterations, slots, scalars
 
-    def set_optimizer_state(self, iterations: int, slots: list[Any]) -> None:
+    def set_optimizer_state(self, iterations: int, slots: list[Any], scalars: list[float]) -> None:
         if slots and len(slots) != self._slot_count():
             raise ValueError(
                 f"optimizer state: expected {self._slot_count()} slot arrays, got {len(slots)}"
@@ -321,8 +351,17 @@ class NetworkSettings:
         arrays = [np.asarray(s, dtype=self.dtype) for s in slots]
         if any(a.ndim != 1 or a.shape[0] != self.param_count for a in arrays):
             raise ValueError(f"optimizer state: each slot must hold {self.param_count} values")
+        wanted = int(bool(slots) and self._optimizer.kind == NADAM)
+        if len(scalars) != wanted:
+            raise ValueError(
+                f"optimizer state: expected {wanted} scalar values (Nadam's u_product, with its "
+                f"slots), got {len(scalars)}"
+            )
+        if any(not 0 <= u <= 1 for u in scalars):
+            raise ValueError(f"optimizer state: u_product must be in [0, 1], got {scalars[0]}")
         with self._claim():
             self._slots = [self.ops.to_device(a, self.dtype) for a in arrays]
+            self._hyper[1] = float(scalars[0]) if scalars else 1.0
             self._set_iterations(iterations)
             self._changed()
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp.backend._reference import POS, RNG
+from fastmlp.backend._reference import ADAGRAD, FTRL, POS, RNG, keras_cast
 from fastmlp.backend._settings import (
     ACTIVATION,
     DENSE,
@@ -54,7 +54,8 @@ class ArrayNetwork(NetworkSettings):
         self._grads = ops.zeros(offset, self.dtype)
         self._state = ops.zeros(3, np.int64)  # [pos, random counter, iterations]
         self._sums = ops.zeros(len(SUM_FIELDS), np.float64)
-        self._hyper = ops.to_device(np.array([1e-3]), np.float64)  # [learning rate]
+        # [learning rate, Nadam's u_product]: in device memory, where captured steps read them
+        self._hyper = ops.to_device(np.array([1e-3, 1.0]), np.float64)
         self._rates: tuple[int, np.ndarray] | None = None  # set_learning_rates: (first step, rates)
         self._slots: list[Any] = []
         self._iterations = 0
@@ -71,7 +72,8 @@ class ArrayNetwork(NetworkSettings):
         self._optimizer = SimpleNamespace(
             kind=1, learning_rate=1e-3, momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
             epsilon=1e-7, amsgrad=False, rho=0.9, centered=False, initial_accumulator_value=0.1,
-            weight_decay=0.0,
+            weight_decay=0.0, learning_rate_power=-0.5, l1_regularization_strength=0.0,
+            l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0, beta=0.0,
         )  # fmt: skip
         self._graphs: dict[Any, Any] = {}
         self._eager_steps: dict[Any, int] = {}
@@ -289,8 +291,11 @@ class ArrayNetwork(NetworkSettings):
         self._slots = [
             self.ops.zeros(self.param_count, self.dtype) for _ in range(self._slot_count())
         ]
-        if self._optimizer.kind == 3:  # Adagrad starts from its initial accumulator value
+        if self._optimizer.kind == ADAGRAD:  # from the initial accumulator value
             self._slots[0][...] = self._optimizer.initial_accumulator_value
+        if self._optimizer.kind == FTRL:
+            self._slots[0][...] = keras_cast(self._optimizer.initial_accumulator_value)
+        self._hyper[1] = 1.0  # Nadam's u_product, as Keras builds it
         self._changed()
 
     def _gathered_step(self, x: Any, y: Any, n: int) -> None:

@@ -424,3 +424,89 @@ __global__ void adadelta(T* w, const T* g, T* eg, T* ed, i64 size, const double*
     w[i] += lr * d;
   }
 }
+
+// Keras's Nadam momentum schedule u_t = b1 (1 - 0.5 * 0.96^t): hyper[1] = P_t = P_{t-1} u_t (in
+// Keras's order of products), by one thread, before the nadam kernel of the step reads it.
+__global__ void nadam_product(double* hyper, const i64* state, double b1) {
+  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  const double t = (double)(state[2] + 1);
+  hyper[1] = hyper[1] * b1 * (1 - 0.5 * pow(0.96, t));
+}
+
+// Keras casts some hyperparameters through float32 (optimizer.hpp keras_cast).
+__device__ double fm_keras_cast(double v) { return (double)(float)v; }
+
+// Dozat 2016, Keras's form: m_hat = u_{t+1} m / (1 - P_t u_{t+1}) + (1 - u_t) g / (1 - P_t),
+// v_hat = v / (1 - b2^t), w -= lr m_hat / (sqrt(v_hat) + eps); here b1, b2 and 0.96 are cast.
+template <typename T>
+__global__ void nadam(T* w, const T* g, T* m, T* v, i64 size, const double* hyper, const i64* state, double b1,
+                      double b2, double eps, double wd) {
+  const double t = (double)(state[2] + 1), decay = fm_keras_cast(0.96);
+  b1 = fm_keras_cast(b1);
+  b2 = fm_keras_cast(b2);
+  const double u_t = b1 * (1 - 0.5 * pow(decay, t)), u_next = b1 * (1 - 0.5 * pow(decay, t + 1));
+  const double product = hyper[1];
+  const T a = T(u_next / (1 - product * u_next)), b = T((1 - u_t) / (1 - product));
+  const T c = T(1 / (1 - pow(b2, t)));
+  FM_FOR_EACH(i, size) {
+    FM_DECAY(T)
+    const T gi = g[i];
+    m[i] += (gi - m[i]) * T(1 - b1);
+    v[i] += (gi * gi - v[i]) * T(1 - b2);
+    w[i] -= lr * (a * m[i] + b * gi) / (sqrt(c * v[i]) + T(eps));
+  }
+}
+
+// Kingma & Ba 2015, section 7.1: u = max(b2 u, |g|), w -= lr / (1 - b1^t) m / (u + eps).
+template <typename T>
+__global__ void adamax(T* w, const T* g, T* m, T* u, i64 size, const double* hyper, const i64* state, double b1,
+                       double b2, double eps, double wd) {
+  const double t = (double)(state[2] + 1);
+  const T alpha = T(hyper[0] / (1 - pow(fm_keras_cast(b1), t)));
+  FM_FOR_EACH(i, size) {
+    FM_DECAY(T)
+    const T gi = g[i];
+    m[i] += (gi - m[i]) * T(1 - b1);
+    u[i] = fmax(T(b2) * u[i], fabs(gi));
+    w[i] -= alpha * m[i] / (u[i] + T(eps));
+  }
+}
+
+// Chen et al. 2023: w -= lr sign(b1 m + (1 - b1) g), m = b2 m + (1 - b2) g.
+template <typename T>
+__global__ void lion(T* w, const T* g, T* m, i64 size, const double* hyper, double b1, double b2, double wd) {
+  b1 = fm_keras_cast(b1);
+  b2 = fm_keras_cast(b2);
+  FM_FOR_EACH(i, size) {
+    FM_DECAY(T)
+    const T gi = g[i];
+    const T d = m[i] * T(b1) + gi * T(1 - b1);
+    w[i] -= lr * T((d > T(0)) - (d < T(0)));
+    m[i] = m[i] * T(b2) + gi * T(1 - b2);
+  }
+}
+
+// x^p for Ftrl (p = -learning_rate_power): square roots for Keras's default p = 0.5.
+template <typename T>
+__device__ T fm_power(T x, double p) {
+  if (p == 0.5) return sqrt(x);
+  if (p == 0) return T(1);
+  return pow(x, T(p));
+}
+
+// McMahan et al. 2013, Keras's form: n' = n + g^2, z += g + 2 shrinkage w - (n'^p - n^p) / lr w,
+// w = (clip(z, -l1, l1) - z) / (n'^p / lr + 2 (l2 + beta / (2 lr))), n = n'. The rate is > 0
+// (the engine refuses 0 before the step).
+template <typename T>
+__global__ void ftrl(T* w, const T* g, T* n, T* z, i64 size, const double* hyper, double p, double l1, double l2,
+                     double shrinkage, double beta, double wd) {
+  const T inverse = T(1 / hyper[0]), two_l2 = T(2 * (l2 + beta / (2 * hyper[0])));
+  FM_FOR_EACH(i, size) {
+    FM_DECAY(T)
+    const T gi = g[i], grown = n[i] + gi * gi;
+    const T root = fm_power(grown, p);
+    z[i] += (gi + T(2 * shrinkage) * w[i]) - (root - fm_power(n[i], p)) * inverse * w[i];
+    w[i] = (fmin(fmax(z[i], T(-l1)), T(l1)) - z[i]) / (root * inverse + two_l2);
+    n[i] = grown;
+  }
+}
