@@ -343,3 +343,24 @@ def test_recompiling_with_the_same_optimizer_object_keeps_its_state_as_keras() -
         np.testing.assert_array_equal(a, b)
     recompiled.compile(optimizers.Adam(0.05), "mse")
     assert recompiled.optimizer.iterations == 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+        lambda: optimizers.Adam(beta_1=0.8, amsgrad=True, clipnorm=1.0),
+        lambda: optimizers.RMSprop(centered=True, name="mine"),
+        lambda: optimizers.Nadam(),
+        lambda: optimizers.Ftrl(l1_regularization_strength=0.01),
+    ],
+)
+def test_repr_shows_the_settings_and_rebuilds_the_optimizer(make):
+    """repr names the learning rate and every setting off its default, enough to rebuild it."""
+    optimizer = make()
+    again = eval(repr(optimizer), {**vars(optimizers)})  # (our own repr)
+    assert type(again) is type(optimizer)
+    assert again.get_config() == optimizer.get_config()
+    defaults = type(optimizer)().get_config()
+    changed = {k for k, v in optimizer.get_config().items() if v != defaults[k]} - {"learning_rate"}
+    assert all(f"{key}=" in repr(optimizer) for key in changed)

@@ -159,5 +159,17 @@ class Optimizer:
         return cls(**config)
 
     def __repr__(self) -> str:
+        """The class with its learning rate and the settings that differ from its defaults:
+        SGD(learning_rate=0.1, momentum=0.9, nesterov=True)."""
         rate = self._learning_rate if self._schedule is None else self._schedule
-        return f"{type(self).__name__}(learning_rate={rate!r})"
+        config = self.get_config()
+        try:
+            defaults = type(self)().get_config()
+        except (TypeError, ValueError):  # a subclass without defaults: every setting
+            defaults = {}
+        changed = [
+            f"{key}={value!r}"
+            for key, value in config.items()
+            if key != "learning_rate" and value != defaults.get(key, object())
+        ]
+        return f"{type(self).__name__}({', '.join([f'learning_rate={rate!r}', *changed])})"
