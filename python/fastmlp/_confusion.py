@@ -147,7 +147,7 @@ class ConfusionMetric(Metric):
         """The thresholds on the model's output that this metric's result reads."""
         raise NotImplementedError
 
-    def result(self, sums: dict[str, Any]) -> float:
+    def result_of(self, sums: dict[str, Any]) -> float:
         """The value from the confusion counts in the engine's sums (`counts`: a `Counts` of
         them, added by the model)."""
         return self.result_of_counts(sums["counts"])

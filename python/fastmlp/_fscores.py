@@ -66,9 +66,9 @@ class FBetaScore(ConfusionMetric):
     def engine_thresholds(self) -> list[float]:
         return [] if self.threshold is None else [self.threshold]
 
-    def result(self, sums: dict[str, Any]) -> Any:
+    def result_of(self, sums: dict[str, Any]) -> Any:
         if self.threshold is not None:
-            return super().result(sums)
+            return super().result_of(sums)
         counts = np.asarray(sums["max_counts"], dtype=np.float64)
         if counts.size < 3:  # (nothing counted)
             return self._score(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1))

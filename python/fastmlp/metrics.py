@@ -66,7 +66,7 @@ class Metric:
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.default_name
 
-    def result(self, sums: dict[str, Any]) -> float:
+    def result_of(self, sums: dict[str, Any]) -> float:
         """The value from the engine's sums over the samples of a run (`_core.Sums` fields; for
         a weighted metric, the weighted counts, with their weights summed as "samples")."""
         if self.source == "accuracy":
@@ -133,7 +133,7 @@ class _TopK(Metric):
             raise ValueError(f"k must be an integer >= 1, got {k!r}")
         self.k = int(k)
 
-    def result(self, sums: dict[str, Any]) -> float:
+    def result_of(self, sums: dict[str, Any]) -> float:
         ranks = np.asarray(sums["ranks"], dtype=np.float64)
         if ranks.size < 2:  # (nothing counted)
             return 0.0
@@ -187,8 +187,8 @@ class RootMeanSquaredError(MeanSquaredError):
 
     default_name = "root_mean_squared_error"
 
-    def result(self, sums: dict[str, Any]) -> float:
-        return math.sqrt(super().result(sums))
+    def result_of(self, sums: dict[str, Any]) -> float:
+        return math.sqrt(super().result_of(sums))
 
 
 class MeanAbsoluteError(Metric):

@@ -430,7 +430,7 @@ class Sequential:
                 {**sums["weighted"], "samples": sums["weighted"]["weight"]}
             )
         for name, m, is_weighted in self._named_metrics():
-            logs[prefix + name] = m.result(weighted if is_weighted else plain)
+            logs[prefix + name] = m.result_of(weighted if is_weighted else plain)
         return logs
 
     def _with_counts(self, sums: dict[str, Any]) -> dict[str, Any]:
