@@ -114,12 +114,22 @@ class Counts:
         return tp, fp, negatives - fp, positives - tp
 
 
+_EPSILON = 1e-7  # Keras's backend.epsilon()
+
+
 def divide_no_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a / b, and 0 where b is 0 (Keras's divide_no_nan)."""
     a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
     out = np.zeros(a.shape)
     np.divide(a, b, out=out, where=b != 0)
     return out
+
+
+def evenly_spaced(thresholds: list[float]) -> bool:
+    """Keras's is_evenly_distributed_thresholds: 0, 1 / (n - 1), ..., 1 (n >= 3). For these Keras
+    clips the outputs to [0, 1] before it counts them: none lies above 1."""
+    n = len(thresholds)
+    return n >= 3 and bool(np.allclose(thresholds, np.arange(n) / (n - 1), atol=_EPSILON))
 
 
 def probability_arg(value: Any, what: str) -> float:
@@ -160,7 +170,8 @@ class ConfusionMetric(Metric):
 
 
 class _AtThreshold(ConfusionMetric):
-    """A count, precision or recall at one threshold on the output (Keras's default 0.5)."""
+    """Counts, precision or recall at thresholds on the output (Keras's default 0.5): a float for
+    one threshold, an array of one value per threshold for several."""
 
     def __init__(
         self,
@@ -172,35 +183,45 @@ class _AtThreshold(ConfusionMetric):
         super().__init__(name)
         if top_k is not None:
             raise NotImplementedError(f"{type(self).__name__}: top_k is not supported")
-        if isinstance(thresholds, (list, tuple)):
-            if len(thresholds) != 1:
-                raise ValueError(
-                    f"{type(self).__name__}: one threshold per metric, got {list(thresholds)}; "
-                    "use one metric (with its own name) per threshold"
-                )
-            thresholds = thresholds[0]
-        self.threshold = 0.5 if thresholds is None else probability_arg(thresholds, "thresholds")
+        if thresholds is None:
+            self.thresholds = [0.5]
+        else:
+            many = isinstance(thresholds, (list, tuple, np.ndarray))
+            self.thresholds = [
+                probability_arg(t, "thresholds") for t in (thresholds if many else [thresholds])
+            ]
+            if not self.thresholds:
+                raise ValueError("thresholds must hold at least one number in [0, 1], got []")
+        self._clipped = evenly_spaced(self.thresholds)
         self.class_id = class_id_arg(class_id)
 
     def engine_thresholds(self) -> list[float]:
-        return [self.threshold]
+        return list(self.thresholds)
 
-    def result_of_counts(self, counts: Counts) -> float:
-        tp, fp, tn, fn = counts.at([self.threshold], self.class_id)
-        return float(self.value(tp, fp, tn, fn)[0])
+    def result_of_counts(self, counts: Counts) -> Any:
+        tp, fp, tn, fn = counts.at(self.thresholds, self.class_id)
+        if self._clipped:
+            top = np.asarray(self.thresholds) >= 1  # (no clipped output lies above it)
+            tp, fp, tn, fn = tp * ~top, fp * ~top, tn + fp * top, fn + tp * top
+        value = self.value(tp, fp, tn, fn)
+        return float(value[0]) if len(self.thresholds) == 1 else value
 
     def value(self, tp, fp, tn, fn) -> np.ndarray:
         raise NotImplementedError
 
+    def config_thresholds(self) -> Any:
+        return list(self.thresholds) if len(self.thresholds) > 1 else self.thresholds[0]
+
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "thresholds": self.threshold}
+        return {**super().get_config(), "thresholds": self.config_thresholds()}
 
 
 class TruePositives(_AtThreshold):
     """Outputs above the threshold whose target is positive (> 0).
 
     Args:
-        thresholds: The threshold on the output. Defaults to 0.5.
+        thresholds: The threshold on the output, or a list of them (the result: an array of one
+            count per threshold). Defaults to 0.5.
         name: Defaults to "true_positives".
     """
 
@@ -214,7 +235,7 @@ class TruePositives(_AtThreshold):
         return tp
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "thresholds": self.threshold}
+        return {"name": self.name, "thresholds": self.config_thresholds()}
 
 
 class FalsePositives(TruePositives):
@@ -249,8 +270,8 @@ class Precision(_AtThreshold):
     (0 when no output is above it).
 
     Args:
-        thresholds: The threshold on the output (0 for a model that outputs logits). Defaults
-            to 0.5.
+        thresholds: The threshold on the output (0 for a model that outputs logits), or a list
+            of them (the result: an array of one value per threshold). Defaults to 0.5.
         top_k: Not supported; must be None.
         class_id: Count this output column only. Defaults to None (every column).
         name: Defaults to "precision".
