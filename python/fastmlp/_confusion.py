@@ -8,6 +8,8 @@ model's metrics (the union of them all); a metric then reads true positives at t
 outputs of positive targets above t, as Keras's `y_pred > t`. Every output column counts, as
 Keras's flattening, unless `class_id` picks one. As weighted metrics (compile's
 weighted_metrics), each output counts its sample's weight instead of 1, as Keras's counts do.
+On their own (update_state), the metrics count the same in NumPy (`_counting`), a target being
+positive where it is not 0, as Keras's cast to bool.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from fastmlp import _counting
 from fastmlp.metrics import Metric
 
 __all__ = [
@@ -37,23 +40,21 @@ def thresholds_of(metrics: list[Metric]) -> list[float]:
     return values or ([0.5] if confusion else [])
 
 
-def check_outputs(metrics: list[Metric], outputs: int) -> None:
-    """Raises ValueError for a class_id or num_labels that does not fit the model's outputs."""
+def check_outputs(metrics: list[Metric], outputs: int, has: str = "the model has") -> None:
+    """Raises ValueError for a class_id or num_labels that does not fit the model's outputs
+    (`has`: who has them, "y_pred has" for a metric on its own)."""
     for m in metrics:
         if not isinstance(m, ConfusionMetric):
             continue
         if m.class_id is not None and not m.class_id < outputs:
-            raise ValueError(
-                f"{m.name}: class_id={m.class_id}, but the model has {outputs} output(s)"
-            )
+            raise ValueError(f"{m.name}: class_id={m.class_id}, but {has} {outputs} output(s)")
         labels = getattr(m, "num_labels", None)
         if labels is not None and labels != outputs:
-            raise ValueError(f"{m.name}: num_labels={labels}, but the model has {outputs} outputs")
+            raise ValueError(f"{m.name}: num_labels={labels}, but {has} {outputs} outputs")
         weights = getattr(m, "label_weights", None)
         if weights is not None and len(weights) != outputs:
             raise ValueError(
-                f"{m.name}: label_weights has {len(weights)} values, but the model has {outputs} "
-                "outputs"
+                f"{m.name}: label_weights has {len(weights)} values, but {has} {outputs} outputs"
             )
 
 
@@ -150,6 +151,7 @@ class ConfusionMetric(Metric):
     """Base: a metric computed from the engine's confusion counts."""
 
     source = "confusion"
+    weighting = "counts"
     class_id: int | None = None
     uses_max_counts = False  # reads the engine's row-maximum counts instead (F-scores)
 
@@ -157,7 +159,23 @@ class ConfusionMetric(Metric):
         """The thresholds on the model's output that this metric's result reads."""
         raise NotImplementedError
 
-    def result_of(self, sums: dict[str, Any]) -> float:
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        positive = b.y != 0  # (Keras casts the targets to bool)
+        return _counting.confusion(b.p, b.w * positive, b.w * ~positive, thresholds_of([self]))
+
+    def _check_outputs(self, outputs: int) -> None:
+        check_outputs([self], outputs, "y_pred has")
+
+    def _standalone_sums(self) -> dict[str, Any]:
+        sums, thresholds = super()._standalone_sums(), thresholds_of([self])
+        if self._state is None:  # (nothing counted: 0 in every column the arguments name)
+            columns = max((self.class_id or 0) + 1, getattr(self, "num_labels", None) or 1)
+            zeros = np.zeros(columns * (len(thresholds) + 1))
+            sums = {**sums, "positive_buckets": zeros, "negative_buckets": zeros}
+        counts = Counts(thresholds, sums["positive_buckets"], sums["negative_buckets"])
+        return {**sums, "counts": counts}
+
+    def result_of(self, sums: dict[str, Any]) -> Any:
         """The value from the confusion counts in the engine's sums (`counts`: a `Counts` of
         them, added by the model)."""
         return self.result_of_counts(sums["counts"])
@@ -217,7 +235,7 @@ class _AtThreshold(ConfusionMetric):
 
 
 class TruePositives(_AtThreshold):
-    """Outputs above the threshold whose target is positive (> 0).
+    """Outputs above the threshold whose target is positive (> 0; on its own, not 0).
 
     Args:
         thresholds: The threshold on the output, or a list of them (the result: an array of one
