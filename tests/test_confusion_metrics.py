@@ -447,7 +447,7 @@ def test_saved_models_keep_their_confusion_metrics(tmp_path) -> None:
     [
         (lambda: metrics.Precision(thresholds=[0.3, 1.5]), ValueError, "thresholds must be"),
         (lambda: metrics.Precision(thresholds=1.5), ValueError, "thresholds must be"),
-        (lambda: metrics.Recall(top_k=2), NotImplementedError, "top_k"),
+        (lambda: metrics.Recall(top_k=0), ValueError, "top_k"),
         (lambda: metrics.Precision(class_id=-1), ValueError, "class_id"),
         (lambda: metrics.AUC(curve="XY"), ValueError, "curve"),
         (lambda: metrics.AUC(summation_method="sum"), ValueError, "summation_method"),

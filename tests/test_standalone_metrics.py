@@ -90,8 +90,11 @@ CASES = [
     ("FalseNegatives(thresholds=0.4)", "binary", [], True),
     ("Precision()", "multilabel", ["outputs", "number"], True),
     ("Precision(thresholds=[0.2, 0.5, 0.8], class_id=2)", "onehot", [], True),
+    ("Precision(top_k=1)", "onehot", [], False),
     ("Precision()", "signed", [], False),  # (Keras: a target of -1 is positive)
     ("Recall(thresholds=0.3)", "binary", [], True),
+    ("Recall(top_k=2, class_id=1)", "onehot", [], False),
+    ("Recall(top_k=2, thresholds=0.2)", "multilabel", ["outputs"], False),
     ("Precision(thresholds=[0.3, 0.6])", "nan", [], False),
     ("TopKCategoricalAccuracy(k=3)", "onehot_nan", [], False),
     ("AUC()", "binary", ["outputs"], True),
@@ -316,6 +319,20 @@ def test_a_number_as_weight_weights_the_batch_mean_as_keras() -> None:
     assert m.result() == pytest.approx((3 * right[:10].mean() + right[10:].mean()) / 4)
 
 
+def test_compile_refuses_top_k_and_names_the_standalone_use() -> None:
+    model = fm.Sequential([layers.Input(shape=(3,)), layers.Dense(4, activation="softmax")])
+    with pytest.raises(NotImplementedError, match=r"top_k=2.*update_state"):
+        model.compile("sgd", "categorical_crossentropy", metrics=[metrics.Precision(top_k=2)])
+
+
+def test_top_k_keeps_the_first_of_tied_outputs() -> None:
+    # (tf.math.top_k: of equal values, the lower index first)
+    y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    p = np.array([[0.4, 0.4, 0.2], [0.3, 0.3, 0.3]])
+    assert metrics.Recall(top_k=1)(y, p) == 0.5
+    assert metrics.Precision(top_k=1, class_id=0)(y, p) == 0.5
+
+
 # -- bad input ----------------------------------------------------------------------------------
 
 _P = np.full((4, 3), 1 / 3)
@@ -340,6 +357,7 @@ _Y = np.eye(3)[[0, 1, 2, 0]]
         (metrics.Precision, (None, _P), r"y_true is required"),
         (metrics.MeanAbsoluteError, (_Y, _P, [1, 2, np.inf, 1]), r"sample_weight contains"),
         (lambda: metrics.Precision(class_id=3), (_Y, _P), r"class_id=3, but y_pred has 3"),
+        (lambda: metrics.Recall(top_k=4), (_Y, _P), r"top_k=4, but y_pred has 3"),
         (lambda: metrics.AUC(multi_label=True, num_labels=2), (_Y, _P), r"num_labels=2"),
     ],
 )
@@ -359,8 +377,10 @@ def test_a_batch_of_another_width_is_refused_until_reset() -> None:
     m.update_state(_Y[:, :2], _P[:, :2])
 
 
-def test_bad_thresholds_are_refused() -> None:
+def test_bad_thresholds_and_top_k_are_refused() -> None:
     with pytest.raises(ValueError, match="thresholds must be a number in"):
         metrics.Precision(thresholds=[0.3, 1.5])
+    with pytest.raises(ValueError, match="top_k must be an integer"):
+        metrics.Recall(top_k=0)
     with pytest.raises(ValueError, match="at least one"):
         metrics.TruePositives(thresholds=[])

@@ -85,6 +85,12 @@ def _metric_list(metrics: Any, argument: str) -> list[metrics_module.Metric]:
     if isinstance(metrics, (str, metrics_module.Metric)):
         raise TypeError(f"{argument} must be a list, e.g. {argument}=['accuracy']")
     compiled = [metrics_module.get(m) for m in metrics]
+    for m in compiled:
+        if getattr(m, "top_k", None) is not None:
+            raise NotImplementedError(
+                f"{argument}: {m.name} has top_k={m.top_k}, which the engine does not count; "
+                "use the metric on its own (update_state on model.predict's output)"
+            )
     names = [m.name for m in compiled]
     if len(set(names)) != len(names):
         raise ValueError(f"{argument}: metric names must be unique, got {names}")

@@ -41,13 +41,15 @@ def thresholds_of(metrics: list[Metric]) -> list[float]:
 
 
 def check_outputs(metrics: list[Metric], outputs: int, has: str = "the model has") -> None:
-    """Raises ValueError for a class_id or num_labels that does not fit the model's outputs
-    (`has`: who has them, "y_pred has" for a metric on its own)."""
+    """Raises ValueError for a class_id, top_k or num_labels that does not fit the model's
+    outputs (`has`: who has them, "y_pred has" for a metric on its own)."""
     for m in metrics:
         if not isinstance(m, ConfusionMetric):
             continue
-        if m.class_id is not None and not m.class_id < outputs:
-            raise ValueError(f"{m.name}: class_id={m.class_id}, but {has} {outputs} output(s)")
+        for argument in ("class_id", "top_k"):
+            value = getattr(m, argument, None)
+            if value is not None and not value < outputs + (argument == "top_k"):
+                raise ValueError(f"{m.name}: {argument}={value}, but {has} {outputs} output(s)")
         labels = getattr(m, "num_labels", None)
         if labels is not None and labels != outputs:
             raise ValueError(f"{m.name}: num_labels={labels}, but {has} {outputs} outputs")
@@ -116,6 +118,7 @@ class Counts:
 
 
 _EPSILON = 1e-7  # Keras's backend.epsilon()
+_NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold, and the outputs left out, of top_k
 
 
 def divide_no_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -161,7 +164,13 @@ class ConfusionMetric(Metric):
 
     def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
         positive = b.y != 0  # (Keras casts the targets to bool)
-        return _counting.confusion(b.p, b.w * positive, b.w * ~positive, thresholds_of([self]))
+        return _counting.confusion(
+            self.counted_outputs(b.p), b.w * positive, b.w * ~positive, thresholds_of([self])
+        )
+
+    def counted_outputs(self, p: np.ndarray) -> np.ndarray:
+        """The outputs as the counts compare them with the thresholds."""
+        return p
 
     def _check_outputs(self, outputs: int) -> None:
         check_outputs([self], outputs, "y_pred has")
@@ -199,10 +208,13 @@ class _AtThreshold(ConfusionMetric):
         name: str | None = None,
     ) -> None:
         super().__init__(name)
-        if top_k is not None:
-            raise NotImplementedError(f"{type(self).__name__}: top_k is not supported")
+        if top_k is not None and (
+            isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1
+        ):
+            raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+        self.top_k = None if top_k is None else int(top_k)
         if thresholds is None:
-            self.thresholds = [0.5]
+            self.thresholds = [0.5 if top_k is None else _NEG_INF]
         else:
             many = isinstance(thresholds, (list, tuple, np.ndarray))
             self.thresholds = [
@@ -216,6 +228,16 @@ class _AtThreshold(ConfusionMetric):
     def engine_thresholds(self) -> list[float]:
         return list(self.thresholds)
 
+    def counted_outputs(self, p: np.ndarray) -> np.ndarray:
+        if self.top_k is None:
+            return p
+        # Keras's _filter_top_k: the outputs outside their row's top k (tf.math.top_k: of equal
+        # outputs, the first) become NEG_INF, which no threshold counts as above
+        top = np.argsort(-p, axis=1, kind="stable")[:, : self.top_k]
+        kept = np.zeros(p.shape, dtype=bool)
+        np.put_along_axis(kept, top, True, axis=1)
+        return np.where(kept, p, _NEG_INF)
+
     def result_of_counts(self, counts: Counts) -> Any:
         tp, fp, tn, fn = counts.at(self.thresholds, self.class_id)
         if self._clipped:
@@ -228,10 +250,12 @@ class _AtThreshold(ConfusionMetric):
         raise NotImplementedError
 
     def config_thresholds(self) -> Any:
-        return list(self.thresholds) if len(self.thresholds) > 1 else self.thresholds[0]
+        if len(self.thresholds) > 1:
+            return list(self.thresholds)
+        return None if self.thresholds[0] == _NEG_INF else self.thresholds[0]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "thresholds": self.config_thresholds()}
+        return {**super().get_config(), "thresholds": self.config_thresholds(), "top_k": self.top_k}
 
 
 class TruePositives(_AtThreshold):
@@ -290,7 +314,9 @@ class Precision(_AtThreshold):
     Args:
         thresholds: The threshold on the output (0 for a model that outputs logits), or a list
             of them (the result: an array of one value per threshold). Defaults to 0.5.
-        top_k: Not supported; must be None.
+        top_k: Count only the k highest outputs of each row (the others as below every
+            threshold; without `thresholds`, every output in the top k as above). On its own
+            (update_state) only: compile refuses it. Defaults to None.
         class_id: Count this output column only. Defaults to None (every column).
         name: Defaults to "precision".
     """
