@@ -102,6 +102,41 @@ def test_counts_precision_and_recall_match_numpy_on_the_predictions(outputs, thr
     assert sum(got[n] for n in expected if n.startswith(("true", "false"))) == y.size
 
 
+def test_several_thresholds_give_one_value_each_as_keras() -> None:
+    x, y = _data(3)
+    model = _model(3, "softmax", metric_list=[
+        metrics.TruePositives(thresholds=[0.3, 0.5, 0.7]),
+        metrics.Precision(thresholds=[0.7, 0.2], class_id=1),
+        metrics.Recall(thresholds=[0.4]),
+    ])  # fmt: skip
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    got = model.evaluate(x, y, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    assert got["true_positives"].tolist() == [_confusion(p, y, t)[0] for t in (0.3, 0.5, 0.7)]
+    np.testing.assert_allclose(
+        got["precision"],
+        [_expected_at_threshold(p[:, 1], y[:, 1], t)["precision"] for t in (0.7, 0.2)],
+        rtol=1e-12,
+    )
+    assert got["recall"] == pytest.approx(_expected_at_threshold(p, y, 0.4)["recall"])
+
+
+def test_evenly_spaced_thresholds_count_no_output_above_1_as_keras() -> None:
+    """Keras clips the outputs to [0, 1] for thresholds 0, 1 / (n - 1), ..., 1: an output of 1.4
+    is above 0.5, but not above 1 (it is, for a lone threshold 1)."""
+    x, y = _data(1)
+    model = fm.Sequential([layers.Input(shape=(FEATURES,)), layers.Dense(1)], dtype="float64")
+    model.set_weights([np.eye(FEATURES, 1) * 2.0, np.array([0.5])])
+    model.compile("sgd", "mse", metrics=[
+        metrics.TruePositives(thresholds=[0.0, 0.5, 1.0]),
+        metrics.TruePositives(thresholds=1.0, name="above_1"),
+    ])  # fmt: skip
+    got = model.evaluate(x, y, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    assert got["above_1"] == _confusion(p, y, 1.0)[0] > 0
+    assert got["true_positives"].tolist() == [_confusion(p, y, t)[0] for t in (0.0, 0.5)] + [0.0]
+
+
 def test_class_id_counts_one_output_column() -> None:
     x, y = _data(3)
     model = _model(3, "softmax")
@@ -410,9 +445,9 @@ def test_saved_models_keep_their_confusion_metrics(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [
-        (lambda: metrics.Precision(thresholds=[0.3, 0.5]), ValueError, "one threshold"),
+        (lambda: metrics.Precision(thresholds=[0.3, 1.5]), ValueError, "thresholds must be"),
         (lambda: metrics.Precision(thresholds=1.5), ValueError, "thresholds must be"),
-        (lambda: metrics.Recall(top_k=2), NotImplementedError, "top_k"),
+        (lambda: metrics.Recall(top_k=0), ValueError, "top_k"),
         (lambda: metrics.Precision(class_id=-1), ValueError, "class_id"),
         (lambda: metrics.AUC(curve="XY"), ValueError, "curve"),
         (lambda: metrics.AUC(summation_method="sum"), ValueError, "summation_method"),

@@ -21,7 +21,7 @@ from typing import Callable
 import fastmlp as fm
 import numpy as np
 import pytest
-from fastmlp import layers, losses, metrics, models, optimizers
+from fastmlp import _accuracy_rules, layers, losses, metrics, models, optimizers
 from test_normalization import numeric_gradient
 
 EPS = 1e-7  # Keras's epsilon
@@ -588,13 +588,13 @@ def test_accuracy_is_the_kind_the_loss_calls_for(loss, y, p, expected) -> None:
 def test_accuracy_rules_of_the_new_losses() -> None:
     acc, onehot, labels = metrics.Accuracy(), np.eye(3), A([[1.0], [0.0]])
     for loss in (losses.CategoricalHinge(), losses.KLDivergence(), losses.CosineSimilarity()):
-        assert metrics.accuracy_rule(acc, loss, onehot) == metrics.accuracy_rule(
+        assert _accuracy_rules.accuracy_rule(acc, loss, onehot) == _accuracy_rules.accuracy_rule(
             acc, losses.CategoricalCrossentropy(), onehot
         )
     pm = losses.SquaredHinge().prepare_targets(labels)
-    assert metrics.accuracy_rule(acc, losses.SquaredHinge(), pm) == metrics.accuracy_rule(
-        acc, losses.Hinge(), pm
-    )
+    assert _accuracy_rules.accuracy_rule(
+        acc, losses.SquaredHinge(), pm
+    ) == _accuracy_rules.accuracy_rule(acc, losses.Hinge(), pm)
 
 
 # -- bad arguments ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import fastmlp as fm
 import numpy as np
 import pytest
-from fastmlp import layers, losses, metrics
+from fastmlp import _accuracy_rules, layers, losses, metrics
 from keras_run import run_keras
 
 IN, N = 6, 40
@@ -238,7 +238,7 @@ def test_an_accuracy_of_the_other_target_kind_is_refused_at_compile(metric, loss
     model_for(4, "softmax", loss, ["accuracy"])  # the right kind for the loss is accepted
 
 
-@pytest.mark.parametrize("mode", [metrics._ARGMAX_ONEHOT, metrics._THRESHOLD])
+@pytest.mark.parametrize("mode", [_accuracy_rules.ARGMAX_ONEHOT, _accuracy_rules.THRESHOLD])
 def test_the_engine_refuses_a_per_output_accuracy_on_labels(mode) -> None:
     rng = np.random.default_rng(0)
     n, k = 65536, 10  # large enough that reading n * k labels left the array
@@ -252,7 +252,7 @@ def test_the_engine_refuses_a_per_output_accuracy_on_labels(mode) -> None:
         model._engine.evaluate(x, labels, n)
     with pytest.raises(ValueError, match="accuracy reads one target per output"):
         model._engine.train_on_batch(x[:32], labels[:32])
-    model._engine.set_accuracy(metrics._ARGMAX_SPARSE, 0.5, 0.5)
+    model._engine.set_accuracy(_accuracy_rules.ARGMAX_SPARSE, 0.5, 0.5)
     assert model._engine.evaluate(x, labels, n).samples == n
 
 
@@ -263,14 +263,14 @@ def test_the_gpu_engines_numpy_twin_refuses_the_mismatch_too() -> None:
         device="numpy",
     )
     model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model._engine.set_accuracy(metrics._ARGMAX_ONEHOT, 0.5, 0.5)
+    model._engine.set_accuracy(_accuracy_rules.ARGMAX_ONEHOT, 0.5, 0.5)
     with pytest.raises(ValueError, match="accuracy reads one target per output, but this loss"):
         model._engine.evaluate(X, LABELS.reshape(-1, 1).astype(float), 8)
 
 
 def test_the_engine_refuses_a_label_accuracy_on_one_hot_targets() -> None:
     model = model_for(4, "softmax", "categorical_crossentropy", ["accuracy"])
-    model._engine.set_accuracy(metrics._ARGMAX_SPARSE, 0.5, 0.5)
+    model._engine.set_accuracy(_accuracy_rules.ARGMAX_SPARSE, 0.5, 0.5)
     with pytest.raises(
         ValueError, match="accuracy reads one class label per sample, but this loss's y has 4"
     ):

@@ -10,6 +10,7 @@ import contextlib
 import warnings
 from typing import Any
 
+from fastmlp import _accuracy_rules
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
@@ -41,7 +42,7 @@ def compile_model(
     names = [name for name, _, _ in named]
     if len(set(names)) != len(names) or "loss" in names:
         raise ValueError(f"metric names must be unique and not 'loss', got {names}")
-    metrics_module.check_targets_agree(compiled_metrics + weighted, loss)
+    _accuracy_rules.check_targets_agree(compiled_metrics + weighted, loss)
     _warn_probabilities_as_logits(self, loss)
     previous = (self.optimizer, self.loss, self.compiled_metrics, self.compiled_weighted_metrics)
     # (first: a busy engine refuses here, before anything changed)
@@ -84,6 +85,12 @@ def _metric_list(metrics: Any, argument: str) -> list[metrics_module.Metric]:
     if isinstance(metrics, (str, metrics_module.Metric)):
         raise TypeError(f"{argument} must be a list, e.g. {argument}=['accuracy']")
     compiled = [metrics_module.get(m) for m in metrics]
+    for m in compiled:
+        if getattr(m, "top_k", None) is not None:
+            raise NotImplementedError(
+                f"{argument}: {m.name} has top_k={m.top_k}, which the engine does not count; "
+                "use the metric on its own (update_state on model.predict's output)"
+            )
     names = [m.name for m in compiled]
     if len(set(names)) != len(names):
         raise ValueError(f"{argument}: metric names must be unique, got {names}")

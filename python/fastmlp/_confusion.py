@@ -8,6 +8,8 @@ model's metrics (the union of them all); a metric then reads true positives at t
 outputs of positive targets above t, as Keras's `y_pred > t`. Every output column counts, as
 Keras's flattening, unless `class_id` picks one. As weighted metrics (compile's
 weighted_metrics), each output counts its sample's weight instead of 1, as Keras's counts do.
+On their own (update_state), the metrics count the same in NumPy (`_counting`), a target being
+positive where it is not 0, as Keras's cast to bool.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from fastmlp import _counting
 from fastmlp.metrics import Metric
 
 __all__ = [
@@ -37,23 +40,23 @@ def thresholds_of(metrics: list[Metric]) -> list[float]:
     return values or ([0.5] if confusion else [])
 
 
-def check_outputs(metrics: list[Metric], outputs: int) -> None:
-    """Raises ValueError for a class_id or num_labels that does not fit the model's outputs."""
+def check_outputs(metrics: list[Metric], outputs: int, has: str = "the model has") -> None:
+    """Raises ValueError for a class_id, top_k or num_labels that does not fit the model's
+    outputs (`has`: who has them, "y_pred has" for a metric on its own)."""
     for m in metrics:
         if not isinstance(m, ConfusionMetric):
             continue
-        if m.class_id is not None and not m.class_id < outputs:
-            raise ValueError(
-                f"{m.name}: class_id={m.class_id}, but the model has {outputs} output(s)"
-            )
+        for argument in ("class_id", "top_k"):
+            value = getattr(m, argument, None)
+            if value is not None and not value < outputs + (argument == "top_k"):
+                raise ValueError(f"{m.name}: {argument}={value}, but {has} {outputs} output(s)")
         labels = getattr(m, "num_labels", None)
         if labels is not None and labels != outputs:
-            raise ValueError(f"{m.name}: num_labels={labels}, but the model has {outputs} outputs")
+            raise ValueError(f"{m.name}: num_labels={labels}, but {has} {outputs} outputs")
         weights = getattr(m, "label_weights", None)
         if weights is not None and len(weights) != outputs:
             raise ValueError(
-                f"{m.name}: label_weights has {len(weights)} values, but the model has {outputs} "
-                "outputs"
+                f"{m.name}: label_weights has {len(weights)} values, but {has} {outputs} outputs"
             )
 
 
@@ -114,12 +117,23 @@ class Counts:
         return tp, fp, negatives - fp, positives - tp
 
 
+_EPSILON = 1e-7  # Keras's backend.epsilon()
+_NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold, and the outputs left out, of top_k
+
+
 def divide_no_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a / b, and 0 where b is 0 (Keras's divide_no_nan)."""
     a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
     out = np.zeros(a.shape)
     np.divide(a, b, out=out, where=b != 0)
     return out
+
+
+def evenly_spaced(thresholds: list[float]) -> bool:
+    """Keras's is_evenly_distributed_thresholds: 0, 1 / (n - 1), ..., 1 (n >= 3). For these Keras
+    clips the outputs to [0, 1] before it counts them: none lies above 1."""
+    n = len(thresholds)
+    return n >= 3 and bool(np.allclose(thresholds, np.arange(n) / (n - 1), atol=_EPSILON))
 
 
 def probability_arg(value: Any, what: str) -> float:
@@ -140,6 +154,7 @@ class ConfusionMetric(Metric):
     """Base: a metric computed from the engine's confusion counts."""
 
     source = "confusion"
+    weighting = "counts"
     class_id: int | None = None
     uses_max_counts = False  # reads the engine's row-maximum counts instead (F-scores)
 
@@ -147,7 +162,29 @@ class ConfusionMetric(Metric):
         """The thresholds on the model's output that this metric's result reads."""
         raise NotImplementedError
 
-    def result(self, sums: dict[str, Any]) -> float:
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        positive = b.y != 0  # (Keras casts the targets to bool)
+        return _counting.confusion(
+            self.counted_outputs(b.p), b.w * positive, b.w * ~positive, thresholds_of([self])
+        )
+
+    def counted_outputs(self, p: np.ndarray) -> np.ndarray:
+        """The outputs as the counts compare them with the thresholds."""
+        return p
+
+    def _check_outputs(self, outputs: int) -> None:
+        check_outputs([self], outputs, "y_pred has")
+
+    def _standalone_sums(self) -> dict[str, Any]:
+        sums, thresholds = super()._standalone_sums(), thresholds_of([self])
+        if self._state is None:  # (nothing counted: 0 in every column the arguments name)
+            columns = max((self.class_id or 0) + 1, getattr(self, "num_labels", None) or 1)
+            zeros = np.zeros(columns * (len(thresholds) + 1))
+            sums = {**sums, "positive_buckets": zeros, "negative_buckets": zeros}
+        counts = Counts(thresholds, sums["positive_buckets"], sums["negative_buckets"])
+        return {**sums, "counts": counts}
+
+    def result_of(self, sums: dict[str, Any]) -> Any:
         """The value from the confusion counts in the engine's sums (`counts`: a `Counts` of
         them, added by the model)."""
         return self.result_of_counts(sums["counts"])
@@ -160,7 +197,8 @@ class ConfusionMetric(Metric):
 
 
 class _AtThreshold(ConfusionMetric):
-    """A count, precision or recall at one threshold on the output (Keras's default 0.5)."""
+    """Counts, precision or recall at thresholds on the output (Keras's default 0.5): a float for
+    one threshold, an array of one value per threshold for several."""
 
     def __init__(
         self,
@@ -170,37 +208,62 @@ class _AtThreshold(ConfusionMetric):
         name: str | None = None,
     ) -> None:
         super().__init__(name)
-        if top_k is not None:
-            raise NotImplementedError(f"{type(self).__name__}: top_k is not supported")
-        if isinstance(thresholds, (list, tuple)):
-            if len(thresholds) != 1:
-                raise ValueError(
-                    f"{type(self).__name__}: one threshold per metric, got {list(thresholds)}; "
-                    "use one metric (with its own name) per threshold"
-                )
-            thresholds = thresholds[0]
-        self.threshold = 0.5 if thresholds is None else probability_arg(thresholds, "thresholds")
+        if top_k is not None and (
+            isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1
+        ):
+            raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+        self.top_k = None if top_k is None else int(top_k)
+        if thresholds is None:
+            self.thresholds = [0.5 if top_k is None else _NEG_INF]
+        else:
+            many = isinstance(thresholds, (list, tuple, np.ndarray))
+            self.thresholds = [
+                probability_arg(t, "thresholds") for t in (thresholds if many else [thresholds])
+            ]
+            if not self.thresholds:
+                raise ValueError("thresholds must hold at least one number in [0, 1], got []")
+        self._clipped = evenly_spaced(self.thresholds)
         self.class_id = class_id_arg(class_id)
 
     def engine_thresholds(self) -> list[float]:
-        return [self.threshold]
+        return list(self.thresholds)
 
-    def result_of_counts(self, counts: Counts) -> float:
-        tp, fp, tn, fn = counts.at([self.threshold], self.class_id)
-        return float(self.value(tp, fp, tn, fn)[0])
+    def counted_outputs(self, p: np.ndarray) -> np.ndarray:
+        if self.top_k is None:
+            return p
+        # Keras's _filter_top_k: the outputs outside their row's top k (tf.math.top_k: of equal
+        # outputs, the first) become NEG_INF, which no threshold counts as above
+        top = np.argsort(-p, axis=1, kind="stable")[:, : self.top_k]
+        kept = np.zeros(p.shape, dtype=bool)
+        np.put_along_axis(kept, top, True, axis=1)
+        return np.where(kept, p, _NEG_INF)
+
+    def result_of_counts(self, counts: Counts) -> Any:
+        tp, fp, tn, fn = counts.at(self.thresholds, self.class_id)
+        if self._clipped:
+            top = np.asarray(self.thresholds) >= 1  # (no clipped output lies above it)
+            tp, fp, tn, fn = tp * ~top, fp * ~top, tn + fp * top, fn + tp * top
+        value = self.value(tp, fp, tn, fn)
+        return float(value[0]) if len(self.thresholds) == 1 else value
 
     def value(self, tp, fp, tn, fn) -> np.ndarray:
         raise NotImplementedError
 
+    def config_thresholds(self) -> Any:
+        if len(self.thresholds) > 1:
+            return list(self.thresholds)
+        return None if self.thresholds[0] == _NEG_INF else self.thresholds[0]
+
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "thresholds": self.threshold}
+        return {**super().get_config(), "thresholds": self.config_thresholds(), "top_k": self.top_k}
 
 
 class TruePositives(_AtThreshold):
-    """Outputs above the threshold whose target is positive (> 0).
+    """Outputs above the threshold whose target is positive (> 0; on its own, not 0).
 
     Args:
-        thresholds: The threshold on the output. Defaults to 0.5.
+        thresholds: The threshold on the output, or a list of them (the result: an array of one
+            count per threshold). Defaults to 0.5.
         name: Defaults to "true_positives".
     """
 
@@ -214,7 +277,7 @@ class TruePositives(_AtThreshold):
         return tp
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "thresholds": self.threshold}
+        return {"name": self.name, "thresholds": self.config_thresholds()}
 
 
 class FalsePositives(TruePositives):
@@ -249,9 +312,11 @@ class Precision(_AtThreshold):
     (0 when no output is above it).
 
     Args:
-        thresholds: The threshold on the output (0 for a model that outputs logits). Defaults
-            to 0.5.
-        top_k: Not supported; must be None.
+        thresholds: The threshold on the output (0 for a model that outputs logits), or a list
+            of them (the result: an array of one value per threshold). Defaults to 0.5.
+        top_k: Count only the k highest outputs of each row (the others as below every
+            threshold; without `thresholds`, every output in the top k as above). On its own
+            (update_state) only: compile refuses it. Defaults to None.
         class_id: Count this output column only. Defaults to None (every column).
         name: Defaults to "precision".
     """

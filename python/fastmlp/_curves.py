@@ -16,6 +16,7 @@ from fastmlp._confusion import (
     Counts,
     class_id_arg,
     divide_no_nan,
+    evenly_spaced,
     probability_arg,
 )
 
@@ -91,10 +92,7 @@ class AUC(ConfusionMetric):
         self._given_thresholds = thresholds is not None
         # Keras clips the outputs to [0, 1] for evenly spaced thresholds (then the end points need
         # no counting) and compares them as they are for others
-        ends = np.array([0.0, *inner, 1.0])
-        self._evenly = len(ends) >= 3 and np.allclose(
-            ends, np.arange(len(ends)) / (len(ends) - 1), atol=_EPSILON
-        )
+        self._evenly = evenly_spaced([0.0, *inner, 1.0])
         if str(curve).upper() not in ("ROC", "PR"):
             raise ValueError(f"curve must be 'ROC' or 'PR', got {curve!r}")
         self.curve = str(curve).upper()

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from fastmlp import _counting
 from fastmlp._confusion import ConfusionMetric, Counts
 
 __all__ = ["F1Score", "FBetaScore"]
@@ -18,9 +19,9 @@ _EPSILON = 1e-7  # Keras's backend.epsilon(), in its divisions
 
 class FBetaScore(ConfusionMetric):
     """(1 + beta²) · precision · recall / (beta² · precision + recall), per output column, as
-    Keras computes it (with its epsilon in each division). A target counts as positive or not
-    (above the loss's 0, as for Precision); Keras weights soft targets (0.3) by their value, so
-    with soft labels the two differ.
+    Keras computes it (with its epsilon in each division). In fit, a target counts as positive or
+    not (above the loss's 0, as for Precision), where Keras weights a soft target (0.3) by its
+    value, so with soft labels the two differ; on its own (update_state), as Keras's.
 
     Args:
         average: None (one score per column: the logs hold an array), "micro" (the counts of every
@@ -34,6 +35,7 @@ class FBetaScore(ConfusionMetric):
     """
 
     default_name = "fbeta_score"
+    weighting = "rows"
 
     def __init__(
         self,
@@ -66,9 +68,16 @@ class FBetaScore(ConfusionMetric):
     def engine_thresholds(self) -> list[float]:
         return [] if self.threshold is None else [self.threshold]
 
-    def result(self, sums: dict[str, Any]) -> Any:
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        # (Keras weights a target by its value: y as positive, 1 - y as negative)
+        positive, negative = b.w * b.y, b.w * (1 - b.y)
+        if self.threshold is None:
+            return _counting.max_counts(b.p, positive, negative)
+        return _counting.confusion(b.p, positive, negative, [self.threshold])
+
+    def result_of(self, sums: dict[str, Any]) -> Any:
         if self.threshold is not None:
-            return super().result(sums)
+            return super().result_of(sums)
         counts = np.asarray(sums["max_counts"], dtype=np.float64)
         if counts.size < 3:  # (nothing counted)
             return self._score(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1))

@@ -8,18 +8,21 @@ Keras names are accepted: "accuracy" / "acc" (the right kind for the loss, as Ke
 "false_positives", "true_negatives", "false_negatives", "f1_score", "fbeta_score"; Keras's class
 names as strings; and the classes (PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity
 and SpecificityAtSensitivity as classes only).
+
+Every metric also works on its own, as a Keras metric: update_state(y_true, y_pred,
+sample_weight), result(), reset_state(), counting in NumPy (`_counting`) what the engine counts
+during fit, so that result() and the logs come from one formula.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from fastmlp import losses as losses_module
+from fastmlp import _counting
 
 __all__ = [
     "AUC",
@@ -48,9 +51,6 @@ __all__ = [
     "get",
 ]
 
-# Accuracy modes of the engine (enum class AccuracyMode in network.hpp).
-_NONE, _ARGMAX_SPARSE, _ARGMAX_ONEHOT, _THRESHOLD = 0, 1, 2, 3
-
 
 def ratio(total: float, count: float) -> float:
     """total / count, and 0 where count is 0 (Keras's Mean.result: its divide_no_nan; weighted
@@ -59,7 +59,13 @@ def ratio(total: float, count: float) -> float:
 
 
 class Metric:
-    """Base class: a named quantity the engine accumulates over the samples of an epoch.
+    """Base class: a named quantity the engine accumulates over the samples of an epoch, or that
+    `update_state` accumulates over the batches given to it (as a Keras metric on its own).
+
+    Example:
+        >>> m = fm.metrics.AUC()
+        >>> m.update_state(y_test, model.predict(x_test))
+        >>> m.result()
 
     Args:
         name: Name in the logs. Defaults to the Keras name.
@@ -68,11 +74,67 @@ class Metric:
     default_name = "metric"
     source = "accuracy"  # which engine sums: "accuracy", "mse", "mae", "ranks" or "confusion"
     direction: str | None = "up"  # better when larger ("up") or smaller ("down"); None: neither
+    labels = False  # update_state's y_true holds class labels
+    weighting = "samples"  # how update_state reads sample_weight (_counting.WEIGHTINGS)
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.default_name
+        self.reset_state()
 
-    def result(self, sums: dict[str, Any]) -> float:
+    # -- on its own, as Keras's Metric ----------------------------------------------------------
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Adds one batch to the metric's state: the counts the engine would add for it in fit
+        (`fit` and `evaluate` leave this state alone).
+
+        Args:
+            y_true: Targets, one per prediction (class labels for the sparse metrics).
+            y_pred: Predictions, (samples, outputs) or (samples,) for one output.
+            sample_weight: A weight per sample (samples,), as Keras: also one per output
+                (samples, outputs) for the metrics of every output (Accuracy, BinaryAccuracy,
+                RootMeanSquaredError, the confusion metrics), and a number, which weights the
+                batch. Defaults to None (1 each).
+        """
+        b = _counting.batch(
+            y_true, y_pred, sample_weight, labels=self.labels, weighting=self.weighting
+        )
+        outputs = b.p.shape[1]
+        if self._outputs not in (None, outputs):
+            raise ValueError(
+                f"{self.name}: y_pred has {outputs} columns, but the batches before had "
+                f"{self._outputs}; call reset_state() first"
+            )
+        self._check_outputs(outputs)
+        self._state = _counting.add(self._state, self.count_batch(b))
+        self._outputs = outputs
+
+    def result(self) -> Any:
+        """The value over the batches given to update_state since the last reset_state: a float,
+        or a NumPy array where Keras's is a vector (F1Score(average=None), a count or precision at
+        several thresholds); 0 before any batch."""
+        return self.result_of(self._standalone_sums())
+
+    def reset_state(self) -> None:
+        """Forgets the batches given to update_state."""
+        self._state: dict[str, Any] | None = None
+        self._outputs: int | None = None
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        """update_state, then result (as Keras's)."""
+        self.update_state(y_true, y_pred, sample_weight)
+        return self.result()
+
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        """The engine's counts of one checked batch (internal)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be updated on its own")
+
+    def _check_outputs(self, outputs: int) -> None:
+        """Raises ValueError for arguments that do not fit predictions of this many columns."""
+
+    def _standalone_sums(self) -> dict[str, Any]:
+        return self._state or _counting.empty()
+
+    # -- from the engine's sums ------------------------------------------------------------------
+    def result_of(self, sums: dict[str, Any]) -> Any:
         """The value from the engine's sums over the samples of a run (`_core.Sums` fields; for
         a weighted metric, the weighted counts, with their weights summed as "samples")."""
         if self.source == "accuracy":
@@ -92,26 +154,43 @@ class Metric:
 
 
 class Accuracy(Metric):
-    """Fraction of correct predictions, of the kind that fits the loss (see `accuracy_rule`;
-    Keras 3's "accuracy" decides by the output's width instead, README "Metrics")."""
+    """Fraction of correct predictions. In compile, of the kind that fits the loss
+    (`_accuracy_rules`; Keras 3's "accuracy" decides by the output's width instead, README
+    "Metrics"); on its own (update_state), as Keras's Accuracy: the fraction of predictions equal
+    to their target, y_pred == y_true."""
 
     default_name = "accuracy"
+    weighting = "outputs"
+
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        return _counting.accuracy(b.y == b.p, b.w)
 
 
 class SparseCategoricalAccuracy(Accuracy):
-    """argmax(prediction) == integer label."""
+    """argmax(prediction) == integer label (the first of tied maxima)."""
 
     default_name = "sparse_categorical_accuracy"
+    labels = True
+    weighting = "samples"
+
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        return _counting.accuracy((np.argmax(b.p, axis=1) == b.y)[:, None], b.w)
 
 
 class CategoricalAccuracy(Accuracy):
-    """argmax(prediction) == argmax(one-hot target)."""
+    """argmax(prediction) == argmax(one-hot target) (the first of tied maxima)."""
 
     default_name = "categorical_accuracy"
+    weighting = "samples"
+
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        right = np.argmax(b.p, axis=1) == np.argmax(b.y, axis=1)
+        return _counting.accuracy(right[:, None], b.w)
 
 
 class BinaryAccuracy(Accuracy):
-    """(prediction > threshold) == (target > 0.5), per output.
+    """(prediction > threshold) == (target > 0.5), per output (on its own, as Keras's:
+    (prediction > threshold) == target, so a soft target, 0.3, is never right).
 
     Args:
         threshold: Decision threshold on the prediction. Defaults to 0.5.
@@ -123,6 +202,9 @@ class BinaryAccuracy(Accuracy):
     def __init__(self, name: str | None = None, threshold: float = 0.5) -> None:
         super().__init__(name)
         self.threshold = float(threshold)
+
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        return _counting.accuracy(b.y == (b.p > self.threshold), b.w)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "threshold": self.threshold}
@@ -139,7 +221,10 @@ class _TopK(Metric):
             raise ValueError(f"k must be an integer >= 1, got {k!r}")
         self.k = int(k)
 
-    def result(self, sums: dict[str, Any]) -> float:
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        return _counting.ranks(b.p, b.y if self.labels else np.argmax(b.y, axis=1), b.w)
+
+    def result_of(self, sums: dict[str, Any]) -> float:
         ranks = np.asarray(sums["ranks"], dtype=np.float64)
         if ranks.size < 2:  # (nothing counted)
             return 0.0
@@ -173,6 +258,7 @@ class SparseTopKCategoricalAccuracy(_TopK):
     """
 
     default_name = "sparse_top_k_categorical_accuracy"
+    labels = True
 
     def __init__(self, k: int = 5, name: str | None = None, from_sorted_ids: bool = False) -> None:
         super().__init__(k, name)
@@ -187,14 +273,18 @@ class MeanSquaredError(Metric):
     source = "mse"
     direction = "down"
 
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        return _counting.errors(b)
+
 
 class RootMeanSquaredError(MeanSquaredError):
     """Square root of the mean squared error of the predictions."""
 
     default_name = "root_mean_squared_error"
+    weighting = "outputs"
 
-    def result(self, sums: dict[str, Any]) -> float:
-        return math.sqrt(super().result(sums))
+    def result_of(self, sums: dict[str, Any]) -> float:
+        return math.sqrt(super().result_of(sums))
 
 
 class MeanAbsoluteError(Metric):
@@ -203,6 +293,9 @@ class MeanAbsoluteError(Metric):
     default_name = "mean_absolute_error"
     source = "mae"
     direction = "down"
+
+    def count_batch(self, b: _counting.Batch) -> dict[str, Any]:
+        return _counting.errors(b)
 
 
 _BY_NAME: dict[str, type[Metric]] = {
@@ -256,96 +349,6 @@ def get(identifier: str | Metric) -> Metric:
     raise TypeError(
         f"metrics must hold names or fastmlp.metrics.Metric objects, got {type(identifier).__name__}"
     )
-
-
-def check_targets_agree(metrics: list[Metric], loss: losses_module.Loss) -> None:
-    """Raises ValueError for a metric that reads targets of another kind than the loss's y:
-    class labels (sparse losses, sparse_categorical_accuracy) or one target per output (internal).
-    """
-    if loss.sparse:
-        wrong = [
-            m.name
-            for m in metrics
-            if m.source not in ("accuracy", "ranks") or isinstance(m, _PER_OUTPUT)
-        ]
-        if wrong:
-            raise ValueError(
-                f"metrics: {wrong} need one target per output, but {loss.default_name} takes "
-                "class labels; use metrics=['accuracy'] or ['sparse_categorical_accuracy']"
-            )
-    else:
-        wrong = [
-            m.name
-            for m in metrics
-            if isinstance(m, (SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy))
-        ]
-        if wrong:
-            raise ValueError(
-                f"metrics: {wrong} need class labels, but {loss.default_name} takes one target "
-                "per output (one-hot for categorical_crossentropy); use metrics=['accuracy'] or "
-                "['categorical_accuracy']"
-            )
-
-
-_PER_OUTPUT = (CategoricalAccuracy, BinaryAccuracy, TopKCategoricalAccuracy)
-# Losses whose "accuracy" compares argmaxes (one-hot targets or distributions), and losses on
-# {-1, +1} labels, whose outputs are scores with 0 as the boundary.
-_CATEGORICAL = (
-    losses_module.CategoricalCrossentropy,
-    losses_module.CategoricalHinge,
-    losses_module.KLDivergence,
-    losses_module.CosineSimilarity,
-)
-_SIGNED_LABELS = (losses_module.Hinge, losses_module.SquaredHinge, losses_module.LogisticLoss)
-
-
-@dataclass(frozen=True)
-class AccuracyRule:
-    """How the engine counts a correct prediction (internal)."""
-
-    mode: int = _NONE
-    output_threshold: float = 0.5
-    target_threshold: float = 0.5
-
-
-def accuracy_rule(
-    metric: Metric, loss: losses_module.Loss, targets: np.ndarray, signed: bool = False
-) -> AccuracyRule:
-    """The engine's accuracy rule for `metric` with `loss`, given the prepared targets (internal).
-
-    signed: the model's training targets held negative values, so labels are {-1, +1} even
-    where these targets are all positive (a set of one class).
-
-    "accuracy" with sparse cross-entropy compares the argmax with the label, with the losses on
-    one-hot targets or distributions (categorical cross-entropy and hinge, Kullback-Leibler,
-    cosine similarity) the argmaxes, with binary cross-entropy thresholds at 0.5 (at 0 on logits)
-    on every output. Losses on {-1, +1} labels (hinge, squared hinge, logistic, or +-1 targets of
-    a regression loss, as in the playground) threshold at 0; the other regression losses compare
-    argmaxes of several outputs and threshold one at 0.5, as mean squared error does. (Keras 3
-    decides by the output's width alone: one unit thresholds at 0.5 whatever the loss; here the
-    loss decides, so that logits and +-1 labels are counted right.)
-    """
-    if isinstance(metric, SparseCategoricalAccuracy):
-        return AccuracyRule(_ARGMAX_SPARSE)
-    if isinstance(metric, CategoricalAccuracy):
-        return AccuracyRule(_ARGMAX_ONEHOT)
-    pm1 = signed or (targets.size > 0 and targets.min() < 0)
-    logits = loss.from_logits or isinstance(loss, _SIGNED_LABELS)
-    if isinstance(metric, BinaryAccuracy):
-        return AccuracyRule(_THRESHOLD, metric.threshold, 0.0 if pm1 else 0.5)
-    if loss.sparse:
-        return AccuracyRule(_ARGMAX_SPARSE)
-    if isinstance(loss, _CATEGORICAL):
-        return AccuracyRule(_ARGMAX_ONEHOT)
-    if (
-        targets.ndim == 2
-        and targets.shape[1] > 1
-        and not isinstance(loss, losses_module.BinaryCrossentropy)
-    ):
-        return AccuracyRule(_ARGMAX_ONEHOT)
-    if pm1 or isinstance(loss, _SIGNED_LABELS):
-        return AccuracyRule(_THRESHOLD, 0.0, 0.0)
-    return AccuracyRule(_THRESHOLD, 0.0 if logits else 0.5, 0.5)
 
 
 # (after Metric: the confusion metrics derive from it)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fastmlp import (
+    _accuracy_rules,
     _building,
     _compiling,
     _confusion,
@@ -407,13 +408,13 @@ class Sequential:
         """How the engine's metrics read these (prepared) targets: the accuracy rule, and for
         mse / mae the map back to the targets as passed."""
         rules = {
-            metrics_module.accuracy_rule(m, self.loss, targets, self._signed_targets)
+            _accuracy_rules.accuracy_rule(m, self.loss, targets, self._signed_targets)
             for m in self._all_metrics()
             if m.source == "accuracy"
         }
         if len(rules) > 1:
             raise ValueError("metrics: use one kind of accuracy per model")
-        rule = rules.pop() if rules else metrics_module.AccuracyRule()
+        rule = rules.pop() if rules else _accuracy_rules.AccuracyRule()
         self._engine.set_accuracy(rule.mode, rule.output_threshold, rule.target_threshold)
         self._engine.set_error_targets(*target_map)
         metrics = self._all_metrics()
@@ -434,7 +435,7 @@ class Sequential:
                 {**sums["weighted"], "samples": sums["weighted"]["weight"]}
             )
         for name, m, is_weighted in self._named_metrics():
-            logs[prefix + name] = m.result(weighted if is_weighted else plain)
+            logs[prefix + name] = m.result_of(weighted if is_weighted else plain)
         return logs
 
     def _with_counts(self, sums: dict[str, Any]) -> dict[str, Any]:

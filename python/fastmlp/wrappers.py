@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from fastmlp import _accuracy_rules
 from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
@@ -313,7 +314,7 @@ class SKLearnClassifier(ClassifierMixin, _SKLearnWrapper):
             return outputs
         if outputs.shape[1] == 2:
             return outputs[:, 1] - outputs[:, 0]
-        rule = metrics_module.accuracy_rule(
+        rule = _accuracy_rules.accuracy_rule(
             metrics_module.Accuracy(), self.model_.loss, np.zeros((1, 1))
         )
         return outputs[:, 0] - np.asarray(rule.output_threshold, outputs.dtype)
