@@ -935,3 +935,9 @@ def test_metrics_hold_no_state_between_calls_so_reset_metrics_changes_nothing():
     assert model.test_on_batch(x[20:], y[20:], return_dict=True) == own
     model.reset_metrics()
     assert model.test_on_batch(x[20:], y[20:], return_dict=True) == own
+    # the compiled metric objects' own state (update_state used on them directly) is reset
+    accuracy = model.compiled_metrics[0]
+    accuracy.update_state(y[:4], y[:4].astype(float))  # (Keras's Accuracy: equality)
+    assert accuracy.result() == 1.0
+    model.reset_metrics()
+    assert accuracy.result() == 0.0

@@ -370,9 +370,11 @@ class Sequential:
         return ["loss", *(name for name, _, _ in self._named_metrics())]
 
     def reset_metrics(self) -> None:
-        """Keras's: forget the metrics' accumulated state. fastmlp's compiled metrics hold none
-        between calls (each fit epoch, evaluate and train_on_batch counts afresh), so there is
-        nothing to forget; kept so that Keras code runs unchanged."""
+        """Keras's: forget the metrics' accumulated state. fit, evaluate and train_on_batch
+        count afresh at every call (the engine keeps no counts between calls); this resets the
+        compiled metric objects' own state, from `update_state` used on them directly."""
+        for metric in (*self.compiled_metrics, *self.compiled_weighted_metrics):
+            metric.reset_state()
 
     def _named_metrics(self) -> list[tuple[str, metrics_module.Metric, bool]]:
         """(name in the logs, metric, whether weighted) of the compiled metrics."""
