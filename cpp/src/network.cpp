@@ -194,6 +194,7 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
           throw std::invalid_argument(where + "Dense units must be > 0, got " + std::to_string(L.spec.units));
         validate(L.spec.kernel_penalty, "kernel_regularizer");
         validate(L.spec.bias_penalty, "bias_regularizer");
+        validate_activation(L.spec.activation, L.spec.activation_params, where);
         L.out = L.spec.units;
         L.w_offset = offset;
         offset += L.in * L.out;
@@ -203,6 +204,7 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
         }
         break;
       case LayerKind::Activation:
+        validate_activation(L.spec.activation, L.spec.activation_params, where);
         L.out = L.in;
         break;
       case LayerKind::Dropout:
@@ -428,7 +430,8 @@ void Network<Scalar>::reserve(Index batch) {
     const LayerSpec& spec = layers_[l].spec;
     // z of the activations activate_keeping_z keeps (Dense and Activation layers), x normalized
     // of a BatchNormalization
-    if ((spec.kind != LayerKind::Dropout && needs_preactivation(spec.activation)) ||
+    if (((spec.kind == LayerKind::Dense || spec.kind == LayerKind::Activation) &&
+         needs_preactivation(spec.activation, spec.activation_params)) ||
         spec.kind == LayerKind::BatchNormalization)
       pres_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
   }
@@ -523,18 +526,20 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
 template <typename Scalar>
 void Network<Scalar>::activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0, bool training) {
   const Layer& L = layers_[l];
-  if (training && needs_preactivation(L.spec.activation))  // (only a backward pass reads z)
+  if (training && needs_preactivation(L.spec.activation, L.spec.activation_params))  // (only a backward pass reads z)
     MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out) = a;
-  activate<Scalar>(L.spec.activation, a);
+  activate<Scalar>(L.spec.activation, a, L.spec.activation_params);
 }
 
 template <typename Scalar>
 void Network<Scalar>::activation_grad(std::size_t l, const MatMap<Scalar>& a, MatMap<Scalar> g, Index row0) {
   const Layer& L = layers_[l];
-  if (needs_preactivation(L.spec.activation))
-    activation_backward_z<Scalar>(L.spec.activation, MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out), g);
+  const ActivationParams& p = L.spec.activation_params;
+  if (needs_preactivation(L.spec.activation, p))
+    activation_backward_z<Scalar>(L.spec.activation, MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out), g,
+                                  p);
   else
-    activation_backward<Scalar>(L.spec.activation, a, g);
+    activation_backward<Scalar>(L.spec.activation, a, g, p);
 }
 
 template <typename Scalar>

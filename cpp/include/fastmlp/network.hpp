@@ -33,6 +33,7 @@ struct LayerSpec {
   LayerKind kind = LayerKind::Dense;
   Index units = 0;                          // Dense: output width
   Activation activation = Activation::Linear;  // Dense, Activation
+  ActivationParams activation_params;       // Dense, Activation: the function's arguments
   bool use_bias = true;                     // Dense
   double rate = 0;                          // Dropout: fraction of inputs set to zero
   bool invert = false;                      // Normalization: mean + x * std instead
