@@ -234,6 +234,12 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
         L.stats_offset = offset;
         offset += 2 * L.in;
         break;
+      case LayerKind::PRelu:  // alpha (trained)
+        validate(L.spec.kernel_penalty, "alpha_regularizer");
+        L.out = L.in;
+        L.w_offset = offset;
+        offset += prelu_alphas(L);
+        break;
       default:
         throw std::invalid_argument(where + "unknown layer kind");
     }
@@ -360,6 +366,7 @@ std::pair<Index, Index> Network<Scalar>::trained_params(const Layer& L) {
       const Index there = Index(L.spec.scale) + Index(L.spec.center);
       return {L.stats_offset - there * L.in, L.stats_offset};
     }
+    case LayerKind::PRelu: return {L.w_offset, L.w_offset + prelu_alphas(L)};
     default: return {0, 0};
   }
 }
@@ -376,6 +383,8 @@ std::pair<Index, Index> Network<Scalar>::fixed_params(const Layer& L) {
 template <typename Scalar>
 std::array<typename Network<Scalar>::Variable, 2> Network<Scalar>::variables(const Layer& L) {
   const bool dense = L.spec.kind == LayerKind::Dense, bn = L.spec.kind == LayerKind::BatchNormalization;
+  if (L.spec.kind == LayerKind::PRelu)
+    return {Variable{L.w_offset, prelu_alphas(L), L.spec.kernel_penalty}, Variable{-1, 0, L.spec.bias_penalty}};
   return {Variable{dense || bn ? L.w_offset : -1, dense ? L.in * L.out : L.in, L.spec.kernel_penalty},
           Variable{dense || bn ? L.b_offset : -1, L.out, L.spec.bias_penalty}};
 }
@@ -503,6 +512,9 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
       }
       case LayerKind::BatchNormalization:
         batch_norm_forward(l, xin, a, training, row0);
+        break;
+      case LayerKind::PRelu:
+        prelu_forward(L, xin, a);
         break;
       case LayerKind::Dropout: {
         if (!training || L.spec.rate == 0) {
@@ -652,6 +664,35 @@ void Network<Scalar>::update_moving_statistics() {
 }
 
 template <typename Scalar>
+void Network<Scalar>::prelu_forward(const Layer& L, const ConstMatMap<Scalar>& x, MatMap<Scalar> a) const {
+  // a = x above 0, alpha x at and below it (Keras's relu(x) - alpha relu(-x): the same numbers)
+  const Scalar* alpha = params_.data() + L.w_offset;
+  const Index step = L.spec.shared_alpha ? 0 : 1;  // alpha[j * step]
+  for (Index i = 0; i < x.rows(); ++i)
+    for (Index j = 0; j < L.in; ++j) {
+      const Scalar v = x(i, j);
+      a(i, j) = v > Scalar(0) ? v : alpha[j * step] * v;
+    }
+}
+
+template <typename Scalar>
+void Network<Scalar>::prelu_backward(const Layer& L, const ConstMatMap<Scalar>& x, const MatMap<Scalar>& g,
+                                     Scalar* g_in, Scalar* gp) const {
+  // d/dalpha_j = sum_i g_ij min(x_ij, 0); d/dx = g above 0, alpha g below, 0 at x = 0 (TensorFlow's
+  // relu'(0) = 0 on both of Keras's parts)
+  const Scalar* alpha = params_.data() + L.w_offset;
+  Scalar* dalpha = gp + L.w_offset;
+  const Index step = L.spec.shared_alpha ? 0 : 1;
+  std::fill(dalpha, dalpha + prelu_alphas(L), Scalar(0));
+  for (Index i = 0; i < x.rows(); ++i)
+    for (Index j = 0; j < L.in; ++j) {
+      const Scalar v = x(i, j), gij = g(i, j);
+      if (v < Scalar(0)) dalpha[j * step] += gij * v;
+      if (g_in) g_in[i * L.in + j] = v > Scalar(0) ? gij : v < Scalar(0) ? alpha[j * step] * gij : Scalar(0);
+    }
+}
+
+template <typename Scalar>
 bool Network<Scalar>::sparse_wanted() const {
   return std::is_same_v<Scalar, float> && kSparseKernels && g_sparse_inputs.load() &&
          layers_[0].spec.kind == LayerKind::Dense && input_dim_ >= kSparseMinInputs;
@@ -783,6 +824,11 @@ void Network<Scalar>::backward(const Scalar* x, Index n, Index row0, Scalar* par
       case LayerKind::BatchNormalization:
         batch_norm_backward(l, g, g_in, partial ? partial : grads_.data(), n);
         break;
+      case LayerKind::PRelu: {
+        const Scalar* in = l > 0 ? acts_[l - 1].data() + row0 * L.in : x;
+        prelu_backward(L, ConstMatMap<Scalar>(in, n, L.in), g, g_in, partial ? partial : grads_.data());
+        break;
+      }
       case LayerKind::Normalization:
         if (g_in) {
           const RowVec<Scalar> sd = normalization_scale(L);

@@ -133,7 +133,15 @@ LayerSpec with_params(LayerSpec s, double negative_slope, double max_value, doub
   return s;
 }
 
-// The activations' arguments (Keras's relu, leaky_relu, elu), away from their kinks.
+LayerSpec prelu(bool shared, double l1 = 0, double l2 = 0) {
+  LayerSpec s;
+  s.kind = LayerKind::PRelu;
+  s.shared_alpha = shared;
+  s.kernel_penalty = {l1, l2};  // on alpha
+  return s;
+}
+
+// The activations' arguments (Keras's relu, leaky_relu, elu) and PReLU, away from their kinks.
 void test_activation_arguments_gradients() {
   const double none = std::numeric_limits<double>::infinity();
   const double relus[][3] = {{0.1, none, 0}, {0, 0.5, 0}, {0, none, 0.2}, {0.3, 0.6, 0.1}, {2.0, 6, 0}};
@@ -162,6 +170,13 @@ void test_activation_arguments_gradients() {
     Network<double> net(3, {s, dense(2, Activation::Linear)}, 7);
     gradient_check(net, LossKind::MeanSquaredError, 2, "elu " + std::to_string(alpha));
   }
+  for (bool shared : {false, true}) {
+    Network<double> net(3, {dense(5, Activation::Linear), prelu(shared, 0.03, 0.05), dense(3, Activation::Softmax)}, 7);
+    check(net.param_count() == (3 * 5 + 5) + (shared ? 1 : 5) + (5 * 3 + 3), "PReLU's alphas");
+    gradient_check(net, LossKind::SparseCategoricalCrossentropy, 3, shared ? "PReLU shared" : "PReLU");
+  }
+  Network<double> first(3, {prelu(false), dense(2, Activation::Linear)}, 7);  // on the inputs
+  gradient_check(first, LossKind::MeanSquaredError, 2, "PReLU first");
 }
 
 // TensorFlow's derivatives at the kinks (Keras 3's relu through tf.GradientTape): f'(threshold)
@@ -257,6 +272,7 @@ void test_errors() {
   elu.activation_params.alpha = HUGE_VAL;
   check(throws_invalid_argument([&] { Network<float>(2, {leaky}, 1); }), "leaky_relu slope NaN");
   check(throws_invalid_argument([&] { Network<float>(2, {elu}, 1); }), "elu alpha infinite");
+  check(throws_invalid_argument([] { Network<float>(2, {prelu(false, -1, 0)}, 1); }), "PReLU negative penalty");
   Network<float> net(2, {dense(3, Activation::Softmax)}, 1);
   net.set_loss(LossKind::SparseCategoricalCrossentropy, false);
   RowMat<float> x(2, 3), y(2, 1);
