@@ -50,7 +50,10 @@ def unique_name(prefix: str) -> str:
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras's snake case of a class name: "BatchNormalization" -> "batch_normalization", "ReLU"
+    -> "re_lu", "PReLU" -> "p_re_lu" (keras.src.utils.naming.to_snake_case)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _shape_tuple(shape: Any, name: str) -> tuple[int, ...]:
