@@ -22,6 +22,7 @@ from fastmlp import initializers as initializers_module
 from fastmlp import regularizers as regularizers_module
 
 __all__ = [
+    "ELU",
     "Activation",
     "BatchNormalization",
     "Dense",
@@ -30,6 +31,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "LeakyReLU",
     "Normalization",
     "ReLU",
     "Softmax",
@@ -505,23 +507,6 @@ class Softmax(Activation):
         return config
 
 
-class ReLU(Activation):
-    """max(x, 0) as a layer (tf.keras.layers.ReLU with its default arguments).
-
-    Args:
-        **kwargs: name, input_shape (see `Layer`).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.pop("activation", None)
-        super().__init__("relu", **kwargs)
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("activation")
-        return config
-
-
 class Normalization(Layer):
     """Standardizes each feature: (x - mean) / sqrt(variance), as Keras's Normalization(axis=-1).
 
@@ -794,6 +779,10 @@ class BatchNormalization(Layer):
         }
 
 
+# The activation layers with arguments of their own live in a module of their own; they are part
+# of this one's API.
+from fastmlp._activation_layers import ELU, LeakyReLU, ReLU
+
 _CLASSES = {
     cls.__name__: cls
     for cls in (
@@ -804,6 +793,8 @@ _CLASSES = {
         Dropout,
         Softmax,
         ReLU,
+        LeakyReLU,
+        ELU,
         Normalization,
         BatchNormalization,
     )
