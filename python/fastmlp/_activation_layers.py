@@ -1,5 +1,5 @@
 """Activation layers with arguments of their own: ReLU, LeakyReLU, ELU (Keras 3's arguments and
-defaults). They are public as `fastmlp.layers.X`.
+defaults) and PReLU, whose alphas are trained weights. They are public as `fastmlp.layers.X`.
 
 The engine computes them with the activation's arguments in the layer's spec (activation.hpp);
 Keras-written configs of these layers load with `from_config` (its extra keys, such as "dtype",
@@ -8,12 +8,24 @@ are accepted as in any layer).
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
+
+import numpy as np
 
 from fastmlp import _core
 from fastmlp import activations as activations_module
+from fastmlp import initializers as initializers_module
 from fastmlp._validation import warn_user
-from fastmlp.layers import Activation, _require_flat
+from fastmlp.layers import (
+    Activation,
+    Layer,
+    _regularizer,
+    _require_flat,
+    _serialize_regularizer,
+)
+
+PRELU = 5  # LayerKind::PRelu
 
 
 def _number(layer: str, name: str, value: Any, at_least: float | None = 0.0) -> float:
@@ -149,3 +161,100 @@ class ELU(_FixedActivation):
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
+
+
+def _shared_axes(shared_axes: Any) -> list[int] | None:
+    """Keras's shared_axes as a list (None stays None), checked for flat samples: axis 1 (the
+    features) is the only axis a sample has."""
+    if shared_axes is None:
+        return None
+    axes = list(shared_axes) if isinstance(shared_axes, (list, tuple)) else [shared_axes]
+    for axis in axes:
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise TypeError(
+                f"PReLU: shared_axes must be None or axes (integers), got {shared_axes!r}"
+            )
+        if axis < 1:
+            raise ValueError(
+                f"PReLU: shared_axes are axes of the input counted from 1 (0 is the batch), got "
+                f"{shared_axes!r}"
+            )
+        if axis > 1:
+            raise NotImplementedError(
+                f"PReLU: shared_axes={shared_axes!r} shares alphas along axes that flat samples "
+                "do not have; fastmlp's layers take samples of shape (features,), where "
+                "shared_axes=None (an alpha per feature) or [1] (one alpha for all) apply"
+            )
+    return [int(axis) for axis in axes]
+
+
+class PReLU(Layer):
+    """Parametric ReLU (He et al., 2015): x for x > 0, alpha * x otherwise, where alpha is a
+    trained weight (Keras 3's PReLU): one per feature, or one for all with shared_axes=[1].
+
+    alpha is trained as Dense's kernel is: by the optimizer, penalized by alpha_regularizer, left
+    as it is while the layer is frozen. At x = 0 the gradient is TensorFlow's: 0.
+
+    Args:
+        alpha_initializer: Initializer of alpha. Defaults to "zeros" (a ReLU to start with).
+        alpha_regularizer: L1/L2 penalty on alpha. Defaults to None.
+        alpha_constraint: Must be None (fastmlp has no weight constraints). Defaults to None.
+        shared_axes: None (an alpha per feature) or [1] (one alpha shared by all the features);
+            the other axes of Keras's images do not exist in flat samples. Defaults to None.
+        **kwargs: name, input_shape, trainable (see `Layer`).
+
+    Example:
+        >>> model = Sequential([Input(shape=(784,)), Dense(128), PReLU(), Dense(10)])
+    """
+
+    def __init__(
+        self,
+        alpha_initializer: Any = "zeros",
+        alpha_regularizer: Any = None,
+        alpha_constraint: Any = None,
+        shared_axes: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if alpha_constraint is not None:
+            raise NotImplementedError("PReLU: alpha_constraint is not supported by fastmlp")
+        self.shared_axes = _shared_axes(shared_axes)
+        try:
+            self.alpha_initializer = initializers_module.get(alpha_initializer)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"PReLU: alpha_initializer: {error}") from None
+        self.alpha_regularizer, self._penalty = _regularizer(alpha_regularizer, "alpha_regularizer")
+
+    @property
+    def _shared(self) -> bool:
+        return bool(self.shared_axes)  # ([1]; an empty list shares nothing, as in Keras)
+
+    def compute_output_shape(self, input_shape):
+        _require_flat(self, input_shape)
+        return input_shape
+
+    def weight_shapes(self, input_shape):
+        features = _require_flat(self, input_shape)
+        return [(1,) if self._shared else (features,)]
+
+    def engine_spec(self, input_shape):
+        l1, l2 = self._penalty
+        return _core.LayerSpec(kind=PRELU, shared_alpha=self._shared, kernel_l1=l1, kernel_l2=l2)
+
+    def build_weights(self, input_shape, dtype, rng):
+        (shape,) = self.weight_shapes(input_shape)
+        return [np.asarray(self.alpha_initializer(shape, dtype=dtype, rng=rng))]
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """A copy of the alphas: (features,), or (1,) shared."""
+        return self.get_weights()[0]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "alpha_initializer": initializers_module.serialize(self.alpha_initializer),
+            "alpha_regularizer": _serialize_regularizer(self.alpha_regularizer),
+            "alpha_constraint": None,
+            "shared_axes": self.shared_axes,
+        }

@@ -33,6 +33,7 @@ __all__ = [
     "Layer",
     "LeakyReLU",
     "Normalization",
+    "PReLU",
     "ReLU",
     "Softmax",
 ]
@@ -781,7 +782,7 @@ class BatchNormalization(Layer):
 
 # The activation layers with arguments of their own live in a module of their own; they are part
 # of this one's API.
-from fastmlp._activation_layers import ELU, LeakyReLU, ReLU
+from fastmlp._activation_layers import ELU, LeakyReLU, PReLU, ReLU
 
 _CLASSES = {
     cls.__name__: cls
@@ -795,6 +796,7 @@ _CLASSES = {
         ReLU,
         LeakyReLU,
         ELU,
+        PReLU,
         Normalization,
         BatchNormalization,
     )
