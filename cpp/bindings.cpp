@@ -351,12 +351,22 @@ PYBIND11_MODULE(_core, m) {
   py::class_<LayerSpec>(m, "LayerSpec")
       .def(py::init([](int kind, Index units, int activation, bool use_bias, double rate, double kernel_l1,
                        double kernel_l2, double bias_l1, double bias_l2, bool invert, double momentum,
-                       double epsilon, bool scale, bool center) {
-             if (kind < 0 || kind > 4) throw std::invalid_argument("LayerSpec: unknown layer kind");
+                       double epsilon, bool scale, bool center, double negative_slope,
+                       std::optional<double> max_value, double threshold, double leaky_slope, double alpha,
+                       bool shared_alpha) {
+             if (kind < 0 || kind > static_cast<int>(LayerKind::PRelu))
+               throw std::invalid_argument("LayerSpec: unknown layer kind");
              LayerSpec s;
              s.kind = static_cast<LayerKind>(kind);
              s.units = units;
              s.activation = activation_from_int(activation);
+             ActivationParams& p = s.activation_params;
+             p.negative_slope = negative_slope;
+             if (max_value) p.max_value = *max_value;
+             p.threshold = threshold;
+             p.leaky_slope = leaky_slope;
+             p.alpha = alpha;
+             s.shared_alpha = shared_alpha;
              s.use_bias = use_bias;
              s.rate = rate;
              s.kernel_penalty = {kernel_l1, kernel_l2};
@@ -371,7 +381,13 @@ PYBIND11_MODULE(_core, m) {
            py::arg("kind"), py::arg("units") = 0, py::arg("activation") = 0, py::arg("use_bias") = true,
            py::arg("rate") = 0.0, py::arg("kernel_l1") = 0.0, py::arg("kernel_l2") = 0.0, py::arg("bias_l1") = 0.0,
            py::arg("bias_l2") = 0.0, py::arg("invert") = false, py::arg("momentum") = 0.99,
-           py::arg("epsilon") = 1e-3, py::arg("scale") = true, py::arg("center") = true)
+           py::arg("epsilon") = 1e-3, py::arg("scale") = true, py::arg("center") = true,
+           py::arg("negative_slope") = 0.0, py::arg("max_value") = py::none(), py::arg("threshold") = 0.0,
+           py::arg("leaky_slope") = kLeakySlope, py::arg("alpha") = 1.0, py::arg("shared_alpha") = false,
+           "kind: LayerKind's code; the activation's arguments: relu's negative_slope, max_value (None: "
+           "none) and threshold, leaky_relu's negative slope (leaky_slope), elu's alpha; PRelu: "
+           "shared_alpha, one alpha for all the features; kernel_l1, kernel_l2: on Dense's kernel, "
+           "BatchNormalization's gamma, PRelu's alpha")
       // Read back by engines written in Python (the GPU engine), which take the same specs.
       .def_property_readonly("kind", [](const LayerSpec& s) { return static_cast<int>(s.kind); })
       .def_readonly("units", &LayerSpec::units)
@@ -383,6 +399,16 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("epsilon", &LayerSpec::epsilon)
       .def_readonly("scale", &LayerSpec::scale)
       .def_readonly("center", &LayerSpec::center)
+      .def_readonly("shared_alpha", &LayerSpec::shared_alpha)
+      .def_property_readonly("negative_slope", [](const LayerSpec& s) { return s.activation_params.negative_slope; })
+      .def_property_readonly("max_value",
+                             [](const LayerSpec& s) -> std::optional<double> {
+                               if (!s.activation_params.has_max()) return std::nullopt;
+                               return s.activation_params.max_value;
+                             })
+      .def_property_readonly("threshold", [](const LayerSpec& s) { return s.activation_params.threshold; })
+      .def_property_readonly("leaky_slope", [](const LayerSpec& s) { return s.activation_params.leaky_slope; })
+      .def_property_readonly("alpha", [](const LayerSpec& s) { return s.activation_params.alpha; })
       .def_property_readonly("kernel_l1", [](const LayerSpec& s) { return s.kernel_penalty.l1; })
       .def_property_readonly("kernel_l2", [](const LayerSpec& s) { return s.kernel_penalty.l2; })
       .def_property_readonly("bias_l1", [](const LayerSpec& s) { return s.bias_penalty.l1; })

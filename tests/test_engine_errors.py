@@ -201,7 +201,7 @@ def test_unknown_optimizer_code(code):
         _core.OptimizerConfig(code)
 
 
-@pytest.mark.parametrize("code", [5, -1])
+@pytest.mark.parametrize("code", [6, -1])  # (5: PReLU)
 def test_unknown_layer_kind(code):
     with pytest.raises(ValueError, match="LayerSpec: unknown layer kind"):
         _core.LayerSpec(code)

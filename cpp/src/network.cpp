@@ -198,6 +198,7 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
           throw std::invalid_argument(where + "Dense units must be > 0, got " + std::to_string(L.spec.units));
         validate(L.spec.kernel_penalty, "kernel_regularizer");
         validate(L.spec.bias_penalty, "bias_regularizer");
+        validate_activation(L.spec.activation, L.spec.activation_params, where);
         L.out = L.spec.units;
         L.w_offset = offset;
         offset += L.in * L.out;
@@ -207,6 +208,7 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
         }
         break;
       case LayerKind::Activation:
+        validate_activation(L.spec.activation, L.spec.activation_params, where);
         L.out = L.in;
         break;
       case LayerKind::Dropout:
@@ -235,6 +237,12 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
         }
         L.stats_offset = offset;
         offset += 2 * L.in;
+        break;
+      case LayerKind::PRelu:  // alpha (trained)
+        validate(L.spec.kernel_penalty, "alpha_regularizer");
+        L.out = L.in;
+        L.w_offset = offset;
+        offset += prelu_alphas(L);
         break;
       default:
         throw std::invalid_argument(where + "unknown layer kind");
@@ -362,6 +370,7 @@ std::pair<Index, Index> Network<Scalar>::trained_params(const Layer& L) {
       const Index there = Index(L.spec.scale) + Index(L.spec.center);
       return {L.stats_offset - there * L.in, L.stats_offset};
     }
+    case LayerKind::PRelu: return {L.w_offset, L.w_offset + prelu_alphas(L)};
     default: return {0, 0};
   }
 }
@@ -378,6 +387,8 @@ std::pair<Index, Index> Network<Scalar>::fixed_params(const Layer& L) {
 template <typename Scalar>
 std::array<typename Network<Scalar>::Variable, 2> Network<Scalar>::variables(const Layer& L) {
   const bool dense = L.spec.kind == LayerKind::Dense, bn = L.spec.kind == LayerKind::BatchNormalization;
+  if (L.spec.kind == LayerKind::PRelu)
+    return {Variable{L.w_offset, prelu_alphas(L), L.spec.kernel_penalty}, Variable{-1, 0, L.spec.bias_penalty}};
   return {Variable{dense || bn ? L.w_offset : -1, dense ? L.in * L.out : L.in, L.spec.kernel_penalty},
           Variable{dense || bn ? L.b_offset : -1, L.out, L.spec.bias_penalty}};
 }
@@ -432,7 +443,8 @@ void Network<Scalar>::reserve(Index batch) {
     const LayerSpec& spec = layers_[l].spec;
     // z of the activations activate_keeping_z keeps (Dense and Activation layers), x normalized
     // of a BatchNormalization
-    if ((spec.kind != LayerKind::Dropout && needs_preactivation(spec.activation)) ||
+    if (((spec.kind == LayerKind::Dense || spec.kind == LayerKind::Activation) &&
+         needs_preactivation(spec.activation, spec.activation_params)) ||
         spec.kind == LayerKind::BatchNormalization)
       pres_[l].assign(static_cast<std::size_t>(batch * layers_[l].out), Scalar(0));
   }
@@ -505,6 +517,9 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
       case LayerKind::BatchNormalization:
         batch_norm_forward(l, xin, a, training, row0);
         break;
+      case LayerKind::PRelu:
+        prelu_forward(L, xin, a);
+        break;
       case LayerKind::Dropout: {
         if (!training || L.spec.rate == 0) {
           a = xin;
@@ -527,18 +542,20 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
 template <typename Scalar>
 void Network<Scalar>::activate_keeping_z(std::size_t l, MatMap<Scalar> a, Index row0, bool training) {
   const Layer& L = layers_[l];
-  if (training && needs_preactivation(L.spec.activation))  // (only a backward pass reads z)
+  if (training && needs_preactivation(L.spec.activation, L.spec.activation_params))  // (only a backward pass reads z)
     MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out) = a;
-  activate<Scalar>(L.spec.activation, a);
+  activate<Scalar>(L.spec.activation, a, L.spec.activation_params);
 }
 
 template <typename Scalar>
 void Network<Scalar>::activation_grad(std::size_t l, const MatMap<Scalar>& a, MatMap<Scalar> g, Index row0) {
   const Layer& L = layers_[l];
-  if (needs_preactivation(L.spec.activation))
-    activation_backward_z<Scalar>(L.spec.activation, MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out), g);
+  const ActivationParams& p = L.spec.activation_params;
+  if (needs_preactivation(L.spec.activation, p))
+    activation_backward_z<Scalar>(L.spec.activation, MatMap<Scalar>(pres_[l].data() + row0 * L.out, a.rows(), L.out), g,
+                                  p);
   else
-    activation_backward<Scalar>(L.spec.activation, a, g);
+    activation_backward<Scalar>(L.spec.activation, a, g, p);
 }
 
 template <typename Scalar>
@@ -648,6 +665,35 @@ void Network<Scalar>::update_moving_statistics() {
       moving_var[j] = moving_var[j] * m + var[j] * (Scalar(1) - m);
     }
   }
+}
+
+template <typename Scalar>
+void Network<Scalar>::prelu_forward(const Layer& L, const ConstMatMap<Scalar>& x, MatMap<Scalar> a) const {
+  // a = x above 0, alpha x at and below it (Keras's relu(x) - alpha relu(-x): the same numbers)
+  const Scalar* alpha = params_.data() + L.w_offset;
+  const Index step = L.spec.shared_alpha ? 0 : 1;  // alpha[j * step]
+  for (Index i = 0; i < x.rows(); ++i)
+    for (Index j = 0; j < L.in; ++j) {
+      const Scalar v = x(i, j);
+      a(i, j) = v > Scalar(0) ? v : alpha[j * step] * v;
+    }
+}
+
+template <typename Scalar>
+void Network<Scalar>::prelu_backward(const Layer& L, const ConstMatMap<Scalar>& x, const MatMap<Scalar>& g,
+                                     Scalar* g_in, Scalar* gp) const {
+  // d/dalpha_j = sum_i g_ij min(x_ij, 0); d/dx = g above 0, alpha g below, 0 at x = 0 (TensorFlow's
+  // relu'(0) = 0 on both of Keras's parts)
+  const Scalar* alpha = params_.data() + L.w_offset;
+  Scalar* dalpha = gp + L.w_offset;
+  const Index step = L.spec.shared_alpha ? 0 : 1;
+  std::fill(dalpha, dalpha + prelu_alphas(L), Scalar(0));
+  for (Index i = 0; i < x.rows(); ++i)
+    for (Index j = 0; j < L.in; ++j) {
+      const Scalar v = x(i, j), gij = g(i, j);
+      if (v < Scalar(0)) dalpha[j * step] += gij * v;
+      if (g_in) g_in[i * L.in + j] = v > Scalar(0) ? gij : v < Scalar(0) ? alpha[j * step] * gij : Scalar(0);
+    }
 }
 
 template <typename Scalar>
@@ -782,6 +828,11 @@ void Network<Scalar>::backward(const Scalar* x, Index n, Index row0, Scalar* par
       case LayerKind::BatchNormalization:
         batch_norm_backward(l, g, g_in, partial ? partial : grads_.data(), n);
         break;
+      case LayerKind::PRelu: {
+        const Scalar* in = l > 0 ? acts_[l - 1].data() + row0 * L.in : x;
+        prelu_backward(L, ConstMatMap<Scalar>(in, n, L.in), g, g_in, partial ? partial : grads_.data());
+        break;
+      }
       case LayerKind::Normalization:
         if (g_in) {
           const RowVec<Scalar> sd = normalization_scale(L);

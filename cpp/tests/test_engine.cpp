@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -125,6 +126,99 @@ void test_gradients() {
     }
 }
 
+LayerSpec with_params(LayerSpec s, double negative_slope, double max_value, double threshold) {
+  s.activation_params.negative_slope = negative_slope;
+  s.activation_params.max_value = max_value;
+  s.activation_params.threshold = threshold;
+  return s;
+}
+
+LayerSpec prelu(bool shared, double l1 = 0, double l2 = 0) {
+  LayerSpec s;
+  s.kind = LayerKind::PRelu;
+  s.shared_alpha = shared;
+  s.kernel_penalty = {l1, l2};  // on alpha
+  return s;
+}
+
+// The activations' arguments (Keras's relu, leaky_relu, elu) and PReLU, away from their kinks.
+void test_activation_arguments_gradients() {
+  const double none = std::numeric_limits<double>::infinity();
+  const double relus[][3] = {{0.1, none, 0}, {0, 0.5, 0}, {0, none, 0.2}, {0.3, 0.6, 0.1}, {2.0, 6, 0}};
+  for (const auto& r : relus) {
+    const std::string name = "relu(" + std::to_string(r[0]) + ", " + std::to_string(r[1]) + ", " +
+                             std::to_string(r[2]) + ")";
+    Network<double> net(3, {with_params(dense(5, Activation::Relu), r[0], r[1], r[2]), dense(3, Activation::Softmax)},
+                        7);
+    gradient_check(net, LossKind::SparseCategoricalCrossentropy, 3, name);
+    LayerSpec act;  // the same as an Activation layer
+    act.kind = LayerKind::Activation;
+    act.activation = Activation::Relu;
+    Network<double> net2(
+        3, {dense(5, Activation::Linear), with_params(act, r[0], r[1], r[2]), dense(2, Activation::Linear)}, 7);
+    gradient_check(net2, LossKind::MeanSquaredError, 2, name + " layer");
+  }
+  for (double slope : {0.0, 0.3, 1.5, -0.5}) {
+    LayerSpec s = dense(5, Activation::LeakyRelu);
+    s.activation_params.leaky_slope = slope;
+    Network<double> net(3, {s, dense(2, Activation::Linear)}, 7);
+    gradient_check(net, LossKind::MeanSquaredError, 2, "leaky_relu " + std::to_string(slope));
+  }
+  for (double alpha : {0.0, 0.5, 2.0, -1.0}) {
+    LayerSpec s = dense(5, Activation::Elu);
+    s.activation_params.alpha = alpha;
+    Network<double> net(3, {s, dense(2, Activation::Linear)}, 7);
+    gradient_check(net, LossKind::MeanSquaredError, 2, "elu " + std::to_string(alpha));
+  }
+  for (bool shared : {false, true}) {
+    Network<double> net(3, {dense(5, Activation::Linear), prelu(shared, 0.03, 0.05), dense(3, Activation::Softmax)}, 7);
+    check(net.param_count() == (3 * 5 + 5) + (shared ? 1 : 5) + (5 * 3 + 3), "PReLU's alphas");
+    gradient_check(net, LossKind::SparseCategoricalCrossentropy, 3, shared ? "PReLU shared" : "PReLU");
+  }
+  Network<double> first(3, {prelu(false), dense(2, Activation::Linear)}, 7);  // on the inputs
+  gradient_check(first, LossKind::MeanSquaredError, 2, "PReLU first");
+}
+
+// TensorFlow's derivatives at the kinks (Keras 3's relu through tf.GradientTape): f'(threshold)
+// is 0 unless relu is a leaky_relu (the slope), f'(max_value) 1 unless relu is relu6 (0).
+void test_relu_kinks() {
+  const double none = std::numeric_limits<double>::infinity();
+  struct Case {
+    double slope, max, threshold, z, value, derivative;
+  };
+  const Case cases[] = {
+      {0, none, 0, 0, 0, 0},        {0.1, none, 0, 0, 0, 0.1},     {0.1, none, 0, -2, -0.2, 0.1},
+      {0, 5, 0, 5, 5, 1},           {0, 5, 0, 6, 5, 0},            {0, 6, 0, 6, 6, 0},
+      {0.1, 6, 0, 6, 6, 0},         {0.1, 5, 0, 0, 0, 0},          {0, none, 1, 1, 0, 0},
+      {0.1, none, 1, 1, 0, 0},      {0.1, none, 1, 0.5, -0.05, 0.1}, {0, 6, 1, 6, 6, 1},
+      {0.1, 5, 6, 6, 0, 0},         {0.1, 5, 6, 7, 5, 0},          {0, 0, 0, 0.5, 0, 0},
+      {0.3, 0, 0, 0, 0, 0},         {0, 0.5, 0.5, 0.5, 0, 0},      {2, none, 0, -2, -4, 2},
+  };
+  for (const Case& c : cases) {
+    ActivationParams p;
+    p.negative_slope = c.slope;
+    p.max_value = c.max;
+    p.threshold = c.threshold;
+    RowMat<double> a(1, 1), g(1, 1), z(1, 1);
+    a << c.z;
+    z << c.z;
+    g << 1.0;
+    activate<double>(Activation::Relu, MatMap<double>(a.data(), 1, 1), p);
+    MatMap<double> gm(g.data(), 1, 1);
+    if (needs_preactivation(Activation::Relu, p))
+      activation_backward_z<double>(Activation::Relu, MatMap<double>(z.data(), 1, 1), gm, p);
+    else
+      activation_backward<double>(Activation::Relu, MatMap<double>(a.data(), 1, 1), gm, p);
+    const std::string name = "relu(" + std::to_string(c.slope) + ", " + std::to_string(c.max) + ", " +
+                             std::to_string(c.threshold) + ") at " + std::to_string(c.z);
+    check(std::abs(a(0, 0) - c.value) < 1e-15, name + ": value " + std::to_string(a(0, 0)));
+    check(g(0, 0) == c.derivative, name + ": derivative " + std::to_string(g(0, 0)));
+  }
+  check(!needs_preactivation(Activation::Relu), "plain relu: from its output");
+  check(!needs_preactivation(Activation::LeakyRelu) && !needs_preactivation(Activation::Elu),
+        "leaky_relu, elu: from their outputs");
+}
+
 void test_softmax_is_stable() {
   RowMat<float> z(1, 3);
   z << 1000.f, -1000.f, 0.f;
@@ -168,6 +262,17 @@ void test_errors() {
   check(throws_invalid_argument([] { Network<float>(0, {dense(1, Activation::Linear)}, 1); }), "input_dim 0");
   check(throws_invalid_argument([] { Network<float>(2, {}, 1); }), "no layers");
   check(throws_invalid_argument([] { Network<float>(2, {dense(0, Activation::Linear)}, 1); }), "units 0");
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& r : {std::vector<double>{0, -1, 0}, {0, 1, -1}, {nan, 1, 0}, {0, nan, 0}, {0, -HUGE_VAL, 0}})
+    check(throws_invalid_argument(
+              [&] { Network<float>(2, {with_params(dense(1, Activation::Relu), r[0], r[1], r[2])}, 1); }),
+          "relu arguments");
+  LayerSpec leaky = dense(1, Activation::LeakyRelu), elu = dense(1, Activation::Elu);
+  leaky.activation_params.leaky_slope = nan;
+  elu.activation_params.alpha = HUGE_VAL;
+  check(throws_invalid_argument([&] { Network<float>(2, {leaky}, 1); }), "leaky_relu slope NaN");
+  check(throws_invalid_argument([&] { Network<float>(2, {elu}, 1); }), "elu alpha infinite");
+  check(throws_invalid_argument([] { Network<float>(2, {prelu(false, -1, 0)}, 1); }), "PReLU negative penalty");
   Network<float> net(2, {dense(3, Activation::Softmax)}, 1);
   net.set_loss(LossKind::SparseCategoricalCrossentropy, false);
   RowMat<float> x(2, 3), y(2, 1);
@@ -299,6 +404,8 @@ void test_weighted_metrics() {
 
 int main() {
   test_gradients();
+  test_activation_arguments_gradients();
+  test_relu_kinks();
   test_softmax_is_stable();
   test_fused_loss_never_takes_log_of_zero();
   test_sgd_step();

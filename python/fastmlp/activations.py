@@ -7,6 +7,7 @@ these functions only tell it which one to use.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Callable
 
 import numpy as np
@@ -45,14 +46,52 @@ def _floats(x: Any) -> np.ndarray:
     return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
 
 
+def _argument(value: Any, name: str, function: str, at_least: float | None = None) -> float:
+    """A function's numeric argument as a float: a finite real number (>= at_least if given)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{function}: {name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{function}: {name} must be a finite number, got {value!r}")
+    if at_least is not None and value < at_least:
+        raise ValueError(f"{function}: {name} must be >= {at_least:g}, got {value!r}")
+    return value
+
+
 def linear(x: Any) -> np.ndarray:
     """Identity: f(x) = x."""
     return np.asarray(x)
 
 
-def relu(x: Any) -> np.ndarray:
-    """Rectified linear unit: f(x) = max(x, 0)."""
-    return np.maximum(x, 0)
+def relu(
+    x: Any, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0
+) -> np.ndarray:
+    """Rectified linear unit: max(x, 0) with Keras 3's default arguments.
+
+    With arguments: min(x, max_value) for x > threshold, negative_slope * (x - threshold) at or
+    below it.
+
+    Args:
+        x: Input array.
+        negative_slope: Slope at and below the threshold (any finite number). Defaults to 0.0.
+        max_value: The largest output, a number >= 0; None: no maximum. Defaults to None.
+        threshold: Where the function turns, a number >= 0. Defaults to 0.0.
+
+    Example:
+        >>> relu(np.array([-10.0, -5.0, 0.0, 5.0, 10.0]), negative_slope=0.5, max_value=5.0)
+        array([-5. , -2.5,  0. ,  5. ,  5. ])
+    """
+    negative_slope = _argument(negative_slope, "negative_slope", "relu")
+    threshold = _argument(threshold, "threshold", "relu", at_least=0)
+    if max_value is not None:
+        max_value = _argument(max_value, "max_value", "relu", at_least=0)
+    if negative_slope == 0 and max_value is None and threshold == 0:
+        return np.maximum(x, 0)
+    x = _floats(x)
+    above = x if max_value is None else np.minimum(x, x.dtype.type(max_value))
+    t = x.dtype.type(threshold)
+    below = x.dtype.type(negative_slope) * (x - t) if negative_slope != 0 else x.dtype.type(0)
+    return np.where(x > t, above, below)
 
 
 def sigmoid(x: Any) -> np.ndarray:
@@ -79,10 +118,16 @@ def softmax(x: Any, axis: int = -1) -> np.ndarray:
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def elu(x: Any) -> np.ndarray:
-    """Exponential linear unit with alpha = 1: x for x > 0, exp(x) - 1 otherwise."""
+def elu(x: Any, alpha: float = 1.0) -> np.ndarray:
+    """Exponential linear unit (Clevert et al., 2016): x for x > 0, alpha * (exp(x) - 1) otherwise.
+
+    Args:
+        x: Input array.
+        alpha: Scale of the negative part (any finite number). Defaults to 1.0.
+    """
+    alpha = _argument(alpha, "alpha", "elu")
     x = _floats(x)
-    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
 
 
 def selu(x: Any) -> np.ndarray:
@@ -103,10 +148,17 @@ def softsign(x: Any) -> np.ndarray:
     return x / (1 + np.abs(x))
 
 
-def leaky_relu(x: Any) -> np.ndarray:
-    """Leaky ReLU with negative slope 0.2 (Keras's default)."""
+def leaky_relu(x: Any, negative_slope: float = 0.2) -> np.ndarray:
+    """Leaky ReLU: x for x > 0, negative_slope * x otherwise.
+
+    Args:
+        x: Input array.
+        negative_slope: Slope at and below 0 (any finite number). Defaults to 0.2, Keras's default
+            for this function (the `layers.LeakyReLU` layer's is 0.3).
+    """
+    negative_slope = _argument(negative_slope, "negative_slope", "leaky_relu")
     x = _floats(x)
-    return np.where(x > 0, x, 0.2 * x)
+    return np.where(x > 0, x, x.dtype.type(negative_slope) * x)
 
 
 def exponential(x: Any) -> np.ndarray:

@@ -22,6 +22,7 @@ from fastmlp import initializers as initializers_module
 from fastmlp import regularizers as regularizers_module
 
 __all__ = [
+    "ELU",
     "Activation",
     "BatchNormalization",
     "Dense",
@@ -30,7 +31,9 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "LeakyReLU",
     "Normalization",
+    "PReLU",
     "ReLU",
     "Softmax",
 ]
@@ -50,7 +53,10 @@ def unique_name(prefix: str) -> str:
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras's snake case of a class name: "BatchNormalization" -> "batch_normalization", "ReLU"
+    -> "re_lu", "PReLU" -> "p_re_lu" (keras.src.utils.naming.to_snake_case)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _shape_tuple(shape: Any, name: str) -> tuple[int, ...]:
@@ -502,23 +508,6 @@ class Softmax(Activation):
         return config
 
 
-class ReLU(Activation):
-    """max(x, 0) as a layer (tf.keras.layers.ReLU with its default arguments).
-
-    Args:
-        **kwargs: name, input_shape (see `Layer`).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.pop("activation", None)
-        super().__init__("relu", **kwargs)
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("activation")
-        return config
-
-
 class Normalization(Layer):
     """Standardizes each feature: (x - mean) / sqrt(variance), as Keras's Normalization(axis=-1).
 
@@ -791,6 +780,10 @@ class BatchNormalization(Layer):
         }
 
 
+# The activation layers with arguments of their own live in a module of their own; they are part
+# of this one's API.
+from fastmlp._activation_layers import ELU, LeakyReLU, PReLU, ReLU
+
 _CLASSES = {
     cls.__name__: cls
     for cls in (
@@ -801,6 +794,9 @@ _CLASSES = {
         Dropout,
         Softmax,
         ReLU,
+        LeakyReLU,
+        ELU,
+        PReLU,
         Normalization,
         BatchNormalization,
     )

@@ -27,18 +27,23 @@ namespace fastmlp {
 // batch's mean and variance while training (and the moving ones, updated by each step, otherwise or
 // when the layer is frozen); its weights, Keras's list: gamma (unless scale is off: gamma = 1),
 // beta (unless center is off: beta = 0), moving_mean, moving_variance.
-enum class LayerKind : int { Dense = 0, Activation, Dropout, Normalization, BatchNormalization };
+// PRelu (Keras's PReLU): x above 0, alpha x at and below it, with a trained alpha per feature
+// (or one for all the features: Keras's shared_axes=[1]).
+enum class LayerKind : int { Dense = 0, Activation, Dropout, Normalization, BatchNormalization, PRelu };
 
 struct LayerSpec {
   LayerKind kind = LayerKind::Dense;
   Index units = 0;                          // Dense: output width
   Activation activation = Activation::Linear;  // Dense, Activation
+  ActivationParams activation_params;       // Dense, Activation: the function's arguments
   bool use_bias = true;                     // Dense
   double rate = 0;                          // Dropout: fraction of inputs set to zero
   bool invert = false;                      // Normalization: mean + x * std instead
   double momentum = 0.99, epsilon = 1e-3;   // BatchNormalization
   bool scale = true, center = true;         // BatchNormalization: whether gamma, beta are there
-  // Dense: on the kernel, the bias; BatchNormalization: on gamma, beta (none where it is not there)
+  bool shared_alpha = false;                // PRelu: one alpha for all the features
+  // Dense: on the kernel, the bias; BatchNormalization: on gamma, beta (none where it is not
+  // there); PRelu: on alpha (kernel_penalty)
   Penalty kernel_penalty, bias_penalty;
 };
 
@@ -181,12 +186,13 @@ class Network {
     LayerSpec spec;
     Index in = 0, out = 0;         // widths
     // Into params_ / grads_ (-1: none). Dense: kernel, bias; Normalization: mean (then variance,
-    // count); BatchNormalization: gamma, beta, and its moving mean (then moving variance).
+    // count); BatchNormalization: gamma, beta, and its moving mean (then moving variance);
+    // PRelu: alpha (w_offset).
     Index w_offset = -1, b_offset = -1, stats_offset = -1;
     bool trainable = true;
   };
-  // A trained weight as Keras lists it (Dense: kernel, bias; BatchNormalization: gamma, beta) and
-  // the penalty on it; offset -1: the layer has none.
+  // A trained weight as Keras lists it (Dense: kernel, bias; BatchNormalization: gamma, beta;
+  // PRelu: alpha) and the penalty on it; offset -1: the layer has none.
   struct Variable {
     Index offset, size;
     const Penalty& penalty;
@@ -233,6 +239,11 @@ class Network {
   // gp: a vector like grads_, where the layer's parameter gradients go (at the layer's offsets).
   void batch_norm_backward(std::size_t l, const MatMap<Scalar>& g, Scalar* g_in, Scalar* gp, Index n);
   void update_moving_statistics();  // after a training step
+  static Index prelu_alphas(const Layer& L) { return L.spec.shared_alpha ? 1 : L.in; }
+  void prelu_forward(const Layer& L, const ConstMatMap<Scalar>& x, MatMap<Scalar> a) const;
+  // x: the layer's input; gp: a vector like grads_, where d/dalpha goes (at the layer's offset).
+  void prelu_backward(const Layer& L, const ConstMatMap<Scalar>& x, const MatMap<Scalar>& g, Scalar* g_in,
+                      Scalar* gp) const;
   void activation_grad(std::size_t l, const MatMap<Scalar>& a, MatMap<Scalar> g, Index row0);
   double penalty_and_gradient();  // adds penalty gradients to grads_, returns the penalty
   double penalty() const;

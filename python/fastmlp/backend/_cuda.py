@@ -252,17 +252,18 @@ class CudaOps:
         rows = g.shape[0]
         self.gemm(self.ones[:rows].reshape(1, rows), g, out.reshape(1, -1))
 
-    def bias_activation(self, a, bias, code: int, apply: bool) -> None:
+    def bias_activation(self, a, bias, code: int, apply: bool, param: float) -> None:
         rows, cols = a.shape
         if bias is not None or (apply and code not in (0, SOFTMAX)):
             self._launch(
                 "bias_activation", a.size, a, a if bias is None else bias, np.int64(rows), np.int64(cols),
                 np.int32(bias is not None), np.int32(code), np.int32(apply and code != SOFTMAX),
+                np.float64(param),
             )  # fmt: skip
         if apply and code == SOFTMAX:
             self._launch("softmax_rows", rows, a, np.int64(rows), np.int64(cols))
 
-    def activation_backward(self, a, g, code: int) -> None:
+    def activation_backward(self, a, g, code: int, param: float) -> None:
         if code == SOFTMAX:
             self._launch(
                 "softmax_backward_rows",
@@ -273,7 +274,15 @@ class CudaOps:
                 np.int64(a.shape[1]),
             )
         elif code != 0:
-            self._launch("activation_backward", a.size, a, g, np.int64(a.size), np.int32(code))
+            self._launch(
+                "activation_backward",
+                a.size,
+                a,
+                g,
+                np.int64(a.size),
+                np.int32(code),
+                np.float64(param),
+            )
 
     def dropout(self, x, out, mask, rate: float, seed: int, state, layer: int) -> None:
         self._launch(

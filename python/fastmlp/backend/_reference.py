@@ -29,7 +29,6 @@ def keras_cast(value: float) -> float:
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
-LEAKY_SLOPE = 0.2
 PROB_EPSILON = 1e-7  # Keras clips probabilities to [eps, 1 - eps] before a log
 SOFTMAX = 4
 SHUFFLE_STREAM = (
@@ -60,8 +59,9 @@ def uniform(bits: np.ndarray) -> np.ndarray:
     return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def activate(code: int, x: np.ndarray) -> np.ndarray:
-    """f(x) for the engine's activation codes (activation.hpp)."""
+def activate(code: int, x: np.ndarray, param: float) -> np.ndarray:
+    """f(x) for the engine's activation codes (activation.hpp); `param`: the function's argument
+    (leaky_relu's negative slope, elu's alpha; the others have none and ignore it)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if code == 0:
             return x
@@ -75,7 +75,7 @@ def activate(code: int, x: np.ndarray) -> np.ndarray:
             e = np.exp(x - x.max(axis=1, keepdims=True))
             return e / e.sum(axis=1, keepdims=True)
         if code == 5:
-            return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+            return np.where(x > 0, x, x.dtype.type(param) * np.expm1(np.minimum(x, 0)))
         if code == 6:
             return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
         if code == 7:
@@ -83,7 +83,7 @@ def activate(code: int, x: np.ndarray) -> np.ndarray:
         if code == 8:
             return x / (1 + np.abs(x))
         if code == 9:
-            return np.where(x > 0, x, LEAKY_SLOPE * x)
+            return np.where(x > 0, x, x.dtype.type(param) * x)
         if code == 10:
             return np.exp(x)
         if code == 11:
@@ -91,8 +91,9 @@ def activate(code: int, x: np.ndarray) -> np.ndarray:
     raise ValueError(f"activation: unknown code {code}")
 
 
-def activation_grad(code: int, a: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """g * f'(z), with f'(z) written through the output a = f(z) (activation.hpp)."""
+def activation_grad(code: int, a: np.ndarray, g: np.ndarray, param: float) -> np.ndarray:
+    """g * f'(z), with f'(z) written through the output a = f(z) (activation.hpp); `param` as
+    `activate`'s (a slope and an alpha >= 0: the output then tells the side of 0)."""
     t = a.dtype.type
     if code == 0:
         return g
@@ -105,7 +106,7 @@ def activation_grad(code: int, a: np.ndarray, g: np.ndarray) -> np.ndarray:
     if code == SOFTMAX:
         return a * (g - np.sum(a * g, axis=1, keepdims=True))
     if code == 5:
-        return g * np.where(a > 0, t(1), a + 1)
+        return g * np.where(a > 0, t(1), a + t(param))
     if code == 6:
         return g * np.where(a >= 0, t(SELU_SCALE), a + t(SELU_SCALE * SELU_ALPHA))
     if code == 7:
@@ -113,7 +114,7 @@ def activation_grad(code: int, a: np.ndarray, g: np.ndarray) -> np.ndarray:
     if code == 8:
         return g * (1 - np.abs(a)) ** 2
     if code == 9:
-        return g * np.where(a > 0, t(1), t(LEAKY_SLOPE))
+        return np.where(a > 0, g, t(param) * g)
     if code == 10:
         return g * a
     if code == 11:
@@ -139,18 +140,19 @@ class ReferenceOps:
 
     # -- layers -----------------------------------------------------------------------------
     def bias_activation(
-        self, a: np.ndarray, bias: np.ndarray | None, code: int, apply: bool
+        self, a: np.ndarray, bias: np.ndarray | None, code: int, apply: bool, param: float
     ) -> None:
-        """a = f(a + b) in place; `apply` False leaves f for the fused loss."""
+        """a = f(a + b) in place (`param`: f's argument); `apply` False leaves f for the fused
+        loss."""
         if bias is not None:
             a += bias
         if apply and code != 0:
-            a[...] = activate(code, a)
+            a[...] = activate(code, a, param)
 
-    def activation_backward(self, a: np.ndarray, g: np.ndarray, code: int) -> None:
+    def activation_backward(self, a: np.ndarray, g: np.ndarray, code: int, param: float) -> None:
         """g = g * f'(z) in place."""
         if code != 0:
-            g[...] = activation_grad(code, a, g)
+            g[...] = activation_grad(code, a, g, param)
 
     def dropout(self, x, out, mask, rate: float, seed: int, state, layer: int) -> None:
         """Inverted dropout: mask = [u >= rate] / (1 - rate), out = x * mask."""

@@ -18,7 +18,10 @@ import numpy as np
 from fastmlp.backend._reference import FTRL, ITER, LION, NADAM, RNG, SOFTMAX
 
 DENSE, ACTIVATION, DROPOUT, NORMALIZATION = range(4)
+# The layer kinds from NORMALIZATION on, computed by the CPU engine only (LayerKind in network.hpp)
+CPU_LAYERS = {3: "Normalization", 4: "BatchNormalization", 5: "PReLU"}
 GPU_ACTIVATIONS = 12  # codes 0 .. 11 (linear ... hard_sigmoid) have CUDA kernels
+RELU, ELU, LEAKY_RELU = 1, 5, 9  # the codes of the functions with arguments
 SPARSE_CE, BINARY_CE, LOGISTIC = 0, 2, 6
 GPU_LOSSES = 7  # codes 0 .. 6 (sparse_categorical_crossentropy ... logistic) have CUDA kernels
 LOSS_CODES = 16  # enum class LossKind in loss.hpp
@@ -51,6 +54,24 @@ def _finite_nonnegative(value: float, what: str) -> float:
     return float(value)
 
 
+def _activation_param(i: int, spec: Any) -> float:
+    """The one argument of the layer's function that this engine computes: leaky_relu's negative
+    slope, elu's alpha (>= 0: the backward pass reads the output); refused by name otherwise."""
+    act = int(spec.activation)
+    if act == RELU and (spec.negative_slope or spec.max_value is not None or spec.threshold):
+        raise NotImplementedError(
+            f"layer {i}: relu with arguments (ReLU(max_value={spec.max_value}, negative_slope="
+            f"{spec.negative_slope}, threshold={spec.threshold})) is computed by the CPU engine "
+            "only (yet); the GPU engine has ReLU with a negative_slope alone, LeakyReLU and ELU"
+        )
+    if (act == LEAKY_RELU and spec.leaky_slope < 0) or (act == ELU and spec.alpha < 0):
+        name, what = ("leaky_relu", "slope") if act == LEAKY_RELU else ("elu", "alpha")
+        raise NotImplementedError(
+            f"layer {i}: {name} with a negative {what} is computed by the CPU engine only (yet)"
+        )
+    return float(spec.leaky_slope if act == LEAKY_RELU else spec.alpha if act == ELU else 0.0)
+
+
 def plan_layers(input_dim: int, specs: list[Any]) -> tuple[list[SimpleNamespace], int, int]:
     """The layers of `specs` with their widths and parameter offsets: (layers, output width, count)."""
     if input_dim <= 0:
@@ -60,7 +81,7 @@ def plan_layers(input_dim: int, specs: list[Any]) -> tuple[list[SimpleNamespace]
     layers, width, offset = [], int(input_dim), 0
     for i, spec in enumerate(specs):
         if int(spec.kind) >= NORMALIZATION:
-            name = "Normalization" if int(spec.kind) == NORMALIZATION else "BatchNormalization"
+            name = CPU_LAYERS.get(int(spec.kind), f"layer kind {int(spec.kind)}")
             raise NotImplementedError(f"layer {i}: {name} is computed by the CPU engine only (yet)")
         if int(spec.kind) != DROPOUT and int(spec.activation) >= GPU_ACTIVATIONS:
             from fastmlp import activations
@@ -73,6 +94,7 @@ def plan_layers(input_dim: int, specs: list[Any]) -> tuple[list[SimpleNamespace]
         layer = SimpleNamespace(
             kind=int(spec.kind), act=int(spec.activation), rate=float(spec.rate), n_in=width,
             w=None, b=None, kernel=(spec.kernel_l1, spec.kernel_l2), bias=(spec.bias_l1, spec.bias_l2),
+            param=_activation_param(i, spec) if int(spec.kind) != DROPOUT else 0.0,
         )  # fmt: skip
         if layer.kind == DENSE:
             if spec.units <= 0:

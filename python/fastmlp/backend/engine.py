@@ -184,12 +184,11 @@ class ArrayNetwork(NetworkSettings):
             apply = not (defer_last and i + 1 == len(self._layers))
             if layer.kind == DENSE:
                 ops.gemm(inp, self._view(self._params, layer.w, (layer.n_in, layer.n_out)), a)
-                ops.bias_activation(
-                    a, self._view(self._params, layer.b, (layer.n_out,)), layer.act, apply
-                )
+                bias = self._view(self._params, layer.b, (layer.n_out,))
+                ops.bias_activation(a, bias, layer.act, apply, layer.param)
             elif layer.kind == ACTIVATION:
                 ops.copy(inp, a)
-                ops.bias_activation(a, None, layer.act, apply)
+                ops.bias_activation(a, None, layer.act, apply, layer.param)
             elif training and layer.rate > 0:
                 ops.dropout(inp, a, self._masks[i][:n], layer.rate, self._seed, self._state, i)
             else:
@@ -205,7 +204,7 @@ class ArrayNetwork(NetworkSettings):
             g_in = self._gacts[i - 1][:n] if i > 0 else None  # dL/d(input of this layer)
             skip = i + 1 == len(self._layers) and self._mode == FUSED
             if layer.kind != DROPOUT and not skip:
-                ops.activation_backward(a, g, layer.act)
+                ops.activation_backward(a, g, layer.act, layer.param)
             if layer.kind == DENSE:
                 w = self._view(self._params, layer.w, (layer.n_in, layer.n_out))
                 ops.gemm(

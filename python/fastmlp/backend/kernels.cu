@@ -6,7 +6,6 @@
 
 #define FM_SELU_ALPHA 1.6732632423543772848170429916717
 #define FM_SELU_SCALE 1.0507009873554804934193349852946
-#define FM_LEAKY 0.2
 #define FM_PROB_EPS 1e-7
 #define FM_SOFTMAX 4
 
@@ -20,36 +19,37 @@ template <typename T> __device__ T fm_tiny();
 template <> __device__ float fm_tiny<float>() { return 1.17549435e-38f; }
 template <> __device__ double fm_tiny<double>() { return 2.2250738585072014e-308; }
 
-// f(x) for the activation codes of activation.hpp (softmax is a row operation: softmax_rows).
+// f(x) for the activation codes of activation.hpp (softmax is a row operation: softmax_rows);
+// p: the function's argument (leaky_relu's negative slope, elu's alpha; the others ignore it).
 template <typename T>
-__device__ T fm_activate(int code, T x) {
+__device__ T fm_activate(int code, T x, T p) {
   switch (code) {
     case 1: return x > T(0) ? x : T(0);
     case 2: return T(1) / (T(1) + exp(-x));
     case 3: return tanh(x);
-    case 5: return x > T(0) ? x : expm1(x);
+    case 5: return x > T(0) ? x : p * expm1(x);
     case 6: return T(FM_SELU_SCALE) * (x > T(0) ? x : T(FM_SELU_ALPHA) * expm1(x));
     case 7: return fmax(x, T(0)) + log1p(exp(-fabs(x)));
     case 8: return x / (T(1) + fabs(x));
-    case 9: return x > T(0) ? x : T(FM_LEAKY) * x;
+    case 9: return x > T(0) ? x : p * x;
     case 10: return exp(x);
     case 11: return fmin(fmax(x + T(3), T(0)), T(6)) / T(6);
     default: return x;
   }
 }
 
-// g * f'(z), with f'(z) written through the output a = f(z).
+// g * f'(z), with f'(z) written through the output a = f(z) (p >= 0: the output tells the side).
 template <typename T>
-__device__ T fm_activation_grad(int code, T a, T g) {
+__device__ T fm_activation_grad(int code, T a, T g, T p) {
   switch (code) {
     case 1: return a > T(0) ? g : T(0);
     case 2: return g * (a * (T(1) - a));
     case 3: return g * (T(1) - a * a);
-    case 5: return g * (a > T(0) ? T(1) : a + T(1));
+    case 5: return g * (a > T(0) ? T(1) : a + p);
     case 6: return g * (a >= T(0) ? T(FM_SELU_SCALE) : a + T(FM_SELU_SCALE * FM_SELU_ALPHA));
     case 7: return g * (T(1) - exp(-a));
     case 8: { const T s = T(1) - fabs(a); return g * (s * s); }
-    case 9: return g * (a > T(0) ? T(1) : T(FM_LEAKY));
+    case 9: return a > T(0) ? g : p * g;
     case 10: return g * a;
     case 11: return g * ((a > T(0) && a < T(1)) ? T(1.0 / 6.0) : T(0));
     default: return g;
@@ -84,11 +84,12 @@ __device__ void fm_block_add(double v, double* out) {
 
 // a = f(a + b) (b broadcast over rows; skipped when has_bias is 0); apply = 0 leaves f out.
 template <typename T>
-__global__ void bias_activation(T* a, const T* b, i64 rows, i64 cols, int has_bias, int code, int apply) {
+__global__ void bias_activation(T* a, const T* b, i64 rows, i64 cols, int has_bias, int code, int apply,
+                                double param) {
   FM_FOR_EACH(i, rows * cols) {
     T v = a[i];
     if (has_bias) v += b[i % cols];
-    a[i] = apply ? fm_activate<T>(code, v) : v;
+    a[i] = apply ? fm_activate<T>(code, v, T(param)) : v;
   }
 }
 
@@ -106,8 +107,8 @@ __global__ void softmax_rows(T* a, i64 rows, i64 cols) {
 }
 
 template <typename T>
-__global__ void activation_backward(const T* a, T* g, i64 size, int code) {
-  FM_FOR_EACH(i, size) g[i] = fm_activation_grad<T>(code, a[i], g[i]);
+__global__ void activation_backward(const T* a, T* g, i64 size, int code, double param) {
+  FM_FOR_EACH(i, size) g[i] = fm_activation_grad<T>(code, a[i], g[i], T(param));
 }
 
 // Softmax's Jacobian-vector product: g = a * (g - sum_j a_j g_j), one thread per row.
