@@ -4,6 +4,7 @@ in Keras), with running means checked against NumPy; without one, fit keeps its 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import fastmlp as fm
@@ -254,3 +255,27 @@ def test_a_callback_cannot_change_the_layers_during_a_call(call):
     assert after.shape == before.shape
     m.pop()  # outside a call, allowed
     assert len(m.layers) == 1
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: callbacks.EarlyStopping(monitor="val_loss"), "`val_loss` which is not available"),
+        (
+            lambda: callbacks.ReduceLROnPlateau(monitor="val_auc"),
+            "`val_auc` which is not available",
+        ),
+        (lambda: callbacks.TerminateOnNaN(), "Invalid loss"),
+    ],
+)
+def test_callback_warnings_in_fit_point_at_the_users_line(make, match):
+    # A warning raised deep inside fit's callbacks names the line that called fit, not a
+    # line of the library (where a user cannot act on it). A linear regression with a rate
+    # that makes its loss overflow, for TerminateOnNaN.
+    x, y = data()
+    m = fm.Sequential([fm.Input(shape=(FEATURES,)), layers.Dense(1)])
+    m.compile(optimizer=optimizers.SGD(1e30), loss="mse")
+    with pytest.warns(Warning, match=match) as record:
+        m.fit(x, y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[make()])
+    ours = [w for w in record if re.search(match, str(w.message))]
+    assert ours and all(w.filename == __file__ for w in ours)

@@ -7,13 +7,13 @@ set up for them again (the optimizer's state included).
 from __future__ import annotations
 
 import contextlib
-import warnings
 from typing import Any
 
 from fastmlp import _accuracy_rules
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
+from fastmlp._validation import warn_user
 
 
 def compile_model(
@@ -125,11 +125,10 @@ def _warn_probabilities_as_logits(self: Any, loss: losses_module.Loss) -> None:
     last = next((layer for layer in reversed(self._layers) if hasattr(layer, "activation")), None)
     name = getattr(getattr(last, "activation", None), "__name__", "")
     if name in ("softmax", "sigmoid"):
-        warnings.warn(
+        warn_user(
             f"{loss.default_name} received from_logits=True, but the model's output layer "
             f"applies {name}: its outputs are probabilities, not logits. Was this intended?",
             UserWarning,
-            stacklevel=4,  # (the caller of Sequential.compile)
         )
 
 

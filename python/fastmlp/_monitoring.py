@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from typing import Any
 
 import numpy as np
 
 from fastmlp._progbar import print_msg
+from fastmlp._validation import warn_user
 from fastmlp.callbacks import Callback, Logs
 
 
 def _checked_mode(owner: str, mode: str) -> str:
     if mode not in ("auto", "min", "max"):
-        warnings.warn(f"{owner} mode '{mode}' is unknown, fallback to auto mode.", stacklevel=3)
+        warn_user(f"{owner} mode '{mode}' is unknown, fallback to auto mode.")
         return "auto"
     return mode
 
@@ -136,10 +136,9 @@ class EarlyStopping(Callback):
         logs = logs or {}
         value = logs.get(self.monitor)
         if value is None:
-            warnings.warn(
+            warn_user(
                 f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
                 f"Available metrics are: {','.join(logs)}",
-                stacklevel=3,
             )
         return value
 
@@ -207,10 +206,9 @@ class ReduceLROnPlateau(Callback):
         logs["learning_rate"] = float(self.model.optimizer.learning_rate)
         current = logs.get(self.monitor)
         if current is None:
-            warnings.warn(
+            warn_user(
                 f"Learning rate reduction is conditioned on metric `{self.monitor}` which is "
                 f"not available. Available metrics are: {','.join(logs)}.",
-                stacklevel=3,
             )
             return
         if self.in_cooldown():
@@ -318,7 +316,7 @@ class ModelCheckpoint(Callback):
             return True
         current = logs.get(self.monitor)
         if current is None:
-            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=4)
+            warn_user(f"Can save best model only with {self.monitor} available.")
             return True
         improved = current > self.best if self._maximize else current < self.best
         if self.verbose > 0:

@@ -12,12 +12,12 @@ import csv
 import inspect
 import numbers
 import os
-import warnings
 from typing import Any, Callable
 
 import numpy as np
 
 from fastmlp._progbar import print_msg
+from fastmlp._validation import warn_user
 from fastmlp.callbacks import Callback, Logs
 
 
@@ -99,7 +99,7 @@ class TerminateOnNaN(Callback):
                 f"NaN or Inf loss encountered at {where}. Loss value: {loss}. "
                 "Terminating training immediately."
             )
-        warnings.warn(f"{where}: Invalid loss, terminating training", RuntimeWarning, stacklevel=4)
+        warn_user(f"{where}: Invalid loss, terminating training", RuntimeWarning)
         self.model.stop_training = True
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:

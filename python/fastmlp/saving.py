@@ -29,7 +29,6 @@ import math
 import os
 import stat
 import tempfile
-import warnings
 import zipfile
 from typing import Any, Union
 
@@ -90,11 +89,10 @@ def model_from_bytes(
         try:
             backend.require(device)
         except GPUUnavailableError as err:  # a GPU model unpickled on a machine without one
-            warnings.warn(
+            warn_user(
                 f"the model was on {device!r}, which is not available here ({err}); "
                 "it is loaded on the default device",
                 RuntimeWarning,
-                stacklevel=3,
             )
             device = None
     with tempfile.TemporaryDirectory() as folder:
