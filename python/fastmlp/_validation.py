@@ -76,12 +76,20 @@ def _refuse_streams(x: Any, name: str) -> None:
 
 
 def as_float_array(
-    x: Any, name: str, dtype: np.dtype, *, allow_empty: bool = False, check_finite: bool = True
+    x: Any,
+    name: str,
+    dtype: np.dtype,
+    *,
+    allow_empty: bool = False,
+    check_finite: bool = True,
+    allow_nonfinite: bool = False,
 ) -> np.ndarray:
     """`x` as a C-contiguous array of `dtype` (one copy at most), numeric and finite.
 
     check_finite=False leaves the NaN / infinity check of an array used as it is to the engine
     (predict finds them without another pass over x); a converted array is always checked here.
+    allow_nonfinite=True takes NaN and infinity (weights: whatever training made of them); finite
+    values too large for `dtype` are still refused.
     A CuPy array stays a CuPy array, on its GPU, and is checked and converted there.
     """
     if x is None:
@@ -109,11 +117,12 @@ def as_float_array(
     if arr.size == 0 and arr.shape[0] != 0:
         raise ValueError(f"{name} has no features: got shape {arr.shape}")
     as_is = arr.dtype == dtype and arr.flags.c_contiguous
-    if kind == "f" and (check_finite or not as_is) and not all_finite(arr):
+    if kind == "f" and not allow_nonfinite and (check_finite or not as_is) and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
     with np.errstate(over="ignore"):  # overflow is reported below, as an error
         out = xp.ascontiguousarray(arr, dtype=dtype)
-    if kind in "iuf" and out.dtype != arr.dtype and not all_finite(out):
+    overflow_checked = not allow_nonfinite or kind != "f" or all_finite(arr)
+    if kind in "iuf" and out.dtype != arr.dtype and overflow_checked and not all_finite(out):
         raise ValueError(
             f"{name} holds values too large for {np.dtype(dtype).name} "
             f"(largest {np.finfo(dtype).max:.3g}); rescale it or use dtype='float64'"
@@ -218,8 +227,12 @@ def as_targets(
 
 
 def as_weight(value: Any, shape: tuple[int, ...], name: str, dtype: np.dtype) -> np.ndarray:
-    """`value` as a finite weight array of `shape` and `dtype`: a CuPy array is copied to the host
-    (weights are set through it); shape () takes a number or a 1-element array."""
+    """`value` as a weight array of `shape` and `dtype`: a CuPy array is copied to the host
+    (weights are set through it); shape () takes a number or a 1-element array.
+
+    NaN and infinity are taken (the caller warns), as Keras takes them: weights that training
+    made so must round-trip through get_weights, files and pickles (refusing them loses a model).
+    """
     if device_module(value) is not None:
         value = value.get()
     scalar = shape == ()  # (a Normalization's count)
@@ -228,6 +241,7 @@ def as_weight(value: Any, shape: tuple[int, ...], name: str, dtype: np.dtype) ->
         name,
         dtype,
         allow_empty=True,
+        allow_nonfinite=True,
     )
     if scalar and arr.shape == (1,):
         arr = arr.reshape(())

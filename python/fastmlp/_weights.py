@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastmlp._validation import as_weight
+import numpy as np
+
+from fastmlp._validation import all_finite, as_weight, warn_user
 
 
 def set_weights(self: Any, weights: list[Any]) -> None:
@@ -41,12 +43,22 @@ def write_weights(
 ) -> None:
     """Per layer (offset, shapes, arrays, name): the arrays into the engine's parameters from
     offset on, in one write; then (share) into the twins of nested models."""
-    flat = self._engine.get_params()
+    flat, nonfinite = self._engine.get_params(), []
     for offset, shapes, arrays, name in entries:
         for i, (shape, value) in enumerate(zip(shapes, arrays)):
-            arr = as_weight(value, shape, f"weights[{i}] of layer {name!r}", self.dtype)
+            where = f"weights[{i}] of layer {name!r}"
+            arr = as_weight(value, shape, where, self.dtype)
+            if not all_finite(arr):
+                nonfinite.append(where)
             flat[offset : offset + arr.size] = arr.ravel()
             offset += arr.size
     self._engine.set_params(flat)  # all checked first: a bad array changes nothing
+    if nonfinite:  # taken as Keras takes them (a diverged model must load again), but said
+        more = f" and {len(nonfinite) - 2} more" if len(nonfinite) > 2 else ""
+        warn_user(
+            f"{', '.join(nonfinite[:2])}{more} contain NaN or infinity (training diverged, or "
+            f"values too large for {np.dtype(self.dtype).name}): the outputs will not be finite",
+            RuntimeWarning,
+        )
     if share:
         self._share_weights()
