@@ -16,7 +16,7 @@ from pathlib import Path
 
 import fastmlp as fm
 from fastmlp.datasets import playground as data
-from fastmlp.playground import decision_boundary
+from fastmlp.playground import decision_boundary, figure
 
 RUNS = 3
 
@@ -33,11 +33,7 @@ def train_once(seed: int, epochs: int, noise: float) -> tuple[fm.Sequential, tup
 
 
 def main(epochs: int = 100, out: str | Path = ".", noise: float = 0.15) -> list[dict[str, float]]:
-    from matplotlib.figure import (
-        Figure,
-    )  # the pictures need matplotlib: pip install "fastmlp[plot]"
-
-    fig = Figure(figsize=(5 * RUNS, 5.4), dpi=100)
+    fig = figure(figsize=(5 * RUNS, 5.4), dpi=100)
     rows = []
     print(f"{'run':>3}  {'w1':>7}  {'w2':>7}  {'b':>7}  {'angle of w':>10}  {'test acc':>8}")
     for run in range(RUNS):

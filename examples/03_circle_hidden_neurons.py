@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fastmlp.playground import Playground, decision_boundary, neuron_grid
+from fastmlp.playground import Playground, decision_boundary, figure, neuron_grid
 
 EXPERIMENTS = [  # (title, features, hidden layers)
     ("no hidden layer, x1, x2", ["x1", "x2"], ()),
@@ -27,11 +27,7 @@ EXPERIMENTS = [  # (title, features, hidden layers)
 
 
 def main(epochs: int = 200, out: str | Path = ".", seed: int = 0) -> dict[str, float]:
-    from matplotlib.figure import (
-        Figure,
-    )  # the pictures need matplotlib: pip install "fastmlp[plot]"
-
-    fig = Figure(figsize=(18, 5.2), dpi=100)
+    fig = figure(figsize=(18, 5.2), dpi=100)
     results = {}
     for i, (title, features, hidden) in enumerate(EXPERIMENTS):
         pg = Playground("circle", features=features, hidden=hidden, noise=0.0, seed=seed)

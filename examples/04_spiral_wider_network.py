@@ -13,17 +13,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fastmlp.playground import Playground, decision_boundary, loss_curves, overview
+from fastmlp.playground import Playground, decision_boundary, figure, loss_curves, overview
 
 NETWORKS = {"4-2 (the default)": (4, 2), "8-8-8": (8, 8, 8)}
 
 
 def main(epochs: int = 1000, out: str | Path = ".", seed: int = 1) -> dict[str, float]:
-    from matplotlib.figure import (
-        Figure,
-    )  # the pictures need matplotlib: pip install "fastmlp[plot]"
-
-    fig = Figure(figsize=(16, 5.2), dpi=100)
+    fig = figure(figsize=(16, 5.2), dpi=100)
     runs, results = {}, {}
     for i, (name, hidden) in enumerate(NETWORKS.items()):
         pg = Playground("spiral", hidden=hidden, activation="tanh", noise=0.1, seed=seed)

@@ -16,18 +16,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fastmlp.playground import Playground, decision_boundary, loss_curves
+from fastmlp.playground import Playground, decision_boundary, figure, loss_curves
 
 ACTIVATIONS = ("linear", "sigmoid", "relu", "tanh")
 HIDDEN = (6, 6, 6, 6)
 
 
 def main(epochs: int = 300, out: str | Path = ".", seed: int = 0) -> dict[str, float]:
-    from matplotlib.figure import (
-        Figure,
-    )  # the pictures need matplotlib: pip install "fastmlp[plot]"
-
-    fig = Figure(figsize=(16, 8.6), dpi=100)
+    fig = figure(figsize=(16, 8.6), dpi=100)
     runs, results = {}, {}
     for i, activation in enumerate(ACTIVATIONS):
         pg = Playground("circle", hidden=HIDDEN, activation=activation, seed=seed)

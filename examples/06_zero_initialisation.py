@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from fastmlp.playground import Playground, decision_boundary, neuron_grid
+from fastmlp.playground import Playground, decision_boundary, figure, neuron_grid
 
 RUNS = {  # title: (initial weights, activation)
     "random U(-0.5, 0.5), tanh": ("playground", "tanh"),
@@ -35,11 +35,7 @@ def distinct_neurons(kernel: np.ndarray) -> int:
 
 
 def main(epochs: int = 1000, out: str | Path = ".", seed: int = 0) -> dict[str, float]:
-    from matplotlib.figure import (
-        Figure,
-    )  # the pictures need matplotlib: pip install "fastmlp[plot]"
-
-    fig = Figure(figsize=(15, 5.4), dpi=100)
+    fig = figure(figsize=(15, 5.4), dpi=100)
     runs, results = {}, {}
     for i, (title, (init, activation)) in enumerate(RUNS.items()):
         pg = Playground("gauss", hidden=(4, 4), activation=activation, init=init, seed=seed)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import fastmlp as fm
 import numpy as np
+from fastmlp.playground import figure
 
 OPTIMIZERS = {
     "SGD (0.01)": lambda: fm.optimizers.SGD(),
@@ -58,10 +59,7 @@ class LossEvery(fm.callbacks.Callback):
 
 
 def main(epochs: int = 3, out: str | Path = ".", samples: int = 60000) -> dict[str, float]:
-    from matplotlib.figure import (
-        Figure,  # the picture needs matplotlib: pip install "fastmlp[plot]"
-    )
-
+    fig = figure(figsize=(13, 5), dpi=100)  # (first: without matplotlib, fail before training)
     (x_train, y_train), (x_test, y_test) = fm.datasets.mnist.load_data()
     x_train, x_test = x_train[:samples] / 255.0, x_test / 255.0
     y_train = y_train[:samples]
@@ -90,7 +88,6 @@ def main(epochs: int = 3, out: str | Path = ".", samples: int = 60000) -> dict[s
         results[name] = test[-1]
         print(f"{name:<20} test accuracy after each epoch: {' '.join(f'{a:.4f}' for a in test)}")
 
-    fig = Figure(figsize=(13, 5), dpi=100)
     ax = fig.add_axes((0.06, 0.12, 0.55, 0.74))
     for name, losses in curves.items():
         ax.plot(np.arange(1, len(losses) + 1) * EVERY, losses, label=name, linewidth=1.2)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import fastmlp as fm
 import numpy as np
+from fastmlp.playground import figure
 
 DIGIT, KEEP_ONE_IN = 8, 20
 
@@ -54,10 +55,7 @@ def curves(p: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def main(epochs: int = 3, out: str | Path = ".", samples: int = 60000) -> dict[str, dict]:
-    from matplotlib.figure import (
-        Figure,
-    )  # the picture needs matplotlib: pip install "fastmlp[plot]"
-
+    fig = figure(figsize=(12, 5), dpi=100)  # (first: without matplotlib, fail before training)
     (x_train, y_train), (x_test, y_test) = fm.datasets.mnist.load_data()
     x_train, y_train = x_train[:samples] / 255.0, y_train[:samples]
     is_digit = y_train == DIGIT
@@ -89,7 +87,6 @@ def main(epochs: int = 3, out: str | Path = ".", samples: int = 60000) -> dict[s
         results[name]["curve_auc"] = drawn[name]["area"]
         print(f"{name:<20} test: " + ", ".join(f"{k} {v:.4f}" for k, v in results[name].items()))
 
-    fig = Figure(figsize=(12, 5), dpi=100)
     roc = fig.add_axes((0.06, 0.12, 0.40, 0.74))
     pr = fig.add_axes((0.56, 0.12, 0.40, 0.74))
     for name, c in drawn.items():

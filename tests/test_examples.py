@@ -123,6 +123,33 @@ def test_an_example_runs_as_a_script_with_its_options(tmp_path):
     assert (tmp_path / "01_logistic_regression.png").is_file()
 
 
+@pytest.mark.parametrize(
+    "name",
+    [path.name for path in sorted(EXAMPLES.glob("*.py")) if path.name[:2] not in ("07", "08")],
+)
+def test_a_picture_example_without_matplotlib_says_how_to_install_it(tmp_path, name):
+    # A stand-in matplotlib package that cannot be imported, first on the path: each example
+    # stops at once (before any training) with fastmlp's ImportError, which names the extra.
+    (tmp_path / "matplotlib").mkdir()
+    (tmp_path / "matplotlib" / "__init__.py").write_text("raise ImportError('no matplotlib')\n")
+    env = dict(os.environ)
+    package_dir = str(Path(fastmlp.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), package_dir]))
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), "--epochs", "1", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        'ImportError: fastmlp.playground pictures need matplotlib: pip install "fastmlp[plot]"'
+    )
+    assert "epoch" not in done.stdout.lower() and not list(tmp_path.glob("*.png"))
+
+
 def test_07_keras_mnist_one_epoch(monkeypatch, capsys):
     root = os.environ.get("FASTMLP_DATA")
     if not root:

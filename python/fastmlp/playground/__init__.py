@@ -12,6 +12,7 @@ From a shell: ``python -m fastmlp.playground --dataset spiral --hidden 8,8 --out
 
 from __future__ import annotations
 
+from fastmlp.playground._draw import figure
 from fastmlp.playground.experiment import MODES, Playground, dense_layers, layer_outputs
 from fastmlp.playground.features import FEATURES, canonical_feature, features
 from fastmlp.playground.plots import (
@@ -30,6 +31,7 @@ __all__ = [
     "decision_boundary",
     "dense_layers",
     "features",
+    "figure",
     "layer_outputs",
     "loss_curves",
     "network_diagram",

@@ -42,6 +42,24 @@ def matplotlib_parts() -> Any:
     return colors, figure, patches
 
 
+def figure(**kwargs: Any) -> Any:
+    """A blank matplotlib `Figure`, drawn off screen (no GUI window), to put several pictures on
+    one: give its axes to a picture's `ax=`, then `savefig`.
+
+    Args:
+        **kwargs: matplotlib's `Figure` arguments (figsize, dpi, ...).
+
+    Raises:
+        ImportError: without matplotlib, saying how to install it.
+
+    Example:
+        >>> fig = figure(figsize=(10, 5))
+        >>> decision_boundary(pg, ax=fig.add_subplot(1, 2, 1))
+    """
+    _, figure_module, _ = matplotlib_parts()
+    return figure_module.Figure(**kwargs)
+
+
 def colormap() -> Any:
     """The playground's colour scale: orange (-1), grey (0), blue (+1), on [0, 1]."""
     colors, _, _ = matplotlib_parts()
