@@ -373,6 +373,13 @@ CASES = [
         r"weights\[0\] of layer '.*' holds values too large for float32",
     ),
     # -- models, layers, optimizers, losses -----------------------------------------------------
+    Case(
+        "model-beyond-any-memory",  # 9e12 parameters: 33,528 GiB of float32 weights
+        lambda: fm.Sequential([layers.Input(shape=(8,)), layers.Dense(10**12)]).count_params(),
+        MemoryError,
+        r"a model of 9,000,000,000,000 parameters does not fit in memory: 33,527\.6 GiB of "
+        r"float32 .* the largest layer is 'dense.*', with 9,000,000,000,000 parameters",
+    ),
     Case("seed-float", lambda: fm.Sequential(seed=1.5), ValueError, r"seed must be a non-negative"),
     Case("seed-true", lambda: fm.Sequential(seed=True), ValueError, r"seed .*got True"),
     Case(

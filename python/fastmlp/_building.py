@@ -24,7 +24,7 @@ def build(self: Any, shape: tuple[int, ...]) -> None:
     if not self._layers:
         self._input_shape = shape
         return
-    inputs, specs, offset, engine_layers = {}, [], 0, {}
+    inputs, specs, offset, engine_layers, largest = {}, [], 0, {}, (0, "")
     current = shape
     for layer in self._layers:
         inputs[id(layer)] = current
@@ -33,7 +33,8 @@ def build(self: Any, shape: tuple[int, ...]) -> None:
             engine_layers[layer] = len(specs)
             specs.append(spec)
         layer._param_offset = offset
-        offset += sum(math.prod(s) for s in layer.weight_shapes(current))
+        count = sum(math.prod(s) for s in layer.weight_shapes(current))
+        offset, largest = offset + count, max(largest, (count, layer.name))
         current = layer.compute_output_shape(current)
         if spec is not None and current == (1,) and spec.activation == activations.code("softmax"):
             _warn_softmax_of_one(current)
@@ -43,17 +44,28 @@ def build(self: Any, shape: tuple[int, ...]) -> None:
         raise ValueError(f"the model's output must be flat, got samples of shape {current}")
     rng = np.random.default_rng(self.seed)
     self._specs, self._engine_seed = specs, int(rng.integers(2**63))
-    engine = backend.get(self._device).make_network(
-        math.prod(shape), specs, self._engine_seed, self.dtype
-    )
-    if engine.param_count != offset:  # pragma: no cover - a bug, not a user error
-        raise RuntimeError(f"engine has {engine.param_count} parameters, layers describe {offset}")
-    flat = [
-        np.ravel(w)
-        for layer in self._layers
-        for w in layer.build_weights(inputs[id(layer)], self.dtype, rng)
-    ]
-    engine.set_params(np.concatenate(flat).astype(self.dtype) if flat else np.zeros(0, self.dtype))
+    try:
+        engine = backend.get(self._device).make_network(
+            math.prod(shape), specs, self._engine_seed, self.dtype
+        )
+        if engine.param_count != offset:  # pragma: no cover - a bug, not a user error
+            raise RuntimeError(f"engine has {engine.param_count} parameters, layers say {offset}")
+        flat = [
+            np.ravel(w)
+            for layer in self._layers
+            for w in layer.build_weights(inputs[id(layer)], self.dtype, rng)
+        ]
+        engine.set_params(
+            np.concatenate(flat).astype(self.dtype) if flat else np.zeros(0, self.dtype)
+        )
+    except MemoryError:  # (the engine's std::bad_alloc, or NumPy's initial weights)
+        size = offset * self.dtype.itemsize / 2**30
+        raise MemoryError(
+            f"a model of {offset:,} parameters does not fit in memory: {size:,.1f} GiB of "
+            f"{self.dtype.name} for its weights alone (training needs as much again for the "
+            f"gradients, and more for the optimizer); the largest layer is {largest[1]!r}, with "
+            f"{largest[0]:,} parameters"
+        ) from None
     if self.loss is not None:
         self._configure_engine(engine)  # may refuse the loss: then the model stays unbuilt
     self._engine, self._layer_inputs, self._input_shape = engine, inputs, shape
