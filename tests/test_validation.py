@@ -823,3 +823,33 @@ def test_set_weights_takes_nan_with_a_warning_as_keras():
     assert np.isnan(after[1][2]) and after[1][3] == -np.inf
     assert np.isfinite(np.delete(after[1], [2, 3])).all()
     np.testing.assert_array_equal(after[0], weights[0])
+
+
+@pytest.mark.parametrize("kind", ["csr_matrix", "csc_matrix", "coo_array"])
+def test_scipy_sparse_inputs_train_and_predict_as_their_dense_arrays(kind):
+    # As in Keras 3, a SciPy sparse matrix is an input: the same numbers as its dense array.
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 12)) * (rng.random((64, 12)) < 0.2)
+    y = (x.sum(axis=1) > np.median(x.sum(axis=1))).astype(int)
+
+    def run(inputs):
+        model = fm.Sequential(
+            [layers.Input(shape=(12,)), layers.Dense(4), layers.Dense(1, activation="sigmoid")],
+            seed=0,
+        )
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        history = model.fit(inputs, y, epochs=2, verbose=0, validation_data=(inputs, y))
+        return model.predict(inputs, verbose=0), model.evaluate(inputs, y, verbose=0), history
+
+    dense, converted = run(x), run(getattr(sparse, kind)(x))
+    np.testing.assert_array_equal(converted[0], dense[0])
+    assert converted[1] == dense[1] and converted[2].history == dense[2].history
+
+
+def test_a_scipy_sparse_input_too_large_to_densify_says_so():
+    sparse = pytest.importorskip("scipy.sparse")
+    huge = sparse.csr_matrix((10**7, 10**7))  # 800 TB as a dense float64 array
+    with pytest.raises(MemoryError, match=r"x: a SciPy sparse matrix of shape \(10000000, "):
+        classifier().predict(huge, verbose=0)
+    interpreter_still_fine()

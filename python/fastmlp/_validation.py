@@ -75,6 +75,21 @@ def _refuse_streams(x: Any, name: str) -> None:
         )
 
 
+def _densify(x: Any, name: str) -> Any:
+    """A SciPy sparse matrix or array as a dense array (as Keras 3 takes them): fastmlp's first
+    layer skips the zeros of a dense input itself. Anything else as it is."""
+    if not type(x).__module__.startswith("scipy.sparse") or not hasattr(x, "toarray"):
+        return x
+    try:
+        return x.toarray()
+    except MemoryError:
+        size = x.shape[0] * x.shape[1] * 8 / 2**30
+        raise MemoryError(
+            f"{name}: a SciPy sparse matrix of shape {x.shape} is taken as a dense array, "
+            f"{size:,.1f} GiB as float64, which does not fit in memory; pass fewer rows at a time"
+        ) from None
+
+
 def as_float_array(
     x: Any,
     name: str,
@@ -97,6 +112,7 @@ def as_float_array(
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}")
     _refuse_streams(x, name)
+    x = _densify(x, name)
     xp = device_module(x) or np
     try:
         arr = xp.asarray(x)
