@@ -18,6 +18,7 @@ from fastmlp import (
     _building,
     _compiling,
     _confusion,
+    _layer_base,
     _nesting,
     _summary,
     _training,
@@ -63,7 +64,7 @@ class Sequential:
         trainable: bool = True,
         device: str | None = None,
     ) -> None:
-        self._trainable = layers_module._check_trainable(trainable)
+        self._trainable = _layer_base._check_trainable(trainable)
         self.name = name or layers_module.unique_name("sequential")
         self.dtype = np.dtype(dtype or config.floatx())
         if self.dtype not in (np.float32, np.float64):
@@ -177,7 +178,7 @@ class Sequential:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        value = layers_module._check_trainable(value)
+        value = _layer_base._check_trainable(value)
         previous = (self._trainable, [layer._trainable for layer in self._layers])
         self._trainable = value
         for layer in self._layers:
@@ -246,9 +247,7 @@ class Sequential:
             shape = self._input_shape
         else:
             dims = tuple(input_shape)
-            shape = layers_module._shape_tuple(
-                dims[1:], "input_shape (without the batch dimension)"
-            )
+            shape = _layer_base._shape_tuple(dims[1:], "input_shape (without the batch dimension)")
         self._build(shape)
 
     _build = _building.build  # (the engine for input samples of a shape: _building.py)
@@ -535,7 +534,7 @@ class Sequential:
         )
         for layer_config in config.get("layers", []):
             model.add(layers_module.deserialize(layer_config))
-        model._trainable = layers_module._check_trainable(config.get("trainable", True))
+        model._trainable = _layer_base._check_trainable(config.get("trainable", True))
         return model
 
     def to_json(self, **kwargs: Any) -> str:
