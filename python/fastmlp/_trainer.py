@@ -2,8 +2,8 @@
 forms), as Keras 3's Trainer (keras/src/trainers/trainer.py).
 
 A base class of `Sequential` (through `_model.Model`), whose engine and layers its methods use.
-compile resolves its arguments in _compiling.py; the loops of fit, evaluate and predict live in
-_training.py.
+compile resolves its arguments in _compiling.py; the loops of fit and train_on_batch live in
+_training.py, those of evaluate, predict and their one-batch forms in _inference.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp import _accuracy_rules, _compiling, _confusion, _training, _validation
+from fastmlp import _accuracy_rules, _compiling, _confusion, _inference, _training, _validation
 from fastmlp import layers as layers_module
 from fastmlp import metrics as metrics_module
 
@@ -139,13 +139,13 @@ class Trainer:
         counts = _confusion.Counts(thresholds, sums["positive_buckets"], sums["negative_buckets"])
         return {**sums, "counts": counts}
 
-    # -- training and inference (the loops live in _training.py) ------------------------------
+    # -- training and inference (the loops live in _training.py and _inference.py) ------------
     fit = _training.fit
-    evaluate = _training.evaluate
-    predict = _training.predict
+    evaluate = _inference.evaluate
+    predict = _inference.predict
     train_on_batch = _training.train_on_batch
-    test_on_batch = _training.test_on_batch
-    predict_on_batch = _training.predict_on_batch
+    test_on_batch = _inference.test_on_batch
+    predict_on_batch = _inference.predict_on_batch
 
     def __call__(self, x: Any, training: bool | None = None) -> np.ndarray:
         """Predictions for x, without a progress bar, as a NumPy array.
