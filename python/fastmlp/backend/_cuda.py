@@ -22,7 +22,8 @@ import cupy
 import numpy as np
 from cupy import cublas
 
-from fastmlp.backend._reference import SHUFFLE_STREAM, SOFTMAX
+from fastmlp.backend._reference import SHUFFLE_STREAM
+from fastmlp.backend._reference_elementwise import SOFTMAX
 
 SOURCE = Path(__file__).with_name("kernels.cu")
 TEMPLATES = (
