@@ -1,5 +1,7 @@
-"""Activation layers with arguments of their own: ReLU, LeakyReLU, ELU (Keras 3's arguments and
-defaults) and PReLU, whose alphas are trained weights. They are public as `fastmlp.layers.X`.
+"""The activation layers, as Keras 3's keras/src/layers/activations/: `Activation` (any
+activation function) and `Softmax`; ReLU, LeakyReLU and ELU with arguments of their own (Keras
+3's arguments and defaults); and PReLU, whose alphas are trained weights. They are public as
+`fastmlp.layers.X`.
 
 The engine computes them with the activation's arguments in the layer's spec (activation.hpp);
 Keras-written configs of these layers load with `from_config` (its extra keys, such as "dtype",
@@ -16,16 +18,53 @@ import numpy as np
 from fastmlp import _core
 from fastmlp import activations as activations_module
 from fastmlp import initializers as initializers_module
+from fastmlp._layer_base import Layer, _regularizer, _require_flat, _serialize_regularizer
 from fastmlp._validation import warn_user
-from fastmlp.layers import (
-    Activation,
-    Layer,
-    _regularizer,
-    _require_flat,
-    _serialize_regularizer,
-)
 
 PRELU = 5  # LayerKind::PRelu
+
+
+class Activation(Layer):
+    """Applies an activation function to its input.
+
+    Args:
+        activation: Name or function, e.g. "softmax".
+        **kwargs: name, input_shape (see `Layer`).
+    """
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations_module.get(activation)
+
+    def compute_output_shape(self, input_shape):
+        _require_flat(self, input_shape)
+        return input_shape
+
+    def engine_spec(self, input_shape):
+        return _core.LayerSpec(kind=1, activation=activations_module.code(self.activation))
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations_module.serialize(self.activation)}
+
+
+class Softmax(Activation):
+    """Softmax over the features of each sample (tf.keras.layers.Softmax).
+
+    Args:
+        axis: Must be -1 (the features). Defaults to -1.
+        **kwargs: name, input_shape (see `Layer`).
+    """
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        if axis not in (-1, 1):
+            raise ValueError(f"Softmax: only axis=-1 (the features) is supported, got {axis!r}")
+        kwargs.pop("activation", None)
+        super().__init__("softmax", **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activation")
+        return config
 
 
 def _number(layer: str, name: str, value: Any, at_least: float | None = 0.0) -> float:

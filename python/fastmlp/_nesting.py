@@ -1,9 +1,10 @@
 """Nested models, as Keras's: `Sequential([model, ...])` appends twins of the model's layers.
 
-A layer and its twins (`Layer._twins`, and theirs: `layers.twin_group`) share their weights: after a
-model changes its weights (fit, train_on_batch, set_weights), `share_weights` writes the same values
-into every other model that holds a twin and has an engine; a model built later takes them from its
-twins (`take_twins_weights`). Each function takes the model as `self`, as the methods it serves.
+A layer and its twins (`Layer._twins`, and theirs: `_layer_base.twin_group`) share their
+weights: after a model changes its weights (fit, train_on_batch, set_weights), `share_weights`
+writes the same values into every other model that holds a twin and has an engine; a model built
+later takes them from its twins (`take_twins_weights`). Each function takes the model as `self`,
+as the methods it serves.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp.layers import twin_group
+from fastmlp._layer_base import twin_group
 
 
 def add_model(self: Any, model: Any) -> None:

@@ -2,6 +2,11 @@
 
 Python validates the data once and describes the network; the C++ engine runs whole chunks of
 minibatch steps per call and Python wakes between chunks for the progress bar and callbacks.
+
+This module holds `Sequential` (its layers, shapes, engine, device and trainable flag, and its
+copies) and the functions that make models. Its base classes (not public) give it the rest:
+`_model.Model` its weights, summary, config and saving, and `_trainer.Trainer` compile, fit,
+evaluate and predict.
 """
 
 from __future__ import annotations
@@ -13,19 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp import (
-    _accuracy_rules,
-    _building,
-    _compiling,
-    _confusion,
-    _nesting,
-    _summary,
-    _training,
-    _validation,
-    _weights,
-    backend,
-    config,
-)
+from fastmlp import _building, _layer_base, _model, _nesting, backend, config
 from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
@@ -34,7 +27,7 @@ from fastmlp import optimizers as optimizers_module
 __all__ = ["Sequential", "clone_model", "load_model", "model_from_json"]
 
 
-class Sequential:
+class Sequential(_model.Model):
     """A linear stack of layers.
 
     Args:
@@ -63,7 +56,7 @@ class Sequential:
         trainable: bool = True,
         device: str | None = None,
     ) -> None:
-        self._trainable = layers_module._check_trainable(trainable)
+        self._trainable = _layer_base._check_trainable(trainable)
         self.name = name or layers_module.unique_name("sequential")
         self.dtype = np.dtype(dtype or config.floatx())
         if self.dtype not in (np.float32, np.float64):
@@ -177,7 +170,7 @@ class Sequential:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        value = layers_module._check_trainable(value)
+        value = _layer_base._check_trainable(value)
         previous = (self._trainable, [layer._trainable for layer in self._layers])
         self._trainable = value
         for layer in self._layers:
@@ -246,9 +239,7 @@ class Sequential:
             shape = self._input_shape
         else:
             dims = tuple(input_shape)
-            shape = layers_module._shape_tuple(
-                dims[1:], "input_shape (without the batch dimension)"
-            )
+            shape = _layer_base._shape_tuple(dims[1:], "input_shape (without the batch dimension)")
         self._build(shape)
 
     _build = _building.build  # (the engine for input samples of a shape: _building.py)
@@ -292,256 +283,7 @@ class Sequential:
         self._require_built("output_shape")
         return (None, self._output_dim)
 
-    # -- weights ------------------------------------------------------------------------------
-    def count_params(self) -> int:
-        """Total number of weights."""
-        self._require_built("count_params")
-        return int(self._engine.param_count)
-
-    @property
-    def weights(self) -> list[np.ndarray]:
-        """Copies of all weights (Keras's variables, as NumPy arrays): `get_weights()`."""
-        return self.get_weights()
-
-    @property
-    def trainable_weights(self) -> list[np.ndarray]:
-        """The weights fit updates (none when the model is not trainable), layer by layer."""
-        self._require_built("trainable_weights")
-        if not self._trainable:
-            return []
-        return [w for layer in self._layers for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self) -> list[np.ndarray]:
-        """The weights fit leaves alone: frozen layers' (all, when the model is not trainable)."""
-        self._require_built("non_trainable_weights")
-        if not self._trainable:
-            return self.get_weights()
-        return [w for layer in self._layers for w in layer.non_trainable_weights]
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights, layer by layer: [kernel_0, bias_0, kernel_1, bias_1, ...]."""
-        self._require_built("get_weights")
-        return [w for layer in self._layers for w in layer.get_weights()]
-
-    def set_weights(self, weights: list[Any]) -> None:
-        """Replace all weights; the list must match `get_weights()` in length and shapes."""
-        _weights.set_weights(self, weights)
-
-    _write_weights = _weights.write_weights  # (checked arrays by layer into the engine)
-
-    # -- compile ------------------------------------------------------------------------------
-    def compile(
-        self,
-        optimizer: Any = "rmsprop",
-        loss: Any = None,
-        loss_weights: Any = None,
-        metrics: Any = None,
-        weighted_metrics: Any = None,
-        run_eagerly: bool = False,
-        steps_per_execution: int = 1,
-        jit_compile: Any = "auto",
-        auto_scale_loss: bool = True,
-    ) -> None:
-        """Choose the optimizer, the loss and the metrics.
-
-        Args:
-            optimizer: Name or `optimizers.Optimizer`. Defaults to "rmsprop" (as Keras).
-            loss: Name or `losses.Loss`, e.g. "sparse_categorical_crossentropy".
-            metrics: List of names or `metrics.Metric`, e.g. ["accuracy"]. Defaults to None.
-            weighted_metrics: Metrics (as `metrics`) that weight each sample by its weight from
-                `sample_weight` (or `class_weight` in fit); without weights they equal the
-                unweighted ones. One named as one of `metrics` is logged as "weighted_<name>",
-                as Keras. Defaults to None.
-            loss_weights: Not supported (single-output models); must be None. (A list of metric
-                names third, tf.keras 2's positional order, is the metrics.)
-            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Accepted and ignored:
-                the engine always runs compiled C++ over whole chunks of steps.
-        """
-        _compiling.compile_model(self, optimizer, loss, loss_weights, metrics, weighted_metrics)
-
-    @property
-    def compiled(self) -> bool:
-        return self.loss is not None
-
-    @property
-    def metrics_names(self) -> list[str]:
-        """The names in the logs: "loss", then the metrics' (the weighted ones last)."""
-        return ["loss", *(name for name, _, _ in self._named_metrics())]
-
-    def reset_metrics(self) -> None:
-        """Keras's: forget the metrics' accumulated state. fit, evaluate and train_on_batch
-        count afresh at every call (the engine keeps no counts between calls); this resets the
-        compiled metric objects' own state, from `update_state` used on them directly."""
-        for metric in (*self.compiled_metrics, *self.compiled_weighted_metrics):
-            metric.reset_state()
-
-    def _named_metrics(self) -> list[tuple[str, metrics_module.Metric, bool]]:
-        """(name in the logs, metric, whether weighted) of the compiled metrics."""
-        return _compiling.named_metrics(self.compiled_metrics, self.compiled_weighted_metrics)
-
-    def _all_metrics(self) -> list[metrics_module.Metric]:
-        """The metrics the engine counts for: the plain and the weighted ones."""
-        return self.compiled_metrics + self.compiled_weighted_metrics
-
-    def _configure_engine(self, engine: Any) -> None:
-        engine.set_loss(self.loss.kind, self.loss.from_logits, self.loss.param)
-        self.optimizer._attach(engine)
-        self._rates_cover = None  # (the engine forgot a schedule's rates)
-        if self._l1_clipping and hasattr(engine, "set_l1_clipping"):  # (the GPU engine has not)
-            engine.set_l1_clipping(True)
-        metrics = self._all_metrics()
-        sources = {m.source for m in metrics}
-        engine.set_error_metrics("mse" in sources, "mae" in sources)
-        _confusion.check_outputs(metrics, engine.output_dim)
-        engine.set_confusion_thresholds(_confusion.thresholds_of(metrics))
-        engine.set_rank_counts("ranks" in sources)
-        engine.set_max_counts(any(getattr(m, "uses_max_counts", False) for m in metrics))
-        engine.set_weighted_metrics(bool(self.compiled_weighted_metrics))
-
-    def _require_compiled(self, what: str) -> None:
-        if not self.compiled:
-            raise ValueError(f"{what}: call model.compile(optimizer=..., loss=...) first")
-
-    # -- data ---------------------------------------------------------------------------------
-    _prepare = _validation.prepare  # (the data of a call, checked and converted)
-
-    def _use_targets(self, targets: np.ndarray, target_map: tuple[float, float]) -> None:
-        """How the engine's metrics read these (prepared) targets: the accuracy rule, and for
-        mse / mae the map back to the targets as passed."""
-        rules = {
-            _accuracy_rules.accuracy_rule(m, self.loss, targets, self._signed_targets)
-            for m in self._all_metrics()
-            if m.source == "accuracy"
-        }
-        if len(rules) > 1:
-            raise ValueError("metrics: use one kind of accuracy per model")
-        rule = rules.pop() if rules else _accuracy_rules.AccuracyRule()
-        self._engine.set_accuracy(rule.mode, rule.output_threshold, rule.target_threshold)
-        self._engine.set_error_targets(*target_map)
-        metrics = self._all_metrics()
-        if any(m.source == "confusion" for m in metrics):
-            # positive: above a target passed as 0, as the loss prepared it (label smoothing,
-            # {-1, +1})
-            zero = self.loss.prepare_targets(np.zeros((1, targets.shape[1])))[0, 0]
-            thresholds = _confusion.thresholds_of(metrics)
-            self._engine.set_confusion_thresholds(thresholds, float(zero))
-
-    def _logs(self, sums: dict[str, Any], prefix: str = "") -> dict[str, float]:
-        n = max(sums["samples"], 1)
-        logs = {f"{prefix}loss": sums["loss"] / n}
-        plain = self._with_counts(sums)
-        weighted = plain
-        if sums.get("weighted") is not None:  # (else no sample weights: the plain counts)
-            weighted = self._with_counts(
-                {**sums["weighted"], "samples": sums["weighted"]["weight"]}
-            )
-        for name, m, is_weighted in self._named_metrics():
-            logs[prefix + name] = m.result_of(weighted if is_weighted else plain)
-        return logs
-
-    def _with_counts(self, sums: dict[str, Any]) -> dict[str, Any]:
-        """sums, with one `_confusion.Counts` of its confusion counts for every metric of a log."""
-        metrics = self._all_metrics()
-        if not any(m.source == "confusion" for m in metrics):
-            return sums
-        thresholds = _confusion.thresholds_of(metrics)
-        counts = _confusion.Counts(thresholds, sums["positive_buckets"], sums["negative_buckets"])
-        return {**sums, "counts": counts}
-
-    # -- training and inference (the loops live in _training.py) ------------------------------
-    fit = _training.fit
-    evaluate = _training.evaluate
-    predict = _training.predict
-    train_on_batch = _training.train_on_batch
-    test_on_batch = _training.test_on_batch
-    predict_on_batch = _training.predict_on_batch
-
-    def __call__(self, x: Any, training: bool | None = None) -> np.ndarray:
-        """Predictions for x, without a progress bar, as a NumPy array.
-
-        Args:
-            x: Samples.
-            training: As Keras's: None or False is inference. True (dropout active) is taken
-                only by models whose Dropout layers drop nothing (none, or rate 0): they compute
-                the same either way. Defaults to None.
-        """
-        if training and any(
-            isinstance(layer, layers_module.Dropout) and layer.rate > 0 for layer in self._layers
-        ):
-            raise NotImplementedError(
-                "model(x, training=True) with Dropout is not supported: fit applies dropout; "
-                "call the model with training=False (or no argument) for predictions"
-            )
-        return self.predict(x, verbose=0)
-
     # -- description --------------------------------------------------------------------------
-    def summary(
-        self,
-        line_length: int | None = None,
-        positions: Any = None,
-        print_fn: Any = None,
-        expand_nested: bool = False,
-        show_trainable: bool = False,
-        layer_range: Any = None,
-    ) -> None:
-        """Print the Keras table of layers, output shapes and parameter counts.
-
-        Args:
-            line_length: The table's width in characters. Defaults to 76 (Keras's on an
-                80-column console).
-            positions: The columns' right ends as fractions of the line. Defaults to
-                [0.45, 0.8, 1.0].
-            print_fn: Called with each line instead of `print`.
-            expand_nested: Accepted for Keras compatibility: a nested model's layers are the
-                model's own here (see `add`), always listed.
-            show_trainable: A "Trainable" column: Y, N, or - for a layer without weights.
-            layer_range: [first, last] layer names: only these layers and those between them.
-        """
-        _summary.print_summary(
-            self, line_length, positions, print_fn, bool(show_trainable), layer_range
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        """The architecture as JSON-compatible values (no weights, no code)."""
-        layer_configs = [layers_module.serialize(layer) for layer in self._layers]
-        if self._input_shape is not None:
-            layer_configs.insert(
-                0,
-                {
-                    "class_name": "InputLayer",
-                    "config": {"name": "input_layer", "shape": list(self._input_shape)},
-                },
-            )
-        config = {
-            "name": self.name,
-            "dtype": self.dtype.name,
-            "seed": self.seed,
-            "layers": layer_configs,
-        }
-        if not self._trainable:
-            config["trainable"] = False
-        return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], device: str | None = None) -> Sequential:
-        """A new, freshly initialised model with the architecture of `get_config()` (on `device`:
-        defaults to `config.get_device()`)."""
-        model = cls(
-            name=config.get("name"),
-            seed=config.get("seed"),
-            dtype=config.get("dtype"),
-            device=device,
-        )
-        for layer_config in config.get("layers", []):
-            model.add(layers_module.deserialize(layer_config))
-        model._trainable = layers_module._check_trainable(config.get("trainable", True))
-        return model
-
-    def to_json(self, **kwargs: Any) -> str:
-        """`get_config()` as a JSON string."""
-        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
-
     def __repr__(self) -> str:
         return (
             f"<Sequential name={self.name}, layers={len(self._layers)}, built={self.built}, "
@@ -565,37 +307,6 @@ class Sequential:
         copy = object.__new__(Sequential)
         copy.__dict__.update(self.__dict__)
         return copy
-
-    def save(self, filepath: Any, overwrite: bool = True, include_optimizer: bool = True) -> None:
-        """Save architecture, weights, compile settings and optimizer state to one file.
-
-        Args:
-            filepath: Where to write, e.g. "model.fastmlp". Written to a temporary file, then
-                renamed into place.
-            overwrite: Replace an existing file. Defaults to True.
-            include_optimizer: Save the optimizer state so training resumes exactly. Defaults to
-                True.
-        """
-        from fastmlp import saving
-
-        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
-
-    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
-        """Save only the weights, for `load_weights`.
-
-        Args:
-            filepath: Where to write.
-            overwrite: Replace an existing file. Defaults to True.
-        """
-        from fastmlp import saving
-
-        saving.save_weights(self, filepath, overwrite=overwrite)
-
-    def load_weights(self, filepath: Any) -> None:
-        """Load weights saved by `save_weights` or `save`; the layer shapes must match."""
-        from fastmlp import saving
-
-        saving.load_weights(self, filepath)
 
 
 def _model_from_bytes(

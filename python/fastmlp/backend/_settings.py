@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from fastmlp.backend._reference import FTRL, ITER, LION, NADAM, RNG, SOFTMAX
+from fastmlp.backend._reference import FTRL, ITER, LION, NADAM, RNG
+from fastmlp.backend._reference_elementwise import SOFTMAX
 
 DENSE, ACTIVATION, DROPOUT, NORMALIZATION = range(4)
 # The layer kinds from NORMALIZATION on, computed by the CPU engine only (LayerKind in network.hpp)

@@ -13,7 +13,8 @@ From a shell: ``python -m fastmlp.playground --dataset spiral --hidden 8,8 --out
 from __future__ import annotations
 
 from fastmlp.playground._draw import figure
-from fastmlp.playground.experiment import MODES, Playground, dense_layers, layer_outputs
+from fastmlp.playground._network import dense_layers, layer_outputs
+from fastmlp.playground.experiment import MODES, Playground
 from fastmlp.playground.features import FEATURES, canonical_feature, features
 from fastmlp.playground.plots import (
     decision_boundary,

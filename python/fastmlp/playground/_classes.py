@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fastmlp.playground._draw import BLUE, GREY, HEATMAP_ALPHA, ORANGE, View, model_summary
-from fastmlp.playground.experiment import layer_outputs
+from fastmlp.playground._network import layer_outputs
 from fastmlp.playground.features import features as feature_matrix
 
 # Qualitative: the playground's orange and blue for classes 0 and 1 (as the binary pictures'

@@ -11,7 +11,8 @@ from typing import Any, Callable
 import numpy as np
 
 import fastmlp as fm
-from fastmlp.playground.experiment import Playground, dense_layers, layer_outputs
+from fastmlp.playground._network import dense_layers, layer_outputs
+from fastmlp.playground.experiment import Playground
 from fastmlp.playground.features import canonical_feature
 from fastmlp.playground.features import features as feature_matrix
 
