@@ -30,13 +30,13 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 import fastmlp as fm
+from fastmlp._validation import warn_user
 from fastmlp.datasets import playground as datasets
 from fastmlp.playground import _settings as check
 from fastmlp.playground._network import dense_layers, layer_outputs
@@ -159,7 +159,7 @@ class Playground:
             self.regularization, self.regularization_rate, names
         )
         if half_set:
-            warnings.warn(half_set, check.RegularizationWarning, stacklevel=2)
+            warn_user(half_set, check.RegularizationWarning)
         self.batch_size = check.positive_int(batch_size, "batch_size")
         self.ratio, self.noise = check.number(ratio, "ratio"), check.number(noise, "noise")
 
@@ -206,7 +206,7 @@ class Playground:
         self.dataset = "custom"
         y, self.classes, note = check.custom_labels(dataset[1], len(x), self.problem)
         if note:
-            warnings.warn(note, check.LabelWarning, stacklevel=3)
+            warn_user(note, check.LabelWarning)
         self.classification = self.classes is not None
         return x, y
 
