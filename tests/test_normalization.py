@@ -175,6 +175,61 @@ def test_adapt_after_build_reaches_the_engine_and_saving_keeps_the_statistics(tm
     np.testing.assert_array_equal(again(np.ones((1, 2))), [[0.0, -1.0]])
 
 
+def test_given_statistics_are_constants_with_no_weights_as_keras(tmp_path) -> None:
+    # Keras 3: Normalization(mean=..., variance=...) makes constant tensors, not weights: its
+    # model's get_weights() is the Dense layer's alone, so a Keras model's weights set straight
+    # in; the statistics still act, survive a file, and adapt() makes them weights again.
+    mean, variance = X.mean(0), X.var(0)
+    norm = layers.Normalization(mean=mean, variance=variance)
+    model = fm.Sequential([layers.Input(shape=(4,)), norm, layers.Dense(1)], dtype="float64")
+    kernel, bias = RNG.normal(size=(4, 1)), np.array([0.5])
+    assert [w.shape for w in model.get_weights()] == [(4, 1), (1,)]
+    assert model.count_params() == 5 and norm.count_params() == 0 and norm.get_weights() == []
+    model.set_weights([kernel, bias])
+    want = _standardize(X, mean, variance) @ kernel + bias
+    np.testing.assert_allclose(model.predict(X, verbose=0), want, rtol=1e-12)
+    np.testing.assert_array_equal(norm.mean, mean)
+    np.testing.assert_array_equal(norm.variance, variance)
+    model.save(tmp_path / "given.fastmlp")
+    loaded = fm.models.load_model(tmp_path / "given.fastmlp")
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    norm.adapt(X[:10])
+    assert [w.shape for w in model.get_weights()] == [(4,), (4,), (), (4, 1), (1,)]
+    np.testing.assert_allclose(norm.mean, X[:10].mean(0), rtol=1e-12)
+
+
+def test_files_that_held_given_statistics_as_weights_still_load(tmp_path) -> None:
+    # fastmlp wrote a given Normalization's mean, variance and count among the weights before
+    # they became constants: such a file loads, with the values it holds (set_weights could
+    # make them differ from the config's).
+    import json
+    import zipfile
+
+    adapted = layers.Normalization()
+    model = fm.Sequential([layers.Input(shape=(4,)), adapted, layers.Dense(1)], dtype="float64")
+    adapted.adapt(X)
+    model.save(tmp_path / "new.fastmlp")
+    with zipfile.ZipFile(tmp_path / "new.fastmlp") as src:
+        members = {name: src.read(name) for name in src.namelist()}
+    config = json.loads(members["config.json"])
+    layer = next(c for c in config["model"]["layers"] if c["class_name"] == "Normalization")
+    layer["config"].update(mean=[0.0] * 4, variance=[1.0] * 4)  # what the config said
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "old.fastmlp", "w") as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+    old = fm.models.load_model(tmp_path / "old.fastmlp")
+    assert len(old.get_weights()) == 2  # constants now
+    np.testing.assert_array_equal(old.layers[0].mean, X.mean(0))  # the file's values
+    np.testing.assert_array_equal(old.predict(X, verbose=0), model.predict(X, verbose=0))
+    twin = fm.Sequential(
+        [layers.Input(shape=(4,)), layers.Normalization(mean=0.0, variance=1.0), layers.Dense(1)],
+        dtype="float64",
+    )
+    twin.load_weights(tmp_path / "old.fastmlp")
+    np.testing.assert_array_equal(twin.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [

@@ -28,7 +28,13 @@ def models():
         keras.layers.BatchNormalization(), keras.layers.Dense(2)], name="bn")
     bn.compile("adam", "mse")
     bn.fit(np.ones((8, 4)), np.ones((8, 2)), verbose=0)
-    return lecture, long, bn
+    given = keras.Sequential([keras.Input((6,)),
+        keras.layers.Normalization(mean=[1.0] * 6, variance=[4.0] * 6),
+        keras.layers.Dense(3)], name="given")
+    adapted = keras.Sequential([keras.Input((6,)), keras.layers.Normalization(),
+        keras.layers.Dense(3)], name="adapted")
+    adapted.layers[0].adapt(np.arange(24.0).reshape(4, 6))
+    return lecture, long, bn, given, adapted
 """
 
 CALLS = [
@@ -42,6 +48,8 @@ CALLS = [
     ("long", {"show_trainable": True}),
     ("lecture", {"layer_range": ["dropout", "dense_2"]}),
     ("bn", {}),
+    ("given", {"show_trainable": True}),
+    ("adapted", {"show_trainable": True}),
 ]
 
 
@@ -76,12 +84,30 @@ def fastmlp_models():
     )
     bn.compile("adam", "mse")
     bn.fit(np.ones((8, 4)), np.ones((8, 2)), verbose=0)
-    return {"lecture": lecture, "long": long, "bn": bn}
+    given = fm.Sequential(
+        [
+            fm.Input(shape=(6,)),
+            layers.Normalization(mean=[1.0] * 6, variance=[4.0] * 6, name="normalization"),
+            layers.Dense(3, name="dense_5"),
+        ],
+        name="given",
+    )
+    adapted = fm.Sequential(
+        [
+            fm.Input(shape=(6,)),
+            layers.Normalization(name="normalization_1"),
+            layers.Dense(3, name="dense_6"),
+        ],
+        name="adapted",
+    )
+    adapted.layers[0].adapt(np.arange(24.0).reshape(4, 6))
+    return {"lecture": lecture, "long": long, "bn": bn, "given": given, "adapted": adapted}
 
 
 def test_summaries_are_keras_own_character_for_character() -> None:
-    script = KERAS_SCRIPT + "lecture, long, bn = models()\n"
-    script += "names = {'lecture': lecture, 'long': long, 'bn': bn}\n"
+    script = KERAS_SCRIPT + "lecture, long, bn, given, adapted = models()\n"
+    script += "names = {'lecture': lecture, 'long': long, 'bn': bn, 'given': given, "
+    script += "'adapted': adapted}\n"
     # (Keras names the lecture model's layers dense, dropout, dense_1, dense_2 in a new process)
     # (wider lines than 76 would be cropped by rich at the 80 columns of a console)
     for name, kwargs in CALLS:

@@ -127,8 +127,15 @@ class Layer:
         return input_shape
 
     def weight_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
-        """Shapes of the layer's weights for this input shape (Keras order: kernel, bias)."""
+        """Shapes of the layer's parameters in the engine for this input shape (Keras order:
+        kernel, bias): its weights, unless they are constants (`_constants`)."""
         return []
+
+    def _constants(self) -> bool:
+        """Whether the layer's engine parameters are constants of its config, not weights (a
+        Normalization given its mean and variance, as Keras 3's): then no weight list, count
+        or file holds them."""
+        return False
 
     def engine_spec(self, input_shape: tuple[int, ...]) -> Any:
         """The engine's description of this layer, or None if the engine need not see it."""
@@ -145,19 +152,29 @@ class Layer:
     def built(self) -> bool:
         return self._model is not None and self._model.built
 
-    def _shapes(self) -> list[tuple[int, ...]]:
+    def _engine_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of the layer's parameters in its model's engine (weights or constants)."""
         if not self.built:
             return []
         return self.weight_shapes(self._model._layer_input_shape(self))
 
+    def _shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of the layer's weights (`get_weights()`)."""
+        return [] if self._constants() else self._engine_shapes()
+
     @property
     def _params(self) -> slice:
-        """Where this layer's weights lie in its model's flat parameter vector."""
-        return slice(self._param_offset, self._param_offset + self.count_params())
+        """Where this layer's parameters lie in its model's flat parameter vector."""
+        size = sum(math.prod(s) for s in self._engine_shapes())
+        return slice(self._param_offset, self._param_offset + size)
 
     def count_params(self) -> int:
         """Number of weights (0 before the model is built)."""
         return sum(math.prod(s) for s in self._shapes())
+
+    def _byte_size(self, itemsize: int) -> int:
+        """Bytes of the weights as Keras counts them in `summary()`, each of `itemsize`."""
+        return self.count_params() * itemsize
 
     @property
     def weights(self) -> list[np.ndarray]:

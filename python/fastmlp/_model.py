@@ -27,7 +27,7 @@ class Model(Trainer):
     def count_params(self) -> int:
         """Total number of weights."""
         self._require_built("count_params")
-        return int(self._engine.param_count)
+        return sum(layer.count_params() for layer in self._layers)
 
     @property
     def weights(self) -> list[np.ndarray]:

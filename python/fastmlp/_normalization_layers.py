@@ -19,9 +19,11 @@ from fastmlp._layer_base import Layer, _regularizer, _require_flat, _serialize_r
 class Normalization(Layer):
     """Standardizes each feature: (x - mean) / sqrt(variance), as Keras's Normalization(axis=-1).
 
-    The mean and variance come from `adapt(data)` (the data's, per feature) or from the `mean` and
-    `variance` arguments; they are weights that training never changes (Keras's: mean, variance
-    and count, all non-trainable). The divisor is max(sqrt(variance), 1e-7).
+    The mean and variance come from `adapt(data)` (the data's, per feature): then they are weights
+    that training never changes (Keras's: mean, variance and count, all non-trainable); or from
+    the `mean` and `variance` arguments: then they are constants of the layer's config, and it
+    has no weights (as in Keras 3: `get_weights()` and `summary()` count none). The divisor is
+    max(sqrt(variance), 1e-7).
 
     Args:
         axis: -1 (each feature its own mean and variance) or None (one for all the features).
@@ -72,6 +74,13 @@ class Normalization(Layer):
         features = _require_flat(self, input_shape)
         return [(features,), (features,), ()]
 
+    def _constants(self) -> bool:
+        return self._given
+
+    def _byte_size(self, itemsize: int) -> int:
+        count = self.count_params()  # (Keras's count is an int64)
+        return (count - 1) * itemsize + 8 if count else 0
+
     def engine_spec(self, input_shape):
         return _core.LayerSpec(kind=3, invert=self.invert)
 
@@ -100,6 +109,7 @@ class Normalization(Layer):
         arr = arr.reshape(arr.shape[0], -1)
         over = None if self.axis is None else 0  # axis=None: one mean and variance for all
         self._stats = (arr.mean(axis=over), arr.var(axis=over), float(arr.shape[0]))
+        self._given = False  # (adapted: its statistics are weights from now on)
         if self._model is not None and self._model.built:
             self.set_weights(self.build_weights((arr.shape[1],), self._model.dtype, None))
 
@@ -112,19 +122,24 @@ class Normalization(Layer):
         sd = np.maximum(np.sqrt(np.maximum(variance, 0)), 1e-7)
         return mean + x * sd if self.invert else (x - mean) / sd
 
+    def _statistic(self, index: int) -> np.ndarray | None:
+        """The mean (0) or variance (1): per feature from the engine in a built model (weights
+        or constants), else as adapted or given; None before either."""
+        if self._model is not None and self._model.built:
+            (features,), _, _ = self._engine_shapes()
+            start = self._param_offset + index * features
+            return self._model._engine.get_params()[start : start + features].copy()
+        return None if self._stats is None else np.asarray(self._stats[index])
+
     @property
     def mean(self) -> np.ndarray | None:
         """The mean (per feature once in a built model); None before adapt."""
-        if self._model is not None and self._model.built:
-            return self.get_weights()[0]
-        return None if self._stats is None else np.asarray(self._stats[0])
+        return self._statistic(0)
 
     @property
     def variance(self) -> np.ndarray | None:
         """The variance (per feature once in a built model); None before adapt."""
-        if self._model is not None and self._model.built:
-            return self.get_weights()[1]
-        return None if self._stats is None else np.asarray(self._stats[1])
+        return self._statistic(1)
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:

@@ -151,6 +151,9 @@ def _totals(model: Any) -> list[str]:
         else total
     )
     trained = total - frozen
+    # (bytes beyond `itemsize` each, such as a Normalization's int64 count, are non-trainable)
+    total_bytes = sum(layer._byte_size(itemsize) for layer in model.layers) if total else 0
+    frozen_bytes = total_bytes - trained * itemsize
     optimizer = None
     if model.built and model.optimizer is not None and model.optimizer.iterations > 0:
         # Keras's optimizer variables: a slot per trainable weight, Nadam's u_product, the
@@ -161,11 +164,11 @@ def _totals(model: Any) -> list[str]:
         count = (len(slots) * trained + len(scalars)) + 1 + rate
         optimizer = (count, (len(slots) * trained + len(scalars) + rate) * itemsize + 8)
     all_params = total + (optimizer[0] if optimizer else 0)
-    all_bytes = total * itemsize + (optimizer[1] if optimizer else 0)
+    all_bytes = total_bytes + (optimizer[1] if optimizer else 0)
     lines = [
         f" Total params: {all_params:,} ({readable_size(all_bytes)})",
-        f" Trainable params: {trained:,} ({readable_size(trained * itemsize)})",
-        f" Non-trainable params: {frozen:,} ({readable_size(frozen * itemsize)})",
+        f" Trainable params: {trained:,} ({readable_size(total_bytes - frozen_bytes)})",
+        f" Non-trainable params: {frozen:,} ({readable_size(frozen_bytes)})",
     ]
     if optimizer:
         lines.append(f" Optimizer params: {optimizer[0]:,} ({readable_size(optimizer[1])})")

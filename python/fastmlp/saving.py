@@ -294,7 +294,8 @@ def load_model(
         model = archive.call(
             "config", models.Sequential.from_config, archive.entry_dict(config, "model"), device
         )
-        shapes = archive.call("config", _weight_shapes, model)
+        visible, every = archive.call("config", _weight_shapes, model)
+        shapes = _layout_of(archive, visible, every)
         weights = archive.arrays("weights", shapes)
         settings = config.get("compile") if compile else None
         compile_args = None
@@ -308,13 +309,13 @@ def load_model(
             # the model has no parameters: files of earlier versions held empty slots then)
             opt_state = archive.entry_dict(config, "optimizer")
             iterations = archive.integer(opt_state.get("iterations"), "optimizer iterations")
-            size = sum(math.prod(s) for s in shapes)
+            size = sum(math.prod(s) for s in every)  # (slots span the constants too)
             count = len(archive.entry_list(opt_state, "slots"))
             if count > MAX_SLOTS:
                 raise archive.error(f"has {count} optimizer slot arrays, at most {MAX_SLOTS}")
             slots = archive.arrays("optimizer", [(size,)] * count, manifest=opt_state)
             scalars = _scalars(archive, opt_state.get("scalars", []))
-        rng = _rng_state(archive, config.get("rng_state")) if shapes else None
+        rng = _rng_state(archive, config.get("rng_state")) if every else None
         archive.check_all_members_used()
         # Everything checked: now build (the sizes are those of the arrays just read).
         settings = config.get("compile")
@@ -325,8 +326,8 @@ def load_model(
         model._signed_targets = (
             isinstance(settings, dict) and settings.get("signed_targets") is True
         )
-        if shapes:
-            archive.call("weights", model.set_weights, weights)
+        if every:
+            archive.call("weights", _set_weights, model, weights, shapes is every)
             if opt_state is not None and compile_args is not None:
                 archive.call(
                     "optimizer state",
@@ -350,28 +351,62 @@ def load_weights(model: models.Sequential, filepath: PathLike) -> None:
     _check_model(model)
     current = model.get_weights()  # a clear ValueError if the model is not built
     with Archive(filepath) as archive:
-        shapes = [tuple(w.shape) for w in current]
+        visible = [tuple(w.shape) for w in current]
+        every = [tuple(s) for layer in model._layers for s in layer._engine_shapes()]
         saved = archive.entry_list(archive.config, "weights")
-        if len(saved) != len(shapes):
+        if len(saved) not in (len(visible), len(every)):
             raise archive.error(
-                f"holds {len(saved)} weight arrays, the model has {len(shapes)} (see get_weights())"
+                f"holds {len(saved)} weight arrays, the model has {len(visible)} (see get_weights())"
             )
+        shapes = _layout_of(archive, visible, every)
         weights = archive.arrays("weights", shapes)
         if archive.config["kind"] == "weights":
             archive.check_all_members_used()
-        archive.call("weights", model.set_weights, weights)
+        archive.call("weights", _set_weights, model, weights, shapes is every)
 
 
-def _weight_shapes(model: models.Sequential) -> list[tuple[int, ...]]:
-    """Shapes of `get_weights()` implied by the config, found without building the model."""
+def _weight_shapes(
+    model: models.Sequential,
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """Shapes implied by the config, found without building the model: of `get_weights()`, and
+    of every parameter array of the engine (constants too: a Normalization given its mean and
+    variance)."""
     current = model._input_shape
+    visible: list[tuple[int, ...]] = []
+    every: list[tuple[int, ...]] = []
     if current is None or not model._layers:
-        return []
-    shapes: list[tuple[int, ...]] = []
+        return visible, every
     for layer in model._layers:
-        shapes += [tuple(s) for s in layer.weight_shapes(current)]
+        shapes = [tuple(s) for s in layer.weight_shapes(current)]
+        every += shapes
+        if not layer._constants():
+            visible += shapes
         current = layer.compute_output_shape(current)
-    return shapes
+    return visible, every
+
+
+def _layout_of(
+    archive: Archive, visible: list[tuple[int, ...]], every: list[tuple[int, ...]]
+) -> list[tuple[int, ...]]:
+    """The shapes of the file's weight arrays: `visible` (those of get_weights()), or `every`
+    for a file of an earlier version, which held a given Normalization's constants as weights."""
+    count = len(archive.entry_list(archive.config, "weights"))
+    return every if count == len(every) != len(visible) else visible
+
+
+def _set_weights(model: models.Sequential, arrays: list[np.ndarray], every: bool) -> None:
+    """A file's arrays into `model`: those of get_weights(), or (every) all its parameters."""
+    if not every:
+        model.set_weights(arrays)
+        return
+    entries, position = [], 0
+    for layer in model._layers:
+        shapes = layer._engine_shapes()
+        entries.append(
+            (layer._param_offset, shapes, arrays[position : position + len(shapes)], layer.name)
+        )
+        position += len(shapes)
+    model._write_weights(entries)
 
 
 _METRICS = {
