@@ -385,7 +385,38 @@ CASES = [
     Case(
         "dtype-int32", lambda: fm.Sequential(dtype="int32"), ValueError, r"dtype must be 'float32'"
     ),
-    Case("dtype-unknown", lambda: fm.Sequential(dtype="floaty"), TypeError, r"'floaty'"),
+    Case(
+        "dtype-unknown",
+        lambda: fm.Sequential(dtype="floaty"),
+        ValueError,
+        r"dtype must be 'float32' or 'float64', got 'floaty'",
+    ),
+    Case(
+        "dtype-bfloat16",
+        lambda: fm.Sequential(dtype="bfloat16"),
+        ValueError,
+        r"dtype must be 'float32' or 'float64', got 'bfloat16'",
+    ),
+    Case(
+        "dtype-mixed-precision-policy",
+        lambda: fm.Sequential(
+            dtype={"class_name": "DTypePolicy", "config": {"name": "mixed_float16"}}
+        ),
+        ValueError,
+        r"dtype: mixed precision \('mixed_float16'\) is not supported",
+    ),
+    Case(
+        "layer-dtype-unknown",
+        lambda: layers.Dense(2, dtype="int8"),
+        ValueError,
+        r"dtype must be 'float32' or 'float64', got 'int8'",
+    ),
+    Case(
+        "layer-constraint",
+        lambda: layers.Dense(2, kernel_constraint="max_norm"),
+        NotImplementedError,
+        r"Dense: kernel_constraint is not supported",
+    ),
     Case(
         "add-a-string",
         lambda: fm.Sequential().add("dense"),

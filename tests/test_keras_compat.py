@@ -329,3 +329,43 @@ def test_evaluate_verbose_2_line_lists_metrics_in_keras_order(capsys):
     assert re.fullmatch(
         rf"2/2 - \d+s - \d+(us|ms|s)/step - accuracy: {acc:.4f} - loss: {loss:.4f}", line
     ), line
+
+
+KERAS_MODEL_SCRIPT = """
+import json
+import numpy as np
+keras.config.set_floatx("float64")
+x = np.array(json.loads(sys.stdin.read()))
+model = keras.Sequential([
+    keras.Input((6,)),
+    keras.layers.Normalization(mean=[1.0] * 6, variance=[4.0] * 6),
+    keras.layers.Dense(8, activation="relu", kernel_regularizer=keras.regularizers.L2(1e-3)),
+    keras.layers.BatchNormalization(),
+    keras.layers.Dropout(0.2),
+    keras.layers.Dense(5),
+    keras.layers.LeakyReLU(negative_slope=0.125),  # (TensorFlow's op rounds it to float32)
+    keras.layers.Dense(3, activation="softmax", kernel_initializer="he_normal"),
+], name="from_keras")
+model.compile("adam", "sparse_categorical_crossentropy")
+model.fit(x, np.arange(len(x)) % 3, epochs=2, verbose=0)  # (moving statistics move)
+print(json.dumps({"json": model.to_json(), "weights": [w.tolist() for w in model.get_weights()],
+                  "predict": model.predict(x, verbose=0).tolist()}))
+"""
+
+
+def test_a_keras_models_json_and_weights_load_and_predict_as_keras():
+    # A Keras 3 model's architecture (to_json) with its dtype policies, batch_shape, new
+    # initializer keys and off-by-default arguments, then its weights (a Normalization given
+    # its statistics has none in either): the same predictions, float64.
+    import json
+
+    from keras_run import run_keras
+
+    x = np.random.default_rng(0).normal(size=(16, 6))
+    keras_side = json.loads(run_keras(KERAS_MODEL_SCRIPT, stdin=json.dumps(x.tolist())))
+    model = tf.keras.models.model_from_json(keras_side["json"])
+    assert model.dtype == np.float64 and model.name == "from_keras"
+    model.set_weights([np.array(w) for w in keras_side["weights"]])
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), keras_side["predict"], rtol=1e-12, atol=1e-15
+    )

@@ -853,3 +853,16 @@ def test_a_scipy_sparse_input_too_large_to_densify_says_so():
     with pytest.raises(MemoryError, match=r"x: a SciPy sparse matrix of shape \(10000000, "):
         classifier().predict(huge, verbose=0)
     interpreter_still_fine()
+
+
+def test_dtype_takes_keras_policies_and_a_layer_of_another_dtype_warns():
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float64"}}
+    assert fm.Sequential(dtype=policy).dtype == np.float64
+    assert fm.Sequential(dtype=np.float32).dtype == np.float32
+    model = fm.Sequential([layers.Input(shape=(3,)), layers.Dense(2, dtype="float64")])
+    with pytest.warns(
+        UserWarning, match=r"layer 'dense.*' asks for dtype float64; .* float32"
+    ) as w:
+        model.build()
+    assert w[0].filename == __file__
+    assert model.get_weights()[0].dtype == np.float32

@@ -32,6 +32,11 @@ def build(self: Any, shape: tuple[int, ...]) -> None:
         if spec is not None:
             engine_layers[layer] = len(specs)
             specs.append(spec)
+        if layer.dtype is not None and layer.dtype != self.dtype.name:
+            warn_user(
+                f"layer {layer.name!r} asks for dtype {layer.dtype}; a fastmlp model computes "
+                f"in one dtype, {self.dtype.name} here (Sequential(..., dtype=...) sets it)"
+            )
         layer._param_offset = offset
         count = sum(math.prod(s) for s in layer.weight_shapes(current))
         offset, largest = offset + count, max(largest, (count, layer.name))

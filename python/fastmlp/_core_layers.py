@@ -22,6 +22,8 @@ class InputLayer(Layer):
         shape: Shape of one sample, without the batch dimension, e.g. (784,).
         batch_size: Accepted for Keras compatibility. Defaults to None.
         name: Defaults to "input_layer".
+        batch_shape: Keras 3's alternative to shape and batch_size: (batch_size, *shape), as
+            its configs write it. Defaults to None.
     """
 
     def __init__(
@@ -32,6 +34,16 @@ class InputLayer(Layer):
         **kwargs: Any,
     ) -> None:
         shape = kwargs.pop("input_shape", shape)
+        batch_shape = kwargs.pop("batch_shape", None)
+        if batch_shape is not None:
+            if shape is not None:
+                raise ValueError("Input: give shape= or batch_shape=, not both")
+            if isinstance(batch_shape, (str, bytes)) or not hasattr(batch_shape, "__len__"):
+                raise ValueError(f"Input: batch_shape must be a tuple, got {batch_shape!r}")
+            batch_size, shape = batch_shape[0] if len(batch_shape) else None, batch_shape[1:]
+        for key in ("sparse", "ragged", "optional"):  # (Keras's config; only False is ours)
+            if kwargs.pop(key, False):
+                raise NotImplementedError(f"Input: {key}=True is not supported")
         if shape is None:
             raise ValueError("Input needs shape=, the shape of one sample, e.g. shape=(784,)")
         super().__init__(name=name, input_shape=shape, **kwargs)

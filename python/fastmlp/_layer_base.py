@@ -18,8 +18,26 @@ from typing import Any
 import numpy as np
 
 from fastmlp import regularizers as regularizers_module
+from fastmlp._validation import float_dtype
 
 _name_counters: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+
+# Keras 3 layer arguments that fastmlp has not, accepted where they are off (None or False),
+# as Keras's get_config() writes them: a Keras model's config then loads.
+_KERAS_OFF_BY_DEFAULT = (
+    "kernel_constraint",
+    "bias_constraint",
+    "activity_regularizer",
+    "quantization_config",
+    "lora_rank",
+    "noise_shape",
+    "autocast",
+    "beta_constraint",
+    "gamma_constraint",
+    "renorm",
+    "renorm_clipping",
+    "synchronized",
+)
 
 
 def reset_names() -> None:
@@ -71,7 +89,9 @@ class Layer:
             optimizer state) as they are and their regularizer out of the loss, while gradients
             still flow through the layer. Settable at any time; takes effect at the next step.
             Defaults to True.
-        dtype: Accepted for Keras compatibility; the model's dtype is used. Defaults to None.
+        dtype: "float32" or "float64" (or a Keras dtype policy of one). A model computes in one
+            dtype, its own: a layer asking for the other one is computed in the model's, with a
+            warning. Defaults to None (the model's).
     """
 
     def __init__(
@@ -87,12 +107,16 @@ class Layer:
             if input_shape is not None and _shape_tuple(input_shape, "input_shape") != (input_dim,):
                 raise ValueError(f"input_dim={input_dim!r} contradicts input_shape={input_shape!r}")
             input_shape = (input_dim,)
+        for key in _KERAS_OFF_BY_DEFAULT:  # (in every Keras config, at None or False)
+            if kwargs.pop(key, None) not in (None, False):
+                raise NotImplementedError(f"{type(self).__name__}: {key} is not supported")
+        kwargs.pop("renorm_momentum", None)  # (BatchNormalization's, used by renorm only)
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}")
         self._trainable = _check_trainable(trainable)
         self.name = name or unique_name(_snake(type(self).__name__))
         self.input_shape = None if input_shape is None else _shape_tuple(input_shape, "input_shape")
-        self.dtype = dtype
+        self.dtype = None if dtype is None else float_dtype(dtype).name
         self._model: Any = None  # set when a built model owns this layer
         self._param_offset = 0  # where this layer's weights start in the engine's flat vector
         # The same layer in the other models of a nested Sequential (Sequential([model, ...])):

@@ -142,6 +142,14 @@ class RandomUniform(_RandomInitializer):
         return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
 
 
+def _default_axes(owner: str, input_axes: Any, output_axes: Any) -> None:
+    if input_axes is not None or output_axes is not None:
+        raise NotImplementedError(
+            f"{owner}: input_axes and output_axes are not supported (a Dense kernel's fans are "
+            f"its rows and columns), got {input_axes!r} and {output_axes!r}"
+        )
+
+
 class VarianceScaling(_RandomInitializer):
     """Draws with a variance of ``scale / n``, where ``n`` depends on the weight shape.
 
@@ -156,6 +164,8 @@ class VarianceScaling(_RandomInitializer):
         distribution: One of ``"truncated_normal"`` (alias ``"normal"``),
             ``"untruncated_normal"``, ``"uniform"``. Defaults to ``"truncated_normal"``.
         seed: Makes the initializer deterministic on its own. Defaults to ``None``.
+        input_axes, output_axes: Keras 3's axes for the fans of higher-rank kernels; only
+            ``None`` (a Dense kernel's rows and columns), as Keras's configs write it.
 
     Example:
         >>> VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform")  # He uniform
@@ -171,7 +181,10 @@ class VarianceScaling(_RandomInitializer):
         mode: str = "fan_in",
         distribution: str = "truncated_normal",
         seed: int | None = None,
+        input_axes: Any = None,
+        output_axes: Any = None,
     ) -> None:
+        _default_axes(type(self).__name__, input_axes, output_axes)
         scale = _validate_finite(scale, "scale", type(self).__name__)
         if scale <= 0.0:
             raise ValueError(f"`scale` must be a positive float. Received: scale={scale}")
@@ -219,7 +232,10 @@ class _FixedVarianceScaling(VarianceScaling):
 
     _PRESET: tuple[float, str, str] = (1.0, "fan_in", "truncated_normal")
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(
+        self, seed: int | None = None, input_axes: Any = None, output_axes: Any = None
+    ) -> None:
+        _default_axes(type(self).__name__, input_axes, output_axes)
         scale, mode, distribution = self._PRESET
         super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
 

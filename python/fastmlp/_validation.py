@@ -32,6 +32,29 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     warnings.warn(message, category, stacklevel=level)
 
 
+def float_dtype(value: Any, name: str = "dtype") -> np.dtype:
+    """float32 or float64 from a name, a NumPy dtype or type, or a Keras dtype policy (the object,
+    or its config as Keras's get_config() writes it: {"config": {"name": "float32"}, ...})."""
+    given = value
+    if isinstance(value, dict):  # a policy's config, whole or its inner dict
+        value = value.get("config", value)
+        value = value.get("name") if isinstance(value, dict) else None
+    elif type(value).__name__.endswith("DTypePolicy"):
+        value = getattr(value, "name", None)
+    if isinstance(value, str) and value.startswith("mixed_"):
+        raise ValueError(
+            f"{name}: mixed precision ({value!r}) is not supported; fastmlp computes in one "
+            "dtype, 'float32' or 'float64'"
+        )
+    try:
+        dtype = None if value is None else np.dtype(value)
+    except (TypeError, ValueError):
+        dtype = None
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"{name} must be 'float32' or 'float64', got {given!r}")
+    return np.dtype(dtype)
+
+
 def device_module(x: Any) -> Any:
     """CuPy when x is a CuPy array (data already on a GPU), else None."""
     if type(x).__module__.split(".")[0] != "cupy":

@@ -23,6 +23,7 @@ from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
+from fastmlp._validation import float_dtype
 
 __all__ = ["Sequential", "clone_model", "load_model", "model_from_json"]
 
@@ -58,9 +59,7 @@ class Sequential(_model.Model):
     ) -> None:
         self._trainable = _layer_base._check_trainable(trainable)
         self.name = name or layers_module.unique_name("sequential")
-        self.dtype = np.dtype(dtype or config.floatx())
-        if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.dtype = float_dtype(config.floatx() if dtype is None else dtype)
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
         ):
