@@ -1219,3 +1219,14 @@ def test_cli_refuses_bad_arguments_before_training(args, message, capsys):
     out, err = capsys.readouterr()
     assert exit_info.value.code == 2 and out == ""  # nothing trained, no header printed
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("picture", ["decision_boundary", "neuron_grid", "network_diagram"])
+def test_pictures_of_a_model_they_cannot_draw_say_why(picture):
+    draw = getattr(fm.playground, picture)
+    with pytest.raises(ValueError, match=r"not built: fit it first, or begin it with Input"):
+        draw(fm.Sequential([fm.layers.Dense(1)]))
+    three = fm.Sequential([fm.layers.Input((3,)), fm.layers.Dense(1, activation="sigmoid")])
+    with pytest.raises(ValueError, match=r"it takes 3 input features, the picture gives it 2"):
+        draw(three)
+    draw(three, features=["x1", "x2", "x1*x2"])  # (named, the three inputs draw)

@@ -5,6 +5,7 @@ matplotlib is imported only inside these functions, so importing this module nee
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -266,7 +267,19 @@ def view_of(
         raise TypeError(
             f"expected a Playground or a fastmlp.Sequential, got {type(source).__name__}"
         )
+    if not model.built:
+        raise ValueError(
+            "cannot draw a model that is not built: fit it first, or begin it with "
+            "Input(shape=(2,)) (the pictures' points are (x1, x2))"
+        )
     names = [canonical_feature(n) for n in (features or ("x1", "x2"))]
+    inputs = math.prod(model.input_shape[1:])
+    if inputs != len(names):
+        raise ValueError(
+            f"cannot draw this model on the plane: it takes {inputs} input features, the "
+            f"picture gives it {len(names)} ({', '.join(names)}); features=[...] names what "
+            "each input is, from the playground's x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2)"
+        )
     weights = [_kernel_and_bias(layer) for layer, _ in dense_layers(model)]
     units = weights[-1][0].shape[1]
     probabilities = class_probabilities(model)
