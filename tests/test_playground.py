@@ -1230,3 +1230,24 @@ def test_pictures_of_a_model_they_cannot_draw_say_why(picture):
     with pytest.raises(ValueError, match=r"it takes 3 input features, the picture gives it 2"):
         draw(three)
     draw(three, features=["x1", "x2", "x1*x2"])  # (named, the three inputs draw)
+
+
+def test_a_diverging_playground_warns_and_its_loss_panel_says_so():
+    # Learning rate 10 on reg_plane: the loss is NaN from the first epoch. The student is told
+    # at the fit line, and the picture shows where (instead of an empty panel around x = 0).
+    pg = Playground("reg_plane", hidden=(8, 8), activation="relu", learning_rate=10, seed=0)
+    with pytest.warns(RuntimeWarning, match=r"not finite from epoch 1 on \(learning rate 10") as w:
+        pg.fit(30)
+    assert w[0].filename == __file__
+    fig = fm.playground.loss_curves(pg)
+    (ax,) = fig.axes
+    notes = [t.get_text() for t in ax.texts]
+    assert any("not finite from epoch 1" in note for note in notes)
+    left, right = ax.get_xlim()
+    assert -1 < left < 0 and 30 < right < 31  # epochs 0 (before training) to 30
+    lines = [line for line in ax.get_lines() if line.get_label() == "training loss"]
+    assert lines and lines[0].get_marker() == "o"  # its one finite point, before training
+    # (a finite run draws as before: no note, no markers)
+    fine = Playground("reg_plane", hidden=(4,), learning_rate=0.01, seed=0).fit(5)
+    (ax,) = fm.playground.loss_curves(fine).axes
+    assert not ax.texts and all(line.get_marker() in (None, "None") for line in ax.get_lines())

@@ -119,14 +119,19 @@ def _draw_panel(ax: Any, runs: Mapping[str, Run], metrics: list[str], ylabel: st
                     color, dashed = ("#777777" if training else "black"), j > 0 and not training
                 else:
                     color, dashed = f"C{(m if single else i) % 10}", training
+                values = np.asarray(run.curves[key], dtype=float)
                 ax.plot(
                     run.epochs,
-                    run.curves[key],
+                    values,
                     color=color,
                     linestyle="--" if dashed else "-",
                     linewidth=1 if dashed and not single else 1.5,
                     label=label if single else f"{name}: {label}",
+                    # (a point with no finite neighbour draws no line: a marker shows it)
+                    marker="o" if np.isfinite(values).sum() < 2 else None,
+                    markersize=3,
                 )
+    _mark_divergence(ax, runs, metrics)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
@@ -140,6 +145,36 @@ def _draw_panel(ax: Any, runs: Mapping[str, Run], metrics: list[str], ylabel: st
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8 if single else 7, frameon=False)
+
+
+def _mark_divergence(ax: Any, runs: Mapping[str, Run], metrics: list[str]) -> None:
+    """Where a curve stops being finite (training diverged), a line and a note that say so; the
+    axes keep the epochs' range (without finite values matplotlib would draw around 0)."""
+    epochs = np.concatenate([run.epochs for run in runs.values()])
+    if epochs.size > 1:
+        pad = 0.03 * (epochs.max() - epochs.min())
+        ax.set_xlim(epochs.min() - pad, epochs.max() + pad)
+    first = None
+    for run in runs.values():
+        for key in (k for metric in metrics for k in (metric, *dict(run.held_out(metric)))):
+            bad = ~np.isfinite(np.asarray(run.curves.get(key, []), dtype=float))
+            if bad.any():
+                at = run.epochs[int(np.argmax(bad))]
+                first = at if first is None else min(first, at)
+    if first is None:
+        return
+    if not any(np.isfinite(line.get_ydata()).any() for line in ax.get_lines()):
+        ax.set_ylim(0, 1)
+    ax.axvline(first, color="#c0392b", linestyle=":", linewidth=1.2)
+    ax.text(
+        0.02,
+        0.95,
+        f"not finite from epoch {first}:\ntraining diverged (learning rate too large?)",
+        transform=ax.transAxes,
+        fontsize=8,
+        color="#c0392b",
+        va="top",
+    )
 
 
 def _last_values(run: Run, metric: str) -> str:

@@ -282,6 +282,7 @@ class Playground:
             return self
         if self.before_training is None:
             self.before_training = self.evaluate()
+        first = self.epoch
         self.model.fit(
             self._inputs_train,
             self._targets_train,
@@ -293,6 +294,14 @@ class Playground:
             shuffle=self.mode != "playground",
             callbacks=[_Recorder(self), *(callbacks or [])],
         )
+        losses = np.asarray(self.history["loss"][first:], dtype=float)
+        if losses.size and not np.isfinite(losses).all():
+            at = first + 1 + int(np.argmax(~np.isfinite(losses)))
+            warn_user(
+                f"training diverged: the loss is not finite from epoch {at} on (learning rate "
+                f"{self.learning_rate:g}: try a smaller one)",
+                RuntimeWarning,
+            )
         return self
 
     def _record(self) -> None:
