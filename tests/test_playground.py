@@ -1251,3 +1251,12 @@ def test_a_diverging_playground_warns_and_its_loss_panel_says_so():
     fine = Playground("reg_plane", hidden=(4,), learning_rate=0.01, seed=0).fit(5)
     (ax,) = fm.playground.loss_curves(fine).axes
     assert not ax.texts and all(line.get_marker() in (None, "None") for line in ax.get_lines())
+
+
+def test_custom_points_with_nan_are_refused_when_the_playground_is_made():
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    x[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"dataset: the points x contain NaN or infinity"):
+        Playground((x, np.arange(20) % 2))
+    with pytest.raises(ValueError, match=r"dataset: the labels must be finite numbers"):
+        Playground((np.nan_to_num(x), np.where(np.arange(20) == 3, np.nan, 1.0)))

@@ -75,7 +75,8 @@ class Playground:
             Defaults to ("x1", "x2").
         hidden: Units of each hidden layer; () or 0 is a network without hidden layers (a linear
             model). Defaults to (4, 2), the playground's default network.
-        activation: Activation of the hidden layers ("tanh", "relu", "sigmoid", "linear").
+        activation: Activation of the hidden layers: the Playground's "tanh", "relu", "sigmoid"
+            and "linear", or any other of fastmlp's ("elu", "leaky_relu", ...).
             Defaults to "tanh".
         learning_rate: Step size on the loss the experiment reports, for every optimizer named
             (in playground mode SGD gets half of it, as the module's docstring explains).
@@ -203,6 +204,8 @@ class Playground:
         x = np.asarray(dataset[0], dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != 2:
             raise ValueError(f"dataset: expected points x of shape (n, 2), got {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("dataset: the points x contain NaN or infinity; drop or fix them")
         self.dataset = "custom"
         y, self.classes, note = check.custom_labels(dataset[1], len(x), self.problem)
         if note:
