@@ -470,3 +470,33 @@ def test_results_do_not_depend_on_buffer_addresses():
                 results.add(model.predict(x, verbose=0).tobytes())
             distinct[f"{activation}/{dtype}"] = len(results)
     assert all(n == 1 for n in distinct.values()), distinct
+
+
+def test_threads_sharing_a_model_take_turns_instead_of_failing():
+    # A server's worker threads predicting with one model, and a thread that trains it while
+    # others predict and evaluate: no call fails, and each predict gives the outputs of the
+    # weights of some moment (here, with training done first, those of a serial run).
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4096, 8)).astype(np.float32)
+    y = rng.integers(0, 3, size=4096)
+    model = small_model(11)
+    model.fit(x, y, epochs=1, verbose=0)
+    want = model.predict(x, verbose=0)
+
+    def predicts() -> bool:
+        return all(np.array_equal(model.predict(x, verbose=0), want) for _ in range(20))
+
+    assert run_in_threads([predicts, predicts, predicts]) == [True, True, True]
+
+    def trains() -> int:
+        return len(model.fit(x, y, epochs=3, batch_size=32, verbose=0).history["loss"])
+
+    def uses() -> int:
+        for _ in range(10):
+            assert model.predict(x, verbose=0).shape == (4096, 3)
+            model.evaluate(x, y, verbose=0)
+            model.predict_on_batch(x[:16])
+            model.test_on_batch(x[:16], y[:16])
+        return 0
+
+    assert run_in_threads([trains, uses, uses]) == [3, 0, 0]

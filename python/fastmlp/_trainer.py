@@ -8,13 +8,27 @@ _training.py, those of evaluate, predict and their one-batch forms in _inference
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable
 
 import numpy as np
 
 from fastmlp import _accuracy_rules, _compiling, _confusion, _inference, _training, _validation
 from fastmlp import layers as layers_module
 from fastmlp import metrics as metrics_module
+
+
+def _in_turn(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` holding its model's call lock: the same calls from other threads wait for it to
+    end (a server's threads can share a model; its calls take turns, as one thread's would), and
+    its own callbacks may call the model again (the lock is reentrant)."""
+
+    @functools.wraps(method)
+    def in_turn(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._call_lock:
+            return method(self, *args, **kwargs)
+
+    return in_turn
 
 
 class Trainer:
@@ -140,12 +154,12 @@ class Trainer:
         return {**sums, "counts": counts}
 
     # -- training and inference (the loops live in _training.py and _inference.py) ------------
-    fit = _training.fit
-    evaluate = _inference.evaluate
-    predict = _inference.predict
-    train_on_batch = _training.train_on_batch
-    test_on_batch = _inference.test_on_batch
-    predict_on_batch = _inference.predict_on_batch
+    fit = _in_turn(_training.fit)
+    evaluate = _in_turn(_inference.evaluate)
+    predict = _in_turn(_inference.predict)
+    train_on_batch = _in_turn(_training.train_on_batch)
+    test_on_batch = _in_turn(_inference.test_on_batch)
+    predict_on_batch = _in_turn(_inference.predict_on_batch)
 
     def __call__(self, x: Any, training: bool | None = None) -> np.ndarray:
         """Predictions for x, without a progress bar, as a NumPy array.

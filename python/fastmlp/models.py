@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +81,7 @@ class Sequential(_model.Model):
         # set by the Playground, given to each engine the model configures, saved with it.
         self._l1_clipping = False
         self._in_call: str | None = None  # "fit", "evaluate" or "predict" while one runs
+        self._call_lock = threading.RLock()  # (held by that call's thread)
         # (engine, first, end): the steps whose scheduled learning rates the engine holds
         self._rates_cover: tuple[Any, int, int] | None = None
         self.optimizer: optimizers_module.Optimizer | None = None
@@ -144,7 +146,8 @@ class Sequential(_model.Model):
 
     @contextlib.contextmanager
     def _calling(self, what: str) -> Iterator[None]:
-        """Marks a fit / evaluate / predict in progress (its callbacks may not change the layers)."""
+        """Marks a fit / evaluate / predict in progress (its callbacks may not change the layers);
+        its thread holds `_call_lock` (see _trainer._in_turn)."""
         outer, self._in_call = self._in_call, what
         try:
             yield
