@@ -115,13 +115,13 @@ void bind_network(py::module_& m, const char* name) {
            })
       .def(
           "set_loss",
-          [](Net& n, int kind, bool from_logits, double param) {
+          [](Net& n, int kind, bool from_logits, double delta) {
             auto lock = claim(n);
-            n.set_loss(loss_from_int(kind), from_logits, param);
+            n.set_loss(loss_from_int(kind), from_logits, LossParams{delta});
           },
-          py::arg("kind"), py::arg("from_logits") = false, py::arg("param") = 1.0,
-          "The loss (LossKind's code), whether the output is read as logits, and the loss's "
-          "parameter (Huber's delta; the other losses ignore it)")
+          py::arg("kind"), py::arg("from_logits") = false, py::arg("delta") = LossParams{}.delta,
+          "The loss (LossKind's code), whether the output is read as logits, and the losses' "
+          "arguments (LossParams): Huber's delta; the other losses ignore them")
       .def(
           "set_accuracy",
           [](Net& n, int mode, double out_t, double target_t) {

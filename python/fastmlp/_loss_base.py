@@ -20,10 +20,15 @@ class Loss:
     default_name = "loss"
     sparse = False  # labels are class indices, not one value per output
     from_logits = False
-    param = 1.0  # the engine's loss parameter (Huber's delta; ignored by the other losses)
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.default_name
+
+    @property
+    def engine_params(self) -> dict[str, Any]:
+        """The loss's arguments as the engine's `set_loss` takes them (LossParams in loss.hpp):
+        Huber's delta; none for the others."""
+        return {}
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         raise NotImplementedError

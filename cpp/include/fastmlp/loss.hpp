@@ -42,10 +42,24 @@ enum class LossKind : int {
 
 enum class LossMode : int { Probabilities = 0, Logits, Fused };
 
+// The arguments of the losses that take some, as Keras 3 names them; the other losses ignore them.
+struct LossParams {
+  double delta = 1;  // huber: where the loss turns from quadratic to linear
+};
+
 inline LossKind loss_from_int(int code) {
   if (code < 0 || code >= static_cast<int>(LossKind::Count_))
     throw std::invalid_argument("loss: unknown code " + std::to_string(code));
   return static_cast<LossKind>(code);
+}
+
+// Throws std::invalid_argument unless p suits the loss: Huber's delta finite and > 0.
+inline void validate_loss(LossKind kind, const LossParams& p) {
+  auto check = [](bool ok, const std::string& what, double v) {
+    if (!ok) throw std::invalid_argument(what + ", got " + std::to_string(v));
+  };
+  if (kind == LossKind::Huber)
+    check(p.delta > 0 && std::isfinite(p.delta), "huber: delta must be a finite number > 0", p.delta);
 }
 
 // Probabilities are clipped to [eps, 1 - eps] before a log, as Keras does (epsilon 1e-7).
@@ -92,16 +106,16 @@ double elementwise_loss(MatMap<Scalar> a, const ConstMatMap<Scalar>& y, MatMap<S
 // Returns the SUM over the batch of per-sample losses (in double); writes g = d(sum / n)/d(input).
 // a: (n, k) network output (see modes above); y: (n, 1) for sparse CE, else (n, k). The rows may
 // be a part of a larger batch of `batch` samples (0: just these), whose mean loss g is then of.
-// param: the loss's parameter (Huber's delta; the other losses have none).
+// params: the loss's arguments (Huber's delta).
 template <typename Scalar>
-double compute_loss(LossKind kind, LossMode mode, double param, MatMap<Scalar> a, const ConstMatMap<Scalar>& y,
-                    MatMap<Scalar> g, Index batch = 0, const Scalar* w = nullptr) {
+double compute_loss(LossKind kind, LossMode mode, const LossParams& params, MatMap<Scalar> a,
+                    const ConstMatMap<Scalar>& y, MatMap<Scalar> g, Index batch = 0, const Scalar* w = nullptr) {
   // Per-sample weights w (Keras's sample_weight): sample i's loss and gradient times w[i], still
   // divided by the batch size (Keras's "sum_over_batch_size").
   if (w) {
     double total = 0;
     for (Index i = 0; i < a.rows(); ++i) {
-      const double li = compute_loss<Scalar>(kind, mode, param, MatMap<Scalar>(a.data() + i * a.cols(), 1, a.cols()),
+      const double li = compute_loss<Scalar>(kind, mode, params, MatMap<Scalar>(a.data() + i * a.cols(), 1, a.cols()),
                                              ConstMatMap<Scalar>(y.data() + i * y.cols(), 1, y.cols()),
                                              MatMap<Scalar>(g.data() + i * g.cols(), 1, g.cols()),
                                              batch > 0 ? batch : a.rows());
@@ -232,7 +246,7 @@ double compute_loss(LossKind kind, LossMode mode, double param, MatMap<Scalar> a
       break;
     }
     case LossKind::Huber: {
-      const Scalar delta = Scalar(param);
+      const Scalar delta = Scalar(params.delta);
       total = elementwise_loss(a, y, g, inv_nk, [delta](Scalar ai, Scalar yi) -> ValueSlope<Scalar> {
         const Scalar e = ai - yi, ae = std::abs(e);
         if (ae <= delta) return {Scalar(0.5) * e * e, e};

@@ -156,8 +156,8 @@ class NetworkSettings:
         self._graphs.clear()
         self._eager_steps.clear()
 
-    def set_loss(self, kind: int, from_logits: bool = False, param: float = 1.0) -> None:
-        """As the C++ network's; `param` (Huber's delta) belongs to a loss this engine refuses."""
+    def set_loss(self, kind: int, from_logits: bool = False, delta: float = 1.0) -> None:
+        """As the C++ network's; `delta` (Huber's) belongs to a loss this engine refuses."""
         if not 0 <= kind < LOSS_CODES:
             raise ValueError(f"loss: unknown code {kind}")
         if kind >= GPU_LOSSES:
