@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastmlp import losses as losses_module
+from fastmlp._loss_base import BinaryCrossentropyBase, CategoricalCrossentropyBase
 from fastmlp.metrics import (
     BinaryAccuracy,
     CategoricalAccuracy,
@@ -55,7 +56,7 @@ _PER_OUTPUT = (CategoricalAccuracy, BinaryAccuracy, TopKCategoricalAccuracy)
 # Losses whose "accuracy" compares argmaxes (one-hot targets or distributions), and losses on
 # {-1, +1} labels, whose outputs are scores with 0 as the boundary.
 _CATEGORICAL = (
-    losses_module.CategoricalCrossentropy,
+    CategoricalCrossentropyBase,
     losses_module.CategoricalHinge,
     losses_module.KLDivergence,
     losses_module.CosineSimilarity,
@@ -101,11 +102,7 @@ def accuracy_rule(
         return AccuracyRule(ARGMAX_SPARSE)
     if isinstance(loss, _CATEGORICAL):
         return AccuracyRule(ARGMAX_ONEHOT)
-    if (
-        targets.ndim == 2
-        and targets.shape[1] > 1
-        and not isinstance(loss, losses_module.BinaryCrossentropy)
-    ):
+    if targets.ndim == 2 and targets.shape[1] > 1 and not isinstance(loss, BinaryCrossentropyBase):
         return AccuracyRule(ARGMAX_ONEHOT)
     if pm1 or isinstance(loss, _SIGNED_LABELS):
         return AccuracyRule(THRESHOLD, 0.0, 0.0)
