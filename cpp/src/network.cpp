@@ -288,8 +288,10 @@ void Network<Scalar>::set_loss(LossKind kind, bool from_logits, const LossParams
   const bool has_act = last.spec.kind != LayerKind::Dropout;
   const Activation f = last.spec.activation;
   const bool ce = kind == LossKind::SparseCategoricalCrossentropy || kind == LossKind::CategoricalCrossentropy;
-  if (!from_logits && has_act &&
-      ((ce && f == Activation::Softmax) || (kind == LossKind::BinaryCrossentropy && f == Activation::Sigmoid)))
+  // (the binary focal loss reads the logits behind a sigmoid, as Keras's on TensorFlow does; the
+  // categorical one reads the softmax's probabilities, as Keras's)
+  const bool bce = kind == LossKind::BinaryCrossentropy || kind == LossKind::BinaryFocalCrossentropy;
+  if (!from_logits && has_act && ((ce && f == Activation::Softmax) || (bce && f == Activation::Sigmoid)))
     mode_ = LossMode::Fused;
   else if (from_logits || kind == LossKind::Logistic)
     mode_ = LossMode::Logits;
