@@ -56,7 +56,7 @@ _PER_OUTPUT = (CategoricalAccuracy, BinaryAccuracy, TopKCategoricalAccuracy)
 # Losses whose "accuracy" compares argmaxes (one-hot targets or distributions), and losses on
 # {-1, +1} labels, whose outputs are scores with 0 as the boundary.
 _CATEGORICAL = (
-    CategoricalCrossentropyBase,
+    CategoricalCrossentropyBase,  # categorical cross-entropy, plain and focal
     losses_module.CategoricalHinge,
     losses_module.KLDivergence,
     losses_module.CosineSimilarity,
@@ -82,13 +82,14 @@ def accuracy_rule(
     where these targets are all positive (a set of one class).
 
     "accuracy" with sparse cross-entropy compares the argmax with the label, with the losses on
-    one-hot targets or distributions (categorical cross-entropy and hinge, Kullback-Leibler,
-    cosine similarity) the argmaxes, with binary cross-entropy thresholds at 0.5 (at 0 on logits)
-    on every output. Losses on {-1, +1} labels (hinge, squared hinge, logistic, or +-1 targets of
-    a regression loss, as in the playground) threshold at 0; the other regression losses compare
-    argmaxes of several outputs and threshold one at 0.5, as mean squared error does. (Keras 3
-    decides by the output's width alone: one unit thresholds at 0.5 whatever the loss; here the
-    loss decides, so that logits and +-1 labels are counted right.)
+    one-hot targets or distributions (categorical cross-entropy, plain and focal, categorical
+    hinge, Kullback-Leibler, cosine similarity) the argmaxes, with binary cross-entropy (plain and
+    focal) thresholds at 0.5 (at 0 on logits) on every output. Losses on {-1, +1} labels (hinge,
+    squared hinge, logistic, or +-1 targets of a regression loss, as in the playground) threshold
+    at 0; the other regression losses compare argmaxes of several outputs and threshold one at
+    0.5, as mean squared error does. (Keras 3 decides by the output's width alone: one unit
+    thresholds at 0.5 whatever the loss; here the loss decides, so that logits and +-1 labels are
+    counted right.)
     """
     if isinstance(metric, SparseCategoricalAccuracy):
         return AccuracyRule(ARGMAX_SPARSE)

@@ -1,5 +1,5 @@
 """The base class of fastmlp's losses (public as `fastmlp.losses.Loss`), the bases of the binary and
-categorical cross-entropies (from_logits, label smoothing) and Keras's epsilon."""
+categorical cross-entropies (plain and focal: from_logits, label smoothing) and Keras's epsilon."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Loss:
     @property
     def engine_params(self) -> dict[str, Any]:
         """The loss's arguments as the engine's `set_loss` takes them (LossParams in loss.hpp):
-        Huber's delta; none for the others."""
+        Huber's delta, the focal losses' gamma, alpha and class_balancing; none for the others."""
         return {}
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ class CrossentropyBase(Loss):
 
 class BinaryCrossentropyBase(CrossentropyBase):
     """A loss on targets in [0, 1], each output on its own; label smoothing squeezes them towards
-    0.5 (internal)."""
+    0.5 (internal: binary cross-entropy, plain and focal)."""
 
     def prepare_targets(self, y):
         if self.label_smoothing:
@@ -135,7 +135,7 @@ class BinaryCrossentropyBase(CrossentropyBase):
 
 class CategoricalCrossentropyBase(CrossentropyBase):
     """A loss on one-hot targets (or distributions) over the outputs; label smoothing mixes them
-    with the uniform distribution (internal)."""
+    with the uniform distribution (internal: categorical cross-entropy, plain and focal)."""
 
     def prepare_targets(self, y):
         if self.label_smoothing:

@@ -6,11 +6,13 @@ sigmoid with binary cross-entropy); calling it on NumPy arrays gives the same va
 loss per sample, as Keras's.
 
 This module holds the cross-entropies, the Kullback-Leibler divergence and the registry (`get`,
-`serialize`, `deserialize`); the base classes are in _loss_base.py, the regression losses in
-_regression_losses.py and the margin losses in _hinge_losses.py, all public from here.
+`serialize`, `deserialize`); the base classes are in _loss_base.py, the focal cross-entropies in
+_focal_losses.py, the regression losses in _regression_losses.py and the margin losses in
+_hinge_losses.py, all public from here.
 
 Every loss here is computed by the C++ engine; the GPU engine (device="gpu" / "numpy") computes
-the cross-entropies, mean squared and absolute error, hinge and logistic, and refuses the others.
+the cross-entropies (focal ones included), mean squared and absolute error, hinge and logistic, and
+refuses the others.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from fastmlp._focal_losses import (
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+)
 from fastmlp._hinge_losses import CategoricalHinge, Hinge, LogisticLoss, SquaredHinge
 from fastmlp._loss_base import _EPS, BinaryCrossentropyBase, CategoricalCrossentropyBase, Loss
 from fastmlp._regression_losses import (
@@ -34,7 +42,9 @@ from fastmlp._regression_losses import (
 
 __all__ = [
     "BinaryCrossentropy",
+    "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
     "CategoricalHinge",
     "CosineSimilarity",
     "Hinge",
@@ -51,7 +61,9 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "SquaredHinge",
     "binary_crossentropy",
+    "binary_focal_crossentropy",
     "categorical_crossentropy",
+    "categorical_focal_crossentropy",
     "categorical_hinge",
     "cosine_similarity",
     "get",
@@ -255,6 +267,8 @@ _CLASSES: dict[str, type[Loss]] = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "binary_crossentropy": BinaryCrossentropy,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
     "mean_squared_error": MeanSquaredError,
     "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError,
@@ -281,6 +295,8 @@ _FUNCTIONS = {
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
     categorical_crossentropy: CategoricalCrossentropy,
     binary_crossentropy: BinaryCrossentropy,
+    binary_focal_crossentropy: BinaryFocalCrossentropy,
+    categorical_focal_crossentropy: CategoricalFocalCrossentropy,
     mean_squared_error: MeanSquaredError,
     mean_absolute_error: MeanAbsoluteError,
     hinge: Hinge,
