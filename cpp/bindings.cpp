@@ -115,13 +115,16 @@ void bind_network(py::module_& m, const char* name) {
            })
       .def(
           "set_loss",
-          [](Net& n, int kind, bool from_logits, double param) {
+          [](Net& n, int kind, bool from_logits, double delta, double gamma, double alpha, bool class_balancing) {
             auto lock = claim(n);
-            n.set_loss(loss_from_int(kind), from_logits, param);
+            n.set_loss(loss_from_int(kind), from_logits, LossParams{delta, gamma, alpha, class_balancing});
           },
-          py::arg("kind"), py::arg("from_logits") = false, py::arg("param") = 1.0,
-          "The loss (LossKind's code), whether the output is read as logits, and the loss's "
-          "parameter (Huber's delta; the other losses ignore it)")
+          py::arg("kind"), py::arg("from_logits") = false, py::arg("delta") = LossParams{}.delta,
+          py::arg("gamma") = LossParams{}.gamma, py::arg("alpha") = LossParams{}.alpha,
+          py::arg("class_balancing") = LossParams{}.class_balancing,
+          "The loss (LossKind's code), whether the output is read as logits, and the losses' "
+          "arguments (LossParams): Huber's delta, the focal losses' gamma and alpha, and whether "
+          "the binary one applies alpha (class_balancing); the other losses ignore them")
       .def(
           "set_accuracy",
           [](Net& n, int mode, double out_t, double target_t) {

@@ -146,6 +146,32 @@ LOSS_CASES = {
     "mae": ("linear", 3, "mae", "onehot"),
     "hinge": ("tanh", 3, "hinge", "pm1"),
     "logistic": ("linear", 1, losses.LogisticLoss(), "pm1"),
+    "binary_focal_fused": ("sigmoid", 3, "binary_focal_crossentropy", "onehot"),
+    "binary_focal_probabilities": (
+        "hard_sigmoid",
+        3,
+        losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.4, gamma=1.5),
+        "onehot",
+    ),
+    "binary_focal_logits": (
+        "linear",
+        3,
+        losses.BinaryFocalCrossentropy(from_logits=True, label_smoothing=0.1, gamma=0.5),
+        "onehot",
+    ),
+    "categorical_focal_softmax": ("softmax", 3, "categorical_focal_crossentropy", "onehot"),
+    "categorical_focal_probabilities": (
+        "sigmoid",
+        3,
+        losses.CategoricalFocalCrossentropy(alpha=0.6, gamma=1.0),
+        "onehot",
+    ),
+    "categorical_focal_logits": (
+        "linear",
+        3,
+        losses.CategoricalFocalCrossentropy(from_logits=True, label_smoothing=0.1, gamma=3.0),
+        "onehot",
+    ),
 }
 
 

@@ -41,7 +41,10 @@ for case in spec["train"]:
     model.set_weights([data[key + "/w" + str(i)] for i in range(4)])
     loss = getattr(keras.losses, case["class_name"])(**case["config"])
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
-    model.fit(data[key + "/x"], data[key + "/y"], batch_size=8, epochs=3, shuffle=False, verbose=0)
+    x, y = data[key + "/x"], data[key + "/y"]
+    out[key + "/evaluated"] = np.float64(model.evaluate(x, y, batch_size=len(x), verbose=0))
+    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+    out[key + "/history"] = np.asarray(history.history["loss"], dtype=np.float64)
     for i, w in enumerate(model.get_weights()):
         out[key + "/trained" + str(i)] = w
 names = {c: getattr(keras.losses, c)().name for c in spec["classes"]}

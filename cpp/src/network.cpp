@@ -262,7 +262,7 @@ Network<Scalar>::Network(Index input_dim, std::vector<LayerSpec> specs, std::uin
   for (std::size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].spec.kind == LayerKind::BatchNormalization)
       batch_stats_[l].assign(static_cast<std::size_t>(3 * layers_[l].in), Scalar(0));
-  set_loss(loss_, false, loss_param_);
+  set_loss(loss_, false, loss_params_);
 }
 
 template <typename Scalar>
@@ -276,21 +276,22 @@ Index Network<Scalar>::target_dim() const {
 }
 
 template <typename Scalar>
-void Network<Scalar>::set_loss(LossKind kind, bool from_logits, double param) {
+void Network<Scalar>::set_loss(LossKind kind, bool from_logits, const LossParams& params) {
   if (kind == LossKind::SparseCategoricalCrossentropy && output_dim() < 2)
     throw std::invalid_argument("sparse_categorical_crossentropy needs an output layer with >= 2 units, got " +
                                 std::to_string(output_dim()));
-  if (kind == LossKind::Huber && !(param > 0 && std::isfinite(param)))
-    throw std::invalid_argument("huber: delta must be a finite number > 0, got " + std::to_string(param));
+  validate_loss(kind, params);
   loss_ = kind;
   from_logits_ = from_logits;
-  loss_param_ = param;
+  loss_params_ = params;
   const Layer& last = layers_.back();
   const bool has_act = last.spec.kind != LayerKind::Dropout;
   const Activation f = last.spec.activation;
   const bool ce = kind == LossKind::SparseCategoricalCrossentropy || kind == LossKind::CategoricalCrossentropy;
-  if (!from_logits && has_act &&
-      ((ce && f == Activation::Softmax) || (kind == LossKind::BinaryCrossentropy && f == Activation::Sigmoid)))
+  // (the binary focal loss reads the logits behind a sigmoid, as Keras's on TensorFlow does; the
+  // categorical one reads the softmax's probabilities, as Keras's)
+  const bool bce = kind == LossKind::BinaryCrossentropy || kind == LossKind::BinaryFocalCrossentropy;
+  if (!from_logits && has_act && ((ce && f == Activation::Softmax) || (bce && f == Activation::Sigmoid)))
     mode_ = LossMode::Fused;
   else if (from_logits || kind == LossKind::Logistic)
     mode_ = LossMode::Logits;
@@ -1150,7 +1151,7 @@ double Network<Scalar>::forward_backward(const Scalar* x, const Scalar* y, Index
   forward(x, n, true, mode_ == LossMode::Fused);
   const std::size_t last = layers_.size() - 1;
   const double data_loss =
-      compute_loss<Scalar>(loss_, mode_, loss_param_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()), grad(last, n), 0,
+      compute_loss<Scalar>(loss_, mode_, loss_params_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()), grad(last, n), 0,
                            batch_weights_);
   count_metrics(y, batch_weights_, n, s);
   backward(x, n);
@@ -1194,7 +1195,7 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
         MatMap<Scalar> a(acts_[last].data() + r0 * output_dim(), m, output_dim());
         MatMap<Scalar> g(gacts_[last].data() + r0 * output_dim(), m, output_dim());
         Sums& ps = sums[static_cast<std::size_t>(t)];
-        ps.loss = compute_loss<Scalar>(loss_, mode_, loss_param_, a, ConstMatMap<Scalar>(y + r0 * ty, m, ty), g, n,
+        ps.loss = compute_loss<Scalar>(loss_, mode_, loss_params_, a, ConstMatMap<Scalar>(y + r0 * ty, m, ty), g, n,
                                        batch_weights_ ? batch_weights_ + r0 : nullptr);
         // (the count arrays: after the parts)
         count_metrics(y + r0 * ty, batch_weights_ ? batch_weights_ + r0 : nullptr, m, ps, r0, nullptr);
@@ -1348,7 +1349,7 @@ void Network<Scalar>::evaluate_batch(const Scalar* x, const Scalar* y, Index n, 
   use_sparse(x, n);
   forward(x, n, false, mode_ == LossMode::Fused);
   const std::size_t last = layers_.size() - 1;
-  s.loss += compute_loss<Scalar>(loss_, mode_, loss_param_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()),
+  s.loss += compute_loss<Scalar>(loss_, mode_, loss_params_, act(last, n), ConstMatMap<Scalar>(y, n, target_dim()),
                                       grad(last, n), 0, batch_weights_);
   count_metrics(y, batch_weights_, n, s);
   s.samples += n;
@@ -1375,7 +1376,7 @@ Sums Network<Scalar>::evaluate(const ConstMatMap<Scalar>& x, const ConstMatMap<S
       Sums& cs = sums[static_cast<std::size_t>(c)];
       const Scalar* yc = y.data() + r0 * ty;
       MatMap<Scalar> a(acts_[last].data() + row0 * k, n, k), g(gacts_[last].data() + row0 * k, n, k);
-      cs.loss = compute_loss<Scalar>(loss_, mode_, loss_param_, a, ConstMatMap<Scalar>(yc, n, ty), g, 0, w ? w + r0 : nullptr);
+      cs.loss = compute_loss<Scalar>(loss_, mode_, loss_params_, a, ConstMatMap<Scalar>(yc, n, ty), g, 0, w ? w + r0 : nullptr);
       // (the weighted count arrays by chunk, in cs: sums of weights, added in chunk order)
       Sums& thread_counts = counts[static_cast<std::size_t>(row0 / kSparseChunkRows)];
       count_metrics(yc, w ? w + r0 : nullptr, n, cs, row0, &thread_counts);
@@ -1501,7 +1502,7 @@ double Network<Scalar>::loss_and_gradient(const ConstMatMap<Scalar>& x, const Co
   use_sparse(x.data(), n);
   forward(x.data(), n, true, mode_ == LossMode::Fused);
   const std::size_t last = layers_.size() - 1;
-  const double data_loss = compute_loss<Scalar>(loss_, mode_, loss_param_, act(last, n), y, grad(last, n));
+  const double data_loss = compute_loss<Scalar>(loss_, mode_, loss_params_, act(last, n), y, grad(last, n));
   backward(x.data(), n);
   const double pen = penalty_and_gradient();
   if (any_frozen()) zero_frozen_gradients();

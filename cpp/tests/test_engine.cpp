@@ -60,8 +60,9 @@ LayerSpec batch_norm(bool scale, bool center, double l1 = 0, double l2 = 0) {
 }
 
 // Central finite differences of the loss against the analytic gradient, in double.
-void gradient_check(Network<double>& net, LossKind loss, Index classes, const std::string& name) {
-  net.set_loss(loss, false);
+void gradient_check(Network<double>& net, LossKind loss, Index classes, const std::string& name,
+                    bool from_logits = false, const LossParams& params = {}) {
+  net.set_loss(loss, from_logits, params);
   Vec<double> p(net.param_count());
   fill(p, 11);
   net.params() = p;
@@ -69,10 +70,11 @@ void gradient_check(Network<double>& net, LossKind loss, Index classes, const st
   fill(x, 13);
   const Index ycols = loss == LossKind::SparseCategoricalCrossentropy ? 1 : classes;
   RowMat<double> y(4, ycols);
+  const bool one_hot = loss == LossKind::CategoricalCrossentropy || loss == LossKind::CategoricalFocalCrossentropy;
   for (Index i = 0; i < 4; ++i)
     for (Index j = 0; j < ycols; ++j)
       y(i, j) = loss == LossKind::SparseCategoricalCrossentropy ? double(i % classes)
-                : loss == LossKind::CategoricalCrossentropy      ? double((i % classes) == j)
+                : one_hot                                        ? double((i % classes) == j)
                                                                  : 0.25 + 0.5 * ((i + j) % 2);
   ConstMatMap<double> X(x.data(), 4, 3), Y(y.data(), 4, ycols);
   net.loss_and_gradient(X, Y);
@@ -93,9 +95,10 @@ void gradient_check(Network<double>& net, LossKind loss, Index classes, const st
   check(rel < 1e-6, name + ": gradient relative error " + std::to_string(rel));
 }
 
-void gradient_check(LossKind loss, Activation hidden, Activation out, Index classes, const std::string& name) {
+void gradient_check(LossKind loss, Activation hidden, Activation out, Index classes, const std::string& name,
+                    bool from_logits = false, const LossParams& params = {}) {
   Network<double> net(3, {dense(5, hidden, 0.01, 0.02), dense(classes, out)}, 7);
-  gradient_check(net, loss, classes, name);
+  gradient_check(net, loss, classes, name, from_logits, params);
 }
 
 void test_gradients() {
@@ -113,6 +116,18 @@ void test_gradients() {
   gradient_check(LossKind::SquaredHinge, Activation::Tanh, Activation::Linear, 3, "squared hinge");
   gradient_check(LossKind::CategoricalHinge, Activation::Tanh, Activation::Linear, 3, "categorical hinge");
   gradient_check(LossKind::CosineSimilarity, Activation::Tanh, Activation::Linear, 3, "cosine similarity");
+  // the focal losses: fused with a sigmoid, on logits, on probabilities; their arguments
+  const LossKind focal = LossKind::BinaryFocalCrossentropy, categorical = LossKind::CategoricalFocalCrossentropy;
+  const LossParams balanced{1, 0.5, 0.3, true}, plain_ce{1, 0, 0.6, false}, cubed{1, 3, 0.8, true};
+  gradient_check(focal, Activation::Tanh, Activation::Sigmoid, 3, "binary focal");
+  gradient_check(focal, Activation::Tanh, Activation::Sigmoid, 3, "binary focal balanced", false, balanced);
+  gradient_check(focal, Activation::Tanh, Activation::Linear, 3, "binary focal logits", true, cubed);
+  gradient_check(focal, Activation::Tanh, Activation::Softmax, 3, "binary focal probabilities", false, balanced);
+  gradient_check(focal, Activation::Tanh, Activation::Sigmoid, 2, "binary focal gamma 0", false, plain_ce);
+  gradient_check(categorical, Activation::Tanh, Activation::Softmax, 3, "categorical focal");
+  gradient_check(categorical, Activation::Tanh, Activation::Softmax, 3, "categorical focal gamma 0.5", false, balanced);
+  gradient_check(categorical, Activation::Tanh, Activation::Linear, 3, "categorical focal logits", true, cubed);
+  gradient_check(categorical, Activation::Tanh, Activation::Sigmoid, 3, "categorical focal rescaled", false, plain_ce);
   // BatchNormalization with and without gamma and beta, with penalties on those there are
   for (bool scale : {true, false})
     for (bool center : {true, false}) {
@@ -239,6 +254,39 @@ void test_fused_loss_never_takes_log_of_zero() {
   y << 1.f;  // the improbable class: loss = 1000
   const double loss = net.loss_and_gradient(ConstMatMap<float>(x.data(), 1, 1), ConstMatMap<float>(y.data(), 1, 1));
   check(std::isfinite(loss) && std::abs(loss - 1000.0) < 1e-2, "fused CE at extreme logits: " + std::to_string(loss));
+}
+
+// Keras 3's docstring examples of the focal losses, with their formulas written out.
+void test_focal_loss_values() {
+  auto mean_loss = [](LossKind kind, const LossParams& params, std::vector<double> p, std::vector<double> t,
+                      Index k) {
+    const Index n = static_cast<Index>(p.size()) / k;
+    std::vector<double> g(p.size());
+    return compute_loss<double>(kind, LossMode::Probabilities, params, MatMap<double>(p.data(), n, k),
+                                ConstMatMap<double>(t.data(), n, k), MatMap<double>(g.data(), n, k)) /
+           static_cast<double>(n);
+  };
+  // y = [[0, 1], [0, 0]], p = [[0.6, 0.4], [0.4, 0.6]]: (1 - p_t)^2 bce, averaged over the outputs
+  const double l4 = -std::log(0.4), l6 = -std::log(0.6);
+  const double rows[2] = {0.36 * l4, (0.16 * l6 + 0.36 * l4) / 2};
+  const std::vector<double> p{0.6, 0.4, 0.4, 0.6}, t{0, 1, 0, 0};
+  const double plain = mean_loss(LossKind::BinaryFocalCrossentropy, {}, p, t, 2);
+  check(std::abs(plain - (rows[0] + rows[1]) / 2) < 1e-15, "binary focal: " + std::to_string(plain));
+  // class balancing: 0.25 for the target 1, 0.75 for the targets 0
+  const double weighted = mean_loss(LossKind::BinaryFocalCrossentropy, {1, 2, 0.25, true}, p, t, 2);
+  const double rows_w[2] = {(0.75 * 0.36 * l4 + 0.25 * 0.36 * l4) / 2, 0.75 * rows[1]};
+  check(std::abs(weighted - (rows_w[0] + rows_w[1]) / 2) < 1e-15, "binary focal balanced: " + std::to_string(weighted));
+  // y = [[0, 1, 0], [0, 0, 1]], p = [[0.05, 0.9, 0.05], [0.1, 0.85, 0.05]]: 0.25 (1 - p_y)^2 (-log p_y)
+  const double categorical = mean_loss(LossKind::CategoricalFocalCrossentropy, {},
+                                       {0.05, 0.9, 0.05, 0.1, 0.85, 0.05}, {0, 1, 0, 0, 0, 1}, 3);
+  const double want = 0.25 * (0.01 * -std::log(0.9) + 0.9025 * -std::log(0.05)) / 2;
+  check(std::abs(categorical - want) < 1e-15, "categorical focal: " + std::to_string(categorical));
+  Network<double> net(2, {dense(2, Activation::Sigmoid)}, 1);
+  for (const LossParams& bad : {LossParams{1, -0.5, 0.25, false}, LossParams{1, HUGE_VAL, 0.25, false},
+                                LossParams{1, 2, 1.5, true}, LossParams{1, 2, -0.1, false},
+                                LossParams{1, 2, std::nan(""), false}})
+    for (LossKind kind : {LossKind::BinaryFocalCrossentropy, LossKind::CategoricalFocalCrossentropy})
+      check(throws_invalid_argument([&] { net.set_loss(kind, false, bad); }), "focal loss arguments refused");
 }
 
 void test_sgd_step() {
@@ -408,6 +456,7 @@ int main() {
   test_relu_kinks();
   test_softmax_is_stable();
   test_fused_loss_never_takes_log_of_zero();
+  test_focal_loss_values();
   test_sgd_step();
   test_errors();
   test_optimizer_state_and_refusals();

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastmlp import losses as losses_module
+from fastmlp._loss_base import BinaryCrossentropyBase, CategoricalCrossentropyBase
 from fastmlp.metrics import (
     BinaryAccuracy,
     CategoricalAccuracy,
@@ -55,7 +56,7 @@ _PER_OUTPUT = (CategoricalAccuracy, BinaryAccuracy, TopKCategoricalAccuracy)
 # Losses whose "accuracy" compares argmaxes (one-hot targets or distributions), and losses on
 # {-1, +1} labels, whose outputs are scores with 0 as the boundary.
 _CATEGORICAL = (
-    losses_module.CategoricalCrossentropy,
+    CategoricalCrossentropyBase,  # categorical cross-entropy, plain and focal
     losses_module.CategoricalHinge,
     losses_module.KLDivergence,
     losses_module.CosineSimilarity,
@@ -81,13 +82,14 @@ def accuracy_rule(
     where these targets are all positive (a set of one class).
 
     "accuracy" with sparse cross-entropy compares the argmax with the label, with the losses on
-    one-hot targets or distributions (categorical cross-entropy and hinge, Kullback-Leibler,
-    cosine similarity) the argmaxes, with binary cross-entropy thresholds at 0.5 (at 0 on logits)
-    on every output. Losses on {-1, +1} labels (hinge, squared hinge, logistic, or +-1 targets of
-    a regression loss, as in the playground) threshold at 0; the other regression losses compare
-    argmaxes of several outputs and threshold one at 0.5, as mean squared error does. (Keras 3
-    decides by the output's width alone: one unit thresholds at 0.5 whatever the loss; here the
-    loss decides, so that logits and +-1 labels are counted right.)
+    one-hot targets or distributions (categorical cross-entropy, plain and focal, categorical
+    hinge, Kullback-Leibler, cosine similarity) the argmaxes, with binary cross-entropy (plain and
+    focal) thresholds at 0.5 (at 0 on logits) on every output. Losses on {-1, +1} labels (hinge,
+    squared hinge, logistic, or +-1 targets of a regression loss, as in the playground) threshold
+    at 0; the other regression losses compare argmaxes of several outputs and threshold one at
+    0.5, as mean squared error does. (Keras 3 decides by the output's width alone: one unit
+    thresholds at 0.5 whatever the loss; here the loss decides, so that logits and +-1 labels are
+    counted right.)
     """
     if isinstance(metric, SparseCategoricalAccuracy):
         return AccuracyRule(ARGMAX_SPARSE)
@@ -101,11 +103,7 @@ def accuracy_rule(
         return AccuracyRule(ARGMAX_SPARSE)
     if isinstance(loss, _CATEGORICAL):
         return AccuracyRule(ARGMAX_ONEHOT)
-    if (
-        targets.ndim == 2
-        and targets.shape[1] > 1
-        and not isinstance(loss, losses_module.BinaryCrossentropy)
-    ):
+    if targets.ndim == 2 and targets.shape[1] > 1 and not isinstance(loss, BinaryCrossentropyBase):
         return AccuracyRule(ARGMAX_ONEHOT)
     if pm1 or isinstance(loss, _SIGNED_LABELS):
         return AccuracyRule(THRESHOLD, 0.0, 0.0)

@@ -1,7 +1,9 @@
-"""The base class of fastmlp's losses (public as `fastmlp.losses.Loss`) and Keras's epsilon."""
+"""The base class of fastmlp's losses (public as `fastmlp.losses.Loss`), the bases of the binary and
+categorical cross-entropies (plain and focal: from_logits, label smoothing) and Keras's epsilon."""
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -20,10 +22,15 @@ class Loss:
     default_name = "loss"
     sparse = False  # labels are class indices, not one value per output
     from_logits = False
-    param = 1.0  # the engine's loss parameter (Huber's delta; ignored by the other losses)
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.default_name
+
+    @property
+    def engine_params(self) -> dict[str, Any]:
+        """The loss's arguments as the engine's `set_loss` takes them (LossParams in loss.hpp):
+        Huber's delta, the focal losses' gamma, alpha and class_balancing; none for the others."""
+        return {}
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -88,3 +95,53 @@ class Loss:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+class CrossentropyBase(Loss):
+    """A cross-entropy with Keras's `from_logits` and `label_smoothing` (in [0, 1)) (internal)."""
+
+    def __init__(
+        self, from_logits: bool = False, label_smoothing: float = 0.0, name: str | None = None
+    ) -> None:
+        super().__init__(name)
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+            raise TypeError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+        }
+
+
+class BinaryCrossentropyBase(CrossentropyBase):
+    """A loss on targets in [0, 1], each output on its own; label smoothing squeezes them towards
+    0.5 (internal: binary cross-entropy, plain and focal)."""
+
+    def prepare_targets(self, y):
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+        return y
+
+    def target_map(self, y):
+        ls = self.label_smoothing
+        return 1 / (1 - ls), -0.5 * ls / (1 - ls)
+
+
+class CategoricalCrossentropyBase(CrossentropyBase):
+    """A loss on one-hot targets (or distributions) over the outputs; label smoothing mixes them
+    with the uniform distribution (internal: categorical cross-entropy, plain and focal)."""
+
+    def prepare_targets(self, y):
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[1]
+        return y
+
+    def target_map(self, y):
+        ls = self.label_smoothing
+        return 1 / (1 - ls), -ls / y.shape[1] / (1 - ls)

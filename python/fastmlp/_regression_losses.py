@@ -98,8 +98,8 @@ class Huber(Loss):
         self.delta = float(delta)
 
     @property
-    def param(self) -> float:
-        return self.delta
+    def engine_params(self) -> dict[str, Any]:
+        return {"delta": self.delta}
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "delta": self.delta}

@@ -89,7 +89,7 @@ class Trainer:
         return self.compiled_metrics + self.compiled_weighted_metrics
 
     def _configure_engine(self, engine: Any) -> None:
-        engine.set_loss(self.loss.kind, self.loss.from_logits, self.loss.param)
+        engine.set_loss(self.loss.kind, self.loss.from_logits, **self.loss.engine_params)
         self.optimizer._attach(engine)
         self._rates_cover = None  # (the engine forgot a schedule's rates)
         if self._l1_clipping and hasattr(engine, "set_l1_clipping"):  # (the GPU engine has not)

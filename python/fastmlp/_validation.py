@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fastmlp import losses as losses_module
+from fastmlp._loss_base import BinaryCrossentropyBase, CategoricalCrossentropyBase
 
 # all_finite() looks at this many elements at a time.
 _FINITE_CHUNK = 1 << 18
@@ -235,9 +236,7 @@ def as_targets(
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[1] != output_dim:
         hint = ""
-        crossentropy = isinstance(
-            loss, (losses_module.CategoricalCrossentropy, losses_module.BinaryCrossentropy)
-        )
+        crossentropy = isinstance(loss, (CategoricalCrossentropyBase, BinaryCrossentropyBase))
         labels = crossentropy and arr.shape[1:] == (1,) and output_dim > 1 and arr.max() >= 1
         if labels and ((arr >= 0) & (arr < output_dim) & (arr == np.floor(arr))).all():
             hint = (
@@ -249,12 +248,12 @@ def as_targets(
             f"{name}: {loss_name} expects targets of shape ({samples}, {output_dim}) to match the "
             f"output layer, got shape {arr.shape}{hint}"
         )
-    if isinstance(loss, losses_module.BinaryCrossentropy) and ((arr < 0) | (arr > 1)).any():
+    if isinstance(loss, BinaryCrossentropyBase) and ((arr < 0) | (arr > 1)).any():
         hint = ""
         if np.isin(arr, (-1, 1)).all():
             hint = f": for labels in {{-1, +1}} pass ({name} + 1) / 2, or use loss='logistic' or 'hinge'"
         raise ValueError(
-            f"{name}: binary_crossentropy expects targets in [0, 1], got values from "
+            f"{name}: {loss_name} expects targets in [0, 1], got values from "
             f"{arr.min():g} to {arr.max():g}{hint}"
         )
     pm1_loss = isinstance(

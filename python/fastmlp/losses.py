@@ -6,22 +6,29 @@ sigmoid with binary cross-entropy); calling it on NumPy arrays gives the same va
 loss per sample, as Keras's.
 
 This module holds the cross-entropies, the Kullback-Leibler divergence and the registry (`get`,
-`serialize`, `deserialize`); the base class is in _loss_base.py, the regression losses in
-_regression_losses.py and the margin losses in _hinge_losses.py, all public from here.
+`serialize`, `deserialize`); the base classes are in _loss_base.py, the focal cross-entropies in
+_focal_losses.py, the regression losses in _regression_losses.py and the margin losses in
+_hinge_losses.py, all public from here.
 
 Every loss here is computed by the C++ engine; the GPU engine (device="gpu" / "numpy") computes
-the cross-entropies, mean squared and absolute error, hinge and logistic, and refuses the others.
+the cross-entropies (focal ones included), mean squared and absolute error, hinge and logistic, and
+refuses the others.
 """
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
+from fastmlp._focal_losses import (
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+)
 from fastmlp._hinge_losses import CategoricalHinge, Hinge, LogisticLoss, SquaredHinge
-from fastmlp._loss_base import _EPS, Loss
+from fastmlp._loss_base import _EPS, BinaryCrossentropyBase, CategoricalCrossentropyBase, Loss
 from fastmlp._regression_losses import (
     CosineSimilarity,
     Huber,
@@ -35,7 +42,9 @@ from fastmlp._regression_losses import (
 
 __all__ = [
     "BinaryCrossentropy",
+    "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
     "CategoricalHinge",
     "CosineSimilarity",
     "Hinge",
@@ -52,7 +61,9 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "SquaredHinge",
     "binary_crossentropy",
+    "binary_focal_crossentropy",
     "categorical_crossentropy",
+    "categorical_focal_crossentropy",
     "categorical_hinge",
     "cosine_similarity",
     "get",
@@ -76,26 +87,6 @@ __all__ = [
     "sparse_categorical_crossentropy",
     "squared_hinge",
 ]
-
-
-class _Crossentropy(Loss):
-    def __init__(
-        self, from_logits: bool = False, label_smoothing: float = 0.0, name: str | None = None
-    ) -> None:
-        super().__init__(name)
-        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
-            raise TypeError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
-        if not 0 <= label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-        }
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -127,7 +118,7 @@ class SparseCategoricalCrossentropy(Loss):
         return -np.log(p[rows, labels])
 
 
-class CategoricalCrossentropy(_Crossentropy):
+class CategoricalCrossentropy(CategoricalCrossentropyBase):
     """Cross-entropy between one-hot (or soft) targets and predicted class probabilities.
 
     Args:
@@ -139,15 +130,6 @@ class CategoricalCrossentropy(_Crossentropy):
     kind = 1
     default_name = "categorical_crossentropy"
 
-    def prepare_targets(self, y):
-        if self.label_smoothing:
-            y = y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[1]
-        return y
-
-    def target_map(self, y):
-        ls = self.label_smoothing
-        return 1 / (1 - ls), -ls / y.shape[1] / (1 - ls)
-
     def per_sample(self, y_true, y_pred):
         y_true = self.prepare_targets(y_true)
         if self.from_logits:
@@ -158,7 +140,7 @@ class CategoricalCrossentropy(_Crossentropy):
         return -(y_true * logp).sum(axis=1)
 
 
-class BinaryCrossentropy(_Crossentropy):
+class BinaryCrossentropy(BinaryCrossentropyBase):
     """Binary cross-entropy, averaged over the outputs, for targets in [0, 1].
 
     Args:
@@ -169,15 +151,6 @@ class BinaryCrossentropy(_Crossentropy):
 
     kind = 2
     default_name = "binary_crossentropy"
-
-    def prepare_targets(self, y):
-        if self.label_smoothing:
-            y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
-        return y
-
-    def target_map(self, y):
-        ls = self.label_smoothing
-        return 1 / (1 - ls), -0.5 * ls / (1 - ls)
 
     def per_sample(self, y_true, y_pred):
         t = self.prepare_targets(y_true)
@@ -294,6 +267,8 @@ _CLASSES: dict[str, type[Loss]] = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "binary_crossentropy": BinaryCrossentropy,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
     "mean_squared_error": MeanSquaredError,
     "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError,
@@ -320,6 +295,8 @@ _FUNCTIONS = {
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
     categorical_crossentropy: CategoricalCrossentropy,
     binary_crossentropy: BinaryCrossentropy,
+    binary_focal_crossentropy: BinaryFocalCrossentropy,
+    categorical_focal_crossentropy: CategoricalFocalCrossentropy,
     mean_squared_error: MeanSquaredError,
     mean_absolute_error: MeanAbsoluteError,
     hinge: Hinge,

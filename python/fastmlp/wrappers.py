@@ -30,6 +30,7 @@ from fastmlp import _accuracy_rules
 from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
+from fastmlp._loss_base import BinaryCrossentropyBase
 from fastmlp.models import Sequential, clone_model
 
 try:
@@ -342,9 +343,7 @@ def _probabilities(model: Sequential, z: np.ndarray) -> np.ndarray:
     last = [layer for layer in model.layers if not isinstance(layer, layers_module.Dropout)][-1]
     activation = getattr(getattr(last, "activation", None), "__name__", "none")
     loss = model.loss
-    each = z.shape[1] == 1 or isinstance(
-        loss, (losses_module.BinaryCrossentropy, losses_module.LogisticLoss)
-    )
+    each = z.shape[1] == 1 or isinstance(loss, (BinaryCrossentropyBase, losses_module.LogisticLoss))
     if activation in ("softmax", "sigmoid"):
         p = z
     elif loss.from_logits or isinstance(loss, losses_module.LogisticLoss):

@@ -37,15 +37,42 @@ enum class LossKind : int {
   SquaredHinge,                 // y in {-1, +1}: mean(max(1 - y a, 0)^2)
   CategoricalHinge,             // max(max_j((1 - y_j) a_j) - sum_j(y_j a_j) + 1, 0)
   CosineSimilarity,             // -sum(y / |y| * a / |a|), each norm at least eps
+  // Focal cross-entropies (Lin et al. 2017, "Focal Loss for Dense Object Detection"), as Keras 3:
+  BinaryFocalCrossentropy,       // mean(w (1 - p_t)^gamma bce), p_t = y p + (1 - y)(1 - p)
+  CategoricalFocalCrossentropy,  // sum(alpha (1 - q)^gamma (-y log q)), q = clip(p / sum(p))
   Count_
 };
 
 enum class LossMode : int { Probabilities = 0, Logits, Fused };
 
+// The arguments of the losses that take some, as Keras 3 names them; the other losses ignore them.
+struct LossParams {
+  double delta = 1;              // huber: where the loss turns from quadratic to linear
+  double gamma = 2;              // focal losses: the focusing exponent of (1 - p_t)^gamma
+  double alpha = 0.25;           // focal: binary, class 1's weight (0's: 1 - alpha); categorical, all's
+  bool class_balancing = false;  // binary focal: apply alpha (Keras's apply_class_balancing)
+};
+
 inline LossKind loss_from_int(int code) {
   if (code < 0 || code >= static_cast<int>(LossKind::Count_))
     throw std::invalid_argument("loss: unknown code " + std::to_string(code));
   return static_cast<LossKind>(code);
+}
+
+// Throws std::invalid_argument unless p suits the loss: Huber's delta finite and > 0; the focal
+// losses' gamma finite and >= 0 ((1 - p_t)^gamma must not blow up at p_t = 1), alpha in [0, 1].
+inline void validate_loss(LossKind kind, const LossParams& p) {
+  auto check = [](bool ok, const std::string& what, double v) {
+    if (!ok) throw std::invalid_argument(what + ", got " + std::to_string(v));
+  };
+  if (kind == LossKind::Huber) {
+    check(p.delta > 0 && std::isfinite(p.delta), "huber: delta must be a finite number > 0", p.delta);
+  } else if (kind == LossKind::BinaryFocalCrossentropy || kind == LossKind::CategoricalFocalCrossentropy) {
+    const std::string name =
+        kind == LossKind::BinaryFocalCrossentropy ? "binary_focal_crossentropy" : "categorical_focal_crossentropy";
+    check(p.gamma >= 0 && std::isfinite(p.gamma), name + ": gamma must be a finite number >= 0", p.gamma);
+    check(p.alpha >= 0 && p.alpha <= 1, name + ": alpha must be a number in [0, 1]", p.alpha);
+  }
 }
 
 // Probabilities are clipped to [eps, 1 - eps] before a log, as Keras does (epsilon 1e-7).
@@ -89,19 +116,54 @@ double elementwise_loss(MatMap<Scalar> a, const ConstMatMap<Scalar>& y, MatMap<S
   return total / static_cast<double>(a.cols());
 }
 
+// The focal factor u^gamma (u = 1 - p_t) and its derivative gamma u^(gamma - 1): 0 for gamma = 0,
+// where u^0 is the constant 1 (TensorFlow's pow gradient is 0 * inf = NaN there at u = 0).
+template <typename Scalar>
+ValueSlope<Scalar> focal_factor(Scalar u, Scalar gamma) {
+  if (gamma == Scalar(0)) return {Scalar(1), Scalar(0)};
+  return {std::pow(u, gamma), gamma * std::pow(u, gamma - Scalar(1))};
+}
+
+// Keras 3's binary focal cross-entropy of one output v (a probability, or a logit z with
+// p = sigmoid(z)) and its target t: {L, dL/dv}, L = w u^gamma bce, u = 1 - p_t,
+// p_t = t p + (1 - t)(1 - p), w = t alpha + (1 - t)(1 - alpha) with class balancing (else 1).
+// On logits, bce is computed from them (TensorFlow's backend finds the logits behind a sigmoid),
+// else from p clipped to [eps, 1 - eps], with no gradient outside.
+template <typename Scalar>
+ValueSlope<Scalar> binary_focal(Scalar v, Scalar t, bool logits, const LossParams& params) {
+  const Scalar one(1), eps(kProbEpsilon), alpha(params.alpha);
+  Scalar p = v, bce, dbce, dp = one;  // dbce = d bce / dv, dp = dp / dv
+  if (logits) {
+    p = one / (one + std::exp(-v));
+    bce = std::max(v, Scalar(0)) - v * t + std::log1p(std::exp(-std::abs(v)));
+    dbce = p - t;
+    dp = p * (one - p);
+  } else {
+    const Scalar pc = std::min(std::max(p, eps), one - eps);
+    bce = -(t * std::log(pc) + (one - t) * std::log(one - pc));
+    dbce = p == pc ? (pc - t) / (pc * (one - pc)) : Scalar(0);
+  }
+  const Scalar u = one - (t * p + (one - t) * (one - p));
+  const Scalar du = (one - Scalar(2) * t) * dp;  // du / dv
+  const auto [f, df] = focal_factor(u, Scalar(params.gamma));
+  const Scalar w = params.class_balancing ? t * alpha + (one - t) * (one - alpha) : one;
+  // (a saturated sigmoid has du = 0 where df may be infinite, gamma < 1: the limit is 0)
+  return {w * (f * bce), w * ((du == Scalar(0) ? Scalar(0) : df * du) * bce + f * dbce)};
+}
+
 // Returns the SUM over the batch of per-sample losses (in double); writes g = d(sum / n)/d(input).
 // a: (n, k) network output (see modes above); y: (n, 1) for sparse CE, else (n, k). The rows may
 // be a part of a larger batch of `batch` samples (0: just these), whose mean loss g is then of.
-// param: the loss's parameter (Huber's delta; the other losses have none).
+// params: the loss's arguments (Huber's delta, the focal losses' gamma and alpha).
 template <typename Scalar>
-double compute_loss(LossKind kind, LossMode mode, double param, MatMap<Scalar> a, const ConstMatMap<Scalar>& y,
-                    MatMap<Scalar> g, Index batch = 0, const Scalar* w = nullptr) {
+double compute_loss(LossKind kind, LossMode mode, const LossParams& params, MatMap<Scalar> a,
+                    const ConstMatMap<Scalar>& y, MatMap<Scalar> g, Index batch = 0, const Scalar* w = nullptr) {
   // Per-sample weights w (Keras's sample_weight): sample i's loss and gradient times w[i], still
   // divided by the batch size (Keras's "sum_over_batch_size").
   if (w) {
     double total = 0;
     for (Index i = 0; i < a.rows(); ++i) {
-      const double li = compute_loss<Scalar>(kind, mode, param, MatMap<Scalar>(a.data() + i * a.cols(), 1, a.cols()),
+      const double li = compute_loss<Scalar>(kind, mode, params, MatMap<Scalar>(a.data() + i * a.cols(), 1, a.cols()),
                                              ConstMatMap<Scalar>(y.data() + i * y.cols(), 1, y.cols()),
                                              MatMap<Scalar>(g.data() + i * g.cols(), 1, g.cols()),
                                              batch > 0 ? batch : a.rows());
@@ -232,7 +294,7 @@ double compute_loss(LossKind kind, LossMode mode, double param, MatMap<Scalar> a
       break;
     }
     case LossKind::Huber: {
-      const Scalar delta = Scalar(param);
+      const Scalar delta = Scalar(params.delta);
       total = elementwise_loss(a, y, g, inv_nk, [delta](Scalar ai, Scalar yi) -> ValueSlope<Scalar> {
         const Scalar e = ai - yi, ae = std::abs(e);
         if (ae <= delta) return {Scalar(0.5) * e * e, e};
@@ -324,6 +386,50 @@ double compute_loss(LossKind kind, LossMode mode, double param, MatMap<Scalar> a
           gi = (dot * r * r * r * ai - r * gi) * inv_n;
         else
           gi *= -cap * inv_n;
+      }
+      break;
+    }
+    case LossKind::BinaryFocalCrossentropy:
+      total = elementwise_loss(a, y, g, inv_nk, [logits, &params](Scalar ai, Scalar yi) {
+        return binary_focal(ai, yi, logits, params);
+      });
+      if (mode == LossMode::Fused) a.array() = a.array().logistic();  // (predict's sigmoid)
+      break;
+    case LossKind::CategoricalFocalCrossentropy: {
+      // Keras 3: L = sum_j alpha (1 - q_j)^gamma (-y_j log q_j), q = clip(p / s, eps, 1 - eps),
+      // s = sum(p), p = softmax(z) on logits; the clip passes no gradient outside. With
+      // G_j = dL/dq_j (0 where clipped): dL/dp_k = (G_k - sum_j G_j q_j) / s, and on logits,
+      // through the softmax, dL/dz = p (dL/dp - sum_j p_j dL/dp_j).
+      const Scalar gamma(params.gamma), alpha(params.alpha);
+      for (Index i = 0; i < n; ++i) {
+        auto ai = a.row(i).array();
+        auto gi = g.row(i).array();
+        const Scalar m = logits ? ai.maxCoeff() : Scalar(0);
+        Scalar e = 1;  // on logits: sum_j e^(z_j - m)
+        if (logits) {
+          gi = (ai - m).exp();
+          e = gi.sum();
+          gi /= e;  // p
+        } else {
+          gi = ai;
+        }
+        const Scalar s = std::max(gi.sum(), std::numeric_limits<Scalar>::min());
+        Scalar gq = 0;  // sum_j G_j q_j
+        for (Index j = 0; j < k; ++j) {
+          const Scalar t = y(i, j), q = gi(j) / s;
+          const Scalar qc = std::min(std::max(q, eps), Scalar(1) - eps);
+          const Scalar ce = -t * std::log(qc);
+          const auto [f, df] = focal_factor(Scalar(1) - qc, gamma);
+          total += alpha * f * ce;
+          gi(j) = q == qc ? -alpha * (df * ce + f * t / qc) : Scalar(0);  // G_j
+          gq += gi(j) * q;
+        }
+        gi = (gi - gq) / s;  // dL/dp
+        if (logits) {
+          const auto p = (ai - m).exp() / e;  // (the softmax again, as above)
+          gi = p * (gi - (p * gi).sum());
+        }
+        gi *= inv_n;
       }
       break;
     }

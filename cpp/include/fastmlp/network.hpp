@@ -112,8 +112,8 @@ class Network {
   bool l1_clipping() const { return l1_clipping_; }
   void forget_dead() { dead_.clear(); }
 
-  // param: the loss's parameter (Huber's delta, > 0); the other losses ignore it.
-  void set_loss(LossKind kind, bool from_logits, double param = 1.0);
+  // params: the loss's arguments (validate_loss); the losses without any ignore them.
+  void set_loss(LossKind kind, bool from_logits, const LossParams& params = {});
   void set_accuracy(AccuracyMode mode, double output_threshold, double target_threshold);
   // Thresholds (ascending, finite) of the confusion counts in Sums; empty: none counted. A target
   // above positive_above is positive (the loss's prepared image of 0: a target passed as 0 stays
@@ -319,7 +319,7 @@ class Network {
 
   LossKind loss_ = LossKind::MeanSquaredError;
   bool from_logits_ = false;
-  double loss_param_ = 1.0;  // Huber's delta
+  LossParams loss_params_;
   LossMode mode_ = LossMode::Probabilities;
   AccuracyMode accuracy_ = AccuracyMode::None;
   std::vector<Scalar> thresholds_;  // of the confusion counts

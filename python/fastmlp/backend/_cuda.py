@@ -23,11 +23,13 @@ from cupy import cublas
 from fastmlp.backend._cublas import DirectGemm, destroy_retired
 from fastmlp.backend._reference import SHUFFLE_STREAM
 from fastmlp.backend._reference_elementwise import SOFTMAX
+from fastmlp.backend._reference_focal import BINARY_FOCAL, CATEGORICAL_FOCAL
 
 SOURCE = Path(__file__).with_name("kernels.cu")
 TEMPLATES = (
     "bias_activation", "softmax_rows", "activation_backward", "softmax_backward_rows",
-    "dropout", "multiply", "gather", "crossentropy_rows", "elementwise_loss_rows", "metrics_rows",
+    "dropout", "multiply", "gather", "crossentropy_rows", "elementwise_loss_rows",
+    "binary_focal_rows", "categorical_focal_rows", "metrics_rows",
     "penalty", "squared_norm", "scale_to_norm", "clip_values", "sgd", "adam", "rmsprop", "adagrad",
     "adadelta", "nadam", "adamax", "lion", "ftrl",
 )  # fmt: skip
@@ -221,7 +223,7 @@ class CudaOps:
         self._launch("advance", 1, state, np.int64(rows), np.int32(step))
 
     # -- loss and metrics -------------------------------------------------------------------
-    def loss(self, kind: int, mode: int, a, y, g, sums) -> None:
+    def loss(self, kind: int, mode: int, a, y, g, sums, params) -> None:
         n, k = a.shape
         if kind in (0, 1):
             self._launch(
@@ -236,6 +238,17 @@ class CudaOps:
                 np.int64(k),
                 sums,
             )
+        elif kind == BINARY_FOCAL:
+            self._launch(
+                "binary_focal_rows", n, np.int32(mode), np.float64(params.gamma),
+                np.float64(params.alpha), np.int32(params.class_balancing), a, y, g, np.int64(n),
+                np.int64(k), sums,
+            )  # fmt: skip
+        elif kind == CATEGORICAL_FOCAL:
+            self._launch(
+                "categorical_focal_rows", n, np.int32(mode), np.float64(params.gamma),
+                np.float64(params.alpha), a, y, g, np.int64(n), np.int64(k), sums,
+            )  # fmt: skip
         else:
             self._launch(
                 "elementwise_loss_rows",

@@ -132,12 +132,21 @@ class ReferenceOps:
         state[ITER] += int(step)
 
     # -- loss and metrics -------------------------------------------------------------------
-    def loss(self, kind: int, mode: int, a, y, g, sums) -> None:
+    def loss(self, kind: int, mode: int, a, y, g, sums, params) -> None:
         """sums[LOSS] += sum of per-sample losses; g = d(mean loss)/d(a or logits) (loss.hpp).
 
         mode 0: a holds probabilities/values; 1: a holds logits (from_logits); 2: fused, a holds
-        the last layer's logits and is overwritten with its softmax / sigmoid.
+        the last layer's logits and is overwritten with its softmax / sigmoid. params: the loss's
+        arguments (gamma, alpha, class_balancing of the focal losses).
         """
+        from fastmlp.backend import _reference_focal as focal  # (it imports this module)
+
+        if kind == focal.BINARY_FOCAL:
+            return focal.binary_focal_rows(
+                mode, params.gamma, params.alpha, params.class_balancing, a, y, g, sums
+            )
+        if kind == focal.CATEGORICAL_FOCAL:
+            return focal.categorical_focal_rows(mode, params.gamma, params.alpha, a, y, g, sums)
         n, k = a.shape
         d = a.dtype.type
         ad = a.astype(np.float64)

@@ -17,6 +17,7 @@ import numpy as np
 
 from fastmlp.backend._reference import FTRL, ITER, LION, NADAM, RNG
 from fastmlp.backend._reference_elementwise import SOFTMAX
+from fastmlp.backend._reference_focal import BINARY_FOCAL, CATEGORICAL_FOCAL
 
 DENSE, ACTIVATION, DROPOUT, NORMALIZATION = range(4)
 # The layer kinds from NORMALIZATION on, computed by the CPU engine only (LayerKind in network.hpp)
@@ -24,8 +25,9 @@ CPU_LAYERS = {3: "Normalization", 4: "BatchNormalization", 5: "PReLU"}
 GPU_ACTIVATIONS = 12  # codes 0 .. 11 (linear ... hard_sigmoid) have CUDA kernels
 RELU, ELU, LEAKY_RELU = 1, 5, 9  # the codes of the functions with arguments
 SPARSE_CE, BINARY_CE, LOGISTIC = 0, 2, 6
-GPU_LOSSES = 7  # codes 0 .. 6 (sparse_categorical_crossentropy ... logistic) have CUDA kernels
-LOSS_CODES = 16  # enum class LossKind in loss.hpp
+# the codes with CUDA kernels: sparse_categorical_crossentropy ... logistic, the focal losses
+GPU_LOSSES = {*range(7), BINARY_FOCAL, CATEGORICAL_FOCAL}
+LOSS_CODES = 18  # enum class LossKind in loss.hpp
 PROBABILITIES, LOGITS, FUSED = range(3)
 SUM_FIELDS = ("loss", "correct", "compared", "squared_error", "absolute_error")
 
@@ -156,25 +158,45 @@ class NetworkSettings:
         self._graphs.clear()
         self._eager_steps.clear()
 
-    def set_loss(self, kind: int, from_logits: bool = False, param: float = 1.0) -> None:
-        """As the C++ network's; `param` (Huber's delta) belongs to a loss this engine refuses."""
+    def set_loss(
+        self,
+        kind: int,
+        from_logits: bool = False,
+        delta: float = 1.0,
+        gamma: float = 2.0,
+        alpha: float = 0.25,
+        class_balancing: bool = False,
+    ) -> None:
+        """As the C++ network's, with its checks of the loss's arguments (validate_loss)."""
         if not 0 <= kind < LOSS_CODES:
             raise ValueError(f"loss: unknown code {kind}")
-        if kind >= GPU_LOSSES:
+        if kind not in GPU_LOSSES:
             from fastmlp import losses
 
             name = next(c.default_name for c in losses._CLASSES.values() if c.kind == kind)
             raise NotImplementedError(
                 f"loss {name!r} is computed by the CPU engine only (yet); the GPU engine has "
-                "the cross-entropies, mean_squared_error, mean_absolute_error, hinge and logistic"
+                "the cross-entropies (focal ones too), mean_squared_error, mean_absolute_error, "
+                "hinge and logistic"
             )
+        if kind in (BINARY_FOCAL, CATEGORICAL_FOCAL):
+            name = "binary" if kind == BINARY_FOCAL else "categorical"
+            if not (gamma >= 0 and math.isfinite(gamma)):
+                raise ValueError(
+                    f"{name}_focal_crossentropy: gamma must be a finite number >= 0, got {gamma}"
+                )
+            if not 0 <= alpha <= 1:
+                raise ValueError(
+                    f"{name}_focal_crossentropy: alpha must be a number in [0, 1], got {alpha}"
+                )
         if kind == SPARSE_CE and self.output_dim < 2:
             raise ValueError(
                 "sparse_categorical_crossentropy needs an output layer with >= 2 units, got "
                 f"{self.output_dim}"
             )
         last = self._layers[-1]
-        fusable = (kind in (0, 1) and last.act == SOFTMAX) or (kind == BINARY_CE and last.act == 2)
+        binary = kind in (BINARY_CE, BINARY_FOCAL)
+        fusable = (kind in (0, 1) and last.act == SOFTMAX) or (binary and last.act == 2)
         if not from_logits and last.kind != DROPOUT and fusable:
             self._mode = FUSED
         elif from_logits or kind == LOGISTIC:
@@ -182,6 +204,9 @@ class NetworkSettings:
         else:
             self._mode = PROBABILITIES
         self._loss, self._from_logits = int(kind), bool(from_logits)
+        self._loss_params = SimpleNamespace(
+            gamma=float(gamma), alpha=float(alpha), class_balancing=bool(class_balancing)
+        )
         self._changed()
 
     def set_accuracy(self, mode: int, output_threshold: float = 0.5, target_threshold: float = 0.5):

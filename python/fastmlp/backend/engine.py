@@ -241,7 +241,9 @@ class ArrayNetwork(NetworkSettings):
     def _loss_and_metrics(self, y: Any, n: int) -> None:
         last = len(self._layers) - 1
         a = self._acts[last][:n]
-        self.ops.loss(self._loss, self._mode, a, y, self._gacts[last][:n], self._sums)
+        self.ops.loss(
+            self._loss, self._mode, a, y, self._gacts[last][:n], self._sums, self._loss_params
+        )
         self.ops.metrics(*self._accuracy, *self._errors, a, y, self._sums)
 
     def _step(self, x: Any, y: Any, n: int) -> None:
@@ -419,9 +421,8 @@ class ArrayNetwork(NetworkSettings):
             self._reserve(n)
             self._sums[...] = 0
             self._forward(x, n, True, self._mode == FUSED)
-            self.ops.loss(
-                self._loss, self._mode, self._acts[-1][:n], y, self._gacts[-1][:n], self._sums
-            )
+            a, g = self._acts[-1][:n], self._gacts[-1][:n]
+            self.ops.loss(self._loss, self._mode, a, y, g, self._sums, self._loss_params)
             self._backward(x, n)
             self._penalties(n, True)
             self._zero_frozen_gradients()

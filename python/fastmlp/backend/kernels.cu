@@ -266,6 +266,100 @@ __global__ void elementwise_loss_rows(int kind, int mode, T* a, const T* y, T* g
   }
 }
 
+// The focal factor u^gamma and its derivative gamma u^(gamma - 1) (0 for gamma = 0: loss.hpp).
+template <typename T>
+__device__ void fm_focal_factor(T u, T gamma, T& f, T& df) {
+  if (gamma == T(0)) {
+    f = T(1);
+    df = T(0);
+  } else {
+    f = pow(u, gamma);
+    df = gamma * pow(u, gamma - T(1));
+  }
+}
+
+// Binary focal cross-entropy (loss.hpp binary_focal; twin in _reference_focal.py), averaged over
+// the k outputs: w u^gamma bce, u = 1 - p_t; bce from the logits in modes 1 and 2 (2: a is
+// overwritten with the sigmoid), from clipped probabilities in mode 0; w from alpha where balance
+// is set, else 1.
+template <typename T>
+__global__ void binary_focal_rows(int mode, double gamma, double alpha, int balance, T* a, const T* y, T* g, i64 n,
+                                  i64 k, double* sums) {
+  const T one = T(1), eps = T(FM_PROB_EPS), al = T(alpha);
+  FM_FOR_EACH(r, n) {
+    double loss = 0;
+    for (i64 i = r * k; i < (r + 1) * k; ++i) {
+      const T v = a[i], t = y[i];
+      T p = v, bce, dbce, dp = one;  // dbce = d bce / dv, dp = dp / dv
+      if (mode != 0) {
+        p = one / (one + exp(-v));
+        bce = fmax(v, T(0)) - v * t + log1p(exp(-fabs(v)));
+        dbce = p - t;
+        dp = p * (one - p);
+        if (mode == 2) a[i] = p;
+      } else {
+        const T pc = fmin(fmax(p, eps), one - eps);
+        bce = -(t * log(pc) + (one - t) * log(one - pc));
+        dbce = v == pc ? (pc - t) / (pc * (one - pc)) : T(0);
+      }
+      const T u = one - (t * p + (one - t) * (one - p));
+      const T du = (one - T(2) * t) * dp;
+      T f, df;
+      fm_focal_factor(u, T(gamma), f, df);
+      const T w = balance ? t * al + (one - t) * (one - al) : one;
+      loss += (double)(w * (f * bce));
+      g[i] = w * ((du == T(0) ? T(0) : df * du) * bce + f * dbce) / T(n * k);
+    }
+    atomicAdd(&sums[0], loss / (double)k);
+  }
+}
+
+// Categorical focal cross-entropy (loss.hpp; twin in _reference_focal.py):
+// sum_j alpha (1 - q_j)^gamma (-y_j log q_j), q = clip(p / sum(p)), p = a (mode 0) or its softmax
+// (mode 1); no gradient through the clip.
+template <typename T>
+__global__ void categorical_focal_rows(int mode, double gamma, double alpha, const T* a, const T* y, T* g, i64 n,
+                                       i64 k, double* sums) {
+  const T one = T(1), eps = T(FM_PROB_EPS), al = T(alpha);
+  FM_FOR_EACH(r, n) {
+    const T* ar = a + r * k;
+    const T* yr = y + r * k;
+    T* gr = g + r * k;
+    T m = T(0), e = one;  // logits: their max and sum_j e^(z_j - m)
+    if (mode != 0) {
+      m = ar[0];
+      for (i64 j = 1; j < k; ++j) m = fmax(m, ar[j]);
+      e = T(0);
+      for (i64 j = 0; j < k; ++j) e += (gr[j] = exp(ar[j] - m));
+      for (i64 j = 0; j < k; ++j) gr[j] /= e;  // p
+    } else {
+      for (i64 j = 0; j < k; ++j) gr[j] = ar[j];
+    }
+    T s = T(0);
+    for (i64 j = 0; j < k; ++j) s += gr[j];
+    s = fmax(s, fm_tiny<T>());
+    double loss = 0;
+    T gq = T(0);  // sum_j G_j q_j, G_j = dL/dq_j
+    for (i64 j = 0; j < k; ++j) {
+      const T q = gr[j] / s, qc = fmin(fmax(q, eps), one - eps);
+      const T ce = -yr[j] * log(qc);
+      T f, df;
+      fm_focal_factor(one - qc, T(gamma), f, df);
+      loss += (double)(al * f * ce);
+      gr[j] = q == qc ? -al * (df * ce + f * yr[j] / qc) : T(0);
+      gq += gr[j] * q;
+    }
+    for (i64 j = 0; j < k; ++j) gr[j] = (gr[j] - gq) / s;  // dL/dp
+    if (mode != 0) {  // through the softmax: dL/dz = p (dL/dp - sum_j p_j dL/dp_j)
+      T dot = T(0);
+      for (i64 j = 0; j < k; ++j) dot += exp(ar[j] - m) / e * gr[j];
+      for (i64 j = 0; j < k; ++j) gr[j] = exp(ar[j] - m) / e * (gr[j] - dot);
+    }
+    for (i64 j = 0; j < k; ++j) gr[j] /= T(n);
+    atomicAdd(&sums[0], loss);
+  }
+}
+
 // Accuracy (mode 1: argmax == label, 2: argmax == argmax of y, 3: per element thresholds) and
 // the mse / mae metric sums against scale * y + offset (y as the user passed it), of one batch.
 template <typename T>
