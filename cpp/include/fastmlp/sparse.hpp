@@ -95,9 +95,11 @@ bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p
     const float* row = row_of(p.begin + i);
     // The rows are often random rows of a large array (a shuffled epoch): ask for the next one
     // now, so that it streams in while this one is compressed, instead of a cache miss per line.
+    // Into L2, not L1 (a shuffled MNIST epoch at batch 256 on Zen 4: 5% faster than into L1,
+    // whose lines the weights and gradients of the step need).
     if (i + 1 < n) {
       const char* next = reinterpret_cast<const char*>(row_of(p.begin + i + 1));
-      for (std::size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b, 0, 3);
+      for (std::size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b, 0, 2);
     }
     Index j = 0;
 #ifdef __AVX512F__
