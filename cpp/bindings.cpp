@@ -478,6 +478,16 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_sparse_inputs", &set_sparse_inputs, py::arg("enabled"),
         "Whether a first Dense layer runs on the nonzeros of sparse float32 inputs.");
   m.def("get_sparse_inputs", &sparse_inputs);
+  // (C-contiguous float32 / float64 only: the overloads match without a conversion or copy)
+  auto finite = [](auto array) {
+    const auto n = static_cast<Index>(array.size());
+    const auto* data = array.data();
+    py::gil_scoped_release release;
+    return all_finite(data, n, max_threads());
+  };
+  m.def("all_finite", [=](py::array_t<float, py::array::c_style> a) { return finite(a); }, py::arg("array"));
+  m.def("all_finite", [=](py::array_t<double, py::array::c_style> a) { return finite(a); }, py::arg("array"),
+        "Whether a C-contiguous float32 / float64 array holds no NaN or infinity (on the engine's threads).");
   m.def(
       "load_blas",
       [](const std::string& path) {

@@ -810,6 +810,34 @@ def test_the_finite_check_of_large_arrays_sees_every_element(dtype, bad):
     assert all_finite(x.reshape(-1, 5))
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, ">f4"])
+def test_the_engines_finite_check_sees_every_element_in_every_thread(threads, dtype):
+    # Arrays of a million values and more are split over the threads, each scanned in blocks of
+    # 65,536: a bad value at every edge of a part or block, against NumPy's own check.
+    from fastmlp import _core
+    from fastmlp._validation import all_finite
+
+    size = 5 * ((3 << 20) // 5 + 1)
+    x = np.ones(size, dtype=dtype)
+    saved = _core.get_num_threads()
+    _core.set_num_threads(threads)
+    try:
+        assert all_finite(x.reshape(-1, 5)) and all_finite(x)
+        edges = [1, 65535, 65536, size // 3, size // 2 - 1, size // 2, size // 2 + 65536, size - 1]
+        for at in edges:
+            for bad in (np.nan, np.inf, -np.inf):
+                x[at] = bad
+                assert not all_finite(x), (at, bad)
+                assert not all_finite(x.reshape(-1, 5)), (at, bad)
+            x[at] = np.finfo(x.dtype).max  # the largest finite value and the smallest subnormal
+            x[at - 1] = np.finfo(x.dtype).smallest_subnormal
+            assert all_finite(x) and bool(np.isfinite(x).all())
+            x[at], x[at - 1] = 1.0, 1.0
+    finally:
+        _core.set_num_threads(saved)
+
+
 def test_set_weights_takes_nan_with_a_warning_as_keras():
     # Not bad input but a state training can reach: get_weights -> set_weights must round-trip
     # it (Keras takes it silently); the warning names the array and points at the user's line.
