@@ -274,7 +274,7 @@ def head_cases():
                 )
 
 
-@pytest.mark.parametrize(("head", "params", "hard", "seed"), head_cases())
+@pytest.mark.parametrize(("head", "params", "hard", "seed"), list(head_cases()))
 def test_whole_model_gradient_matches_finite_differences(head, params, hard, seed) -> None:
     case = focal_case(head, params, hard, seed)
     assert case.net.loss_mode == head[3]

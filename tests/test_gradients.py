@@ -363,7 +363,7 @@ def unnormalised(head: tuple) -> bool:
 # --- tests ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("head", "reg", "hidden_activations", "seed"), cases())
+@pytest.mark.parametrize(("head", "reg", "hidden_activations", "seed"), list(cases()))
 def test_gradient_matches_finite_differences(head, reg, hidden_activations, seed):
     loss, output, from_logits, mode = head
     failures = []
@@ -379,7 +379,7 @@ def test_gradient_matches_finite_differences(head, reg, hidden_activations, seed
     assert not failures, "; ".join(failures)
 
 
-@pytest.mark.parametrize(("head", "reg", "hidden_activations", "seed"), cases())
+@pytest.mark.parametrize(("head", "reg", "hidden_activations", "seed"), list(cases()))
 def test_loss_value_matches_numpy_reference(head, reg, hidden_activations, seed):
     loss, output, from_logits, _ = head
     failures = []
