@@ -2,8 +2,9 @@
 // z = x W + b and dW = x^T gz from the nonzeros alone: the batch is compressed row by row (CSR),
 // and every product costs per nonzero instead of per element, with W's rows or gz's rows added
 // straight into accumulators held in registers (no packing, no zero ever multiplied).
-// Float with AVX2 and FMA only (kSparseKernels); elsewhere, and for dense inputs, products are
-// dense GEMMs. Each output element is a sum in a different order than the GEMM's, so results
+// Float with AVX2 and FMA only (kSparseKernels): 8-float registers, or 16-float ones and the
+// compress instructions where the build targets AVX-512 (same sums, lane for lane); elsewhere,
+// and for dense inputs, products are dense GEMMs. Each output element is a sum in a different order than the GEMM's, so results
 // agree with the dense path to float rounding, not bit for bit.
 #pragma once
 
