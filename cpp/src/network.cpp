@@ -705,7 +705,7 @@ bool Network<Scalar>::sparse_wanted() const {
 
 template <typename Scalar>
 template <typename RowOf>
-bool Network<Scalar>::use_sparse(RowOf row_of, Index n) {
+bool Network<Scalar>::use_sparse(RowOf row_of, Index n, bool in_order) {
   sparse_active_ = false;
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
@@ -721,7 +721,7 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n) {
     for_each_thread(parts, [&](int t) {
       SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
       std::tie(p.begin, p.end) = part_of(n, parts, t);
-      if (!compress(row_of, input_dim_, kSparseDensity, p)) sparse = false;
+      if (!compress(row_of, input_dim_, kSparseDensity, p, in_order)) sparse = false;
     });
     sparse_active_ = sparse.load();
   }
@@ -1295,7 +1295,7 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
     auto row = [&](Index i) {
       return static_cast<Index>(epoch_shuffled_ ? order_[static_cast<std::size_t>(pos + i)] : pos + i);
     };
-    if (try_sparse) try_sparse = use_sparse([&](Index i) { return x.data() + row(i) * in; }, n);
+    if (try_sparse) try_sparse = use_sparse([&](Index i) { return x.data() + row(i) * in; }, n, !epoch_shuffled_);
     const Scalar *xb, *yb, *wb = nullptr;
     if (epoch_shuffled_) {
       // Gather the batch's rows into contiguous buffers: x_b[i] = x[order[pos + i]] (x only for
@@ -1474,7 +1474,7 @@ bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chun
             p.begin = t * chunk;
             p.end = p.begin + n;
             sparse = compress([&](Index i) { return xk + (i - p.begin) * input_dim_; }, input_dim_, kSparseDensity,
-                              p);
+                              p, true);
             if (!sparse) all_sparse = false;
           }
         }

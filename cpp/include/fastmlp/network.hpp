@@ -285,11 +285,11 @@ class Network {
   // Compresses rows row_of(0 .. n-1) of this batch into sparse_ when they are sparse enough, and
   // says whether the first layer will use them (sparse_active_); the dense x is then not read.
   template <typename RowOf>
-  bool use_sparse(RowOf row_of, Index n);
+  bool use_sparse(RowOf row_of, Index n, bool in_order);
   void sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part);
   void sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Scalar> dw, Scalar* db);
   bool use_sparse(const Scalar* x, Index n) {
-    return use_sparse([x, this](Index i) { return x + i * input_dim_; }, n);
+    return use_sparse([x, this](Index i) { return x + i * input_dim_; }, n, true);
   }
 
   Index input_dim_;
