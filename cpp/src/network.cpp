@@ -494,15 +494,21 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
     if (check_here && L.spec.kind != LayerKind::Dense && !xin.allFinite())
       throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
     switch (L.spec.kind) {
-      case LayerKind::Dense:
-        if (l == 0 && (part || sparse_active_))
-          sparse_first_forward(a, part);
+      case LayerKind::Dense: {
+        // A sparse first layer applies a plain relu as it stores its outputs (not where the
+        // product is checked: relu would hide -inf).
+        const bool sparse = l == 0 && (part || sparse_active_);
+        const bool relu_here = sparse && !check_here && !(last && defer_last) &&
+                               L.spec.activation == Activation::Relu && L.spec.activation_params.plain_relu();
+        if (sparse)
+          sparse_first_forward(a, part, relu_here);
         else
           dense_forward<Scalar>(xin, weights(L), L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr, a);
         if (check_here && !a.allFinite() && !xin.allFinite())
           throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
-        if (!(last && defer_last)) activate_keeping_z(l, a, row0, training);
+        if (!(last && defer_last) && !relu_here) activate_keeping_z(l, a, row0, training);
         break;
+      }
       case LayerKind::Activation:
         a = xin;
         if (!(last && defer_last)) activate_keeping_z(l, a, row0, training);
@@ -730,18 +736,18 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n, bool in_order) {
 }
 
 template <typename Scalar>
-void Network<Scalar>::sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part) {
+void Network<Scalar>::sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part, bool relu) {
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
     const Layer& L = layers_[0];
     const float* w = params_.data() + L.w_offset;
     const float* b = L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr;
     if (part) {
-      sparse_forward(*part, w, b, L.out, z.data() - part->begin * L.out);
+      sparse_forward(*part, w, b, L.out, z.data() - part->begin * L.out, relu);
       return;
     }
     for_each_thread(static_cast<int>(sparse_.parts.size()), [&](int t) {
-      sparse_forward(sparse_.parts[static_cast<std::size_t>(t)], w, b, L.out, z.data());
+      sparse_forward(sparse_.parts[static_cast<std::size_t>(t)], w, b, L.out, z.data(), relu);
     });
     return;
   }

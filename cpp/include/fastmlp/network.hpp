@@ -286,7 +286,8 @@ class Network {
   // says whether the first layer will use them (sparse_active_); the dense x is then not read.
   template <typename RowOf>
   bool use_sparse(RowOf row_of, Index n, bool in_order);
-  void sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part);
+  // z = x W + b of the sparse first layer (its part's rows, or every part's); relu: max(z, 0).
+  void sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part, bool relu);
   void sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Scalar> dw, Scalar* db);
   bool use_sparse(const Scalar* x, Index n) {
     return use_sparse([x, this](Index i) { return x + i * input_dim_; }, n, true);

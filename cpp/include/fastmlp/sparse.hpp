@@ -148,9 +148,11 @@ struct Run {
 };
 
 // out[0, 8V) = init + sum over the runs' nonzeros (p, v) of v * rows[p * ld + (0, 8V)],
-// accumulated in V registers. init may be null (zeros).
+// accumulated in V registers. init may be null (zeros). relu: max(out, 0) stored instead (with
+// Eigen's max: NaN kept, -0 kept).
 template <int V>
-inline void accumulate_rows(const Run* runs, int n_runs, const float* rows, Index ld, const float* init, float* out) {
+inline void accumulate_rows(const Run* runs, int n_runs, const float* rows, Index ld, const float* init, float* out,
+                            bool relu) {
   __m256 acc[V];
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) acc[v] = init ? _mm256_loadu_ps(init + 8 * v) : _mm256_setzero_ps();
@@ -164,6 +166,9 @@ inline void accumulate_rows(const Run* runs, int n_runs, const float* rows, Inde
       for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(s, _mm256_loadu_ps(row + 8 * v), acc[v]);
     }
   }
+  if (relu)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[v] = _mm256_max_ps(_mm256_setzero_ps(), acc[v]);
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
@@ -173,7 +178,7 @@ inline void accumulate_rows(const Run* runs, int n_runs, const float* rows, Inde
 // Each lane adds the same products in the same order as the 8-float version: the same sums.
 template <int V>
 inline void accumulate_rows16(const Run* runs, int n_runs, const float* rows, Index ld, const float* init, float* out,
-                              __mmask16 tail) {
+                              __mmask16 tail, bool relu) {
   __m512 acc[V];
 #pragma GCC unroll 16
   for (int v = 0; v < V; ++v) {
@@ -198,6 +203,9 @@ inline void accumulate_rows16(const Run* runs, int n_runs, const float* rows, In
       acc[V - 1] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(tail, row + 16 * (V - 1)), acc[V - 1]);
     }
   }
+  if (relu)
+#pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) acc[v] = _mm512_max_ps(_mm512_setzero_ps(), acc[v]);
 #pragma GCC unroll 16
   for (int v = 0; v < V - 1; ++v) _mm512_storeu_ps(out + 16 * v, acc[v]);
   _mm512_mask_storeu_ps(out + 16 * (V - 1), tail, acc[V - 1]);
@@ -206,42 +214,42 @@ inline void accumulate_rows16(const Run* runs, int n_runs, const float* rows, In
 // The same over all `width` columns of rows `width` floats long: 128 at a time, then the rest
 // in one pass (its last register partly used).
 inline void accumulate_columns(const Run* runs, int n_runs, const float* rows, Index width, const float* init,
-                               float* out) {
+                               float* out, bool relu = false) {
   Index c = 0;
   for (; c + 128 <= width; c += 128)
-    accumulate_rows16<8>(runs, n_runs, rows + c, width, init ? init + c : nullptr, out + c, 0xFFFF);
+    accumulate_rows16<8>(runs, n_runs, rows + c, width, init ? init + c : nullptr, out + c, 0xFFFF, relu);
   const Index rest = width - c;
   if (rest == 0) return;
   const float* init_c = init ? init + c : nullptr;
   const auto tail = static_cast<__mmask16>((1u << ((rest - 1) % 16 + 1)) - 1);
   switch ((rest + 15) / 16) {
-    case 8: accumulate_rows16<8>(runs, n_runs, rows + c, width, init_c, out + c, tail); break;
-    case 7: accumulate_rows16<7>(runs, n_runs, rows + c, width, init_c, out + c, tail); break;
-    case 6: accumulate_rows16<6>(runs, n_runs, rows + c, width, init_c, out + c, tail); break;
-    case 5: accumulate_rows16<5>(runs, n_runs, rows + c, width, init_c, out + c, tail); break;
-    case 4: accumulate_rows16<4>(runs, n_runs, rows + c, width, init_c, out + c, tail); break;
-    case 3: accumulate_rows16<3>(runs, n_runs, rows + c, width, init_c, out + c, tail); break;
-    case 2: accumulate_rows16<2>(runs, n_runs, rows + c, width, init_c, out + c, tail); break;
-    default: accumulate_rows16<1>(runs, n_runs, rows + c, width, init_c, out + c, tail); break;
+    case 8: accumulate_rows16<8>(runs, n_runs, rows + c, width, init_c, out + c, tail, relu); break;
+    case 7: accumulate_rows16<7>(runs, n_runs, rows + c, width, init_c, out + c, tail, relu); break;
+    case 6: accumulate_rows16<6>(runs, n_runs, rows + c, width, init_c, out + c, tail, relu); break;
+    case 5: accumulate_rows16<5>(runs, n_runs, rows + c, width, init_c, out + c, tail, relu); break;
+    case 4: accumulate_rows16<4>(runs, n_runs, rows + c, width, init_c, out + c, tail, relu); break;
+    case 3: accumulate_rows16<3>(runs, n_runs, rows + c, width, init_c, out + c, tail, relu); break;
+    case 2: accumulate_rows16<2>(runs, n_runs, rows + c, width, init_c, out + c, tail, relu); break;
+    default: accumulate_rows16<1>(runs, n_runs, rows + c, width, init_c, out + c, tail, relu); break;
   }
 }
 #else
 // The same over all `width` columns of rows `width` floats long: 64 at a time, then one block
 // of 8..56, then one by one.
 inline void accumulate_columns(const Run* runs, int n_runs, const float* rows, Index width, const float* init,
-                               float* out) {
+                               float* out, bool relu = false) {
   Index c = 0;
   for (; c + 64 <= width; c += 64)
-    accumulate_rows<8>(runs, n_runs, rows + c, width, init ? init + c : nullptr, out + c);
+    accumulate_rows<8>(runs, n_runs, rows + c, width, init ? init + c : nullptr, out + c, relu);
   const float* init_c = init ? init + c : nullptr;
   switch ((width - c) / 8) {
-    case 7: accumulate_rows<7>(runs, n_runs, rows + c, width, init_c, out + c); break;
-    case 6: accumulate_rows<6>(runs, n_runs, rows + c, width, init_c, out + c); break;
-    case 5: accumulate_rows<5>(runs, n_runs, rows + c, width, init_c, out + c); break;
-    case 4: accumulate_rows<4>(runs, n_runs, rows + c, width, init_c, out + c); break;
-    case 3: accumulate_rows<3>(runs, n_runs, rows + c, width, init_c, out + c); break;
-    case 2: accumulate_rows<2>(runs, n_runs, rows + c, width, init_c, out + c); break;
-    case 1: accumulate_rows<1>(runs, n_runs, rows + c, width, init_c, out + c); break;
+    case 7: accumulate_rows<7>(runs, n_runs, rows + c, width, init_c, out + c, relu); break;
+    case 6: accumulate_rows<6>(runs, n_runs, rows + c, width, init_c, out + c, relu); break;
+    case 5: accumulate_rows<5>(runs, n_runs, rows + c, width, init_c, out + c, relu); break;
+    case 4: accumulate_rows<4>(runs, n_runs, rows + c, width, init_c, out + c, relu); break;
+    case 3: accumulate_rows<3>(runs, n_runs, rows + c, width, init_c, out + c, relu); break;
+    case 2: accumulate_rows<2>(runs, n_runs, rows + c, width, init_c, out + c, relu); break;
+    case 1: accumulate_rows<1>(runs, n_runs, rows + c, width, init_c, out + c, relu); break;
     default: break;
   }
   c += (width - c) / 8 * 8;
@@ -250,18 +258,20 @@ inline void accumulate_columns(const Run* runs, int n_runs, const float* rows, I
     for (int r = 0; r < n_runs; ++r)
       for (std::int32_t p = 0; p < runs[r].count; ++p)
         sum += runs[r].val[p] * rows[static_cast<Index>(runs[r].idx[p]) * width + c];
-    out[c] = sum;
+    out[c] = relu ? std::max(sum, 0.0f) : sum;
   }
 }
 #endif  // __AVX512F__
 }  // namespace detail
 
 // Part p's rows of z = x W + b.  W: (cols, out) row-major; b: (out,) or null; z: (rows, out).
-inline void sparse_forward(const SparseBatch::Part& p, const float* w, const float* b, Index out, float* z) {
+// relu: max(z, 0) instead (as Eigen's max: the same numbers as z then relu).
+inline void sparse_forward(const SparseBatch::Part& p, const float* w, const float* b, Index out, float* z,
+                           bool relu = false) {
   for (Index i = 0; i < p.end - p.begin; ++i) {
     const auto at = static_cast<std::size_t>(i);
     const detail::Run run{p.index.data() + p.start[at], p.value.data() + p.start[at], p.start[at + 1] - p.start[at]};
-    detail::accumulate_columns(&run, 1, w, out, b, z + (p.begin + i) * out);
+    detail::accumulate_columns(&run, 1, w, out, b, z + (p.begin + i) * out, relu);
   }
 }
 
