@@ -1477,15 +1477,20 @@ bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chun
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
         if constexpr (std::is_same_v<Scalar, float>) {
           if (try_sparse) {
+            // x checked for NaN and infinity as it is compressed (then not the product: the
+            // first layer's relu can go with it).
             p.begin = t * chunk;
             p.end = p.begin + n;
-            sparse = compress([&](Index i) { return xk + (i - p.begin) * input_dim_; }, input_dim_, kSparseDensity,
-                              p, true);
+            auto row = [&](Index i) { return xk + (i - p.begin) * input_dim_; };
+            bool finite = true;
+            sparse = check_finite ? compress<true>(row, input_dim_, kSparseDensity, p, true, &finite)
+                                  : compress(row, input_dim_, kSparseDensity, p, true);
+            if (!finite) throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
             if (!sparse) all_sparse = false;
           }
         }
 #endif
-        forward(xk, n, false, defer_last, check_finite, t * chunk, sparse ? &p : nullptr);
+        forward(xk, n, false, defer_last, check_finite && !sparse, t * chunk, sparse ? &p : nullptr);
         done(k, r0, n, t * chunk);
       });
   }

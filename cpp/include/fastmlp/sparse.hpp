@@ -73,8 +73,10 @@ inline const std::array<std::array<std::int32_t, 8>, 256>& pack_table() {
 // up (returns false) once the nonzeros pass max_density * rows * cols: the dense product is then
 // faster. NaN and infinities count as nonzeros, so they reach the product as in the dense path.
 // in_order: the rows follow each other in memory (else: rows anywhere, a shuffled batch's).
-template <typename RowOf>
-bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p, bool in_order) {
+// With kCheckFinite, a NaN or infinity stops it instead (false, with *finite = false).
+template <bool kCheckFinite = false, typename RowOf>
+bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p, bool in_order,
+              bool* finite = nullptr) {
   const auto& table = detail::pack_table();
   const Index n = p.end - p.begin;
   const auto limit = static_cast<std::int64_t>(max_density * static_cast<double>(n * cols));
@@ -112,6 +114,8 @@ bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (; j + 16 <= cols; j += 16) {
       const __m512 v = _mm512_loadu_ps(row + j);
+      if constexpr (kCheckFinite)  // (v - v: NaN for NaN and infinities, else 0)
+        if (_mm512_cmp_ps_mask(_mm512_sub_ps(v, v), _mm512_setzero_ps(), _CMP_UNORD_Q)) return *finite = false;
       const __mmask16 mask = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
       _mm512_storeu_ps(value + nz, _mm512_maskz_compress_ps(mask, v));
       _mm512_storeu_si512(index + nz, _mm512_maskz_compress_epi32(
@@ -121,6 +125,8 @@ bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p
 #endif
     for (; j + 8 <= cols; j += 8) {
       const __m256 v = _mm256_loadu_ps(row + j);
+      if constexpr (kCheckFinite)
+        if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_sub_ps(v, v), zero, _CMP_UNORD_Q))) return *finite = false;
       const int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ));
       const __m256i lanes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(table[mask].data()));
       _mm256_storeu_ps(value + nz, _mm256_permutevar8x32_ps(v, lanes));
@@ -128,11 +134,14 @@ bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p
                           _mm256_add_epi32(lanes, _mm256_set1_epi32(static_cast<int>(j))));
       nz += __builtin_popcount(static_cast<unsigned>(mask));
     }
-    for (; j < cols; ++j)
+    for (; j < cols; ++j) {
+      if constexpr (kCheckFinite)
+        if (!(row[j] - row[j] == 0.0f)) return *finite = false;
       if (!(row[j] == 0.0f)) {
         index[nz] = static_cast<std::int32_t>(j);
         value[nz++] = row[j];
       }
+    }
     if (nz > limit) return false;
   }
   p.start[static_cast<std::size_t>(n)] = nz;
