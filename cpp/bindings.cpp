@@ -278,16 +278,18 @@ void bind_network(py::module_& m, const char* name) {
       .def(
           "train_steps",
           [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size, std::int64_t max_steps,
-             double max_seconds, const std::optional<Array<S>>& w) {
+             double max_seconds, const std::optional<Array<S>>& w, bool check_x) {
             auto X = as_matrix(x, "x");
             auto Y = as_matrix(y, "y");
             const S* W = sample_weights(w, X.rows());
             auto lock = claim(n);
             py::gil_scoped_release release;
-            return n.train_steps(X, Y, batch_size, max_steps, max_seconds, W);
+            return n.train_steps(X, Y, batch_size, max_steps, max_seconds, W, check_x);
           },
           py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("max_steps"), py::arg("max_seconds") = 0.0,
-          py::arg("w") = py::none())
+          py::arg("w") = py::none(), py::arg("check_x") = false,
+          "check_x: each batch's rows of x checked for NaN / infinity before its step (ValueError; "
+          "the steps before it stay done)")
       .def(
           "train_epochs",
           [](Net& n, const Array<S>& x, const Array<S>& y, Index batch_size, Index epochs, bool shuffle,

@@ -894,3 +894,102 @@ def test_dtype_takes_keras_policies_and_a_layer_of_another_dtype_warns():
         model.build()
     assert w[0].filename == __file__
     assert model.get_weights()[0].dtype == np.float32
+
+
+def _sparse_rows(rng: np.random.Generator, n: int, density: float) -> np.ndarray:
+    """MNIST-like rows: mostly zeros (the engine's sparse first layer), else uniform [0, 1)."""
+    x = rng.random((n, FEATURES)).astype(np.float32)
+    x[rng.random((n, FEATURES)) > density] = 0.0
+    return x
+
+
+def _state(model: Any) -> tuple[Any, ...]:
+    engine = model._engine
+    it, slots, scalars = engine.get_optimizer_state()
+    return (
+        [w.copy() for w in model.get_weights()],
+        it,
+        [s.copy() for s in slots],
+        scalars,
+        engine.get_rng_state(),
+    )
+
+
+def _assert_same_state(a: tuple[Any, ...], b: tuple[Any, ...]) -> None:
+    for wa, wb in zip(a[0], b[0]):
+        np.testing.assert_array_equal(wa, wb)
+    assert a[1] == b[1] and a[3] == b[3] and a[4] == b[4]
+    assert len(a[2]) == len(b[2])
+    for sa, sb in zip(a[2], b[2]):
+        np.testing.assert_array_equal(sa, sb)
+
+
+@pytest.mark.parametrize("inputs", ["sparse", "dense"])
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("verbose", [0, 1])  # (1: one engine call per batch)
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+def test_fit_finds_a_bad_value_mid_epoch_and_puts_the_model_back(
+    inputs, shuffle, verbose, bad, capsys
+):
+    # Without callbacks, fit leaves x's check to the engine, batch by batch in the first epoch
+    # (the steps before the bad row are done by then): the model must come back exactly as it
+    # was before the call, trained before or not, and train on as if the call had not happened.
+    rng = np.random.default_rng(7)
+    n = 1200
+    # (float32: the model's dtype, so that x is used as it is: a converted x is checked on its way)
+    x = (
+        _sparse_rows(rng, n, 0.15)
+        if inputs == "sparse"
+        else rng.normal(size=(n, FEATURES)).astype(np.float32)
+    )
+    y = rng.integers(0, CLASSES, n)
+
+    def model() -> Any:
+        m = fm.Sequential(
+            [
+                layers.Input(shape=(FEATURES,)),
+                layers.Dense(64, "relu"),
+                layers.Dense(CLASSES, "softmax"),
+            ],
+            seed=3,
+        )
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return m
+
+    for trained_before in (False, True):
+        m, twin = model(), model()
+        if trained_before:
+            for each in (m, twin):
+                each.fit(x[:200], y[:200], batch_size=32, epochs=1, verbose=0)
+        before = _state(m)
+        bad_x = x.copy()
+        bad_x[n - 5, 17] = bad  # in the last batch when not shuffled
+        with pytest.raises(ValueError, match="x contains NaN or infinity"):
+            m.fit(bad_x, y, batch_size=32, epochs=3, shuffle=shuffle, verbose=verbose)
+        _assert_same_state(_state(m), before)
+        h1 = m.fit(x, y, batch_size=32, epochs=2, shuffle=shuffle, verbose=0)
+        assert m._engine.last_batch_sparse == (inputs == "sparse")  # (which check ran)
+        h2 = twin.fit(x, y, batch_size=32, epochs=2, shuffle=shuffle, verbose=0)
+        assert h1.history["loss"] == h2.history["loss"]
+        _assert_same_state(_state(m), _state(twin))
+    capsys.readouterr()
+
+
+def test_fit_checks_x_itself_where_it_is_not_left_to_the_engine():
+    # With a callback, or rows held out by validation_split, x is checked before any step.
+    x, y = X.copy(), LABELS
+    x[SAMPLES - 1, 0] = np.nan
+    m = classifier()
+    before = _state(m)
+    seen = []
+    cb = fm.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs: seen.append(batch))
+    with pytest.raises(ValueError, match="x contains NaN or infinity"):
+        m.fit(x, y, batch_size=2, epochs=1, callbacks=[cb], verbose=0)
+    assert seen == []  # refused before the first batch
+    with pytest.raises(ValueError, match="x contains NaN or infinity"):
+        m.fit(
+            x, y, batch_size=2, epochs=1, validation_split=0.25, verbose=0
+        )  # (the bad row held out)
+    with pytest.raises(ValueError, match="x contains NaN or infinity"):
+        m.fit(x, y, epochs=0, verbose=0)  # no epoch to check it in
+    _assert_same_state(_state(m), before)

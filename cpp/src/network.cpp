@@ -711,7 +711,7 @@ bool Network<Scalar>::sparse_wanted() const {
 
 template <typename Scalar>
 template <typename RowOf>
-bool Network<Scalar>::use_sparse(RowOf row_of, Index n, bool in_order) {
+bool Network<Scalar>::use_sparse(RowOf row_of, Index n, bool in_order, bool* finite) {
   sparse_active_ = false;
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
@@ -723,13 +723,18 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n, bool in_order) {
     const int parts = n >= 2 * kSparseRowsPerThread ? step_threads() : 1;
     sparse_.cols = input_dim_;
     sparse_.parts.resize(static_cast<std::size_t>(parts));
-    std::atomic<bool> sparse{true};
+    std::atomic<bool> sparse{true}, all_finite{true};
     for_each_thread(parts, [&](int t) {
       SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
       std::tie(p.begin, p.end) = part_of(n, parts, t);
-      if (!compress(row_of, input_dim_, kSparseDensity, p, in_order)) sparse = false;
+      bool ok = true;
+      if (!(finite ? compress<true>(row_of, input_dim_, kSparseDensity, p, in_order, &ok)
+                   : compress(row_of, input_dim_, kSparseDensity, p, in_order)))
+        sparse = false;
+      if (!ok) all_finite = false;
     });
-    sparse_active_ = sparse.load();
+    if (finite) *finite = all_finite.load();
+    sparse_active_ = sparse.load() && all_finite.load();
   }
 #endif
   return sparse_active_;
@@ -1278,7 +1283,7 @@ void Network<Scalar>::begin_epoch(Index n, bool shuffle) {
 
 template <typename Scalar>
 Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
-                                  std::int64_t max_steps, double max_seconds, const Scalar* w) {
+                                  std::int64_t max_steps, double max_seconds, const Scalar* w, bool check_x) {
   check_xy(x, &y);
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(batch_size));
   if (x.rows() != epoch_n_)
@@ -1301,7 +1306,13 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
     auto row = [&](Index i) {
       return static_cast<Index>(epoch_shuffled_ ? order_[static_cast<std::size_t>(pos + i)] : pos + i);
     };
-    if (try_sparse) try_sparse = use_sparse([&](Index i) { return x.data() + row(i) * in; }, n, !epoch_shuffled_);
+    const char* nonfinite = "x contains NaN or infinity; clean or impute it first";
+    if (try_sparse) {
+      bool finite = true;
+      try_sparse = use_sparse([&](Index i) { return x.data() + row(i) * in; }, n, !epoch_shuffled_,
+                              check_x ? &finite : nullptr);
+      if (!finite) throw std::invalid_argument(nonfinite);
+    }
     const Scalar *xb, *yb, *wb = nullptr;
     if (epoch_shuffled_) {
       // Gather the batch's rows into contiguous buffers: x_b[i] = x[order[pos + i]] (x only for
@@ -1321,6 +1332,8 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
       yb = y.data() + epoch_pos_ * ty;
       if (w) wb = w + epoch_pos_;
     }
+    // (a dense batch: its rows checked where they were gathered, or in x, while in cache)
+    if (check_x && !sparse_active_ && !all_finite(xb, n * in, 1)) throw std::invalid_argument(nonfinite);
     PointFor<const Scalar> weights(batch_weights_, wb);
     step(xb, yb, n, s);
     epoch_pos_ += n;

@@ -153,8 +153,11 @@ class Network {
   void begin_epoch(Index n, bool shuffle);
   // Runs up to max_steps minibatch steps of the current epoch, stopping early once max_seconds
   // have passed (0 = no limit) or the epoch is over. x and y must be the epoch's arrays.
+  // check_x: each batch's rows of x are checked for NaN and infinity before its step (while
+  // they are compressed: no pass of its own), std::invalid_argument on one (the steps before it
+  // stay done: fit undoes them).
   Sums train_steps(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
-                   std::int64_t max_steps, double max_seconds, const Scalar* w = nullptr);
+                   std::int64_t max_steps, double max_seconds, const Scalar* w = nullptr, bool check_x = false);
   // Whole epochs (begin_epoch + train_steps each), for a fit with nothing to run between them:
   // each epoch's sums, stopping after `epochs` or, at an epoch's end, once max_seconds have passed.
   std::vector<Sums> train_epochs(const ConstMatMap<Scalar>& x, const ConstMatMap<Scalar>& y, Index batch_size,
@@ -284,8 +287,10 @@ class Network {
   bool sparse_wanted() const;
   // Compresses rows row_of(0 .. n-1) of this batch into sparse_ when they are sparse enough, and
   // says whether the first layer will use them (sparse_active_); the dense x is then not read.
+  // finite: also checks the rows for NaN and infinity, setting *finite = false on one (and
+  // returning false).
   template <typename RowOf>
-  bool use_sparse(RowOf row_of, Index n, bool in_order);
+  bool use_sparse(RowOf row_of, Index n, bool in_order, bool* finite = nullptr);
   // z = x W + b of the sparse first layer (its part's rows, or every part's); relu: max(z, 0).
   void sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part, bool relu);
   void sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Scalar> dw, Scalar* db);
