@@ -119,7 +119,8 @@ def fit(
     # With nothing of the user's run between steps (no callbacks), the CPU engine checks the
     # first epoch's batches as it compresses them, instead of a pass over all of x before it
     # (MNIST: 5 ms, 5% of an epoch at batch 256); a bad value then puts the model back as it
-    # was before this fit (_train_steps) and raises the same error.
+    # was before this fit (the epoch loop below) and raises the same error. (An unbuilt model
+    # has no engine yet: it is checked before, as with callbacks.)
     deferred = (
         host_check
         and not callbacks
