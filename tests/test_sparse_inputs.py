@@ -578,3 +578,32 @@ def test_the_calling_thread_is_left_as_found_with_and_without_blas(blas):
     )
     assert done.returncode == 0, done.stderr
     assert ("eigen" in done.stdout) == (blas == "eigen")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_dense_batch_does_not_make_results_depend_on_where_engine_calls_end(threads):
+    # fit runs an epoch in engine calls of about 0.1 s, so where a call ends depends on the
+    # machine's speed. One batch too dense for the sparse path (rows 64-79 here) must not change
+    # how the batches after it are computed, whichever call they fall in: the same parameters for
+    # one call of 12 steps as for calls of 3, 1 + 11 or 1 each, and sparse batches again after it.
+    rng = np.random.default_rng(11)
+    x = sparse_x(rng, 384, 784, 0.1)
+    x[64:80] = rng.normal(size=(16, 784)).astype(np.float32)
+    y = rng.normal(size=(384, 3)).astype(np.float32)
+    saved = _core.get_num_threads()
+    _core.set_num_threads(threads)
+    try:
+        results = []
+        for splits in ([12], [3, 3, 3, 3], [1, 11], [1] * 12):
+            net, _ = two_layer_net(784, 32, 3)
+            net.begin_epoch(384, False)
+            sparse_after = []
+            for k in splits:
+                net.train_steps(x, y, 32, k)
+                sparse_after.append(net.last_batch_sparse)
+            results.append(net.get_params())
+            assert sparse_after[-1]  # (the last batch, rows 352-383, is sparse)
+        for other in results[1:]:
+            np.testing.assert_array_equal(results[0], other)
+    finally:
+        _core.set_num_threads(saved)

@@ -75,6 +75,7 @@ constexpr Index kSparseRowsPerThread = 8, kSparsePredictRows = 4096;
 // With more than one thread, predict and evaluate take inputs (sparse or not) through all layers
 // in chunks of this many rows per thread (forward_in_chunks): a chunk's outputs stay in its cache.
 constexpr Index kSparseChunkRows = 256;
+constexpr int kDenseBatches = 4;  // (train_steps)
 
 class ThreadScope {
  public:
@@ -1274,6 +1275,7 @@ void Network<Scalar>::begin_epoch(Index n, bool shuffle) {
   epoch_n_ = n;
   epoch_pos_ = 0;
   epoch_shuffled_ = shuffle;
+  dense_batches_ = 0;
   if (shuffle) {
     order_.resize(static_cast<std::size_t>(n));
     std::iota(order_.begin(), order_.end(), std::int64_t(0));
@@ -1295,9 +1297,12 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
   reserve(batch);
   const Index in = input_dim_, ty = target_dim();
   const auto start = std::chrono::steady_clock::now();
-  // Dense inputs stay dense for the rest of the call once one batch was too dense for the sparse
-  // path, so that they are not compressed in vain at every step.
-  bool try_sparse = sparse_wanted();
+  // Dense inputs stay dense for the rest of the epoch once kDenseBatches batches in a row were too
+  // dense for the sparse path, so that they are not compressed in vain at every step. (Counted
+  // over the epoch, not this call: where a call ends depends on the time it took, and the rest of
+  // a call once dense made results depend on it; one batch of MNIST at batch 32 over 25% nonzeros
+  // in a part had the rest of its 0.1 s call, hundreds of steps, run on dense products.)
+  bool try_sparse = sparse_wanted() && dense_batches_ < kDenseBatches;
   sparse_active_ = false;
   Sums s;
   while (s.steps < max_steps && epoch_pos_ < epoch_n_) {
@@ -1309,9 +1314,11 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
     const char* nonfinite = "x contains NaN or infinity; clean or impute it first";
     if (try_sparse) {
       bool finite = true;
-      try_sparse = use_sparse([&](Index i) { return x.data() + row(i) * in; }, n, !epoch_shuffled_,
-                              check_x ? &finite : nullptr);
+      const bool sparse = use_sparse([&](Index i) { return x.data() + row(i) * in; }, n, !epoch_shuffled_,
+                                     check_x ? &finite : nullptr);
       if (!finite) throw std::invalid_argument(nonfinite);
+      dense_batches_ = sparse ? 0 : dense_batches_ + 1;
+      try_sparse = dense_batches_ < kDenseBatches;
     }
     const Scalar *xb, *yb, *wb = nullptr;
     if (epoch_shuffled_) {

@@ -348,6 +348,7 @@ class Network {
   std::vector<std::int64_t> order_;  // the epoch's sample order
   Index epoch_n_ = 0, epoch_pos_ = 0;
   bool epoch_shuffled_ = false;
+  int dense_batches_ = 0;  // this epoch's last batches in a row too dense for the sparse path
   std::mutex busy_;
 };
 
