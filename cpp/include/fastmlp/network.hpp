@@ -4,7 +4,6 @@
 #pragma once
 
 #include <array>
-#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -97,31 +96,31 @@ struct Sums : MetricSums {
 struct RowsTeam {
   static constexpr int kProbeEvery = 1000, kProbe = 6;
   bool one = false;           // run the parts on one thread
-  double recent[kProbe - 1] = {};  // the last steps' seconds with the current choice
-  double probed = 0;          // the fastest of this probe's timed steps
-  int probing = 0;            // probe steps left
+  double usual = 0;           // seconds per step with the current choice (moving average)
+  double probed = 0;          // summed over this probe's timed steps
+  int probing = 0, timed = 0; // probe steps left; of them timed
   std::int64_t since = 0;     // steps since the last probe
   // The thread count for the next step by rows of `parts` parts.
   int threads(int parts) const { return one != (probing > 0) ? 1 : parts; }
-  // After a full batch's step by rows that took `seconds`: the other choice is kept when the
-  // fastest of its probe's steps (the first not timed: its threads wake up) took under 0.9 of
-  // the fastest of the last steps before it (the fastest: a step held up by the system says
-  // nothing of the choice).
+  // After a full batch's step by rows that took `seconds`: the other choice is kept when its
+  // probe's steps (the first not timed: its threads wake up) took under 0.9 of the usual.
   void record(double seconds) {
     if (probing > 0) {
-      if (probing < kProbe) probed = probed == 0 ? seconds : std::min(probed, seconds);
+      if (probing < kProbe) {
+        probed += seconds;
+        ++timed;
+      }
       if (--probing == 0) {
-        double usual = recent[0];
-        for (double r : recent) usual = std::min(usual, r);
-        if (probed < 0.9 * usual) {
+        const double other = probed / timed;
+        if (other < 0.9 * usual) {
           one = !one;
-          for (double& r : recent) r = probed;
+          usual = other;
         }
-        probed = 0, since = 0;
+        probed = 0, timed = 0, since = 0;
       }
       return;
     }
-    recent[since % (kProbe - 1)] = seconds;
+    usual = usual == 0 ? seconds : 0.95 * usual + 0.05 * seconds;
     if (++since >= kProbeEvery) probing = kProbe;
   }
 };
