@@ -725,18 +725,15 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n, bool in_order, bool* fin
     sparse_.cols = input_dim_;
     sparse_.parts.resize(static_cast<std::size_t>(parts));
     std::atomic<bool> sparse{true}, all_finite{true};
-    for_each_thread(
-        parts,
-        [&](int t) {
-          SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
-          std::tie(p.begin, p.end) = part_of(n, parts, t);
-          bool ok = true;
-          if (!(finite ? compress<true>(row_of, input_dim_, kSparseDensity, p, in_order, &ok)
-                       : compress(row_of, input_dim_, kSparseDensity, p, in_order)))
-            sparse = false;
-          if (!ok) all_finite = false;
-        },
-        rows_possible() ? rows_team_.threads(parts) : parts);  // (a step by rows to come)
+    for_each_thread(parts, [&](int t) {
+      SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
+      std::tie(p.begin, p.end) = part_of(n, parts, t);
+      bool ok = true;
+      if (!(finite ? compress<true>(row_of, input_dim_, kSparseDensity, p, in_order, &ok)
+                   : compress(row_of, input_dim_, kSparseDensity, p, in_order)))
+        sparse = false;
+      if (!ok) all_finite = false;
+    });
     if (finite) *finite = all_finite.load();
     sparse_active_ = sparse.load() && all_finite.load();
   }
@@ -1174,16 +1171,12 @@ double Network<Scalar>::forward_backward(const Scalar* x, const Scalar* y, Index
 }
 
 template <typename Scalar>
-bool Network<Scalar>::rows_possible() const {
-  return std::all_of(layers_.begin(), layers_.end(), [](const Layer& L) {
-    return (L.spec.kind != LayerKind::Dropout || L.spec.rate == 0) &&
-           L.spec.kind != LayerKind::BatchNormalization;  // (its statistics need the whole batch)
-  });
-}
-
-template <typename Scalar>
 bool Network<Scalar>::by_rows() const {
-  return sparse_active_ && sparse_.parts.size() > 1 && rows_possible();
+  return sparse_active_ && sparse_.parts.size() > 1 &&
+         std::all_of(layers_.begin(), layers_.end(), [](const Layer& L) {
+           return (L.spec.kind != LayerKind::Dropout || L.spec.rate == 0) &&
+                  L.spec.kind != LayerKind::BatchNormalization;  // (its statistics need the whole batch)
+         });
 }
 
 template <typename Scalar>
@@ -1200,7 +1193,7 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
   std::vector<Sums> sums(static_cast<std::size_t>(parts));  // each part's loss and metric counts
   update_all = update_all && fused_step_;
   FirstError error;
-#pragma omp parallel num_threads(rows_team_.threads(parts))
+#pragma omp parallel num_threads(parts)
   {
     FlushScope flush(omp_get_thread_num() != 0);
     const int id = omp_get_thread_num(), team = omp_get_num_threads();
@@ -1313,7 +1306,6 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
   sparse_active_ = false;
   Sums s;
   while (s.steps < max_steps && epoch_pos_ < epoch_n_) {
-    const auto began = std::chrono::steady_clock::now();
     const Index n = std::min(batch, epoch_n_ - epoch_pos_);
     const Index pos = epoch_pos_;
     auto row = [&](Index i) {
@@ -1350,10 +1342,7 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
     // (a dense batch: its rows checked where they were gathered, or in x, while in cache)
     if (check_x && !sparse_active_ && !all_finite(xb, n * in, 1)) throw std::invalid_argument(nonfinite);
     PointFor<const Scalar> weights(batch_weights_, wb);
-    const bool rows = by_rows();
     step(xb, yb, n, s);
-    if (rows && n == batch)
-      rows_team_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
     epoch_pos_ += n;
     if (max_seconds > 0 &&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= max_seconds)

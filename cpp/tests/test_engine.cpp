@@ -448,35 +448,9 @@ void test_weighted_metrics() {
         "weight 0: the row is left out");
 }
 
-// The choice of threads for steps by rows: all of them until a probe on one thread runs under
-// 0.9 of the usual step time, then one until a probe on all does.
-void test_rows_team() {
-  RowsTeam team;
-  auto steps = [&](int n, double seconds, int parts) {
-    bool same = true;
-    for (int i = 0; i < n; ++i) {
-      same = same && team.threads(2) == parts;
-      team.record(seconds);
-    }
-    return same;
-  };
-  check(steps(RowsTeam::kProbeEvery, 1.0, 2), "all threads at first, until the first probe");
-  check(team.probing == RowsTeam::kProbe && team.threads(2) == 1, "then a probe on one thread");
-  check(steps(RowsTeam::kProbe, 0.95, 1) && team.threads(2) == 2, "a probe not 10% faster changes nothing");
-  check(steps(RowsTeam::kProbeEvery, 1.0, 2), "all threads again until the next probe");
-  check(steps(RowsTeam::kProbe, 0.5, 1) && team.one && team.threads(2) == 1, "a probe twice as fast: one thread");
-  check(steps(RowsTeam::kProbeEvery, 0.5, 1) && team.threads(2) == 2, "one thread until a probe on all");
-  check(steps(1, 30.0, 2) && steps(RowsTeam::kProbe - 1, 1.0, 2) && team.one,
-        "a slower probe keeps one thread (its first step, waking threads, not counted)");
-  check(steps(RowsTeam::kProbeEvery, 0.5, 1) && steps(RowsTeam::kProbe, 0.3, 2) && !team.one && team.threads(2) == 2,
-        "a faster probe on all threads: all again");
-  check(team.threads(1) == 1, "one part: one thread");
-}
-
 }  // namespace
 
 int main() {
-  test_rows_team();
   test_gradients();
   test_activation_arguments_gradients();
   test_relu_kinks();

@@ -87,44 +87,6 @@ struct Sums : MetricSums {
   std::optional<MetricSums> weighted;
 };
 
-// How many threads run the parts of a step by rows (its parts, and so its numbers, are the same
-// whichever): all of them, or one while all run slower than one. Some virtual machines' cores
-// exchange cache lines slowly for minutes at a time (a round trip of 340-400 ns instead of
-// 50-60), and a step by rows shares weights and gradients between its threads: a batch-32
-// MNIST epoch then took 0.50 s on 2 threads against 0.26 s on 1 (0.29 s with this choice).
-// train_steps times its steps and, every kProbeEvery steps, runs kProbe with the other choice.
-struct RowsTeam {
-  static constexpr int kProbeEvery = 1000, kProbe = 6;
-  bool one = false;           // run the parts on one thread
-  double usual = 0;           // seconds per step with the current choice (moving average)
-  double probed = 0;          // summed over this probe's timed steps
-  int probing = 0, timed = 0; // probe steps left; of them timed
-  std::int64_t since = 0;     // steps since the last probe
-  // The thread count for the next step by rows of `parts` parts.
-  int threads(int parts) const { return one != (probing > 0) ? 1 : parts; }
-  // After a full batch's step by rows that took `seconds`: the other choice is kept when its
-  // probe's steps (the first not timed: its threads wake up) took under 0.9 of the usual.
-  void record(double seconds) {
-    if (probing > 0) {
-      if (probing < kProbe) {
-        probed += seconds;
-        ++timed;
-      }
-      if (--probing == 0) {
-        const double other = probed / timed;
-        if (other < 0.9 * usual) {
-          one = !one;
-          usual = other;
-        }
-        probed = 0, timed = 0, since = 0;
-      }
-      return;
-    }
-    usual = usual == 0 ? seconds : 0.95 * usual + 0.05 * seconds;
-    if (++since >= kProbeEvery) probing = kProbe;
-  }
-};
-
 template <typename Scalar>
 class Network {
  public:
@@ -313,7 +275,6 @@ class Network {
   // (one parallel region per step; the parts' gradients summed at the end).
   double forward_backward(const Scalar* x, const Scalar* y, Index n, Sums& s);
   bool by_rows() const;
-  bool rows_possible() const;  // by_rows() but for the batch: no layer needs the whole batch
   // update_all: in a fused step, every parameter is updated right after its gradient (no
   // penalty anywhere), not just the first layer's weights.
   double forward_backward_by_rows(const Scalar* x, const Scalar* y, Index n, Sums& s, bool update_all);
@@ -360,7 +321,6 @@ class Network {
   // gradient is computed (sparse_weight_rows), while it is in cache.
   std::optional<typename Optimizer<Scalar>::Step> fused_step_;
   std::vector<Buffer> partial_grads_;  // per part of a step by rows: its rows' gradients
-  RowsTeam rows_team_;  // threads of the steps by rows (RowsTeam)
   Index capacity_ = 0;
 
   LossKind loss_ = LossKind::MeanSquaredError;

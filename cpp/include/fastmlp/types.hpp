@@ -96,14 +96,12 @@ inline int& step_threads() {
   return threads;
 }
 
-// body(t) for each t in [0, parts): the parts shared out over up to `parts` OpenMP threads (up
-// to `threads`, when given: each part's work is the same whichever thread does it).
+// body(t) for each t in [0, parts): the parts shared out over up to `parts` OpenMP threads.
 template <typename Body>
-void for_each_thread(int parts, Body&& body, int threads = 0) {
+void for_each_thread(int parts, Body&& body) {
 #ifdef FASTMLP_HAVE_OPENMP
-  if (threads <= 0 || threads > parts) threads = parts;
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
+  if (parts > 1) {
+#pragma omp parallel num_threads(parts)
     {
       FlushScope flush(omp_get_thread_num() != 0);
       for (int t = omp_get_thread_num(); t < parts; t += omp_get_num_threads()) body(t);
