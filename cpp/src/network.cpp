@@ -76,6 +76,7 @@ constexpr Index kSparseRowsPerThread = 8, kSparsePredictRows = 4096;
 // in chunks of this many rows per thread (forward_in_chunks): a chunk's outputs stay in its cache.
 constexpr Index kSparseChunkRows = 256;
 constexpr int kDenseBatches = 4;  // (train_steps)
+constexpr const char* kNonFiniteX = "x contains NaN or infinity; clean or impute it first";
 
 class ThreadScope {
  public:
@@ -493,7 +494,7 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
     // itself is read again only when the product is not finite (it may have overflowed).
     const bool check_here = check_finite && l == 0;
     if (check_here && L.spec.kind != LayerKind::Dense && !xin.allFinite())
-      throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
+      throw std::invalid_argument(kNonFiniteX);
     switch (L.spec.kind) {
       case LayerKind::Dense: {
         // A sparse first layer applies a plain relu as it stores its outputs (not where the
@@ -506,7 +507,7 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
         else
           dense_forward<Scalar>(xin, weights(L), L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr, a);
         if (check_here && !a.allFinite() && !xin.allFinite())
-          throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
+          throw std::invalid_argument(kNonFiniteX);
         if (!(last && defer_last) && !relu_here) activate_keeping_z(l, a, row0, training);
         break;
       }
@@ -729,9 +730,7 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n, bool in_order, bool* fin
       SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
       std::tie(p.begin, p.end) = part_of(n, parts, t);
       bool ok = true;
-      if (!(finite ? compress<true>(row_of, input_dim_, kSparseDensity, p, in_order, &ok)
-                   : compress(row_of, input_dim_, kSparseDensity, p, in_order)))
-        sparse = false;
+      if (!compress(row_of, input_dim_, kSparseDensity, p, in_order, finite ? &ok : nullptr)) sparse = false;
       if (!ok) all_finite = false;
     });
     if (finite) *finite = all_finite.load();
@@ -1311,12 +1310,11 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
     auto row = [&](Index i) {
       return static_cast<Index>(epoch_shuffled_ ? order_[static_cast<std::size_t>(pos + i)] : pos + i);
     };
-    const char* nonfinite = "x contains NaN or infinity; clean or impute it first";
     if (try_sparse) {
       bool finite = true;
       const bool sparse = use_sparse([&](Index i) { return x.data() + row(i) * in; }, n, !epoch_shuffled_,
                                      check_x ? &finite : nullptr);
-      if (!finite) throw std::invalid_argument(nonfinite);
+      if (!finite) throw std::invalid_argument(kNonFiniteX);
       dense_batches_ = sparse ? 0 : dense_batches_ + 1;
       try_sparse = dense_batches_ < kDenseBatches;
     }
@@ -1340,7 +1338,7 @@ Sums Network<Scalar>::train_steps(const ConstMatMap<Scalar>& x, const ConstMatMa
       if (w) wb = w + epoch_pos_;
     }
     // (a dense batch: its rows checked where they were gathered, or in x, while in cache)
-    if (check_x && !sparse_active_ && !all_finite(xb, n * in, 1)) throw std::invalid_argument(nonfinite);
+    if (check_x && !sparse_active_ && !all_finite(xb, n * in, 1)) throw std::invalid_argument(kNonFiniteX);
     PointFor<const Scalar> weights(batch_weights_, wb);
     step(xb, yb, n, s);
     epoch_pos_ += n;
@@ -1503,9 +1501,8 @@ bool Network<Scalar>::forward_in_chunks(const ConstMatMap<Scalar>& x, Index chun
             p.end = p.begin + n;
             auto row = [&](Index i) { return xk + (i - p.begin) * input_dim_; };
             bool finite = true;
-            sparse = check_finite ? compress<true>(row, input_dim_, kSparseDensity, p, true, &finite)
-                                  : compress(row, input_dim_, kSparseDensity, p, true);
-            if (!finite) throw std::invalid_argument("x contains NaN or infinity; clean or impute it first");
+            sparse = compress(row, input_dim_, kSparseDensity, p, true, check_finite ? &finite : nullptr);
+            if (!finite) throw std::invalid_argument(kNonFiniteX);
             if (!sparse) all_sparse = false;
           }
         }

@@ -73,10 +73,13 @@ inline const std::array<std::array<std::int32_t, 8>, 256>& pack_table() {
 // up (returns false) once the nonzeros pass max_density * rows * cols: the dense product is then
 // faster. NaN and infinities count as nonzeros, so they reach the product as in the dense path.
 // in_order: the rows follow each other in memory (else: rows anywhere, a shuffled batch's).
-// With kCheckFinite, a NaN or infinity stops it instead (false, with *finite = false).
+// Given `finite`, a NaN or infinity stops it instead (false, with *finite = false): the
+// instance with kCheckFinite (callers pass the pointer; the loop without it has no check).
 template <bool kCheckFinite = false, typename RowOf>
 bool compress(RowOf row_of, Index cols, double max_density, SparseBatch::Part& p, bool in_order,
               bool* finite = nullptr) {
+  if constexpr (!kCheckFinite)
+    if (finite) return compress<true>(row_of, cols, max_density, p, in_order, finite);
   const auto& table = detail::pack_table();
   const Index n = p.end - p.begin;
   const auto limit = static_cast<std::int64_t>(max_density * static_cast<double>(n * cols));
