@@ -25,7 +25,7 @@ from fastmlp._inference import (
     _unsupported,
     _zero,
 )
-from fastmlp._validation import all_finite, fraction, positive_int, verbosity, warn_user
+from fastmlp._validation import all_finite, fraction, nonfinite, positive_int, verbosity, warn_user
 
 CHUNK_SECONDS = 0.1  # how long the engine runs before Python wakes up
 
@@ -156,7 +156,7 @@ def fit(
             )
         val, x, y = (x[split:], y[split:]), x[:split], y[:split]
         if deferred and not all_finite(val[0]):  # (rows no training step reads)
-            raise ValueError("x contains NaN or infinity; clean or impute it first")
+            raise nonfinite("x")
         if w is not None:  # (class_weight weights the training batches only, as Keras)
             val_w, w = (w[split:] if sample_weight is not None else None), w[:split]
     self._use_targets(y, target_map)
@@ -269,7 +269,7 @@ def _place(engine: Any, x: Any, name: str) -> Any:
     """x in the GPU engine's memory, checked there for NaN / infinity (before any step)."""
     x = engine.to_device(x)
     if not engine.all_finite(x):
-        raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
+        raise nonfinite(name)
     return x
 
 

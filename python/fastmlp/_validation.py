@@ -66,6 +66,11 @@ def device_module(x: Any) -> Any:
     return cupy
 
 
+def nonfinite(name: str) -> ValueError:
+    """The error for NaN or infinity in samples (the engine raises the same words for x)."""
+    return ValueError(f"{name} contains NaN or infinity; clean or impute it first")
+
+
 def all_finite(arr: Any) -> bool:
     """Whether arr holds no NaN or infinity. A C-contiguous float array is scanned by the engine
     (MNIST's 47 million pixels: 4.6 ms on 2 cores, NumPy's check 10 ms); other arrays by
@@ -166,7 +171,7 @@ def as_float_array(
         raise ValueError(f"{name} has no features: got shape {arr.shape}")
     as_is = arr.dtype == dtype and arr.flags.c_contiguous
     if kind == "f" and not allow_nonfinite and (check_finite or not as_is) and not all_finite(arr):
-        raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
+        raise nonfinite(name)
     with np.errstate(over="ignore"):  # overflow is reported below, as an error
         out = xp.ascontiguousarray(arr, dtype=dtype)
     overflow_checked = not allow_nonfinite or kind != "f" or all_finite(arr)
