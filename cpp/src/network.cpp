@@ -72,6 +72,7 @@ constexpr double kSparseDensity = 0.25;
 // A sparse batch is split over the step's threads from this many rows per thread up; predict
 // compresses at most kSparsePredictRows at a time.
 constexpr Index kSparseRowsPerThread = 8, kSparsePredictRows = 4096;
+constexpr Index kSplitForwardRatio = 4;  // input columns per batch row of a split forward, at least
 // With more than one thread, predict and evaluate take inputs (sparse or not) through all layers
 // in chunks of this many rows per thread (forward_in_chunks): a chunk's outputs stay in its cache.
 constexpr Index kSparseChunkRows = 256;
@@ -482,7 +483,7 @@ void Network<Scalar>::check_xy(const ConstMatMap<Scalar>& x, const ConstMatMap<S
 
 template <typename Scalar>
 void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defer_last, bool check_finite, Index row0,
-                              const SparseBatch::Part* part) {
+                              const SparseBatch::Part* part, bool summed) {
   const Scalar* in = x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
@@ -503,7 +504,7 @@ void Network<Scalar>::forward(const Scalar* x, Index n, bool training, bool defe
         const bool relu_here = sparse && !check_here && !(last && defer_last) &&
                                L.spec.activation == Activation::Relu && L.spec.activation_params.plain_relu();
         if (sparse)
-          sparse_first_forward(a, part, relu_here);
+          sparse_first_forward(a, part, relu_here, summed);
         else
           dense_forward<Scalar>(xin, weights(L), L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr, a);
         if (check_here && !a.allFinite() && !xin.allFinite())
@@ -741,12 +742,25 @@ bool Network<Scalar>::use_sparse(RowOf row_of, Index n, bool in_order, bool* fin
 }
 
 template <typename Scalar>
-void Network<Scalar>::sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part, bool relu) {
+void Network<Scalar>::sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part, bool relu, bool summed) {
 #ifdef FASTMLP_HAVE_SPARSE_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
     const Layer& L = layers_[0];
     const float* w = params_.data() + L.w_offset;
     const float* b = L.b_offset >= 0 ? params_.data() + L.b_offset : nullptr;
+    if (part && summed) {
+      // A step by rows: part 0's product of its input columns (with b) is already in z, each
+      // other part's in split_z_ (forward_backward_by_rows); their sums, in part order.
+      float* zp = z.data();
+      const Index size = (part->end - part->begin) * L.out, at = part->begin * L.out;
+      for (const Buffer& other : split_z_) {
+        const float* o = other.data() + at;
+        for (Index i = 0; i < size; ++i) zp[i] += o[i];
+      }
+      if (relu)  // (Eigen's max: NaN and -0 kept)
+        for (Index i = 0; i < size; ++i) zp[i] = zp[i] < 0.0f ? 0.0f : zp[i];
+      return;
+    }
     if (part) {
       sparse_forward(*part, w, b, L.out, z.data() - part->begin * L.out, relu);
       return;
@@ -1191,18 +1205,43 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
   for (Buffer& b : partial_grads_) b.resize(static_cast<std::size_t>(total));
   std::vector<Sums> sums(static_cast<std::size_t>(parts));  // each part's loss and metric counts
   update_all = update_all && fused_step_;
+  // The first layer's product by input columns (each thread multiplying every row by its own
+  // rows of W) when the batch is small next to W: the threads then exchange (rows, out) partial
+  // sums instead of reading each other's freshly updated rows of W (MNIST on 2 cores: batch 32
+  // 12% faster per epoch, 64 8%, 128 3%, 256 3% slower).
+  const bool split = n * kSplitForwardRatio <= input_dim_;
+  split_z_.resize(split ? static_cast<std::size_t>(parts - 1) : 0);
+  for (Buffer& b : split_z_) b.resize(static_cast<std::size_t>(n * first.out));
   FirstError error;
 #pragma omp parallel num_threads(parts)
   {
     FlushScope flush(omp_get_thread_num() != 0);
     const int id = omp_get_thread_num(), team = omp_get_num_threads();
     OwnProducts own;
+    // The first layer's product of every row by input columns: part t's columns are the rows of
+    // W whose gradient and update are its own below (sparse_weight_rows), so W stays in its
+    // thread's cache; the parts' sums meet in the forward of each part's rows.
+    if (split) {
+      for (int t = id; t < parts; t += team)
+        error.run([&] {
+#ifdef FASTMLP_HAVE_SPARSE_KERNELS
+          if constexpr (std::is_same_v<Scalar, float>) {
+            const auto [j0, j1] = part_of(input_dim_, parts, t);
+            const float* w = params_.data() + first.w_offset;
+            const float* b = t == 0 && first.b_offset >= 0 ? params_.data() + first.b_offset : nullptr;
+            float* z = t == 0 ? acts_[0].data() : split_z_[static_cast<std::size_t>(t - 1)].data();
+            sparse_forward_columns(sparse_, j0, j1, w, b, first.out, z);
+          }
+#endif
+        });
+#pragma omp barrier
+    }
     // Each part's rows through every layer, its by-column copy for dW of the first layer.
     for (int t = id; t < parts; t += team)
       error.run([&] {
         SparseBatch::Part& p = sparse_.parts[static_cast<std::size_t>(t)];
         const Index r0 = p.begin, m = p.end - p.begin;
-        forward(x + r0 * input_dim_, m, true, mode_ == LossMode::Fused, false, r0, &p);
+        forward(x + r0 * input_dim_, m, true, mode_ == LossMode::Fused, false, r0, &p, split);
         MatMap<Scalar> a(acts_[last].data() + r0 * output_dim(), m, output_dim());
         MatMap<Scalar> g(gacts_[last].data() + r0 * output_dim(), m, output_dim());
         Sums& ps = sums[static_cast<std::size_t>(t)];

@@ -215,10 +215,11 @@ class Network {
   MatMap<Scalar> weights(const Layer& L) { return MatMap<Scalar>(params_.data() + L.w_offset, L.in, L.out); }
 
   // Writes rows [row0, row0 + n) of the layers' outputs. The first layer comes from `part` when
-  // given (its rows, on the calling thread), else from all of sparse_'s parts when
-  // sparse_active_, else from the dense x.
+  // given (its rows, on the calling thread; with `summed`, from the sums of split_z_ instead:
+  // forward_backward_by_rows), else from all of sparse_'s parts when sparse_active_, else from
+  // the dense x.
   void forward(const Scalar* x, Index n, bool training, bool defer_last, bool check_finite = false, Index row0 = 0,
-               const SparseBatch::Part* part = nullptr);
+               const SparseBatch::Part* part = nullptr, bool summed = false);
   // predict's and evaluate's way for sparse inputs and more than one thread: each thread takes
   // chunks of `chunk` rows through all the layers, compressing and multiplying them itself (no
   // fork/join per layer, no serial pass), then calls done(k, r0, n, row0) for chunk k (x's rows
@@ -292,7 +293,8 @@ class Network {
   template <typename RowOf>
   bool use_sparse(RowOf row_of, Index n, bool in_order, bool* finite = nullptr);
   // z = x W + b of the sparse first layer (its part's rows, or every part's); relu: max(z, 0).
-  void sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part, bool relu);
+  // summed: the part's rows of z are the sums of the parts' products by input columns instead.
+  void sparse_first_forward(MatMap<Scalar> z, const SparseBatch::Part* part, bool relu, bool summed = false);
   void sparse_first_backward(const MatMap<Scalar>& gz, MatMap<Scalar> dw, Scalar* db);
   bool use_sparse(const Scalar* x, Index n) {
     return use_sparse([x, this](Index i) { return x + i * input_dim_; }, n, true);
@@ -321,6 +323,9 @@ class Network {
   // gradient is computed (sparse_weight_rows), while it is in cache.
   std::optional<typename Optimizer<Scalar>::Step> fused_step_;
   std::vector<Buffer> partial_grads_;  // per part of a step by rows: its rows' gradients
+  // A step by rows with a split first product: per part but the first, (rows, out) x[:, its
+  // input columns] W (part 0's, + b, is written into the first layer's outputs).
+  std::vector<Buffer> split_z_;
   Index capacity_ = 0;
 
   LossKind loss_ = LossKind::MeanSquaredError;

@@ -287,6 +287,25 @@ inline void sparse_forward(const SparseBatch::Part& p, const float* w, const flo
   }
 }
 
+// Every part's rows of the products of input columns [j0, j1) alone: z += x[:, j0:j1] W[j0:j1]
+// with z starting from init (b, or zeros where init is null). Split by input columns, each
+// thread of a step reads only the rows of W it updates (the columns it owns for dW): W's rows
+// never move between the cores' caches, only these (rows, out) partial sums do.
+inline void sparse_forward_columns(const SparseBatch& x, Index j0, Index j1, const float* w, const float* init,
+                                   Index out, float* z) {
+  for (const SparseBatch::Part& p : x.parts)
+    for (Index i = 0; i < p.end - p.begin; ++i) {
+      const auto at = static_cast<std::size_t>(i);
+      const std::int32_t* first = p.index.data() + p.start[at];
+      const std::int32_t* last = p.index.data() + p.start[at + 1];
+      // (a row's positions ascend)
+      const std::int32_t* lo = j0 > 0 ? std::lower_bound(first, last, static_cast<std::int32_t>(j0)) : first;
+      const std::int32_t* hi = std::lower_bound(lo, last, static_cast<std::int32_t>(j1));
+      const detail::Run run{lo, p.value.data() + (lo - p.index.data()), static_cast<std::int32_t>(hi - lo)};
+      detail::accumulate_columns(&run, 1, w, out, init, z + (p.begin + i) * out);
+    }
+}
+
 // Rows [j0, j1) of dW = x^T gz (each row j: the sum over the samples whose x_j is nonzero of
 // x_j gz_sample, all parts' samples in turn), calling done(j) after each row.
 // gz: (rows, out); dW: (cols, out). Needs every part's by-column copy. runs: room for one Run
