@@ -519,6 +519,7 @@ PYBIND11_MODULE(_core, m) {
     d["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
     d["sparse_kernels"] = kSparseKernels;
     d["tiny_kernels"] = kTinyKernels;
+    d["small_kernels"] = kSmallKernels;
 #ifdef FASTMLP_HAVE_OPENMP
     d["openmp"] = true;
 #else

@@ -90,6 +90,39 @@ def test_tiny_products_match_numpy(dtype, inputs, hidden, outputs, n):
     )
 
 
+# Products beyond the tiny ones, at most 256 deep and 16 to 256 wide, on one thread: with
+# AVX-512 (build_info()["small_kernels"]) dense.hpp's small_gemm, in blocks of up to 8 rows by
+# 64 columns (the last 16-float register masked), op(B) transposed 16 x 16 at a time for gz W^T;
+# elsewhere BLAS. Widths here cover every block (16, 17, 33, 48, 64, 65, 130, 256 columns:
+# 1 to 4 registers, masked or not, one or more blocks of 64), batches every row remainder (1 to
+# 8 rows left over), and depths from 1 to 256 (the transposes' edges: 10 and 37 outputs).
+@pytest.mark.parametrize(
+    "inputs, hidden, outputs, n",
+    [
+        (256, 16, 17, 1),
+        (100, 33, 48, 7),
+        (64, 64, 65, 13),
+        (37, 130, 16, 21),
+        (200, 256, 10, 40),
+        (16, 65, 37, 95),
+        (130, 48, 64, 256),
+        (1, 64, 130, 70),
+    ],
+)
+def test_small_products_match_numpy(inputs, hidden, outputs, n):
+    rng = np.random.default_rng(inputs * 1_000 + hidden + n)
+    net, params = two_layer_net(np.float32, inputs, hidden, outputs, n % 2 == 0, n)
+    x = rng.normal(size=(n, inputs)).astype(np.float32)
+    y = rng.normal(size=(n, outputs)).astype(np.float32)
+    ref_out, ref_loss, ref_grad = numpy_reference(params, x, y, hidden, outputs, n % 2 == 0)
+    with num_threads(1):
+        loss, grad = net.loss_and_gradient(x, y)
+        out = net.predict(x, n)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-5 * np.abs(ref_out).max())
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-3, atol=1e-5 * np.abs(ref_grad).max())
+
+
 @pytest.mark.skipif(
     not _core.build_info()["sparse_kernels"], reason="engine built without AVX2/FMA sparse kernels"
 )
