@@ -1260,11 +1260,15 @@ double Network<Scalar>::forward_backward_by_rows(const Scalar* x, const Scalar* 
         if (update_all && hi > lo) optimizer_.apply(*fused_step_, params_.data(), grads_.data(), lo, hi);
       };
       // The later layers' gradients: the parts' sums, in part order.
+      // (Part by part over the range, a vectorised pass each: the other parts' sums stream in
+      // from their cores, where one element at a time over the parts waited for each line.)
       const auto [lo, hi] = part_of(total - rest, team, id);
-      for (Index i = rest + lo; i < rest + hi; ++i) {
-        Scalar sum = partial_grads_[0][static_cast<std::size_t>(i)];
-        for (int t = 1; t < parts; ++t) sum += partial_grads_[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)];
-        grads_[i] = sum;
+      Scalar* __restrict g = grads_.data();
+      const Scalar* __restrict first_part = partial_grads_[0].data();
+      for (Index i = rest + lo; i < rest + hi; ++i) g[i] = first_part[i];
+      for (int t = 1; t < parts; ++t) {
+        const Scalar* __restrict part = partial_grads_[static_cast<std::size_t>(t)].data();
+        for (Index i = rest + lo; i < rest + hi; ++i) g[i] += part[i];
       }
       update(rest + lo, rest + hi);
       // The first layer's: bias by columns, weights by rows.
