@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
     not _core.build_info()["sparse_kernels"], reason="engine built without AVX2/FMA sparse kernels"
 )
 
-DENSE, LINEAR, RELU, MSE, SPARSE_CE, ADAM = 0, 0, 1, 3, 0, 1
+DENSE, LINEAR, RELU, TANH, MSE, SPARSE_CE, SGD, ADAM = 0, 0, 1, 3, 3, 0, 0, 1
 
 
 @pytest.fixture(autouse=True)
@@ -427,6 +427,54 @@ def test_a_step_reports_the_loss_and_metrics_of_the_weights_it_started_from():
     assert model._engine.last_batch_sparse
     for name in ("loss", "accuracy", "mse", "mae"):
         assert logs[name] == pytest.approx(before[name], rel=1e-5, abs=1e-7), name
+
+
+# A step by rows of a batch with at most a quarter as many rows as inputs splits the first
+# layer's product by input columns: each thread multiplies every row by its own rows of W (two or
+# three uneven column parts here, 784 / 3 not whole), and each part's rows add the parts' partial
+# sums (the first with the bias) before the activation. One SGD step against NumPy, for a relu
+# applied as the sums are added and for tanh applied after, with and without bias, and for
+# batches whose rows split unevenly between the threads.
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("n", [32, 49, 196])
+def test_a_split_first_product_steps_like_numpy(threads, activation, use_bias, n):
+    width, units, outputs, lr = 784, 130, 3, 0.1
+    rng = np.random.default_rng(n * 10 + threads)
+    act = {"relu": RELU, "tanh": TANH}[activation]
+    net = _core.NetworkF32(
+        width,
+        [
+            _core.LayerSpec(DENSE, units=units, activation=act, use_bias=use_bias),
+            _core.LayerSpec(DENSE, units=outputs),
+        ],
+        0,
+    )
+    net.set_loss(MSE)
+    opt = _core.OptimizerConfig(SGD)
+    opt.learning_rate = lr
+    net.set_optimizer(opt)
+    params = rng.normal(scale=0.3, size=net.param_count).astype(np.float32)
+    net.set_params(params)
+    x, y = sparse_x(rng, n, width, 0.15), rng.normal(size=(n, outputs)).astype(np.float32)
+    with num_threads(threads):
+        sums = net.train_on_batch(x, y)
+    assert net.last_batch_sparse
+    # NumPy, float64: the same net, its loss before the step and its gradient.
+    sizes = [width * units, units if use_bias else 0, units * outputs, outputs]
+    w1, b1, w2, b2 = np.split(params.astype(np.float64), np.cumsum(sizes)[:-1])
+    w1, w2 = w1.reshape(width, units), w2.reshape(units, outputs)
+    z1 = x.astype(np.float64) @ w1 + (b1 if use_bias else 0.0)
+    h = np.maximum(z1, 0.0) if activation == "relu" else np.tanh(z1)
+    out = h @ w2 + b2
+    d_out = 2.0 * (out - y) / out.size
+    d_z1 = (d_out @ w2.T) * ((z1 > 0) if activation == "relu" else 1.0 - h**2)
+    parts = [(x.T @ d_z1).ravel()] + ([d_z1.sum(0)] if use_bias else [])
+    grad = np.concatenate(parts + [(h.T @ d_out).ravel(), d_out.sum(0)])
+    assert sums.loss / n == pytest.approx(np.mean((out - y) ** 2), rel=1e-5)
+    step = net.get_params().astype(np.float64) - params
+    np.testing.assert_allclose(step, -lr * grad, rtol=1e-3, atol=1e-5 * lr * np.abs(grad).max())
 
 
 def test_a_step_failing_on_a_label_in_any_part_changes_nothing():
