@@ -83,23 +83,27 @@ def two_layer_net(width: int, units: int, outputs: int, seed: int = 0):
     return net, params
 
 
-def unpack(params: np.ndarray, width: int, units: int, outputs: int):
-    sizes = [width * units, units, units * outputs, outputs]
+def unpack(params: np.ndarray, width: int, units: int, outputs: int, use_bias: bool = True):
+    sizes = [width * units, units if use_bias else 0, units * outputs, outputs]
     w1, b1, w2, b2 = np.split(params.astype(np.float64), np.cumsum(sizes)[:-1])
     return w1.reshape(width, units), b1, w2.reshape(units, outputs), b2
 
 
-def numpy_loss_and_gradient(params, x, y, width, units, outputs):
-    """relu(x W1 + b1) W2 + b2 with Keras's mean squared error, and its gradient, in float64."""
-    w1, b1, w2, b2 = unpack(params, width, units, outputs)
+def numpy_loss_and_gradient(
+    params, x, y, width, units, outputs, activation: str = "relu", use_bias: bool = True
+):
+    """act(x W1 [+ b1]) W2 + b2 (act: relu or tanh) with Keras's mean squared error, and its
+    gradient, in float64."""
+    w1, b1, w2, b2 = unpack(params, width, units, outputs, use_bias)
     x, y = x.astype(np.float64), y.astype(np.float64)
-    z1 = x @ w1 + b1
-    h = np.maximum(z1, 0.0)
+    z1 = x @ w1 + (b1 if use_bias else 0.0)
+    h = np.maximum(z1, 0.0) if activation == "relu" else np.tanh(z1)
     out = h @ w2 + b2
     loss = np.mean((out - y) ** 2)
     d_out = 2.0 * (out - y) / out.size
-    d_z1 = (d_out @ w2.T) * (z1 > 0)
-    grad = np.concatenate([(x.T @ d_z1).ravel(), d_z1.sum(0), (h.T @ d_out).ravel(), d_out.sum(0)])
+    d_z1 = (d_out @ w2.T) * ((z1 > 0) if activation == "relu" else 1.0 - h**2)
+    first = [(x.T @ d_z1).ravel()] + ([d_z1.sum(0)] if use_bias else [])
+    grad = np.concatenate(first + [(h.T @ d_out).ravel(), d_out.sum(0)])
     return loss, grad
 
 
@@ -461,18 +465,9 @@ def test_a_split_first_product_steps_like_numpy(threads, activation, use_bias, n
     with num_threads(threads):
         sums = net.train_on_batch(x, y)
     assert net.last_batch_sparse
-    # NumPy, float64: the same net, its loss before the step and its gradient.
-    sizes = [width * units, units if use_bias else 0, units * outputs, outputs]
-    w1, b1, w2, b2 = np.split(params.astype(np.float64), np.cumsum(sizes)[:-1])
-    w1, w2 = w1.reshape(width, units), w2.reshape(units, outputs)
-    z1 = x.astype(np.float64) @ w1 + (b1 if use_bias else 0.0)
-    h = np.maximum(z1, 0.0) if activation == "relu" else np.tanh(z1)
-    out = h @ w2 + b2
-    d_out = 2.0 * (out - y) / out.size
-    d_z1 = (d_out @ w2.T) * ((z1 > 0) if activation == "relu" else 1.0 - h**2)
-    parts = [(x.T @ d_z1).ravel()] + ([d_z1.sum(0)] if use_bias else [])
-    grad = np.concatenate(parts + [(h.T @ d_out).ravel(), d_out.sum(0)])
-    assert sums.loss / n == pytest.approx(np.mean((out - y) ** 2), rel=1e-5)
+    # The loss before the step, and the step itself: -lr times NumPy's gradient.
+    loss, grad = numpy_loss_and_gradient(params, x, y, width, units, outputs, activation, use_bias)
+    assert sums.loss / n == pytest.approx(loss, rel=1e-5)
     step = net.get_params().astype(np.float64) - params
     np.testing.assert_allclose(step, -lr * grad, rtol=1e-3, atol=1e-5 * lr * np.abs(grad).max())
 
